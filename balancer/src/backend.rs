@@ -1,0 +1,150 @@
+//! A thin client for one Redis server (a data node or the index): one
+//! shared, auto-reconnecting multiplexed connection with time limits, and
+//! errors that say whether the server could not be reached.
+//!
+//! One `ConnectionManager` per server, not a pool checkout per request:
+//! commands from all request tasks pipeline over the one connection, and a
+//! pool's recycle check would add two round trips to every request (measured
+//! in `shared/STACK-NOTES.md`: 54k against 22k GET/s). The manager reconnects
+//! by itself after an I/O error, so a node that comes back is used again
+//! without help.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, ScriptInvocation};
+
+/// A failed command to one Redis server.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The server could not be reached or did not answer in time.
+    #[error("{addr} unreachable: {reason}")]
+    Unreachable {
+        /// The server's address.
+        addr: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The server is out of memory for writes (`maxmemory` reached).
+    #[error("{addr} is out of memory")]
+    OutOfMemory {
+        /// The server's address.
+        addr: String,
+    },
+    /// The server answered with an error.
+    #[error("{addr} replied with an error: {reason}")]
+    Reply {
+        /// The server's address.
+        addr: String,
+        /// The error text.
+        reason: String,
+    },
+}
+
+/// One Redis server behind one shared connection.
+#[derive(Clone)]
+pub struct Backend {
+    addr: String,
+    conn: ConnectionManager,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend").field("addr", &self.addr).finish()
+    }
+}
+
+impl Backend {
+    /// Prepares a connection to `addr` (`host:port`); nothing is sent until
+    /// the first command, so a server that is down at start-up is no error.
+    pub fn new(addr: &str, timeout: Duration) -> Result<Backend, BackendError> {
+        let unreachable = |e: RedisError| BackendError::Unreachable {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        };
+        let client = redis::Client::open(format!("redis://{addr}/")).map_err(unreachable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(0)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(100));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unreachable)?;
+        Ok(Backend {
+            addr: addr.to_string(),
+            conn,
+            timeout,
+        })
+    }
+
+    /// The server's `host:port`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Runs one command.
+    pub async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
+        let mut conn = self.conn.clone();
+        self.bounded(cmd.query_async(&mut conn)).await
+    }
+
+    /// Runs a pipeline in one round trip.
+    pub async fn pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, BackendError> {
+        let mut conn = self.conn.clone();
+        self.bounded(pipe.query_async(&mut conn)).await
+    }
+
+    /// Runs a Lua script by its hash, loading it first if the server lacks it.
+    pub async fn script<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, BackendError> {
+        let mut conn = self.conn.clone();
+        self.bounded(invocation.invoke_async(&mut conn)).await
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, BackendError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.classify(e)),
+            Err(_) => Err(BackendError::Unreachable {
+                addr: self.addr.clone(),
+                reason: format!("no answer within {:?}", self.timeout),
+            }),
+        }
+    }
+
+    fn classify(&self, e: RedisError) -> BackendError {
+        let addr = self.addr.clone();
+        if e.code() == Some("OOM") {
+            BackendError::OutOfMemory { addr }
+        } else if e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_unrecoverable_error()
+        {
+            BackendError::Unreachable {
+                addr,
+                reason: e.to_string(),
+            }
+        } else {
+            BackendError::Reply {
+                addr,
+                reason: e.to_string(),
+            }
+        }
+    }
+}
+
+impl BackendError {
+    /// True when the server could not be reached or timed out, as opposed
+    /// to answering with an error.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, BackendError::Unreachable { .. })
+    }
+}

@@ -1,0 +1,365 @@
+//! The balancer's configuration: one typed tree, read from a TOML file and
+//! then overridden by command-line flags or environment variables.
+//!
+//! Reading a source (a file, the process arguments) is kept apart from
+//! parsing it, so tests build a [`Config`] from a string or by hand and never
+//! touch the real environment. [`Config::validate`] checks everything once at
+//! start-up; a bad value is a [`ConfigError`], never a panic later.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything the balancer needs to run. Every field has a default, so an
+/// empty file is a valid configuration for the one-machine local stack.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on. Default `127.0.0.1:3100`.
+    pub listen: SocketAddr,
+    /// Address of the index Redis that holds key locations. Default `127.0.0.1:5000`.
+    pub index: String,
+    /// The data nodes, each `addr` or `id=addr` (the id defaults to the
+    /// address). Default: 127.0.0.1 ports 5300, 5400, 5500 and 5600.
+    pub nodes: Vec<NodeSpec>,
+    /// Where new keys go.
+    pub placement: PlacementConfig,
+    /// Request size limits.
+    pub limits: Limits,
+    /// Time budgets, in milliseconds.
+    pub timeouts: Timeouts,
+    /// How often each node's memory is sampled with `INFO`, in milliseconds. Default 1000.
+    pub sample_interval_ms: u64,
+    /// Entries in the in-process key-location cache (an LRU). Default 100 000.
+    pub location_cache_entries: NonZeroUsize,
+}
+
+/// One data node: a stable id (used for hashing and in the index) and the
+/// address to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Stable name of the node; rendezvous ranks and index entries use it.
+    pub id: String,
+    /// `host:port` of the node's Redis.
+    pub addr: String,
+}
+
+/// Placement settings (see `placement.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlacementConfig {
+    /// How many rendezvous candidates compete for a new key: a number, or
+    /// `"all"` for pure least-utilized placement. Default 2.
+    pub choices: Choices,
+    /// Bounded-load slack: a node above `(1 + epsilon) x mean utilization`
+    /// takes no new keys while another node is under that cap. Default 0.25.
+    pub load_epsilon: f64,
+}
+
+/// The number of rendezvous candidates considered for a new key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choices {
+    /// The top `n` candidates by rendezvous rank.
+    Top(NonZeroUsize),
+    /// Every up node.
+    All,
+}
+
+/// Request size limits.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest key, in bytes of UTF-8. Default 1024.
+    pub max_key_bytes: usize,
+    /// Largest value, in bytes of its JSON text. Default 1 MiB.
+    pub max_value_bytes: usize,
+}
+
+/// Time budgets, all in milliseconds.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// One command to a data node. Default 500.
+    pub node_ms: u64,
+    /// One command to the index Redis. Default 200.
+    pub index_ms: u64,
+    /// How long the index is skipped after it failed, before it is tried again. Default 1000.
+    pub index_retry_ms: u64,
+    /// A whole client request. Default 5000.
+    pub request_ms: u64,
+    /// How long in-flight requests may run on after a shutdown signal. Default 10 000.
+    pub shutdown_grace_ms: u64,
+}
+
+/// A configuration that cannot be used, with what is wrong in words.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file's path.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this tree.
+    #[error("invalid config file: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// A value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+// === impl Config ===
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3100)),
+            index: "127.0.0.1:5000".into(),
+            nodes: [5300, 5400, 5500, 5600]
+                .iter()
+                .map(|p| NodeSpec::from_addr(format!("127.0.0.1:{p}")))
+                .collect(),
+            placement: PlacementConfig::default(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            sample_interval_ms: 1000,
+            location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; missing fields take their defaults.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &str) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_string(),
+            source,
+        })?;
+        Config::from_toml_str(&text)
+    }
+
+    /// Checks the values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.nodes.is_empty() {
+            return invalid("at least one data node is needed".into());
+        }
+        let mut ids: Vec<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return invalid(format!("node id {:?} appears twice", w[0]));
+        }
+        for node in &self.nodes {
+            check_host_port("node address", &node.addr)?;
+        }
+        check_host_port("index address", &self.index)?;
+        let eps = self.placement.load_epsilon;
+        if !(eps.is_finite() && eps >= 0.0) {
+            return invalid(format!("placement.load_epsilon must be >= 0, got {eps}"));
+        }
+        if self.limits.max_key_bytes == 0 || self.limits.max_value_bytes == 0 {
+            return invalid("limits must be positive".into());
+        }
+        let t = &self.timeouts;
+        if [t.node_ms, t.index_ms, t.request_ms, self.sample_interval_ms].contains(&0) {
+            return invalid("timeouts and sample_interval_ms must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The per-command budget for a data node.
+    pub fn node_timeout(&self) -> Duration {
+        Duration::from_millis(self.timeouts.node_ms)
+    }
+
+    /// The per-command budget for the index Redis.
+    pub fn index_timeout(&self) -> Duration {
+        Duration::from_millis(self.timeouts.index_ms)
+    }
+
+    /// The budget for a whole client request.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.timeouts.request_ms)
+    }
+
+    /// How long in-flight requests may finish after a shutdown signal.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.timeouts.shutdown_grace_ms)
+    }
+
+    /// How long the index is skipped after a failure.
+    pub fn index_retry(&self) -> Duration {
+        Duration::from_millis(self.timeouts.index_retry_ms)
+    }
+
+    /// The memory sampling period.
+    pub fn sample_interval(&self) -> Duration {
+        Duration::from_millis(self.sample_interval_ms)
+    }
+}
+
+fn check_host_port(what: &str, addr: &str) -> Result<(), ConfigError> {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(())
+        }
+        _ => Err(ConfigError::Invalid(format!(
+            "{what} {addr:?} is not host:port"
+        ))),
+    }
+}
+
+// === impl NodeSpec ===
+
+impl NodeSpec {
+    /// A node whose id is its address.
+    pub fn from_addr(addr: String) -> NodeSpec {
+        NodeSpec {
+            id: addr.clone(),
+            addr,
+        }
+    }
+}
+
+impl std::str::FromStr for NodeSpec {
+    type Err = String;
+
+    /// Parses `addr` or `id=addr`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        match s.split_once('=') {
+            Some((id, addr)) if !id.trim().is_empty() && !addr.trim().is_empty() => Ok(NodeSpec {
+                id: id.trim().to_string(),
+                addr: addr.trim().to_string(),
+            }),
+            Some(_) => Err(format!("node {s:?} is not id=host:port")),
+            None if s.is_empty() => Err("empty node address".into()),
+            None => Ok(NodeSpec::from_addr(s.to_string())),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+// === impl PlacementConfig, Choices, Limits, Timeouts ===
+
+impl Default for PlacementConfig {
+    fn default() -> Self {
+        PlacementConfig {
+            choices: Choices::Top(NonZeroUsize::new(2).expect("non-zero")),
+            load_epsilon: 0.25,
+        }
+    }
+}
+
+impl std::str::FromStr for Choices {
+    type Err = String;
+
+    /// Parses a positive number or `all`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(Choices::All);
+        }
+        s.parse::<NonZeroUsize>()
+            .map(Choices::Top)
+            .map_err(|_| format!("choices must be a positive number or \"all\", got {s:?}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Choices {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(usize),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => NonZeroUsize::new(n)
+                .map(Choices::Top)
+                .ok_or_else(|| serde::de::Error::custom("choices must be positive")),
+            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_key_bytes: 1024,
+            max_value_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            node_ms: 500,
+            index_ms: 200,
+            index_retry_ms: 1000,
+            request_ms: 5000,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn parses_nodes_and_choices() {
+        let c = Config::from_toml_str(
+            r#"
+            nodes = ["a=127.0.0.1:7000", "127.0.0.1:7001"]
+            [placement]
+            choices = "all"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.nodes[0].id, "a");
+        assert_eq!(c.nodes[1].id, "127.0.0.1:7001");
+        assert_eq!(c.placement.choices, Choices::All);
+        let c = Config::from_toml_str("[placement]\nchoices = 3").unwrap();
+        assert_eq!(
+            c.placement.choices,
+            Choices::Top(NonZeroUsize::new(3).unwrap())
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(Config::from_toml_str("[placement]\nchoices = 0").is_err());
+        assert!(Config::from_toml_str("bogus = 1").is_err());
+        let mut c = Config::default();
+        c.nodes.push(c.nodes[0].clone());
+        assert!(c.validate().unwrap_err().to_string().contains("twice"));
+        let c = Config {
+            nodes: vec!["nope".parse().unwrap()],
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        assert!("=x".parse::<NodeSpec>().is_err());
+    }
+}

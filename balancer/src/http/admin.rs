@@ -1,0 +1,47 @@
+//! Operator endpoints: `/nodes`, `/healthz`, `/readyz`, `/metrics`.
+
+use hyper::StatusCode;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+
+use super::reply::{self, Reply};
+use crate::App;
+
+/// `GET /nodes`: every data node with its state, memory and placements.
+pub(super) fn nodes(app: &App) -> Reply {
+    let body = serde_json::json!({ "nodes": app.nodes.views() });
+    reply::json(StatusCode::OK, body.to_string())
+}
+
+/// `GET /healthz`: the process is alive.
+pub(super) fn healthz() -> Reply {
+    reply::json(StatusCode::OK, r#"{"status":"ok"}"#)
+}
+
+/// `GET /readyz`: 200 when the index answers and at least one node is up.
+pub(super) async fn readyz(app: &App) -> Reply {
+    let index = app.index.ping().await;
+    let nodes_up = app.nodes.up_count();
+    let ready = index.is_ok() && nodes_up > 0;
+    let body = serde_json::json!({
+        "ready": ready,
+        "index": match &index { Ok(()) => "up".to_string(), Err(e) => e.to_string() },
+        "nodes_up": nodes_up,
+        "nodes_total": app.nodes.all().len(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    reply::json(status, body.to_string())
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(super) fn metrics(app: &App) -> Reply {
+    let mut reply = reply::json(StatusCode::OK, app.metrics.render());
+    reply.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    reply
+}

@@ -1,0 +1,59 @@
+//! Building responses: JSON bodies, the error mapping, `X-Cache-Node`.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use crate::error::Error;
+
+/// The response type every handler returns.
+pub(super) type Reply = Response<Full<Bytes>>;
+
+/// The header naming the node(s) that served a request.
+pub(super) const CACHE_NODE: &str = "x-cache-node";
+
+/// A JSON response with `status`.
+pub(super) fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A body-less response with `status`.
+pub(super) fn empty(status: StatusCode) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+/// The error's status and JSON body; the one place errors become responses.
+pub(super) fn error(e: &Error) -> Reply {
+    let (status, _) = e.status_and_code();
+    if status.is_server_error() {
+        tracing::warn!(error = %e, %status, "request failed");
+    }
+    let mut response = json(status, e.body());
+    if let Error::MethodNotAllowed { allowed, .. } = e {
+        response
+            .headers_mut()
+            .insert(hyper::header::ALLOW, HeaderValue::from_static(allowed));
+    }
+    response
+}
+
+/// Adds `X-Cache-Node` with the given node ids, comma-separated.
+pub(super) fn with_nodes<S: AsRef<str>>(mut response: Reply, nodes: &[S]) -> Reply {
+    let list = nodes
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(",");
+    if let Ok(value) = HeaderValue::from_str(&list) {
+        response.headers_mut().insert(CACHE_NODE, value);
+    }
+    response
+}

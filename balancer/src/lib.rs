@@ -1,0 +1,115 @@
+//! A memory-aware load balancer for Redis: an HTTP cache API in front of a
+//! set of Redis data nodes, placing each new key on the least-utilized of
+//! its candidate nodes and remembering where in an index Redis.
+//!
+//! # Layout
+//!
+//! Request path (each a file to read top to bottom):
+//! - `http/`: accept loop, routing table (`routes.rs`), input checks
+//!   (`body.rs`), responses and the error mapping (`reply.rs`), operator
+//!   endpoints (`admin.rs`).
+//! - [`cache`]: get, put, delete; lookup order and write protocol.
+//! - [`placement`] and [`rendezvous`]: pure decisions, where a new key goes.
+//! - [`index`], [`locations`]: the key-location index and its local LRU.
+//! - [`values`]: how values are stored on a data node.
+//! - [`backend`]: one Redis connection with time limits.
+//!
+//! Background and state: [`nodes`] (the node table), [`sampler`] (memory
+//! sampling with `INFO`, parsed by [`info`]), [`metrics`].
+//! Set-up: [`config`], [`error`].
+
+pub mod backend;
+pub mod cache;
+pub mod config;
+pub mod error;
+mod http;
+pub mod index;
+pub mod info;
+pub mod locations;
+pub mod metrics;
+pub mod nodes;
+pub mod placement;
+pub mod rendezvous;
+pub mod sampler;
+pub mod values;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backend::{Backend, BackendError};
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::index::Index;
+use crate::locations::LocationCache;
+use crate::metrics::Metrics;
+use crate::nodes::NodeTable;
+use crate::placement::Policy;
+
+/// Everything a running balancer shares between requests.
+#[derive(Debug)]
+pub struct App {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// The cache operations.
+    pub cache: Cache,
+    /// The data nodes.
+    pub nodes: Arc<NodeTable>,
+    /// The key-location index.
+    pub index: Arc<Index>,
+    /// Metric families.
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Builds the balancer from a validated configuration. Opens no
+    /// connection yet; servers that are down now are no error.
+    pub fn build(config: Config) -> Result<App, BackendError> {
+        let nodes = Arc::new(NodeTable::new(
+            &config.nodes,
+            config.node_timeout(),
+            config.sample_interval(),
+        )?);
+        let index = Arc::new(Index::new(
+            Backend::new(&config.index, config.index_timeout())?,
+            config.index_retry(),
+        ));
+        let metrics = Arc::new(Metrics::new());
+        let policy = Policy {
+            choices: config.placement.choices,
+            load_epsilon: config.placement.load_epsilon,
+        };
+        let cache = Cache::new(
+            nodes.clone(),
+            index.clone(),
+            LocationCache::new(config.location_cache_entries),
+            policy,
+            metrics.clone(),
+        );
+        Ok(App {
+            config,
+            cache,
+            nodes,
+            index,
+            metrics,
+        })
+    }
+}
+
+/// Runs the balancer on `listener` until `shutdown` completes: samples every
+/// node once, starts the sampler, serves HTTP, then drains in-flight
+/// requests and stops the sampler.
+pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    sampler::sample_all(&app.nodes, &app.metrics).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sampler = tokio::spawn(sampler::run(
+        app.nodes.clone(),
+        app.metrics.clone(),
+        app.config.sample_interval(),
+        stop_rx,
+    ));
+    http::serve(listener, app, shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = sampler.await;
+}

@@ -1,0 +1,131 @@
+//! The `balancer` binary: read the configuration, start logging, serve
+//! until SIGTERM or Ctrl-C, then drain.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use balancer::config::{Choices, Config, NodeSpec};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Memory-aware HTTP load balancer for Redis.
+///
+/// Settings come from the TOML file given with --config, then from the
+/// environment variables and flags below, which win over the file.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// TOML configuration file (every field optional; see README).
+    #[arg(long, env = "DLB_CONFIG")]
+    config: Option<String>,
+    /// Address for the HTTP API [default: 127.0.0.1:3100].
+    #[arg(long, env = "DLB_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Index Redis address, host:port [default: 127.0.0.1:5000].
+    #[arg(long, env = "DLB_INDEX")]
+    index: Option<String>,
+    /// Data nodes, comma-separated, each host:port or id=host:port
+    /// [default: 127.0.0.1:5300,127.0.0.1:5400,127.0.0.1:5500,127.0.0.1:5600].
+    #[arg(long, env = "DLB_NODES", value_delimiter = ',')]
+    nodes: Option<Vec<NodeSpec>>,
+    /// Rendezvous candidates per new key: a number, or "all" [default: 2].
+    #[arg(long, env = "DLB_PLACEMENT_CHOICES")]
+    choices: Option<Choices>,
+    /// Bounded-load slack over mean utilization [default: 0.25].
+    #[arg(long, env = "DLB_LOAD_EPSILON")]
+    load_epsilon: Option<f64>,
+    /// Longest key in bytes [default: 1024].
+    #[arg(long, env = "DLB_MAX_KEY_BYTES")]
+    max_key_bytes: Option<usize>,
+    /// Largest value in bytes of JSON [default: 1048576].
+    #[arg(long, env = "DLB_MAX_VALUE_BYTES")]
+    max_value_bytes: Option<usize>,
+    /// Time limit for one data-node command, ms [default: 500].
+    #[arg(long, env = "DLB_NODE_TIMEOUT_MS")]
+    node_timeout_ms: Option<u64>,
+    /// Time limit for one index command, ms [default: 200].
+    #[arg(long, env = "DLB_INDEX_TIMEOUT_MS")]
+    index_timeout_ms: Option<u64>,
+    /// Time limit for a whole request, ms [default: 5000].
+    #[arg(long, env = "DLB_REQUEST_TIMEOUT_MS")]
+    request_timeout_ms: Option<u64>,
+    /// Memory sampling interval, ms [default: 1000].
+    #[arg(long, env = "DLB_SAMPLE_INTERVAL_MS")]
+    sample_interval_ms: Option<u64>,
+}
+
+impl Args {
+    /// The file's configuration with the flags and variables applied.
+    fn into_config(self) -> Result<Config, balancer::config::ConfigError> {
+        let mut c = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        set(&mut c.listen, self.listen);
+        set(&mut c.index, self.index);
+        set(&mut c.nodes, self.nodes);
+        set(&mut c.placement.choices, self.choices);
+        set(&mut c.placement.load_epsilon, self.load_epsilon);
+        set(&mut c.limits.max_key_bytes, self.max_key_bytes);
+        set(&mut c.limits.max_value_bytes, self.max_value_bytes);
+        set(&mut c.timeouts.node_ms, self.node_timeout_ms);
+        set(&mut c.timeouts.index_ms, self.index_timeout_ms);
+        set(&mut c.timeouts.request_ms, self.request_timeout_ms);
+        set(&mut c.sample_interval_ms, self.sample_interval_ms);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let config = match Args::parse().into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("balancer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("balancer: cannot listen on {}: {e}", config.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let app = match balancer::App::build(config) {
+        Ok(app) => Arc::new(app),
+        Err(e) => {
+            eprintln!("balancer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(
+        listen = %app.config.listen,
+        index = %app.config.index,
+        nodes = app.nodes.all().len(),
+        "balancer starting"
+    );
+    balancer::run(listener, app, shutdown_signal()).await;
+    tracing::info!("balancer stopped");
+    ExitCode::SUCCESS
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: draining"),
+    }
+}

@@ -1,0 +1,162 @@
+//! Every metric the balancer exports, registered in one place with help
+//! text and units. Each `App` owns its registry, so tests read their own.
+
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::nodes::NodeTable;
+
+/// The balancer's metric families.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `dlb_requests_total{op, outcome}`: cache operations by outcome
+    /// (`hit`, `miss`, `created`, `updated`, `deleted`, `client_error`, `server_error`).
+    pub requests: IntCounterVec,
+    /// `dlb_request_duration_seconds{op}`.
+    pub latency: HistogramVec,
+    /// `dlb_location_lookups_total{source}`: where a key's location was
+    /// found (`cache`, `index`, `fallback`) or `none`.
+    pub lookups: IntCounterVec,
+    /// `dlb_index_errors_total`: index calls that failed or were skipped.
+    pub index_errors: IntCounterVec,
+    /// `dlb_placements_total{node}`: new keys placed per node.
+    pub placements: IntCounterVec,
+    node_used: IntGaugeVec,
+    node_capacity: IntGaugeVec,
+    node_utilization: GaugeVec,
+    node_up: IntGaugeVec,
+    nodes_up: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every family in a fresh registry.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let ops = ["op"];
+        let node = ["node"];
+        let buckets = vec![
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            2.5, 5.0,
+        ];
+        let m = Metrics {
+            registry,
+            requests: IntCounterVec::new(
+                Opts::new("dlb_requests_total", "Cache operations by type and outcome"),
+                &["op", "outcome"],
+            )
+            .expect("valid metric"),
+            latency: HistogramVec::new(
+                HistogramOpts::new("dlb_request_duration_seconds", "Cache operation latency")
+                    .buckets(buckets),
+                &ops,
+            )
+            .expect("valid metric"),
+            lookups: IntCounterVec::new(
+                Opts::new(
+                    "dlb_location_lookups_total",
+                    "Key locations resolved, by source: cache, index, fallback or none",
+                ),
+                &["source"],
+            )
+            .expect("valid metric"),
+            index_errors: IntCounterVec::new(
+                Opts::new(
+                    "dlb_index_errors_total",
+                    "Index calls that failed or were skipped",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
+            placements: IntCounterVec::new(
+                Opts::new("dlb_placements_total", "New keys placed, per node"),
+                &node,
+            )
+            .expect("valid metric"),
+            node_used: IntGaugeVec::new(
+                Opts::new(
+                    "dlb_node_used_memory_bytes",
+                    "Memory used by each data node",
+                ),
+                &node,
+            )
+            .expect("valid metric"),
+            node_capacity: IntGaugeVec::new(
+                Opts::new("dlb_node_capacity_bytes", "Capacity of each data node"),
+                &node,
+            )
+            .expect("valid metric"),
+            node_utilization: GaugeVec::new(
+                Opts::new(
+                    "dlb_node_utilization_ratio",
+                    "Used plus pending bytes over capacity, per data node",
+                ),
+                &node,
+            )
+            .expect("valid metric"),
+            node_up: IntGaugeVec::new(
+                Opts::new("dlb_node_up", "1 when the data node is up, else 0"),
+                &node,
+            )
+            .expect("valid metric"),
+            nodes_up: IntGauge::new("dlb_nodes_up", "Data nodes up").expect("valid metric"),
+        };
+        let families: [Box<dyn prometheus::core::Collector>; 10] = [
+            Box::new(m.requests.clone()),
+            Box::new(m.latency.clone()),
+            Box::new(m.lookups.clone()),
+            Box::new(m.index_errors.clone()),
+            Box::new(m.placements.clone()),
+            Box::new(m.node_used.clone()),
+            Box::new(m.node_capacity.clone()),
+            Box::new(m.node_utilization.clone()),
+            Box::new(m.node_up.clone()),
+            Box::new(m.nodes_up.clone()),
+        ];
+        for family in families {
+            m.registry
+                .register(family)
+                .expect("metric names are unique");
+        }
+        m
+    }
+
+    /// Copies the node table's latest figures into the node gauges.
+    pub fn record_nodes(&self, nodes: &NodeTable) {
+        for view in nodes.views() {
+            let id = [view.id.as_str()];
+            self.node_up
+                .with_label_values(&id)
+                .set(i64::from(view.state == "up"));
+            if let Some(used) = view.used_memory_bytes {
+                self.node_used.with_label_values(&id).set(used as i64);
+            }
+            if let Some(capacity) = view.capacity_bytes {
+                self.node_capacity
+                    .with_label_values(&id)
+                    .set(capacity as i64);
+            }
+            if let Some(u) = view.utilization {
+                self.node_utilization.with_label_values(&id).set(u);
+            }
+        }
+        self.nodes_up.set(nodes.up_count() as i64);
+    }
+
+    /// The Prometheus text exposition of every family.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("exposition is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

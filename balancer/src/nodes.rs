@@ -1,0 +1,258 @@
+//! The node table: every data node with its connection, its latest memory
+//! sample, whether it is up, and the bytes this balancer has placed on it
+//! since that sample ("pending bytes").
+//!
+//! The table turns that state into what placement and lookup need: the
+//! up nodes ranked for a key, each with its utilization. A sample older
+//! than a few intervals makes a node's utilization unknown, so it is
+//! ranked last for new keys but still serves the keys it holds.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::backend::{Backend, BackendError};
+use crate::config::NodeSpec;
+use crate::info::NodeInfo;
+use crate::placement::Contender;
+use crate::rendezvous;
+
+/// Samples older than this many intervals count as stale.
+const STALE_AFTER_INTERVALS: u32 = 3;
+
+/// One data node.
+#[derive(Debug)]
+pub struct Node {
+    /// Stable id, used for hashing and in the index.
+    pub id: Arc<str>,
+    /// The node's Redis.
+    pub backend: Backend,
+    /// Rendezvous seed derived from the id.
+    seed: u64,
+    /// Capacity when the node has no `maxmemory`: its share of the host's
+    /// memory (the host's memory divided by the nodes configured on it).
+    host_share_divisor: u64,
+    /// Bytes placed here since the last sample.
+    pending_bytes: AtomicU64,
+    /// New keys this balancer placed here since it started.
+    placed: AtomicU64,
+    state: Mutex<NodeState>,
+}
+
+#[derive(Debug, Default)]
+struct NodeState {
+    up: bool,
+    info: Option<NodeInfo>,
+    sampled_at: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// All data nodes, in configuration order.
+#[derive(Debug)]
+pub struct NodeTable {
+    nodes: Vec<Node>,
+    by_id: HashMap<Arc<str>, usize>,
+    seeds: Vec<u64>,
+    stale_after: Duration,
+}
+
+/// What `GET /nodes` shows about one node.
+#[derive(Debug, Serialize)]
+pub struct NodeView {
+    /// Node id.
+    pub id: String,
+    /// `host:port`.
+    pub addr: String,
+    /// `up` or `down`.
+    pub state: &'static str,
+    /// Bytes used, from the last sample.
+    pub used_memory_bytes: Option<u64>,
+    /// Capacity in bytes: `maxmemory`, else the node's share of its host.
+    pub capacity_bytes: Option<u64>,
+    /// Used plus pending bytes over capacity; null when stale or unknown.
+    pub utilization: Option<f64>,
+    /// Keys on the node, from the last sample.
+    pub keys: Option<u64>,
+    /// New keys this balancer placed on the node.
+    pub placed_keys: u64,
+    /// Bytes placed since the last sample.
+    pub pending_bytes: u64,
+    /// Seconds since the last successful sample.
+    pub report_age_seconds: Option<f64>,
+    /// Where the memory figures come from.
+    pub report_source: &'static str,
+    /// The last error talking to the node, if it is down.
+    pub last_error: Option<String>,
+}
+
+// === impl NodeTable ===
+
+impl NodeTable {
+    /// Builds the table; connections open lazily on first use.
+    pub fn new(
+        specs: &[NodeSpec],
+        timeout: Duration,
+        sample_interval: Duration,
+    ) -> Result<NodeTable, BackendError> {
+        let host_of = |addr: &str| addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_string();
+        let mut per_host: HashMap<String, u64> = HashMap::new();
+        for spec in specs {
+            *per_host.entry(host_of(&spec.addr)).or_default() += 1;
+        }
+        let mut nodes = Vec::with_capacity(specs.len());
+        for spec in specs {
+            nodes.push(Node {
+                id: spec.id.as_str().into(),
+                backend: Backend::new(&spec.addr, timeout)?,
+                seed: rendezvous::node_seed(&spec.id),
+                host_share_divisor: per_host[&host_of(&spec.addr)],
+                pending_bytes: AtomicU64::new(0),
+                placed: AtomicU64::new(0),
+                state: Mutex::new(NodeState::default()),
+            });
+        }
+        let by_id = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        let seeds = nodes.iter().map(|n| n.seed).collect();
+        Ok(NodeTable {
+            nodes,
+            by_id,
+            seeds,
+            stale_after: sample_interval * STALE_AFTER_INTERVALS,
+        })
+    }
+
+    /// All nodes, in configuration order.
+    pub fn all(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The node with this id.
+    pub fn by_id(&self, id: &str) -> Option<&Node> {
+        self.by_id.get(id).map(|&i| &self.nodes[i])
+    }
+
+    /// The node at this position.
+    pub fn get(&self, index: usize) -> &Node {
+        &self.nodes[index]
+    }
+
+    /// How many nodes are up.
+    pub fn up_count(&self) -> usize {
+        self.nodes.iter().filter(|n| n.is_up()).count()
+    }
+
+    /// The up nodes ranked for `key`, best first, with their utilization.
+    pub fn contenders(&self, key: &str) -> Vec<Contender> {
+        let now = Instant::now();
+        rendezvous::rank(key, &self.seeds)
+            .into_iter()
+            .filter(|&i| self.nodes[i].is_up())
+            .map(|node| Contender {
+                node,
+                utilization: self.nodes[node].utilization(now, self.stale_after),
+            })
+            .collect()
+    }
+
+    /// Every node's view, for `GET /nodes`.
+    pub fn views(&self) -> Vec<NodeView> {
+        let now = Instant::now();
+        self.nodes
+            .iter()
+            .map(|n| n.view(now, self.stale_after))
+            .collect()
+    }
+}
+
+// === impl Node ===
+
+impl Node {
+    /// Whether the node answered its last sample or request.
+    pub fn is_up(&self) -> bool {
+        self.lock().up
+    }
+
+    /// Records a sample: the node is up, and pending bytes start again from zero.
+    pub fn record_sample(&self, info: NodeInfo) {
+        let mut state = self.lock();
+        state.up = true;
+        state.info = Some(info);
+        state.sampled_at = Some(Instant::now());
+        state.last_error = None;
+        self.pending_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// Marks the node down after a failed sample or request.
+    pub fn mark_down(&self, error: &BackendError) {
+        let mut state = self.lock();
+        if state.up {
+            tracing::warn!(node = %self.id, %error, "data node down");
+        }
+        state.up = false;
+        state.last_error = Some(error.to_string());
+    }
+
+    /// Counts a new key placed here, and its bytes until the next sample.
+    pub fn record_placement(&self, bytes: u64) {
+        self.placed.fetch_add(1, Ordering::Relaxed);
+        self.pending_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// New keys placed here since start.
+    pub fn placed(&self) -> u64 {
+        self.placed.load(Ordering::Relaxed)
+    }
+
+    /// Capacity in bytes, from the last sample.
+    fn capacity(&self, info: &NodeInfo) -> u64 {
+        if info.maxmemory > 0 {
+            info.maxmemory
+        } else {
+            info.total_system_memory / self.host_share_divisor.max(1)
+        }
+    }
+
+    fn utilization(&self, now: Instant, stale_after: Duration) -> Option<f64> {
+        let state = self.lock();
+        let fresh = state.sampled_at.is_some_and(|t| now - t <= stale_after);
+        let info = state.info.as_ref().filter(|_| fresh)?;
+        let capacity = self.capacity(info);
+        if capacity == 0 {
+            return None;
+        }
+        let used = info.used_memory + self.pending_bytes.load(Ordering::Relaxed);
+        Some(used as f64 / capacity as f64)
+    }
+
+    fn view(&self, now: Instant, stale_after: Duration) -> NodeView {
+        let utilization = self.utilization(now, stale_after);
+        let state = self.lock();
+        let info = state.info.as_ref();
+        NodeView {
+            id: self.id.to_string(),
+            addr: self.backend.addr().to_string(),
+            state: if state.up { "up" } else { "down" },
+            used_memory_bytes: info.map(|i| i.used_memory),
+            capacity_bytes: info.map(|i| self.capacity(i)),
+            utilization,
+            keys: info.map(|i| i.keys),
+            placed_keys: self.placed(),
+            pending_bytes: self.pending_bytes.load(Ordering::Relaxed),
+            report_age_seconds: state.sampled_at.map(|t| (now - t).as_secs_f64()),
+            report_source: "own_sampling",
+            last_error: state.last_error.clone(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, NodeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,160 @@
+//! Where a new key goes: the least-utilized of its top-`k` rendezvous
+//! candidates, with a bounded-load cap. Pure: no I/O, no clocks.
+//!
+//! Power of `k` choices (Mitzenmacher, "The power of two choices in
+//! randomized load balancing", 2001) keeps the fullest node close to the
+//! mean while a key stays findable by asking only `k` nodes. The cap from
+//! consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam,
+//! 2018) handles the case where all `k` candidates are already far above
+//! the mean: placement then walks further down the key's ranking to the
+//! first node under `(1 + epsilon) x mean`, but only when the choice can be
+//! recorded in the index (`may_overflow`), since the hashing fallback asks
+//! only the top `k`.
+
+use crate::config::Choices;
+
+/// A node as placement sees it, in the key's rendezvous order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contender {
+    /// The node's index in the node table.
+    pub node: usize,
+    /// Utilization in `[0, inf)`: memory used plus pending bytes over
+    /// capacity; `None` when the node's report is missing or stale.
+    pub utilization: Option<f64>,
+}
+
+/// How placement decides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// Candidates per key.
+    pub choices: Choices,
+    /// Bounded-load slack over the mean utilization.
+    pub load_epsilon: f64,
+}
+
+impl Policy {
+    /// How many of `n` ranked nodes are candidates.
+    pub fn candidate_count(&self, n: usize) -> usize {
+        match self.choices {
+            Choices::All => n,
+            Choices::Top(k) => k.get().min(n),
+        }
+    }
+}
+
+/// Chooses the node for a new key among `ranked` (up nodes only, best
+/// rendezvous rank first). Returns `None` only when `ranked` is empty.
+///
+/// Nodes with unknown utilization rank after every known one; ties keep
+/// rendezvous order.
+pub fn choose(ranked: &[Contender], policy: &Policy, may_overflow: bool) -> Option<usize> {
+    let k = policy.candidate_count(ranked.len());
+    let best = least_utilized(&ranked[..k])?;
+    let cap = load_cap(ranked, policy.load_epsilon);
+    let under_cap = |c: &Contender| c.utilization.is_some_and(|u| u <= cap);
+    if under_cap(&best) || !may_overflow {
+        return Some(best.node);
+    }
+    let overflow = ranked[k..].iter().find(|c| under_cap(c));
+    Some(overflow.unwrap_or(&best).node)
+}
+
+fn least_utilized(candidates: &[Contender]) -> Option<Contender> {
+    let key = |c: &Contender| c.utilization.unwrap_or(f64::INFINITY);
+    candidates
+        .iter()
+        .copied()
+        .min_by(|a, b| key(a).total_cmp(&key(b)))
+}
+
+/// `(1 + epsilon) x mean` of the known utilizations; infinite when none is known.
+fn load_cap(nodes: &[Contender], epsilon: f64) -> f64 {
+    let known: Vec<f64> = nodes.iter().filter_map(|c| c.utilization).collect();
+    if known.is_empty() {
+        return f64::INFINITY;
+    }
+    let mean = known.iter().sum::<f64>() / known.len() as f64;
+    (1.0 + epsilon) * mean
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+
+    fn policy(k: usize) -> Policy {
+        Policy {
+            choices: Choices::Top(NonZeroUsize::new(k).unwrap()),
+            load_epsilon: 0.25,
+        }
+    }
+
+    fn ranked(utils: &[Option<f64>]) -> Vec<Contender> {
+        utils
+            .iter()
+            .enumerate()
+            .map(|(node, &utilization)| Contender { node, utilization })
+            .collect()
+    }
+
+    #[test]
+    fn empty_has_no_choice() {
+        assert_eq!(choose(&[], &policy(2), true), None);
+    }
+
+    #[test]
+    fn picks_least_utilized_of_top_k() {
+        let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
+        assert_eq!(choose(&r, &policy(2), true), Some(1));
+        let all = Policy {
+            choices: Choices::All,
+            load_epsilon: 0.25,
+        };
+        assert_eq!(choose(&r, &all, true), Some(2));
+    }
+
+    #[test]
+    fn ties_keep_rendezvous_order() {
+        let r = ranked(&[Some(0.2), Some(0.2), Some(0.2)]);
+        assert_eq!(choose(&r, &policy(3), true), Some(0));
+    }
+
+    #[test]
+    fn unknown_utilization_ranks_last() {
+        let r = ranked(&[None, Some(0.9), Some(0.1)]);
+        assert_eq!(choose(&r, &policy(2), false), Some(1));
+        let r = ranked(&[None, None]);
+        assert_eq!(choose(&r, &policy(2), true), Some(0));
+    }
+
+    #[test]
+    fn overflows_past_full_candidates_only_when_allowed() {
+        // Mean 0.45, cap 0.5625: both top candidates are above it.
+        let r = ranked(&[Some(0.9), Some(0.8), Some(0.05), Some(0.05)]);
+        assert_eq!(choose(&r, &policy(2), true), Some(2));
+        assert_eq!(choose(&r, &policy(2), false), Some(1));
+    }
+
+    #[test]
+    fn never_picks_beyond_the_list_and_always_picks_a_listed_node() {
+        // A small exhaustive sweep standing in for a property test.
+        let levels = [None, Some(0.0), Some(0.3), Some(1.2)];
+        for a in levels {
+            for b in levels {
+                for c in levels {
+                    let r = ranked(&[a, b, c]);
+                    for k in 1..=3 {
+                        for overflow in [false, true] {
+                            let n = choose(&r, &policy(k), overflow).unwrap();
+                            assert!(n < 3);
+                            if !overflow {
+                                assert!(n < k, "picked outside the top {k}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Samples every data node's memory with `INFO` on an interval. This is the
+//! memory source while no probe agent reports, and the fallback after.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use crate::info;
+use crate::metrics::Metrics;
+use crate::nodes::{Node, NodeTable};
+
+/// Samples all nodes at once and records the results.
+pub async fn sample_all(nodes: &NodeTable, metrics: &Metrics) {
+    let rounds = nodes.all().iter().map(sample_node);
+    join_all(rounds).await;
+    metrics.record_nodes(nodes);
+}
+
+async fn sample_node(node: &Node) {
+    let cmd = redis::cmd("INFO")
+        .arg("memory")
+        .arg("keyspace")
+        .arg("server")
+        .clone();
+    match node.backend.cmd::<String>(&cmd).await {
+        Ok(text) => node.record_sample(info::parse(&text)),
+        Err(e) => node.mark_down(&e),
+    }
+}
+
+/// Samples every `interval` until `shutdown` turns true.
+pub async fn run(
+    nodes: Arc<NodeTable>,
+    metrics: Arc<Metrics>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => sample_all(&nodes, &metrics).await,
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! A balancer running in this process on a free port, stopped on drop.
+
+use std::sync::Arc;
+
+use balancer::App;
+use balancer::config::{Config, NodeSpec};
+use tokio::sync::oneshot;
+
+use crate::RedisServer;
+
+/// A running balancer.
+#[derive(Debug)]
+pub struct TestBalancer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The running app, to read its state and metrics.
+    pub app: Arc<App>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A configuration for these servers, with short timeouts and a fast sampler.
+pub fn test_config(index: &RedisServer, nodes: &[&RedisServer]) -> Config {
+    let mut config = Config {
+        index: index.addr(),
+        nodes: nodes
+            .iter()
+            .map(|n| NodeSpec::from_addr(n.addr()))
+            .collect(),
+        sample_interval_ms: 200,
+        ..Config::default()
+    };
+    config.timeouts.node_ms = 300;
+    config.timeouts.index_ms = 300;
+    config.timeouts.index_retry_ms = 300;
+    config.timeouts.shutdown_grace_ms = 2000;
+    config
+}
+
+impl TestBalancer {
+    /// Starts `balancer::run` on a free port.
+    pub async fn start(mut config: Config) -> TestBalancer {
+        config.validate().expect("valid test config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        config.listen = listener.local_addr().expect("local addr");
+        let url = format!("http://{}", config.listen);
+        let app = Arc::new(App::build(config).expect("build app"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(balancer::run(listener, app.clone(), async {
+            let _ = stopped.await;
+        }));
+        // `run` samples the nodes before it serves; wait until it answers.
+        let client = crate::HttpClient::new();
+        for _ in 0..200 {
+            if client.get(&format!("{url}/healthz")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        TestBalancer {
+            url,
+            app,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops it and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestBalancer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An index Redis and a set of data nodes, all real processes.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The index Redis.
+    pub index: RedisServer,
+    /// The data nodes, in configuration order.
+    pub nodes: Vec<RedisServer>,
+}
+
+impl Cluster {
+    /// Starts an index and one data node per `maxmemory` value.
+    pub fn start(maxmemories: &[&str]) -> Cluster {
+        Cluster {
+            index: RedisServer::start(),
+            nodes: maxmemories
+                .iter()
+                .map(|m| RedisServer::with_maxmemory(m))
+                .collect(),
+        }
+    }
+
+    /// A test configuration pointing at these servers.
+    pub fn config(&self) -> Config {
+        let nodes: Vec<&RedisServer> = self.nodes.iter().collect();
+        test_config(&self.index, &nodes)
+    }
+}

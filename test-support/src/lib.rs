@@ -1,0 +1,26 @@
+//! Test support: real `redis-server` processes on free loopback ports, a
+//! balancer running in-process on port 0, and a small HTTP client.
+//!
+//! Everything here cleans up on `Drop`: a test that panics leaves no
+//! process behind.
+//!
+//! # Layout
+//! - [`redis_server`]: [`RedisServer`], one child process per instance.
+//! - [`balancer`]: [`TestBalancer`], `balancer::run` on a spawned task.
+//! - [`http`]: [`HttpClient`], JSON requests with status and headers.
+
+pub mod balancer;
+pub mod http;
+pub mod redis_server;
+
+pub use self::balancer::{Cluster, TestBalancer, test_config};
+pub use self::http::{HttpClient, HttpReply};
+pub use self::redis_server::RedisServer;
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}

@@ -1,0 +1,121 @@
+//! A real `redis-server` on a free loopback port, killed on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+
+/// One redis-server child process without persistence.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    maxmemory: String,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server with a 64 MiB `maxmemory`.
+    pub fn start() -> RedisServer {
+        RedisServer::with_maxmemory("64mb")
+    }
+
+    /// Starts a server with the given `maxmemory` (e.g. `"128mb"`).
+    pub fn with_maxmemory(maxmemory: &str) -> RedisServer {
+        for _ in 0..5 {
+            let mut server = RedisServer {
+                port: crate::free_port(),
+                maxmemory: maxmemory.to_string(),
+                child: None,
+            };
+            if server.spawn().is_ok() {
+                return server;
+            }
+        }
+        panic!("could not start redis-server; is it installed?");
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again, empty, on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn().expect("restart redis-server on its port");
+    }
+
+    /// A connection for checking what the server holds.
+    pub async fn connection(&self) -> MultiplexedConnection {
+        redis::Client::open(format!("redis://{}/", self.addr()))
+            .expect("valid url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to test redis")
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args([
+                "--maxmemory",
+                &self.maxmemory,
+                "--maxmemory-policy",
+                "noeviction",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn redis-server: {e}"))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(format!("redis-server exited: {status}"));
+            }
+            if self.answers_ping() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stop();
+        Err("redis-server did not answer in 5 s".into())
+    }
+
+    fn answers_ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut buf = [0u8; 7];
+        s.set_read_timeout(Some(Duration::from_millis(500))).is_ok()
+            && s.write_all(b"PING\r\n").is_ok()
+            && s.read_exact(&mut buf).is_ok()
+            && &buf == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
