@@ -85,7 +85,7 @@ pub struct Timeouts {
     pub node_ms: u64,
     /// One command to the index Redis. Default 200.
     pub index_ms: u64,
-    /// How long the index is skipped after it failed, before it is tried again. Default 1000.
+    /// How often a down index is pinged to see whether it is back. Default 1000.
     pub index_retry_ms: u64,
     /// A whole client request. Default 5000.
     pub request_ms: u64,
@@ -196,7 +196,7 @@ impl Config {
         Duration::from_millis(self.timeouts.shutdown_grace_ms)
     }
 
-    /// How long the index is skipped after a failure.
+    /// How often a down index is pinged.
     pub fn index_retry(&self) -> Duration {
         Duration::from_millis(self.timeouts.index_retry_ms)
     }

@@ -4,15 +4,18 @@
 //!
 //! A new key's location is *claimed* with one script that keeps an existing
 //! owner, so two balancers racing on the same new key agree on one node.
-//! After a failure the index is skipped for `index_retry_ms`, so an index
-//! outage costs each request nothing instead of a timeout; callers then use
-//! the hashing fallback.
+//! After a failure the index is marked down and requests skip it, so an
+//! outage costs them nothing instead of a timeout each; they use the
+//! hashing fallback. [`Index::watch`] pings a down index every
+//! `index_retry_ms` and marks it up again when it answers.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::Script;
-use tokio::time::Instant;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
 
 use crate::backend::{Backend, BackendError};
 
@@ -55,20 +58,19 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 /// The index could not be used for this request.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    /// A recent failure; the index is skipped until the retry time.
-    #[error("index skipped after a recent failure")]
+    /// The index is marked down; it was not asked.
+    #[error("index marked down after a failure")]
     Skipped,
     /// This call failed.
     #[error(transparent)]
     Failed(#[from] BackendError),
 }
 
-/// The index Redis, with a short memory of its own failures.
+/// The index Redis, and whether it is marked down.
 #[derive(Debug)]
 pub struct Index {
     backend: Backend,
-    retry_after: Duration,
-    skip_until: Mutex<Option<Instant>>,
+    down: AtomicBool,
 }
 
 /// The index key for a cache key.
@@ -77,13 +79,17 @@ pub fn entry_key(key: &str) -> String {
 }
 
 impl Index {
-    /// An index at `backend`, skipped for `retry_after` after each failure.
-    pub fn new(backend: Backend, retry_after: Duration) -> Index {
+    /// An index at `backend`, assumed up until a call fails.
+    pub fn new(backend: Backend) -> Index {
         Index {
             backend,
-            retry_after,
-            skip_until: Mutex::new(None),
+            down: AtomicBool::new(false),
         }
+    }
+
+    /// Whether requests currently skip the index.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
     }
 
     /// The node that owns `key`, if the index knows it.
@@ -120,39 +126,48 @@ impl Index {
         self.guarded(self.backend.cmd::<i64>(&cmd)).await.map(drop)
     }
 
-    /// Whether the index answers a PING now (ignores the skip window).
+    /// Whether the index answers a PING now; an answer marks it up.
     pub async fn ping(&self) -> Result<(), BackendError> {
         let result = self
             .backend
             .cmd::<String>(&redis::cmd("PING"))
             .await
             .map(drop);
-        if result.is_ok() {
-            *self.lock() = None;
+        if result.is_ok() && self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!("index reachable again");
         }
         result
+    }
+
+    /// While the index is down, pings it every `interval` until it answers;
+    /// returns when `shutdown` turns true.
+    pub async fn watch(&self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if self.is_down() {
+                        let _ = self.ping().await;
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
     }
 
     async fn guarded<T>(
         &self,
         call: impl Future<Output = Result<T, BackendError>>,
     ) -> Result<T, IndexError> {
-        if self.lock().is_some_and(|until| Instant::now() < until) {
+        if self.is_down() {
             return Err(IndexError::Skipped);
         }
-        match call.await {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                if e.is_unreachable() {
-                    tracing::warn!(error = %e, "index unavailable, using the hashing fallback");
-                    *self.lock() = Some(Instant::now() + self.retry_after);
-                }
-                Err(IndexError::Failed(e))
+        call.await.map_err(|e| {
+            if e.is_unreachable() && !self.down.swap(true, Ordering::Relaxed) {
+                tracing::warn!(error = %e, "index down, using the hashing fallback");
             }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.skip_until.lock().unwrap_or_else(|e| e.into_inner())
+            IndexError::Failed(e)
+        })
     }
 }

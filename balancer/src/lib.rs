@@ -71,10 +71,10 @@ impl App {
             config.node_timeout(),
             config.sample_interval(),
         )?);
-        let index = Arc::new(Index::new(
-            Backend::new(&config.index, config.index_timeout())?,
-            config.index_retry(),
-        ));
+        let index = Arc::new(Index::new(Backend::new(
+            &config.index,
+            config.index_timeout(),
+        )?));
         let metrics = Arc::new(Metrics::new());
         let policy = Policy {
             choices: config.placement.choices,
@@ -98,8 +98,8 @@ impl App {
 }
 
 /// Runs the balancer on `listener` until `shutdown` completes: samples every
-/// node once, starts the sampler, serves HTTP, then drains in-flight
-/// requests and stops the sampler.
+/// node once, starts the background loops (memory sampler, index health),
+/// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     sampler::sample_all(&app.nodes, &app.metrics).await;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -107,9 +107,13 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         app.nodes.clone(),
         app.metrics.clone(),
         app.config.sample_interval(),
-        stop_rx,
+        stop_rx.clone(),
     ));
+    let index_watch = {
+        let app = app.clone();
+        tokio::spawn(async move { app.index.watch(app.config.index_retry(), stop_rx).await })
+    };
     http::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
-    let _ = sampler.await;
+    let _ = tokio::join!(sampler, index_watch);
 }

@@ -1,0 +1,86 @@
+//! The index Redis goes away and comes back: reads of existing keys go on
+//! through the hashing fallback, writes go on, and once the index returns
+//! new writes are indexed again.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use redis::AsyncCommands;
+use serde_json::json;
+use test_support::{Cluster, HttpClient, TestBalancer};
+
+#[tokio::test]
+async fn reads_and_writes_survive_an_index_outage() {
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    // A tiny location cache, so reads really go to the index or fallback.
+    config.location_cache_entries = std::num::NonZeroUsize::new(1).unwrap();
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let cache = format!("{}/cache", b.url);
+
+    for i in 0..50 {
+        let r = http
+            .post_json(&cache, &json!({"key": format!("old{i}"), "value": i}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+
+    cluster.index.stop();
+    for i in 0..50 {
+        let r = http.get(&format!("{cache}/old{i}")).await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "old{i}: {}", r.body);
+        assert_eq!(r.json()["value"], json!(i));
+    }
+    for i in 0..20 {
+        let r = http
+            .post_json(&cache, &json!({"key": format!("during{i}"), "value": i}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        // An update during the outage finds the existing copy.
+        let r = http
+            .post_json(&cache, &json!({"key": format!("old{i}"), "value": -i}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    for i in 0..20 {
+        let r = http.get(&format!("{cache}/during{i}")).await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "during{i}: {}", r.body);
+        let r = http.get(&format!("{cache}/old{i}")).await.unwrap();
+        assert_eq!(r.json()["value"], json!(-i));
+    }
+    let r = http.get(&format!("{}/readyz", b.url)).await.unwrap();
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    cluster.index.restart();
+    // The balancer notices within a few retry intervals.
+    let mut ready = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = http.get(&format!("{}/readyz", b.url)).await.unwrap();
+        if r.status == StatusCode::OK {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "the index is seen again after it returns");
+    let mut index = cluster.index.connection().await;
+    for i in 0..20 {
+        let key = format!("after{i}");
+        let r = http
+            .post_json(&cache, &json!({"key": key, "value": i}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED);
+        let entry: Option<String> = index.get(format!("loc:{key}")).await.unwrap();
+        assert_eq!(entry, r.node(), "{key} is indexed on its node");
+    }
+    // The restarted index is empty: keys from before are found by hashing.
+    for i in 20..50 {
+        let r = http.get(&format!("{cache}/old{i}")).await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "old{i}");
+    }
+}

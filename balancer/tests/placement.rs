@@ -1,0 +1,103 @@
+//! Placement against real nodes: new keys avoid a node that is far fuller
+//! than the rest, and with `choices = all` go to the emptiest node.
+
+use std::time::Duration;
+
+use balancer::config::Choices;
+use hyper::StatusCode;
+use serde_json::json;
+use test_support::{Cluster, HttpClient, RedisServer, TestBalancer};
+
+/// Writes ~40 MiB of junk straight into a node, around the balancer.
+async fn fill(node: &RedisServer) {
+    let mut c = node.connection().await;
+    let junk = vec![b'j'; 1024 * 1024];
+    for i in 0..40 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("junk:{i}"))
+            .arg(&junk)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits past a few sample intervals so the balancer sees the new memory.
+async fn let_samples_catch_up() {
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+async fn write_keys(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize) -> Vec<String> {
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let r = http
+            .post_json(
+                &format!("{}/cache", b.url),
+                &json!({"key": format!("{prefix}{i}"), "value": "v"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        nodes.push(r.node().unwrap());
+    }
+    nodes
+}
+
+#[tokio::test]
+async fn new_keys_avoid_a_node_filled_around_the_balancer() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let full = cluster.nodes[0].addr();
+
+    let before = write_keys(&http, &b, "before", 200).await;
+    assert!(
+        before.contains(&full),
+        "the node takes keys while it is empty"
+    );
+
+    fill(&cluster.nodes[0]).await;
+    let_samples_catch_up().await;
+    let after = write_keys(&http, &b, "after", 200).await;
+    assert!(!after.contains(&full), "no new key lands on the full node");
+
+    // Its keys are still read from it.
+    for (i, node) in before.iter().enumerate() {
+        if *node == full {
+            let r = http
+                .get(&format!("{}/cache/before{i}", b.url))
+                .await
+                .unwrap();
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(r.node().unwrap(), full);
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_choices_all_new_keys_go_to_the_emptiest_node() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    // Two nodes hold junk; the emptiest is node 2.
+    fill(&cluster.nodes[0]).await;
+    fill(&cluster.nodes[1]).await;
+    let mut config = cluster.config();
+    config.placement.choices = Choices::All;
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let nodes = write_keys(&http, &b, "k", 100).await;
+    let emptiest = cluster.nodes[2].addr();
+    assert!(nodes.iter().all(|n| *n == emptiest), "{nodes:?}");
+}
+
+#[tokio::test]
+async fn utilization_counts_capacity_not_just_bytes() {
+    // Same bytes used, different maxmemory: the bigger node is less utilized.
+    let cluster = Cluster::start(&["64mb", "256mb"]);
+    let mut config = cluster.config();
+    config.placement.choices = Choices::All;
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let nodes = write_keys(&http, &b, "k", 50).await;
+    let big = cluster.nodes[1].addr();
+    assert!(nodes.iter().all(|n| *n == big), "{nodes:?}");
+}
