@@ -2,21 +2,100 @@
 //! text and units. Each `App` owns its registry, so tests read their own.
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::nodes::NodeTable;
+
+/// The cache operations, as labelled in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `GET /cache/{key}`.
+    Get,
+    /// `POST /cache`.
+    Set,
+    /// `DELETE /cache/{key}`.
+    Delete,
+}
+
+/// How a cache operation ended, as labelled in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A read found the key.
+    Hit,
+    /// A read or delete did not find the key.
+    Miss,
+    /// A write created the key.
+    Created,
+    /// A write replaced a value.
+    Updated,
+    /// A delete removed the key.
+    Deleted,
+    /// The request was refused (4xx).
+    ClientError,
+    /// The balancer or a node failed (5xx).
+    ServerError,
+}
+
+const OPS: [Op; 3] = [Op::Get, Op::Set, Op::Delete];
+const OUTCOMES: [Outcome; 7] = [
+    Outcome::Hit,
+    Outcome::Miss,
+    Outcome::Created,
+    Outcome::Updated,
+    Outcome::Deleted,
+    Outcome::ClientError,
+    Outcome::ServerError,
+];
+
+impl Op {
+    /// Whether this operation can end in `outcome` (a read creates nothing).
+    fn can_end_in(self, outcome: Outcome) -> bool {
+        match outcome {
+            Outcome::Hit => self == Op::Get,
+            Outcome::Miss => self != Op::Set,
+            Outcome::Created | Outcome::Updated => self == Op::Set,
+            Outcome::Deleted => self == Op::Delete,
+            Outcome::ClientError | Outcome::ServerError => true,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Set => "set",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Hit => "hit",
+            Outcome::Miss => "miss",
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Deleted => "deleted",
+            Outcome::ClientError => "client_error",
+            Outcome::ServerError => "server_error",
+        }
+    }
+}
 
 /// The balancer's metric families.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// `dlb_requests_total{op, outcome}`: cache operations by outcome
-    /// (`hit`, `miss`, `created`, `updated`, `deleted`, `client_error`, `server_error`).
-    pub requests: IntCounterVec,
+    /// `dlb_requests_total{op, outcome}`: cache operations by outcome.
+    requests: IntCounterVec,
     /// `dlb_request_duration_seconds{op}`.
-    pub latency: HistogramVec,
+    latency: HistogramVec,
+    /// Handles resolved once, so the request path does no label lookups:
+    /// `[op][outcome]` counters and `[op]` histograms.
+    request_counters: Vec<Vec<Option<IntCounter>>>,
+    latency_histograms: Vec<Histogram>,
     /// `dlb_location_lookups_total{source}`: where a key's location was
     /// found (`cache`, `index`, `fallback`) or `none`.
     pub lookups: IntCounterVec,
@@ -41,8 +120,10 @@ impl Metrics {
             0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
             2.5, 5.0,
         ];
-        let m = Metrics {
+        let mut m = Metrics {
             registry,
+            request_counters: Vec::new(),
+            latency_histograms: Vec::new(),
             requests: IntCounterVec::new(
                 Opts::new("dlb_requests_total", "Cache operations by type and outcome"),
                 &["op", "outcome"],
@@ -120,7 +201,31 @@ impl Metrics {
                 .register(family)
                 .expect("metric names are unique");
         }
+        m.request_counters = OPS
+            .iter()
+            .map(|op| {
+                OUTCOMES
+                    .iter()
+                    .map(|&o| {
+                        op.can_end_in(o)
+                            .then(|| m.requests.with_label_values(&[op.label(), o.label()]))
+                    })
+                    .collect()
+            })
+            .collect();
+        m.latency_histograms = OPS
+            .iter()
+            .map(|op| m.latency.with_label_values(&[op.label()]))
+            .collect();
         m
+    }
+
+    /// Counts one finished cache operation and its latency.
+    pub fn record_request(&self, op: Op, outcome: Outcome, seconds: f64) {
+        if let Some(counter) = &self.request_counters[op as usize][outcome as usize] {
+            counter.inc();
+        }
+        self.latency_histograms[op as usize].observe(seconds);
     }
 
     /// Copies the node table's latest figures into the node gauges.

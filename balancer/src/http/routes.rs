@@ -15,23 +15,25 @@ use super::reply::{self, Reply};
 use super::{admin, body};
 use crate::App;
 use crate::error::Error;
+use crate::metrics::{Op, Outcome};
 
 /// Sends a request to its handler.
 pub(super) async fn dispatch(app: &App, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let uri = req.uri().clone();
+    let path = uri.path();
     let route_error = |allowed| Error::MethodNotAllowed {
         method: method.to_string(),
         allowed,
     };
-    let result = match (path.as_str(), &method) {
-        ("/cache", &Method::POST) => Ok(timed(app, "set", put(app, req.into_body())).await),
+    let result = match (path, &method) {
+        ("/cache", &Method::POST) => Ok(timed(app, Op::Set, put(app, req.into_body())).await),
         ("/cache", _) => Err(route_error("POST")),
         (p, m) if p.starts_with("/cache/") => {
             let encoded = &p["/cache/".len()..];
             match *m {
-                Method::GET => Ok(timed(app, "get", get(app, encoded)).await),
-                Method::DELETE => Ok(timed(app, "delete", delete(app, encoded)).await),
+                Method::GET => Ok(timed(app, Op::Get, get(app, encoded)).await),
+                Method::DELETE => Ok(timed(app, Op::Delete, delete(app, encoded)).await),
                 _ => Err(route_error("GET, DELETE")),
             }
         }
@@ -42,48 +44,42 @@ pub(super) async fn dispatch(app: &App, req: Request<Incoming>) -> Reply {
         ("/healthz", _) => Ok(admin::healthz()),
         ("/readyz", _) => Ok(admin::readyz(app).await),
         ("/metrics", _) => Ok(admin::metrics(app)),
-        _ => Err(Error::RouteNotFound(path.clone())),
+        _ => Err(Error::RouteNotFound(path.to_string())),
     };
     result.unwrap_or_else(|e| reply::error(&e))
 }
 
-/// What a cache handler returns: the reply and its outcome label.
-type Outcome = Result<(Reply, &'static str), Error>;
+/// What a cache handler returns: the reply and how the operation ended.
+type Handled = Result<(Reply, Outcome), Error>;
 
 /// Runs a cache handler under the request budget and records its metrics.
-async fn timed(app: &App, op: &'static str, handler: impl Future<Output = Outcome>) -> Reply {
+async fn timed(app: &App, op: Op, handler: impl Future<Output = Handled>) -> Reply {
     let start = Instant::now();
     let result = tokio::time::timeout(app.config.request_timeout(), handler)
         .await
         .unwrap_or(Err(Error::Timeout));
     let (reply, outcome) = result.unwrap_or_else(|e| {
-        let client = e.status_and_code().0.is_client_error();
-        (
-            reply::error(&e),
-            if client {
-                "client_error"
-            } else {
-                "server_error"
-            },
-        )
+        let outcome = if e.status_and_code().0.is_client_error() {
+            Outcome::ClientError
+        } else {
+            Outcome::ServerError
+        };
+        (reply::error(&e), outcome)
     });
-    app.metrics.requests.with_label_values(&[op, outcome]).inc();
     app.metrics
-        .latency
-        .with_label_values(&[op])
-        .observe(start.elapsed().as_secs_f64());
+        .record_request(op, outcome, start.elapsed().as_secs_f64());
     reply
 }
 
 /// `POST /cache`.
-async fn put(app: &App, body: Incoming) -> Outcome {
+async fn put(app: &App, body: Incoming) -> Handled {
     let bytes = body::read(body, &app.config.limits).await?;
     let req = body::parse_put(&bytes, &app.config.limits)?;
     let written = app.cache.put(&req.key, &req.json, req.ttl).await?;
     let (status, outcome) = if written.created {
-        (StatusCode::CREATED, "created")
+        (StatusCode::CREATED, Outcome::Created)
     } else {
-        (StatusCode::OK, "updated")
+        (StatusCode::OK, Outcome::Updated)
     };
     let body = serde_json::json!({
         "key": req.key,
@@ -96,10 +92,10 @@ async fn put(app: &App, body: Incoming) -> Outcome {
 }
 
 /// `GET /cache/{key}`.
-async fn get(app: &App, encoded: &str) -> Outcome {
+async fn get(app: &App, encoded: &str) -> Handled {
     let key = body::key_from_path(encoded, &app.config.limits)?;
     let Some(found) = app.cache.get(&key).await? else {
-        return Ok((reply::error(&Error::KeyNotFound), "miss"));
+        return Ok((reply::error(&Error::KeyNotFound), Outcome::Miss));
     };
     let value = std::str::from_utf8(&found.value.json).map_err(|_| Error::NotJson)?;
     let key_json = serde_json::to_string(&key).expect("a string serializes");
@@ -109,17 +105,17 @@ async fn get(app: &App, encoded: &str) -> Outcome {
         .map_or("null".to_string(), |t| t.to_string());
     let body = format!(r#"{{"key":{key_json},"value":{value},"ttl":{ttl}}}"#);
     let reply = reply::json(StatusCode::OK, body);
-    Ok((reply::with_nodes(reply, &[found.node]), "hit"))
+    Ok((reply::with_nodes(reply, &[found.node]), Outcome::Hit))
 }
 
 /// `DELETE /cache/{key}`.
-async fn delete(app: &App, encoded: &str) -> Outcome {
+async fn delete(app: &App, encoded: &str) -> Handled {
     let key = body::key_from_path(encoded, &app.config.limits)?;
     match app.cache.delete(&key).await? {
         Some(nodes) => {
             let reply = reply::empty(StatusCode::NO_CONTENT);
-            Ok((reply::with_nodes(reply, &nodes), "deleted"))
+            Ok((reply::with_nodes(reply, &nodes), Outcome::Deleted))
         }
-        None => Ok((reply::error(&Error::KeyNotFound), "miss")),
+        None => Ok((reply::error(&Error::KeyNotFound), Outcome::Miss)),
     }
 }
