@@ -329,6 +329,12 @@ mod tests {
     }
 
     #[test]
+    fn example_file_shows_the_defaults() {
+        let example = Config::from_toml_str(include_str!("../balancer.example.toml")).unwrap();
+        assert_eq!(example, Config::default());
+    }
+
+    #[test]
     fn parses_nodes_and_choices() {
         let c = Config::from_toml_str(
             r#"
