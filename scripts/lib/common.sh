@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/up, scripts/test and scripts/smoke-up.
+# Source it; it is not meant to be run. It defines functions only and leaves
+# the caller's shell options (set -euo pipefail) alone.
+
+# The name printed in front of every message, e.g. "[up]".
+SCRIPT_NAME="${SCRIPT_NAME:-$(basename "$0")}"
+
+log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*"; }
+warn() { printf '[%s] warning: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() {
+    printf '[%s] error: %s\n' "$SCRIPT_NAME" "$*" >&2
+    exit 1
+}
+
+# apt_install PKG...: installs Debian packages without prompting. Another
+# apt/dpkg run may hold the lock (e.g. unattended upgrades on a fresh CI
+# machine), so apt waits for the lock and the whole thing is retried a few
+# times before giving up.
+apt_install() {
+    local -a sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || die "need root or sudo to install: $*"
+        sudo=(sudo -n)
+    fi
+    command -v apt-get >/dev/null || die "apt-get not found; install by hand: $*"
+    local -a apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive
+        apt-get -q -o DPkg::Lock::Timeout=120)
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        log "installing $* (apt-get, attempt $attempt/5)"
+        if "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "$@"; then
+            return 0
+        fi
+        warn "apt-get failed (dpkg lock held or network hiccup?); retrying in $((attempt * 5))s"
+        sleep $((attempt * 5))
+    done
+    die "could not install: $*"
+}
+
+# ensure_commands CMD:PACKAGE...: installs, in one apt run, the packages of
+# the commands that are not on PATH. Does nothing (and no apt) when all are.
+ensure_commands() {
+    local pair cmd pkg
+    local -a missing=()
+    for pair in "$@"; do
+        cmd=${pair%%:*}
+        pkg=${pair#*:}
+        command -v "$cmd" >/dev/null || missing+=("$pkg")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    # Two commands may come from one package; install each package once.
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    apt_install "${missing[@]}"
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null || die "${pair%%:*} still missing after installing ${pair#*:}"
+    done
+}
+
+# port_in_use PORT: true when something accepts TCP connections on
+# 127.0.0.1:PORT.
+port_in_use() {
+    # shellcheck disable=SC2016 # $1 is expanded by the inner bash
+    timeout 2 bash -c ': <>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# alive PID: true while PID runs. A zombie (exited, not yet reaped) counts as
+# gone; `kill -0` alone would still succeed on it. The stat file is read with
+# the `read` builtin: a forked reader lets bash reap the child meanwhile.
+alive() {
+    local pid=$1 stat
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ -d /proc/self ]] || return 0 # no /proc: trust kill -0
+    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1 # just vanished
+    stat=${stat##*) }                                           # skip "pid (comm) "
+    [[ ${stat%% *} != Z ]]
+}
