@@ -4,7 +4,8 @@
 //!
 //! Run: `cargo bench -p balancer --bench placement` (about a minute).
 //! `BENCH_KEYS` sets the key count (default 200 000), `BENCH_CONCURRENCY`
-//! the requests in flight (default 64).
+//! the requests in flight (default 64). Under `cargo test` (no `--bench`
+//! argument) it runs as a quick smoke test with 2 000 keys.
 //!
 //! Value sizes are log-normal (median 600 B, sigma 1.0) clipped to
 //! 100 B..64 KiB, from a fixed seed, so every policy sees the same load.
@@ -114,7 +115,8 @@ async fn run(policy: &Policy, sizes: Arc<Vec<usize>>, concurrency: usize) -> Row
 }
 
 fn main() {
-    let keys = env_usize("BENCH_KEYS", 200_000);
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let keys = env_usize("BENCH_KEYS", if benchmarking { 200_000 } else { 2_000 });
     let concurrency = env_usize("BENCH_CONCURRENCY", 64);
     let sizes = Arc::new(value_sizes(keys));
     let total: usize = sizes.iter().sum();
