@@ -159,123 +159,61 @@ async fn bad_input_gets_its_status_and_leaves_the_store_unchanged() {
     assert_eq!(r.status, StatusCode::CREATED);
     let before = http.get(&format!("{cache}/keep")).await.unwrap().json();
 
+    use StatusCode as S;
+    use hyper::Method as M;
     let long_key = "k".repeat(1025);
-    let big_value = format!(r#"{{"key":"keep","value":"{}"}}"#, "x".repeat(1024 * 1024));
-    let cases: Vec<(hyper::Method, String, String, StatusCode, &str)> = vec![
+    let mut bad_bodies: Vec<(String, S, &str)> = vec![
+        ("{not json".into(), S::BAD_REQUEST, "invalid_json"),
+        (r#"{"value":1}"#.into(), S::BAD_REQUEST, "missing_key"),
         (
-            hyper::Method::POST,
-            cache.clone(),
-            "{not json".into(),
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-        ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
-            r#"{"value":1}"#.into(),
-            StatusCode::BAD_REQUEST,
-            "missing_key",
-        ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
             r#"{"key":"","value":1}"#.into(),
-            StatusCode::BAD_REQUEST,
+            S::BAD_REQUEST,
             "empty_key",
         ),
         (
-            hyper::Method::POST,
-            cache.clone(),
             format!(r#"{{"key":"{long_key}","value":1}}"#),
-            StatusCode::BAD_REQUEST,
+            S::BAD_REQUEST,
             "key_too_long",
         ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
-            big_value,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-        ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
-            r#"{"key":"keep","value":2,"ttl":0}"#.into(),
-            StatusCode::BAD_REQUEST,
-            "invalid_ttl",
-        ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
-            r#"{"key":"keep","value":2,"ttl":-5}"#.into(),
-            StatusCode::BAD_REQUEST,
-            "invalid_ttl",
-        ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
-            r#"{"key":"keep","value":2,"ttl":"10"}"#.into(),
-            StatusCode::BAD_REQUEST,
-            "invalid_ttl",
-        ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
-            r#"{"key":"keep","value":2,"ttl":1.5}"#.into(),
-            StatusCode::BAD_REQUEST,
-            "invalid_ttl",
-        ),
-        (
-            hyper::Method::POST,
-            cache.clone(),
-            r#"{"key":"keep"}"#.into(),
-            StatusCode::BAD_REQUEST,
-            "missing_value",
-        ),
-        (
-            hyper::Method::GET,
-            format!("{}/nope", b.url),
-            String::new(),
-            StatusCode::NOT_FOUND,
-            "route_not_found",
-        ),
-        (
-            hyper::Method::PUT,
-            cache.clone(),
-            String::new(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-        ),
-        (
-            hyper::Method::PATCH,
-            format!("{cache}/keep"),
-            String::new(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-        ),
-        (
-            hyper::Method::POST,
-            format!("{}/nodes", b.url),
-            String::new(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-        ),
-        (
-            hyper::Method::GET,
-            format!("{cache}/{}", "k".repeat(1025)),
-            String::new(),
-            StatusCode::BAD_REQUEST,
-            "key_too_long",
-        ),
-        (
-            hyper::Method::GET,
-            format!("{cache}/"),
-            String::new(),
-            StatusCode::BAD_REQUEST,
-            "empty_key",
-        ),
+        (r#"{"key":"keep"}"#.into(), S::BAD_REQUEST, "missing_value"),
     ];
-    for (method, url, body, status, code) in cases {
+    let big = "x".repeat(1024 * 1024);
+    let big_value = format!(r#"{{"key":"keep","value":"{big}"}}"#);
+    bad_bodies.push((big_value, S::PAYLOAD_TOO_LARGE, "too_large"));
+    for ttl in ["0", "-5", "\"10\"", "1.5"] {
+        let body = format!(r#"{{"key":"keep","value":2,"ttl":{ttl}}}"#);
+        bad_bodies.push((body, S::BAD_REQUEST, "invalid_ttl"));
+    }
+    let not_allowed = (S::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let bad_routes: Vec<(M, String, (S, &str))> = vec![
+        (M::GET, "/nope".into(), (S::NOT_FOUND, "route_not_found")),
+        (M::PUT, "/cache".into(), not_allowed),
+        (M::PATCH, "/cache/keep".into(), not_allowed),
+        (M::POST, "/nodes".into(), not_allowed),
+        (
+            M::GET,
+            format!("/cache/{long_key}"),
+            (S::BAD_REQUEST, "key_too_long"),
+        ),
+        (M::GET, "/cache/".into(), (S::BAD_REQUEST, "empty_key")),
+    ];
+    let requests = bad_bodies
+        .into_iter()
+        .map(|(body, status, code)| (M::POST, cache.clone(), body, status, code))
+        .chain(
+            bad_routes
+                .into_iter()
+                .map(|(method, path, (status, code))| {
+                    (
+                        method,
+                        format!("{}{path}", b.url),
+                        String::new(),
+                        status,
+                        code,
+                    )
+                }),
+        );
+    for (method, url, body, status, code) in requests {
         let r = http.send(method.clone(), &url, body).await.unwrap();
         assert_eq!(r.status, status, "{method} {url}: {}", r.body);
         let j = r.json();

@@ -6,21 +6,7 @@ use std::time::Duration;
 use balancer::config::Choices;
 use hyper::StatusCode;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer};
-
-/// Writes ~40 MiB of junk straight into a node, around the balancer.
-async fn fill(node: &RedisServer) {
-    let mut c = node.connection().await;
-    let junk = vec![b'j'; 1024 * 1024];
-    for i in 0..40 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("junk:{i}"))
-            .arg(&junk)
-            .query_async(&mut c)
-            .await
-            .unwrap();
-    }
-}
+use test_support::{Cluster, HttpClient, TestBalancer};
 
 /// Waits past a few sample intervals so the balancer sees the new memory.
 async fn let_samples_catch_up() {
@@ -56,7 +42,7 @@ async fn new_keys_avoid_a_node_filled_around_the_balancer() {
         "the node takes keys while it is empty"
     );
 
-    fill(&cluster.nodes[0]).await;
+    cluster.nodes[0].fill_with_junk(40).await;
     let_samples_catch_up().await;
     let after = write_keys(&http, &b, "after", 200).await;
     assert!(!after.contains(&full), "no new key lands on the full node");
@@ -78,8 +64,8 @@ async fn new_keys_avoid_a_node_filled_around_the_balancer() {
 async fn with_choices_all_new_keys_go_to_the_emptiest_node() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
     // Two nodes hold junk; the emptiest is node 2.
-    fill(&cluster.nodes[0]).await;
-    fill(&cluster.nodes[1]).await;
+    cluster.nodes[0].fill_with_junk(40).await;
+    cluster.nodes[1].fill_with_junk(40).await;
     let mut config = cluster.config();
     config.placement.choices = Choices::All;
     let b = TestBalancer::start(config).await;

@@ -13,16 +13,7 @@ async fn racing_balancers_agree_on_one_node() {
     // Make the two balancers disagree: `a` places by hashing alone (k = 1),
     // `b` on the least utilized node, never node 0, which is full of junk.
     // Whenever `a`'s choice is node 0, only the index claim makes them agree.
-    let mut conn = cluster.nodes[0].connection().await;
-    let junk = vec![b'j'; 1024 * 1024];
-    for i in 0..30 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("junk{i}"))
-            .arg(&junk)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
+    cluster.nodes[0].fill_with_junk(30).await;
     let mut config = cluster.config();
     config.placement.choices = Choices::Top(std::num::NonZeroUsize::new(1).unwrap());
     config.placement.load_epsilon = 1e9; // no bounded-load overflow either

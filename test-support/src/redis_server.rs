@@ -67,6 +67,21 @@ impl RedisServer {
             .expect("connect to test redis")
     }
 
+    /// Writes `mebibytes` MiB of junk straight into the server, around any
+    /// balancer, under keys `junk:0`, `junk:1`, ...
+    pub async fn fill_with_junk(&self, mebibytes: usize) {
+        let mut conn = self.connection().await;
+        let junk = vec![b'j'; 1024 * 1024];
+        for i in 0..mebibytes {
+            let _: () = redis::cmd("SET")
+                .arg(format!("junk:{i}"))
+                .arg(&junk)
+                .query_async(&mut conn)
+                .await
+                .expect("write junk");
+        }
+    }
+
     fn spawn(&mut self) -> Result<(), String> {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
