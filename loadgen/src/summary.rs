@@ -1,0 +1,250 @@
+//! Per-operation results: counts, errors by kind, hit ratio, throughput and
+//! latency percentiles from an HDR histogram (1 µs to 60 s, 3 significant
+//! digits). Printed as a table, or written as JSON.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::workload::Op;
+
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// Running tallies for one operation.
+#[derive(Debug)]
+pub struct OpStats {
+    count: u64,
+    hits: u64,
+    misses: u64,
+    errors: BTreeMap<String, u64>,
+    latency: Histogram<u64>,
+}
+
+/// Running tallies for a whole run.
+#[derive(Debug, Default)]
+pub struct Tally {
+    ops: BTreeMap<Op, OpStats>,
+    /// All operations together, for the live p99.
+    all: Option<Histogram<u64>>,
+}
+
+/// The summary of one operation, as printed and as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpSummary {
+    /// Operation name, or `all`.
+    pub op: String,
+    /// Requests completed.
+    pub count: u64,
+    /// Errors, by kind (`http_503`, `timeout`, `transport`, ...).
+    pub errors: BTreeMap<String, u64>,
+    /// Hits over hits plus misses (gets only).
+    pub hit_ratio: Option<f64>,
+    /// Completed requests per second of run time.
+    pub throughput_per_s: f64,
+    /// Latency percentiles in milliseconds.
+    pub latency_ms: Percentiles,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// The whole run's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Seconds from the first due time to the last response.
+    pub elapsed_s: f64,
+    /// Requests the run sent.
+    pub sent: u64,
+    /// One entry per operation, then `all`.
+    pub ops: Vec<OpSummary>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
+}
+
+/// The error kind of a failed request, for grouping.
+pub fn error_kind(status: u16, error: &str) -> String {
+    if status > 0 {
+        format!("http_{status}")
+    } else if error.starts_with("timeout") {
+        "timeout".into()
+    } else {
+        "transport".into()
+    }
+}
+
+impl Tally {
+    /// Records one finished request.
+    pub fn record(&mut self, op: Op, status: u16, error: Option<&str>, latency_us: u64) {
+        let stats = self.ops.entry(op).or_insert_with(|| OpStats {
+            count: 0,
+            hits: 0,
+            misses: 0,
+            errors: BTreeMap::new(),
+            latency: histogram(),
+        });
+        stats.count += 1;
+        let latency = latency_us.clamp(1, MAX_LATENCY_US);
+        stats.latency.saturating_record(latency);
+        self.all
+            .get_or_insert_with(histogram)
+            .saturating_record(latency);
+        match error {
+            Some(e) => *stats.errors.entry(error_kind(status, e)).or_default() += 1,
+            None if status == 404 => stats.misses += 1,
+            None if op == Op::Get => stats.hits += 1,
+            None => {}
+        }
+    }
+
+    /// Requests completed so far.
+    pub fn completed(&self) -> u64 {
+        self.ops.values().map(|s| s.count).sum()
+    }
+
+    /// Errors so far.
+    pub fn errors(&self) -> u64 {
+        self.ops.values().flat_map(|s| s.errors.values()).sum()
+    }
+
+    /// The p99 over every operation so far, in milliseconds.
+    pub fn p99_ms(&self) -> f64 {
+        self.all
+            .as_ref()
+            .map_or(0.0, |h| h.value_at_quantile(0.99) as f64 / 1000.0)
+    }
+
+    /// The summary of everything recorded.
+    pub fn summary(&self, elapsed: Duration, sent: u64) -> Summary {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let mut ops: Vec<OpSummary> = self
+            .ops
+            .iter()
+            .map(|(op, s)| OpSummary {
+                op: op.name().into(),
+                count: s.count,
+                errors: s.errors.clone(),
+                hit_ratio: (*op == Op::Get && s.hits + s.misses > 0)
+                    .then(|| s.hits as f64 / (s.hits + s.misses) as f64),
+                throughput_per_s: s.count as f64 / secs,
+                latency_ms: percentiles(&s.latency),
+            })
+            .collect();
+        if let Some(all) = &self.all {
+            let mut errors = BTreeMap::new();
+            for s in self.ops.values() {
+                for (k, v) in &s.errors {
+                    *errors.entry(k.clone()).or_default() += v;
+                }
+            }
+            ops.push(OpSummary {
+                op: "all".into(),
+                count: self.completed(),
+                errors,
+                hit_ratio: None,
+                throughput_per_s: self.completed() as f64 / secs,
+                latency_ms: percentiles(all),
+            });
+        }
+        Summary {
+            elapsed_s: secs,
+            sent,
+            ops,
+        }
+    }
+}
+
+fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    let ms = |us: u64| us as f64 / 1000.0;
+    Percentiles {
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    }
+}
+
+impl Summary {
+    /// A plain-text table, one line per operation.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<7} {:>9} {:>8} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}  errors\n",
+            "op",
+            "count",
+            "errors",
+            "hit%",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9",
+            "max ms"
+        );
+        for s in &self.ops {
+            let errors: u64 = s.errors.values().sum();
+            let hit = s
+                .hit_ratio
+                .map_or("-".into(), |h| format!("{:.1}", h * 100.0));
+            let kinds: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let l = &s.latency_ms;
+            out.push_str(&format!(
+                "{:<7} {:>9} {:>8} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2}  {}\n",
+                s.op,
+                s.count,
+                errors,
+                hit,
+                s.throughput_per_s,
+                l.p50,
+                l.p90,
+                l.p99,
+                l.p999,
+                l.max,
+                kinds.join(" ")
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_hits_misses_and_errors_by_kind() {
+        let mut t = Tally::default();
+        t.record(Op::Get, 200, None, 1000);
+        t.record(Op::Get, 200, None, 2000);
+        t.record(Op::Get, 404, None, 1500);
+        t.record(Op::Set, 503, Some("HTTP 503"), 9000);
+        t.record(Op::Set, 0, Some("timeout after 5s"), 5_000_000);
+        let s = t.summary(Duration::from_secs(1), 5);
+        let get = &s.ops[0];
+        assert_eq!(get.count, 3);
+        assert!((get.hit_ratio.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+        let set = &s.ops[1];
+        assert_eq!(set.errors["http_503"], 1);
+        assert_eq!(set.errors["timeout"], 1);
+        let all = &s.ops[2];
+        assert_eq!(all.count, 5);
+        assert!((all.latency_ms.max - 5000.0).abs() < 5.0);
+        assert!(s.table().contains("http_503=1"));
+        assert_eq!(t.errors(), 2);
+    }
+}
