@@ -75,3 +75,19 @@ alive() {
     stat=${stat##*) }                                           # skip "pid (comm) "
     [[ ${stat%% *} != Z ]]
 }
+
+# pick_ports N: prints N distinct free ports in 20000-31999, below Linux's
+# ephemeral range and away from the stack's defaults.
+pick_ports() {
+    local -A taken=([3100]=1 [5000]=1 [5300]=1 [5400]=1 [5500]=1 [5600]=1)
+    local -a ports=()
+    local port tries=0
+    while ((${#ports[@]} < $1)); do
+        ((++tries < 1000)) || die "no free ports found"
+        port=$((20000 + RANDOM % 12000))
+        [[ -z ${taken[$port]:-} ]] || continue
+        taken[$port]=1
+        port_in_use "$port" || ports+=("$port")
+    done
+    echo "${ports[@]}"
+}
