@@ -7,7 +7,10 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
         .args(args)
         .output()
         .expect("run loadgen");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -16,7 +19,10 @@ fn bad_arguments_exit_2_and_say_why() {
     let cases: [(&[&str], &str); 6] = [
         (&["--rate", "0"], "rate must be a positive number"),
         (&["--key-dist", "pareto"], "unknown key distribution"),
-        (&["--payload", "file:/nonexistent/values.txt"], "cannot read payload file"),
+        (
+            &["--payload", "file:/nonexistent/values.txt"],
+            "cannot read payload file",
+        ),
         (&["--mix", "get=0"], "no operation"),
         (&["--duration", "soon"], "is not a number"),
         (&["--target", &unreachable, "--quiet"], "cannot reach"),
@@ -36,9 +42,22 @@ fn help_explains_every_flag() {
         .expect("run loadgen");
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
-        "--target", "--mode", "--rate", "--duration", "--ramp-to", "--schedule", "--mix",
-        "--keys", "--key-dist", "--value-size", "--payload", "--ttl", "--preload", "--seed",
-        "--log", "--summary-json",
+        "--target",
+        "--mode",
+        "--rate",
+        "--duration",
+        "--ramp-to",
+        "--schedule",
+        "--mix",
+        "--keys",
+        "--key-dist",
+        "--value-size",
+        "--payload",
+        "--ttl",
+        "--preload",
+        "--seed",
+        "--log",
+        "--summary-json",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
