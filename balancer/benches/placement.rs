@@ -102,7 +102,7 @@ async fn run(policy: &Policy, sizes: Arc<Vec<usize>>, concurrency: usize) -> Row
             .query_async(&mut c)
             .await
             .expect("INFO");
-        let parsed = balancer::info::parse(&info);
+        let parsed = memreport::info::parse(&info);
         utilization.push(parsed.used_memory as f64 / parsed.maxmemory as f64);
     }
     balancer.shutdown().await;

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+pub use memreport::NodeSpec;
 use serde::Deserialize;
 
 /// Everything the balancer needs to run. Every field has a default, so an
@@ -34,16 +35,6 @@ pub struct Config {
     pub sample_interval_ms: u64,
     /// Entries in the in-process key-location cache (an LRU). Default 100 000.
     pub location_cache_entries: NonZeroUsize,
-}
-
-/// One data node: a stable id (used for hashing and in the index) and the
-/// address to reach it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeSpec {
-    /// Stable name of the node; rendezvous ranks and index entries use it.
-    pub id: String,
-    /// `host:port` of the node's Redis.
-    pub addr: String,
 }
 
 /// Placement settings (see `placement.rs`).
@@ -208,51 +199,7 @@ impl Config {
 }
 
 fn check_host_port(what: &str, addr: &str) -> Result<(), ConfigError> {
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(())
-        }
-        _ => Err(ConfigError::Invalid(format!(
-            "{what} {addr:?} is not host:port"
-        ))),
-    }
-}
-
-// === impl NodeSpec ===
-
-impl NodeSpec {
-    /// A node whose id is its address.
-    pub fn from_addr(addr: String) -> NodeSpec {
-        NodeSpec {
-            id: addr.clone(),
-            addr,
-        }
-    }
-}
-
-impl std::str::FromStr for NodeSpec {
-    type Err = String;
-
-    /// Parses `addr` or `id=addr`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        match s.split_once('=') {
-            Some((id, addr)) if !id.trim().is_empty() && !addr.trim().is_empty() => Ok(NodeSpec {
-                id: id.trim().to_string(),
-                addr: addr.trim().to_string(),
-            }),
-            Some(_) => Err(format!("node {s:?} is not id=host:port")),
-            None if s.is_empty() => Err("empty node address".into()),
-            None => Ok(NodeSpec::from_addr(s.to_string())),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for NodeSpec {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
+    memreport::check_host_port(addr).map_err(|e| ConfigError::Invalid(format!("{what} {e}")))
 }
 
 // === impl PlacementConfig, Choices, Limits, Timeouts ===
@@ -366,6 +313,5 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
-        assert!("=x".parse::<NodeSpec>().is_err());
     }
 }

@@ -15,7 +15,7 @@
 //! - [`backend`]: one Redis connection with time limits.
 //!
 //! Background and state: [`nodes`] (the node table), [`sampler`] (memory
-//! sampling with `INFO`, parsed by [`info`]), [`metrics`].
+//! sampling with `INFO`, parsed by `memreport::info`), [`metrics`].
 //! Set-up: [`config`], [`error`].
 
 pub mod backend;
@@ -24,7 +24,6 @@ pub mod config;
 pub mod error;
 mod http;
 pub mod index;
-pub mod info;
 pub mod locations;
 pub mod metrics;
 pub mod nodes;

@@ -17,9 +17,9 @@ use tokio::time::Instant;
 
 use crate::backend::{Backend, BackendError};
 use crate::config::NodeSpec;
-use crate::info::NodeInfo;
 use crate::placement::Contender;
 use crate::rendezvous;
+use memreport::NodeInfo;
 
 /// Samples older than this many intervals count as stale.
 const STALE_AFTER_INTERVALS: u32 = 3;

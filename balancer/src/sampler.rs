@@ -8,9 +8,9 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use crate::info;
 use crate::metrics::Metrics;
 use crate::nodes::{Node, NodeTable};
+use memreport::info;
 
 /// Samples all nodes at once and records the results.
 pub async fn sample_all(nodes: &NodeTable, metrics: &Metrics) {
@@ -20,11 +20,7 @@ pub async fn sample_all(nodes: &NodeTable, metrics: &Metrics) {
 }
 
 async fn sample_node(node: &Node) {
-    let cmd = redis::cmd("INFO")
-        .arg("memory")
-        .arg("keyspace")
-        .arg("server")
-        .clone();
+    let cmd = redis::cmd("INFO").arg(&info::SECTIONS).clone();
     match node.backend.cmd::<String>(&cmd).await {
         Ok(text) => node.record_sample(info::parse(&text)),
         Err(e) => node.mark_down(&e),

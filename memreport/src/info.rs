@@ -1,22 +1,38 @@
-//! Parses the text of Redis `INFO` into the few figures placement needs.
-//! Pure, and tested against text captured from a real Redis 7.
+//! Parses the text of Redis `INFO` into the figures placement and the
+//! probe report need. Pure, and tested against text captured from a real
+//! Redis 7.
 
-/// What one `INFO memory keyspace server` reply says about a node.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// The sections to ask for: `INFO memory keyspace server stats replication`.
+pub const SECTIONS: [&str; 5] = ["memory", "keyspace", "server", "stats", "replication"];
+
+/// What one `INFO` reply says about a node. Missing fields stay zero/empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
     /// `used_memory`: bytes Redis has allocated.
     pub used_memory: u64,
+    /// `used_memory_rss`: bytes the OS holds for the process.
+    pub used_memory_rss: u64,
     /// `maxmemory`: the configured limit in bytes, 0 when unlimited.
     pub maxmemory: u64,
     /// `total_system_memory`: the host's memory in bytes.
     pub total_system_memory: u64,
     /// Keys in all databases.
     pub keys: u64,
+    /// `evicted_keys` since start.
+    pub evicted_keys: u64,
+    /// `instantaneous_ops_per_sec`.
+    pub ops_per_sec: u64,
     /// `run_id`: changes whenever the server restarts.
     pub run_id: String,
+    /// `role`: `master` or `slave`.
+    pub role: String,
+    /// `uptime_in_seconds`.
+    pub uptime_seconds: u64,
 }
 
-/// Reads the fields it knows from `INFO` text; missing ones stay zero.
+/// Reads the fields it knows from `INFO` text.
 pub fn parse(text: &str) -> NodeInfo {
     let mut info = NodeInfo::default();
     for line in text.lines() {
@@ -26,9 +42,14 @@ pub fn parse(text: &str) -> NodeInfo {
         let number = || value.parse::<u64>().unwrap_or(0);
         match name {
             "used_memory" => info.used_memory = number(),
+            "used_memory_rss" => info.used_memory_rss = number(),
             "maxmemory" => info.maxmemory = number(),
             "total_system_memory" => info.total_system_memory = number(),
+            "evicted_keys" => info.evicted_keys = number(),
+            "instantaneous_ops_per_sec" => info.ops_per_sec = number(),
+            "uptime_in_seconds" => info.uptime_seconds = number(),
             "run_id" => info.run_id = value.to_string(),
+            "role" => info.role = value.to_string(),
             db if db.starts_with("db") => info.keys += keyspace_keys(value),
             _ => {}
         }
@@ -51,13 +72,16 @@ mod tests {
 
     #[test]
     fn parses_captured_redis_7_info() {
-        let text = include_str!("../tests/fixtures/info_memory_keyspace_server.txt");
+        let text = include_str!("../fixtures/info_redis_7.txt");
         let info = parse(text);
-        assert_eq!(info.used_memory, 941_432);
+        assert_eq!(info.used_memory, 941_632);
         assert_eq!(info.maxmemory, 64 * 1024 * 1024);
         assert_eq!(info.total_system_memory, 25_276_502_016);
         assert_eq!(info.keys, 1);
-        assert_eq!(info.run_id, "ad1934e49424ff35af75ffc6d47fc29e8697a47d");
+        assert_eq!(info.run_id, "19298087e01e4f2465fd650787cfdf2d38adc36d");
+        assert_eq!(info.used_memory_rss, 6_864_896);
+        assert_eq!(info.role, "master");
+        assert_eq!(info.evicted_keys, 0);
     }
 
     #[test]

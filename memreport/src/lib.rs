@@ -1,0 +1,80 @@
+//! The memory report: what a probe agent serves about its host and the
+//! Redis instances on it, and what a balancer reads to place keys. Also the
+//! parser for Redis `INFO` text that both sides use.
+//!
+//! Kept tiny and dependency-free (serde only) so both binaries share one
+//! definition of the wire format, the way tower-service is shared.
+//!
+//! # Layout
+//! - [`Report`], [`HostMemory`], [`NodeReport`], [`NodeState`]: the JSON
+//!   served at `GET /report`, versioned by [`VERSION`].
+//! - [`info`]: `INFO` text to [`info::NodeInfo`].
+//! - [`node_spec`]: a node's id and address as configured.
+
+pub mod info;
+pub mod node_spec;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::info::NodeInfo;
+pub use crate::node_spec::{NodeSpec, check_host_port};
+
+/// Version of the report format; bumped on any incompatible change.
+pub const VERSION: u32 = 1;
+
+/// One sample of a host and its Redis instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`VERSION`] of the format.
+    pub version: u32,
+    /// The host's name, as the agent registers it.
+    pub host: String,
+    /// Increases by one with every sample; a restarted agent starts at 1.
+    pub seq: u64,
+    /// When the sample was taken, milliseconds since the Unix epoch.
+    pub taken_at_ms: u64,
+    /// How often the agent samples, milliseconds.
+    pub interval_ms: u64,
+    /// The host's memory.
+    pub memory: HostMemory,
+    /// CPU use across all cores, percent (0-100).
+    pub cpu_percent: f32,
+    /// One entry per watched Redis.
+    pub nodes: Vec<NodeReport>,
+}
+
+/// Host memory, bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMemory {
+    /// All physical memory.
+    pub total_bytes: u64,
+    /// Memory available to new allocations without swapping.
+    pub available_bytes: u64,
+    /// Memory in use.
+    pub used_bytes: u64,
+}
+
+/// One Redis instance as the agent saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// The node's id (what the index and rendezvous hashing use).
+    pub id: String,
+    /// `host:port`.
+    pub addr: String,
+    /// Whether it answered `INFO` this time.
+    pub state: NodeState,
+    /// Its `INFO` figures, when up.
+    pub info: Option<NodeInfo>,
+    /// Why it is down, when down.
+    pub error: Option<String>,
+}
+
+/// Whether a node answered its last sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    /// It answered.
+    Up,
+    /// It did not answer in time.
+    Down,
+}

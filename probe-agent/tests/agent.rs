@@ -1,0 +1,176 @@
+//! The agent against real Redis processes: reports carry the host and each
+//! node's INFO, a stopped node is down in the very next report, and the
+//! long poll hands out each new report as soon as it is taken.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use memreport::{HostMemory, NodeSpec, NodeState, Report};
+use probe_agent::config::Config;
+use probe_agent::host::FixedSource;
+use test_support::{HttpClient, RedisServer};
+use tokio::sync::oneshot;
+
+struct Agent {
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+const HOST: HostMemory = HostMemory {
+    total_bytes: 16 << 30,
+    available_bytes: 12 << 30,
+    used_bytes: 4 << 30,
+};
+
+async fn start(nodes: &[&RedisServer], interval_ms: u64) -> Agent {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config {
+        host: Some("test-host".into()),
+        nodes: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| NodeSpec {
+                id: format!("n{i}"),
+                addr: n.addr(),
+            })
+            .collect(),
+        interval_ms,
+        node_timeout_ms: 300,
+        ..Config::default()
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(probe_agent::run(
+        listener,
+        config,
+        Box::new(FixedSource(HOST, 12.5)),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Agent {
+        url,
+        stop: Some(stop),
+    }
+}
+
+async fn report(http: &HttpClient, url: &str) -> Report {
+    for _ in 0..100 {
+        let r = http.get(url).await.unwrap();
+        if r.status == StatusCode::OK {
+            return serde_json::from_str(&r.body).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no report from {url}");
+}
+
+#[tokio::test]
+async fn reports_host_and_node_figures() {
+    let small = RedisServer::with_maxmemory("32mb");
+    let big = RedisServer::with_maxmemory("128mb");
+    big.fill_with_junk(3).await;
+    let agent = start(&[&small, &big], 200).await;
+    let http = HttpClient::new();
+    let r = report(&http, &format!("{}/report", agent.url)).await;
+    assert_eq!(r.version, memreport::VERSION);
+    assert_eq!(r.host, "test-host");
+    assert_eq!(r.memory, HOST);
+    assert_eq!(r.cpu_percent, 12.5);
+    assert!(r.seq >= 1 && r.taken_at_ms > 0);
+    assert_eq!(r.interval_ms, 200);
+    let (n0, n1) = (&r.nodes[0], &r.nodes[1]);
+    assert_eq!((n0.id.as_str(), n0.state), ("n0", NodeState::Up));
+    assert_eq!(n0.info.as_ref().unwrap().maxmemory, 32 << 20);
+    let info = n1.info.as_ref().unwrap();
+    assert_eq!(info.maxmemory, 128 << 20);
+    assert_eq!(info.keys, 3);
+    assert!(info.used_memory > 3 << 20);
+    assert!(!info.run_id.is_empty());
+
+    let metrics = http
+        .get(&format!("{}/metrics", agent.url))
+        .await
+        .unwrap()
+        .body;
+    assert!(
+        metrics.contains(r#"dlb_probe_node_up{node="n1"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("dlb_probe_host_memory_bytes{kind=\"total\"} 17179869184"));
+}
+
+#[tokio::test]
+async fn a_stopped_node_is_down_in_the_next_report() {
+    let mut node = RedisServer::start();
+    let agent = start(&[&node], 200).await;
+    let http = HttpClient::new();
+    let first = report(&http, &format!("{}/report", agent.url)).await;
+    assert_eq!(first.nodes[0].state, NodeState::Up);
+    node.stop();
+    // A sample already under way when the node stopped may still see it
+    // up; the one after must not.
+    let mut seen = first.seq;
+    let down = loop {
+        let url = format!("{}/report?after={seen}&wait_ms=2000", agent.url);
+        let r: Report = serde_json::from_str(&http.get(&url).await.unwrap().body).unwrap();
+        if r.nodes[0].state == NodeState::Down || r.seq > first.seq + 1 {
+            break r;
+        }
+        seen = r.seq;
+    };
+    assert_eq!(
+        down.nodes[0].state,
+        NodeState::Down,
+        "down in the next full report"
+    );
+    assert!(down.nodes[0].error.is_some());
+    assert!(down.nodes[0].info.is_none());
+}
+
+#[tokio::test]
+async fn long_poll_returns_the_next_report_or_204() {
+    let node = RedisServer::start();
+    let agent = start(&[&node], 300).await;
+    let http = HttpClient::new();
+    let first = report(&http, &format!("{}/report", agent.url)).await;
+    let started = tokio::time::Instant::now();
+    let r = http
+        .get(&format!("{}/report?after={}", agent.url, first.seq))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    let next: Report = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(next.seq, first.seq + 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "arrives when taken"
+    );
+
+    let far = http
+        .get(&format!(
+            "{}/report?after={}&wait_ms=100",
+            agent.url,
+            first.seq + 100
+        ))
+        .await
+        .unwrap();
+    assert_eq!(far.status, StatusCode::NO_CONTENT);
+
+    for (path, status) in [
+        ("/report?after=x", StatusCode::BAD_REQUEST),
+        ("/nope", StatusCode::NOT_FOUND),
+    ] {
+        let r = http.get(&format!("{}{path}", agent.url)).await.unwrap();
+        assert_eq!(r.status, status);
+        assert!(r.json()["error"].is_string());
+    }
+}
