@@ -25,6 +25,10 @@ pub struct Config {
     /// The data nodes, each `addr` or `id=addr` (the id defaults to the
     /// address). Default: 127.0.0.1 ports 5300, 5400, 5500 and 5600.
     pub nodes: Vec<NodeSpec>,
+    /// Probe agents to follow, as base URLs (`http://host:8000`). Nodes
+    /// they report take their memory figures from them; the rest are
+    /// sampled by the balancer itself. Default: none.
+    pub probes: Vec<String>,
     /// Where new keys go.
     pub placement: PlacementConfig,
     /// Request size limits.
@@ -114,6 +118,7 @@ impl Default for Config {
                 .iter()
                 .map(|p| NodeSpec::from_addr(format!("127.0.0.1:{p}")))
                 .collect(),
+            probes: Vec::new(),
             placement: PlacementConfig::default(),
             limits: Limits::default(),
             timeouts: Timeouts::default(),
@@ -153,6 +158,12 @@ impl Config {
             check_host_port("node address", &node.addr)?;
         }
         check_host_port("index address", &self.index)?;
+        for url in &self.probes {
+            let rest = url.strip_prefix("http://").unwrap_or_default();
+            check_host_port("probe agent URL", rest.trim_end_matches('/')).map_err(|_| {
+                ConfigError::Invalid(format!("probe agent URL {url:?} is not http://host:port"))
+            })?;
+        }
         let eps = self.placement.load_epsilon;
         if !(eps.is_finite() && eps >= 0.0) {
             return invalid(format!("placement.load_epsilon must be >= 0, got {eps}"));

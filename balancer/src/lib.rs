@@ -14,8 +14,9 @@
 //! - [`values`]: how values are stored on a data node.
 //! - [`backend`]: one Redis connection with time limits.
 //!
-//! Background and state: [`nodes`] (the node table), [`sampler`] (memory
-//! sampling with `INFO`, parsed by `memreport::info`), [`metrics`].
+//! Background and state: [`nodes`] (the node table), [`probes`] (reports
+//! from probe agents), [`sampler`] (own `INFO` sampling where no agent
+//! reports, parsed by `memreport::info`), [`metrics`].
 //! Set-up: [`config`], [`error`].
 
 pub mod backend;
@@ -28,6 +29,7 @@ pub mod locations;
 pub mod metrics;
 pub mod nodes;
 pub mod placement;
+pub mod probes;
 pub mod rendezvous;
 pub mod sampler;
 pub mod values;
@@ -97,7 +99,8 @@ impl App {
 }
 
 /// Runs the balancer on `listener` until `shutdown` completes: samples every
-/// node once, starts the background loops (memory sampler, index health),
+/// node once, starts the background loops (memory sampler, probe agent
+/// followers, index health),
 /// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     sampler::sample_all(&app.nodes, &app.metrics).await;
@@ -108,11 +111,25 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         app.config.sample_interval(),
         stop_rx.clone(),
     ));
+    let agents: Vec<_> = app
+        .config
+        .probes
+        .iter()
+        .map(|url| {
+            let follow = probes::follow(
+                url.trim_end_matches('/').to_string(),
+                app.nodes.clone(),
+                app.metrics.clone(),
+                stop_rx.clone(),
+            );
+            tokio::spawn(follow)
+        })
+        .collect();
     let index_watch = {
         let app = app.clone();
         tokio::spawn(async move { app.index.watch(app.config.index_retry(), stop_rx).await })
     };
     http::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(sampler, index_watch);
+    let _ = tokio::join!(sampler, index_watch, futures_util::future::join_all(agents));
 }

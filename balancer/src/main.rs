@@ -28,6 +28,10 @@ struct Args {
     /// [default: 127.0.0.1:5300,127.0.0.1:5400,127.0.0.1:5500,127.0.0.1:5600].
     #[arg(long, env = "DLB_NODES", value_delimiter = ',')]
     nodes: Option<Vec<NodeSpec>>,
+    /// Probe agents to follow, comma-separated base URLs (http://host:8000);
+    /// nodes they report take their memory figures from them [default: none].
+    #[arg(long, env = "DLB_PROBES", value_delimiter = ',')]
+    probes: Option<Vec<String>>,
     /// Rendezvous candidates per new key: a number, or "all" [default: 2].
     #[arg(long, env = "DLB_PLACEMENT_CHOICES")]
     choices: Option<Choices>,
@@ -69,6 +73,7 @@ impl Args {
         set(&mut c.listen, self.listen);
         set(&mut c.index, self.index);
         set(&mut c.nodes, self.nodes);
+        set(&mut c.probes, self.probes);
         set(&mut c.placement.choices, self.choices);
         set(&mut c.placement.load_epsilon, self.load_epsilon);
         set(&mut c.limits.max_key_bytes, self.max_key_bytes);

@@ -49,6 +49,8 @@ struct NodeState {
     info: Option<NodeInfo>,
     sampled_at: Option<Instant>,
     last_error: Option<String>,
+    /// The host of the probe agent that reports this node, once one has.
+    agent: Option<String>,
 }
 
 /// All data nodes, in configuration order.
@@ -83,8 +85,8 @@ pub struct NodeView {
     pub pending_bytes: u64,
     /// Seconds since the last successful sample.
     pub report_age_seconds: Option<f64>,
-    /// Where the memory figures come from.
-    pub report_source: &'static str,
+    /// Where the memory figures come from: `agent:<host>` or `own_sampling`.
+    pub report_source: String,
     /// The last error talking to the node, if it is down.
     pub last_error: Option<String>,
 }
@@ -180,24 +182,47 @@ impl Node {
         self.lock().up
     }
 
-    /// Records a sample: the node is up, and pending bytes start again from zero.
+    /// Records the balancer's own sample: the node is up, and pending
+    /// bytes start again from zero.
     pub fn record_sample(&self, info: NodeInfo) {
+        self.record(info, None);
+    }
+
+    /// Records a probe agent's report that the node is up.
+    pub fn record_agent_report(&self, info: NodeInfo, agent: &str) {
+        self.record(info, Some(agent));
+    }
+
+    fn record(&self, info: NodeInfo, agent: Option<&str>) {
         let mut state = self.lock();
+        if !state.up && state.sampled_at.is_some() {
+            tracing::info!(node = %self.id, "data node up");
+        }
         state.up = true;
         state.info = Some(info);
         state.sampled_at = Some(Instant::now());
         state.last_error = None;
+        if let Some(agent) = agent {
+            state.agent = Some(agent.to_string());
+        }
         self.pending_bytes.store(0, Ordering::Relaxed);
     }
 
-    /// Marks the node down after a failed sample or request.
-    pub fn mark_down(&self, error: &BackendError) {
+    /// Marks the node down after a failed sample or request, or because
+    /// its agent says so.
+    pub fn mark_down(&self, error: &dyn std::fmt::Display) {
         let mut state = self.lock();
         if state.up {
             tracing::warn!(node = %self.id, %error, "data node down");
         }
         state.up = false;
         state.last_error = Some(error.to_string());
+    }
+
+    /// Whether a probe agent reports this node, so the balancer's own
+    /// sampler leaves it alone (a silent agent makes it stale instead).
+    pub fn is_covered_by_agent(&self) -> bool {
+        self.lock().agent.is_some()
     }
 
     /// Counts a new key placed here, and its bytes until the next sample.
@@ -247,7 +272,10 @@ impl Node {
             placed_keys: self.placed(),
             pending_bytes: self.pending_bytes.load(Ordering::Relaxed),
             report_age_seconds: state.sampled_at.map(|t| (now - t).as_secs_f64()),
-            report_source: "own_sampling",
+            report_source: match &state.agent {
+                Some(host) => format!("agent:{host}"),
+                None => "own_sampling".into(),
+            },
             last_error: state.last_error.clone(),
         }
     }

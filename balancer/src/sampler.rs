@@ -1,5 +1,6 @@
-//! Samples every data node's memory with `INFO` on an interval. This is the
-//! memory source while no probe agent reports, and the fallback after.
+//! Samples data nodes' memory with `INFO` on an interval: every node that
+//! no probe agent reports. Agents are the memory source where they run;
+//! this is the fallback where none does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,11 @@ use memreport::info;
 
 /// Samples all nodes at once and records the results.
 pub async fn sample_all(nodes: &NodeTable, metrics: &Metrics) {
-    let rounds = nodes.all().iter().map(sample_node);
+    let rounds = nodes
+        .all()
+        .iter()
+        .filter(|n| !n.is_covered_by_agent())
+        .map(sample_node);
     join_all(rounds).await;
     metrics.record_nodes(nodes);
 }

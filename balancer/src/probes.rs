@@ -1,0 +1,111 @@
+//! Follows probe agents: one task per agent keeps a long poll open on its
+//! `GET /report?after=SEQ` and records each report in the node table as
+//! soon as the agent takes it. No request path waits on an agent.
+//!
+//! A node an agent has reported is *covered*: the balancer's own sampler
+//! leaves it alone, and if the agent goes silent its figures go stale
+//! (ranked last for new keys, still read). An agent that restarts starts
+//! its sequence again; a poll that times out checks for that.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use memreport::{NodeState, Report};
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::nodes::NodeTable;
+
+/// How long one long poll may wait at the agent.
+const POLL_WAIT: Duration = Duration::from_secs(2);
+/// Pause after a failed poll.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+/// Follows the agent at `base` (e.g. `http://127.0.0.1:8000`) until
+/// `shutdown` turns true.
+pub async fn follow(
+    base: String,
+    nodes: Arc<NodeTable>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let mut seq = 0;
+    loop {
+        let url = format!(
+            "{base}/report?after={seq}&wait_ms={}",
+            POLL_WAIT.as_millis()
+        );
+        let polled = tokio::select! {
+            polled = fetch(&client, &url) => polled,
+            _ = shutdown.changed() => return,
+        };
+        let report = match polled {
+            Ok(Some(report)) => report,
+            // Timed out: no report since `seq`. A restarted agent counts
+            // from 1 again, so look at its latest.
+            Ok(None) => match fetch(&client, &format!("{base}/report")).await {
+                Ok(Some(latest)) if latest.seq < seq => latest,
+                _ => continue,
+            },
+            Err(e) => {
+                tracing::debug!(agent = %base, error = %e, "probe agent poll failed");
+                tokio::select! {
+                    () = tokio::time::sleep(RETRY_AFTER) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        seq = report.seq;
+        apply(&report, &nodes);
+        metrics.record_nodes(&nodes);
+    }
+}
+
+/// Records every node the report names and this balancer knows.
+pub fn apply(report: &Report, nodes: &NodeTable) {
+    for reported in &report.nodes {
+        let Some(node) = nodes.by_id(&reported.id) else {
+            continue;
+        };
+        match (reported.state, &reported.info) {
+            (NodeState::Up, Some(info)) => node.record_agent_report(info.clone(), &report.host),
+            _ => {
+                let reason = reported.error.as_deref().unwrap_or("no answer");
+                node.mark_down(&format!("agent {}: {reason}", report.host));
+            }
+        }
+    }
+}
+
+/// One GET: `Ok(Some)` with a report, `Ok(None)` on 204.
+async fn fetch(client: &HttpClient, url: &str) -> Result<Option<Report>, String> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| format!("bad agent URL {url}: {e}"))?;
+    let response = tokio::time::timeout(POLL_WAIT * 3, client.get(uri))
+        .await
+        .map_err(|_| "no answer".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    match status.as_u16() {
+        200 => serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| format!("bad report: {e}")),
+        204 => Ok(None),
+        other => Err(format!("HTTP {other}")),
+    }
+}
