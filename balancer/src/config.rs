@@ -29,6 +29,13 @@ pub struct Config {
     /// they report take their memory figures from them; the rest are
     /// sampled by the balancer itself. Default: none.
     pub probes: Vec<String>,
+    /// ZooKeeper ensemble (`host:port[,...]`) for registration, leader
+    /// election and probe discovery; none by default (static settings only).
+    pub zookeeper: Option<String>,
+    /// ZooKeeper session timeout in milliseconds. Default 5000.
+    pub zookeeper_session_ms: u64,
+    /// This balancer's id in ZooKeeper; default `balancer-<listen address>`.
+    pub id: Option<String>,
     /// Where new keys go.
     pub placement: PlacementConfig,
     /// Request size limits.
@@ -119,6 +126,9 @@ impl Default for Config {
                 .map(|p| NodeSpec::from_addr(format!("127.0.0.1:{p}")))
                 .collect(),
             probes: Vec::new(),
+            zookeeper: None,
+            zookeeper_session_ms: 5000,
+            id: None,
             placement: PlacementConfig::default(),
             limits: Limits::default(),
             timeouts: Timeouts::default(),
@@ -176,6 +186,23 @@ impl Config {
             return invalid("timeouts and sample_interval_ms must be positive".into());
         }
         Ok(())
+    }
+
+    /// ZooKeeper settings, when configured.
+    pub fn zookeeper(&self) -> Option<coordination::session::ZkConfig> {
+        self.zookeeper
+            .as_ref()
+            .map(|address| coordination::session::ZkConfig {
+                address: address.clone(),
+                session_timeout: Duration::from_millis(self.zookeeper_session_ms),
+            })
+    }
+
+    /// This balancer's id.
+    pub fn balancer_id(&self) -> String {
+        self.id
+            .clone()
+            .unwrap_or_else(|| format!("balancer-{}", self.listen))
     }
 
     /// The per-command budget for a data node.

@@ -14,7 +14,8 @@
 //! - [`values`]: how values are stored on a data node.
 //! - [`backend`]: one Redis connection with time limits.
 //!
-//! Background and state: [`nodes`] (the node table), [`probes`] (reports
+//! Background and state: [`nodes`] (the node table), [`coordinator`]
+//! (ZooKeeper: registration, election, probe discovery), [`probes`] (reports
 //! from probe agents), [`sampler`] (own `INFO` sampling where no agent
 //! reports, parsed by `memreport::info`), [`metrics`].
 //! Set-up: [`config`], [`error`].
@@ -22,6 +23,7 @@
 pub mod backend;
 pub mod cache;
 pub mod config;
+pub mod coordinator;
 pub mod error;
 mod http;
 pub mod index;
@@ -61,6 +63,8 @@ pub struct App {
     pub index: Arc<Index>,
     /// Metric families.
     pub metrics: Arc<Metrics>,
+    /// What ZooKeeper says.
+    pub coordinator: coordinator::Coordinator,
 }
 
 impl App {
@@ -88,19 +92,21 @@ impl App {
             policy,
             metrics.clone(),
         );
+        let coordinator = coordinator::Coordinator::new(config.zookeeper(), config.balancer_id());
         Ok(App {
             config,
             cache,
             nodes,
             index,
             metrics,
+            coordinator,
         })
     }
 }
 
 /// Runs the balancer on `listener` until `shutdown` completes: samples every
 /// node once, starts the background loops (memory sampler, probe agent
-/// followers, index health),
+/// followers, ZooKeeper, index health),
 /// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     sampler::sample_all(&app.nodes, &app.metrics).await;
@@ -111,25 +117,29 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         app.config.sample_interval(),
         stop_rx.clone(),
     ));
-    let agents: Vec<_> = app
-        .config
-        .probes
-        .iter()
-        .map(|url| {
-            let follow = probes::follow(
-                url.trim_end_matches('/').to_string(),
-                app.nodes.clone(),
-                app.metrics.clone(),
-                stop_rx.clone(),
-            );
-            tokio::spawn(follow)
+    let agents = tokio::spawn(probes::supervise(
+        app.config.probes.clone(),
+        app.coordinator.discovered_probes(),
+        app.nodes.clone(),
+        app.metrics.clone(),
+        stop_rx.clone(),
+    ));
+    let coordination = {
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        let advertise = listener
+            .local_addr()
+            .map_or_else(|_| app.config.listen.to_string(), |a| a.to_string());
+        tokio::spawn(async move {
+            app.coordinator
+                .run(advertise, app.metrics.clone(), stop)
+                .await
         })
-        .collect();
+    };
     let index_watch = {
         let app = app.clone();
         tokio::spawn(async move { app.index.watch(app.config.index_retry(), stop_rx).await })
     };
     http::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(sampler, index_watch, futures_util::future::join_all(agents));
+    let _ = tokio::join!(sampler, index_watch, agents, coordination);
 }

@@ -32,6 +32,13 @@ struct Args {
     /// nodes they report take their memory figures from them [default: none].
     #[arg(long, env = "DLB_PROBES", value_delimiter = ',')]
     probes: Option<Vec<String>>,
+    /// ZooKeeper ensemble, host:port[,host:port], for registration, leader
+    /// election and probe discovery [default: none; static settings only].
+    #[arg(long, env = "DLB_ZOOKEEPER")]
+    zookeeper: Option<String>,
+    /// This balancer's id in ZooKeeper [default: balancer-<listen address>].
+    #[arg(long, env = "DLB_ID")]
+    id: Option<String>,
     /// Rendezvous candidates per new key: a number, or "all" [default: 2].
     #[arg(long, env = "DLB_PLACEMENT_CHOICES")]
     choices: Option<Choices>,
@@ -74,6 +81,12 @@ impl Args {
         set(&mut c.index, self.index);
         set(&mut c.nodes, self.nodes);
         set(&mut c.probes, self.probes);
+        if self.zookeeper.is_some() {
+            c.zookeeper = self.zookeeper;
+        }
+        if self.id.is_some() {
+            c.id = self.id;
+        }
         set(&mut c.placement.choices, self.choices);
         set(&mut c.placement.load_epsilon, self.load_epsilon);
         set(&mut c.limits.max_key_bytes, self.max_key_bytes);
@@ -128,6 +141,14 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
+    if let Some(zk) = config.zookeeper() {
+        // Refuse to start against a ZooKeeper that cannot be reached at all;
+        // once running, outages are ridden out.
+        if let Err(e) = coordination::session::connect(&zk).await {
+            eprintln!("balancer: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -108,6 +108,8 @@ pub struct Metrics {
     node_utilization: GaugeVec,
     node_up: IntGaugeVec,
     nodes_up: IntGauge,
+    zookeeper_connected: IntGauge,
+    leader: IntGauge,
 }
 
 impl Metrics {
@@ -183,8 +185,17 @@ impl Metrics {
             )
             .expect("valid metric"),
             nodes_up: IntGauge::new("dlb_nodes_up", "Data nodes up").expect("valid metric"),
+            zookeeper_connected: IntGauge::new(
+                "dlb_zookeeper_connected",
+                "1 while this balancer has a live ZooKeeper session",
+            )
+            .expect("valid metric"),
+            leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
+                .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 10] = [
+        let families: [Box<dyn prometheus::core::Collector>; 12] = [
+            Box::new(m.zookeeper_connected.clone()),
+            Box::new(m.leader.clone()),
             Box::new(m.requests.clone()),
             Box::new(m.latency.clone()),
             Box::new(m.lookups.clone()),
@@ -248,6 +259,12 @@ impl Metrics {
             }
         }
         self.nodes_up.set(nodes.up_count() as i64);
+    }
+
+    /// Records the ZooKeeper session state and leadership.
+    pub fn record_coordination(&self, connected: bool, leader: bool) {
+        self.zookeeper_connected.set(i64::from(connected));
+        self.leader.set(i64::from(leader));
     }
 
     /// The Prometheus text exposition of every family.

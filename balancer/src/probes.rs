@@ -7,6 +7,7 @@
 //! (ranked last for new keys, still read). An agent that restarts starts
 //! its sequence again; a poll that times out checks for that.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,53 @@ const POLL_WAIT: Duration = Duration::from_secs(2);
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+/// Keeps one follower per agent: the configured ones plus those found in
+/// ZooKeeper, starting and stopping followers as `discovered` changes,
+/// until `shutdown` turns true.
+pub async fn supervise(
+    configured: Vec<String>,
+    mut discovered: watch::Receiver<Vec<String>>,
+    nodes: Arc<NodeTable>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut followers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        let mut wanted: Vec<String> = configured.clone();
+        wanted.extend(discovered.borrow_and_update().iter().cloned());
+        let wanted: Vec<String> = wanted
+            .into_iter()
+            .map(|url| url.trim_end_matches('/').to_string())
+            .collect();
+        followers.retain(|url, task| {
+            let keep = wanted.contains(url);
+            if !keep {
+                tracing::info!(agent = %url, "probe agent gone from ZooKeeper; no longer followed");
+                task.abort();
+            }
+            keep
+        });
+        for url in wanted {
+            followers.entry(url.clone()).or_insert_with(|| {
+                tracing::info!(agent = %url, "following probe agent");
+                tokio::spawn(follow(
+                    url,
+                    nodes.clone(),
+                    metrics.clone(),
+                    shutdown.clone(),
+                ))
+            });
+        }
+        tokio::select! {
+            r = discovered.changed() => if r.is_err() { break },
+            _ = shutdown.changed() => break,
+        }
+    }
+    for (_, task) in followers {
+        task.abort();
+    }
+}
 
 /// Follows the agent at `base` (e.g. `http://127.0.0.1:8000`) until
 /// `shutdown` turns true.

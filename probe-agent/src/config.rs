@@ -21,6 +21,13 @@ pub struct Config {
     pub interval_ms: u64,
     /// Time limit for one `INFO`, milliseconds. Default 500.
     pub node_timeout_ms: u64,
+    /// ZooKeeper ensemble (`host:port[,...]`) to register in; none by default.
+    pub zookeeper: Option<String>,
+    /// ZooKeeper session timeout, milliseconds. Default 5000.
+    pub zookeeper_session_ms: u64,
+    /// The URL balancers should use to reach this agent; default
+    /// `http://<listen>`.
+    pub advertise: Option<String>,
 }
 
 impl Default for Config {
@@ -31,6 +38,9 @@ impl Default for Config {
             nodes: Vec::new(),
             interval_ms: 1000,
             node_timeout_ms: 500,
+            zookeeper: None,
+            zookeeper_session_ms: 5000,
+            advertise: None,
         }
     }
 }
@@ -60,6 +70,23 @@ impl Config {
     /// The sampling interval.
     pub fn interval(&self) -> Duration {
         Duration::from_millis(self.interval_ms)
+    }
+
+    /// ZooKeeper settings, when configured.
+    pub fn zookeeper(&self) -> Option<coordination::session::ZkConfig> {
+        self.zookeeper
+            .as_ref()
+            .map(|address| coordination::session::ZkConfig {
+                address: address.clone(),
+                session_timeout: Duration::from_millis(self.zookeeper_session_ms),
+            })
+    }
+
+    /// The URL to register.
+    pub fn advertised_url(&self) -> String {
+        self.advertise
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     /// The time limit for one `INFO`.

@@ -10,12 +10,14 @@
 //! - [`sampler`]: the sampling loop; publishes each report.
 //! - [`http`]: `/report` (and its long poll), `/metrics`, `/healthz`.
 //! - [`metrics`]: the agent's Prometheus metrics.
+//! - [`registration`]: the agent's ZooKeeper entries.
 
 pub mod config;
 pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod redis_probe;
+pub mod registration;
 pub mod sampler;
 
 use std::sync::Arc;
@@ -56,6 +58,15 @@ pub async fn run(
         metrics: metrics.clone(),
     };
     let (stop, stopped) = watch::channel(false);
+    let registering = config.zookeeper().map(|zk| {
+        let entry = registration::entry(&config, &sampler.host);
+        tokio::spawn(registration::run(
+            zk,
+            entry,
+            config.nodes.clone(),
+            stopped.clone(),
+        ))
+    });
     let sampling = tokio::spawn(sampler.run(stopped));
     let state = http::State {
         reports: latest,
@@ -64,5 +75,8 @@ pub async fn run(
     http::serve(listener, state, shutdown).await;
     let _ = stop.send(true);
     let _ = sampling.await;
+    if let Some(registering) = registering {
+        let _ = registering.await;
+    }
     Ok(())
 }

@@ -32,6 +32,12 @@ struct Args {
     /// Time limit for one INFO, ms [default: 500].
     #[arg(long, env = "PROBE_NODE_TIMEOUT_MS")]
     node_timeout_ms: Option<u64>,
+    /// ZooKeeper ensemble to register in, host:port[,host:port] [default: none].
+    #[arg(long, env = "PROBE_ZOOKEEPER")]
+    zookeeper: Option<String>,
+    /// URL balancers use to reach this agent [default: http://<listen>].
+    #[arg(long, env = "PROBE_ADVERTISE")]
+    advertise: Option<String>,
 }
 
 impl Args {
@@ -55,6 +61,12 @@ impl Args {
         if let Some(v) = self.node_timeout_ms {
             c.node_timeout_ms = v;
         }
+        if self.zookeeper.is_some() {
+            c.zookeeper = self.zookeeper;
+        }
+        if self.advertise.is_some() {
+            c.advertise = self.advertise;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -72,6 +84,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(zk) = config.zookeeper() {
+        // Refuse to start against a ZooKeeper that cannot be reached at all;
+        // once running, outages are ridden out.
+        if let Err(e) = coordination::session::connect(&zk).await {
+            eprintln!("probe-agent: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -1,4 +1,4 @@
-//! Test support: real `redis-server` processes on free loopback ports, a
+//! Test support: real `redis-server` and ZooKeeper processes on free loopback ports, a
 //! balancer running in-process on port 0, and a small HTTP client.
 //!
 //! Everything here cleans up on `Drop`: a test that panics leaves no
@@ -8,14 +8,17 @@
 //! - [`redis_server`]: [`RedisServer`], one child process per instance.
 //! - [`balancer`]: [`TestBalancer`], `balancer::run` on a spawned task.
 //! - [`http`]: [`HttpClient`], JSON requests with status and headers.
+//! - [`zookeeper`]: [`ZooKeeperServer`], a standalone ZooKeeper process.
 
 pub mod balancer;
 pub mod http;
 pub mod redis_server;
+pub mod zookeeper;
 
 pub use self::balancer::{Cluster, TestBalancer, test_config};
 pub use self::http::{HttpClient, HttpReply};
 pub use self::redis_server::RedisServer;
+pub use self::zookeeper::ZooKeeperServer;
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {

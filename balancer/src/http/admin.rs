@@ -8,7 +8,10 @@ use crate::App;
 
 /// `GET /nodes`: every data node with its state, memory and placements.
 pub(super) fn nodes(app: &App) -> Reply {
-    let body = serde_json::json!({ "nodes": app.nodes.views() });
+    let body = serde_json::json!({
+        "nodes": app.nodes.views(),
+        "coordination": app.coordinator.view(),
+    });
     reply::json(StatusCode::OK, body.to_string())
 }
 
@@ -18,6 +21,8 @@ pub(super) fn healthz() -> Reply {
 }
 
 /// `GET /readyz`: 200 when the index answers and at least one node is up.
+/// ZooKeeper's state is shown but does not decide: without it the balancer
+/// serves with the membership it last knew.
 pub(super) async fn readyz(app: &App) -> Reply {
     let index = app.index.ping().await;
     let nodes_up = app.nodes.up_count();
@@ -27,6 +32,7 @@ pub(super) async fn readyz(app: &App) -> Reply {
         "index": match &index { Ok(()) => "up".to_string(), Err(e) => e.to_string() },
         "nodes_up": nodes_up,
         "nodes_total": app.nodes.all().len(),
+        "zookeeper": app.coordinator.view().zookeeper,
     });
     let status = if ready {
         StatusCode::OK

@@ -1,0 +1,160 @@
+//! The balancer's side of ZooKeeper: registers `/dlb/balancers/<id>`,
+//! stands for leader election, and follows `/dlb/probes` so probe agents
+//! are found without configuration. Every change is published on `watch`
+//! channels; nothing on the request path waits for ZooKeeper.
+//!
+//! With ZooKeeper unreachable the balancer keeps serving with what it last
+//! knew; [`coordination::session::supervise`] re-registers and re-watches
+//! on the next session. Without ZooKeeper configured, the static settings
+//! (`--nodes`, `--probes`) are all there is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coordination::election::{self, Leadership};
+use coordination::paths::{self, ProbeEntry};
+use coordination::registry;
+use coordination::session::{self, ZkConfig, ZkState};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+
+/// How often listings are re-read when no watch fires (the polling fallback).
+const POLL: Duration = Duration::from_secs(2);
+
+/// What ZooKeeper has told this balancer.
+#[derive(Debug)]
+pub struct Coordinator {
+    zk: Option<ZkConfig>,
+    id: String,
+    state: watch::Sender<ZkState>,
+    leadership: watch::Sender<Leadership>,
+    probes: watch::Sender<Vec<String>>,
+}
+
+/// What `/nodes` and `/readyz` show about coordination.
+#[derive(Debug, Serialize)]
+pub struct CoordinatorView {
+    /// `connected`, `connecting`, `disconnected` or `not configured`.
+    pub zookeeper: &'static str,
+    /// This balancer's id.
+    pub balancer_id: String,
+    /// The current leader's id, when known.
+    pub leader: Option<String>,
+    /// Whether this balancer leads.
+    pub is_leader: bool,
+    /// Probe agents found in ZooKeeper.
+    pub discovered_probes: Vec<String>,
+}
+
+impl Coordinator {
+    /// A coordinator for balancer `id`; inert without `zk`.
+    pub fn new(zk: Option<ZkConfig>, id: String) -> Coordinator {
+        Coordinator {
+            zk,
+            id,
+            state: watch::channel(ZkState::Connecting).0,
+            leadership: watch::channel(Leadership::default()).0,
+            probes: watch::channel(Vec::new()).0,
+        }
+    }
+
+    /// Probe agent URLs found in ZooKeeper, as they change.
+    pub fn discovered_probes(&self) -> watch::Receiver<Vec<String>> {
+        self.probes.subscribe()
+    }
+
+    /// The current picture.
+    pub fn view(&self) -> CoordinatorView {
+        let leadership = self.leadership.borrow().clone();
+        CoordinatorView {
+            zookeeper: match &self.zk {
+                Some(_) => self.state.borrow().name(),
+                None => "not configured",
+            },
+            balancer_id: self.id.clone(),
+            leader: leadership.leader,
+            is_leader: leadership.is_leader,
+            discovered_probes: self.probes.borrow().clone(),
+        }
+    }
+
+    /// Registers as `advertise` and follows ZooKeeper until `shutdown`;
+    /// returns at once when ZooKeeper is not configured.
+    pub async fn run(
+        &self,
+        advertise: String,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let Some(zk) = self.zk.clone() else { return };
+        let gauges = {
+            let (mut state, mut leadership) = (self.state.subscribe(), self.leadership.subscribe());
+            async move {
+                loop {
+                    metrics.record_coordination(
+                        *state.borrow_and_update() == ZkState::Connected,
+                        leadership.borrow_and_update().is_leader,
+                    );
+                    tokio::select! {
+                        r = state.changed() => if r.is_err() { return },
+                        r = leadership.changed() => if r.is_err() { return },
+                    }
+                }
+            }
+        };
+        let session = session::supervise(zk, self.state.clone(), shutdown, |client| {
+            let advertise = advertise.clone();
+            async move {
+                if let Err(e) = self.serve_session(&client, &advertise).await {
+                    tracing::warn!(error = %e, "ZooKeeper work failed; starting over on a new session");
+                }
+            }
+        });
+        tokio::select! {
+            () = session => {}
+            () = gauges => {}
+        }
+    }
+
+    async fn serve_session(
+        &self,
+        client: &coordination::Client,
+        advertise: &str,
+    ) -> Result<(), coordination::Error> {
+        for path in [
+            paths::BALANCERS,
+            paths::PROBES,
+            paths::NODES,
+            paths::ELECTION,
+        ] {
+            registry::ensure_path(client, path).await?;
+        }
+        let me = paths::child(paths::BALANCERS, &self.id);
+        registry::register_ephemeral(client, &me, advertise.as_bytes()).await?;
+        tracing::info!(id = %self.id, "registered in ZooKeeper");
+        let follow_probes = registry::follow_children(client, paths::PROBES, POLL, |listing| {
+            let mut urls: Vec<String> = listing
+                .iter()
+                .filter_map(|(name, data)| match serde_json::from_slice::<ProbeEntry>(data) {
+                    Ok(entry) => Some(entry.url),
+                    Err(e) => {
+                        tracing::warn!(probe = %name, error = %e, "unreadable probe registration");
+                        None
+                    }
+                })
+                .collect();
+            urls.sort();
+            self.probes.send_if_modified(|known| {
+                let changed = *known != urls;
+                *known = urls;
+                changed
+            });
+        });
+        tokio::select! {
+            r = follow_probes => r,
+            r = election::stand(client, &self.id, POLL, &self.leadership) => r,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! ZooKeeper with real processes: balancers register and elect one leader,
+//! a leader that stops is replaced, probe agents are found without
+//! configuration, and a ZooKeeper outage neither stops the cache nor
+//! survives as lost registrations once ZooKeeper returns.
+
+use std::time::Duration;
+
+use balancer::config::Config;
+use coordination::paths;
+use coordination::session::{ZkConfig, connect};
+use hyper::StatusCode;
+use memreport::{HostMemory, NodeSpec};
+use serde_json::{Value, json};
+use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, ZooKeeperServer};
+use tokio::sync::oneshot;
+
+const SESSION_MS: u64 = 2000;
+
+fn with_zk(mut config: Config, zk: &ZooKeeperServer, id: &str) -> Config {
+    config.zookeeper = Some(zk.addr());
+    config.zookeeper_session_ms = SESSION_MS;
+    config.id = Some(id.into());
+    config
+}
+
+async fn coordination(http: &HttpClient, b: &TestBalancer) -> Value {
+    http.get(&format!("{}/nodes", b.url)).await.unwrap().json()["coordination"].clone()
+}
+
+async fn wait_until(what: &str, seconds: u64, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {seconds} s waiting until {what}");
+}
+
+/// A probe agent registering in ZooKeeper; stopped on drop.
+fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> oneshot::Sender<()> {
+    let config = probe_agent::config::Config {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], test_support::free_port())),
+        host: Some(host.into()),
+        nodes: nodes
+            .iter()
+            .map(|n| NodeSpec::from_addr(n.addr()))
+            .collect(),
+        interval_ms: 200,
+        zookeeper: Some(zk.addr()),
+        zookeeper_session_ms: SESSION_MS,
+        ..Default::default()
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let memory = HostMemory {
+            total_bytes: 1 << 34,
+            available_bytes: 1 << 33,
+            used_bytes: 1 << 33,
+        };
+        let source = Box::new(probe_agent::host::FixedSource(memory, 1.0));
+        probe_agent::run(listener, config, source, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    stop
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balancers_elect_one_leader_and_replace_one_that_stops() {
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb"]);
+    let first = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let second = TestBalancer::start(with_zk(cluster.config(), &zk, "b2")).await;
+    let http = HttpClient::new();
+
+    wait_until("both see the same single leader", 10, async || {
+        let (a, b) = (
+            coordination(&http, &first).await,
+            coordination(&http, &second).await,
+        );
+        a["leader"].is_string()
+            && a["leader"] == b["leader"]
+            && a["is_leader"].as_bool().unwrap() != b["is_leader"].as_bool().unwrap()
+    })
+    .await;
+    let view = coordination(&http, &first).await;
+    assert_eq!(view["zookeeper"], json!("connected"));
+    let (leader, follower) = if view["is_leader"] == json!(true) {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let metrics = http
+        .get(&format!("{}/metrics", leader.url))
+        .await
+        .unwrap()
+        .body;
+    assert!(metrics.contains("dlb_leader 1") && metrics.contains("dlb_zookeeper_connected 1"));
+
+    leader.shutdown().await;
+    wait_until(
+        "the other balancer leads",
+        SESSION_MS / 1000 + 5,
+        async || coordination(&http, &follower).await["is_leader"] == json!(true),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_agents_are_found_through_zookeeper() {
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb"]);
+    let _agent = start_agent(&zk, "zk-host", &[&cluster.nodes[0], &cluster.nodes[1]]);
+    let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let http = HttpClient::new();
+    wait_until("the agent's reports arrive", 10, async || {
+        let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["report_source"] == json!("agent:zk-host"))
+    })
+    .await;
+    // The agent also listed the data nodes persistently.
+    let client = connect(&ZkConfig {
+        address: zk.addr(),
+        session_timeout: Duration::from_millis(SESSION_MS),
+    })
+    .await
+    .unwrap();
+    let listed = client.list_children(paths::NODES).await.unwrap();
+    assert!(listed.contains(&cluster.nodes[0].addr()), "{listed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
+    let mut zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb"]);
+    let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let http = HttpClient::new();
+    wait_until("connected", 10, async || {
+        coordination(&http, &b).await["zookeeper"] == json!("connected")
+    })
+    .await;
+
+    zk.stop();
+    wait_until("the outage is seen", 10, async || {
+        coordination(&http, &b).await["zookeeper"] != json!("connected")
+    })
+    .await;
+    for i in 0..20 {
+        let body = json!({"key": format!("zk-down-{i}"), "value": i});
+        let r = http
+            .post_json(&format!("{}/cache", b.url), &body)
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED);
+        let r = http
+            .get(&format!("{}/cache/zk-down-{i}", b.url))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let ready = http.get(&format!("{}/readyz", b.url)).await.unwrap();
+    assert_eq!(
+        ready.status,
+        StatusCode::OK,
+        "ZooKeeper does not decide readiness"
+    );
+    assert_ne!(ready.json()["zookeeper"], json!("connected"));
+
+    // Wait past the session timeout so the old session is gone, then return.
+    tokio::time::sleep(Duration::from_millis(SESSION_MS + 500)).await;
+    zk.restart();
+    wait_until("reconnected", 20, async || {
+        coordination(&http, &b).await["zookeeper"] == json!("connected")
+    })
+    .await;
+    let client = connect(&ZkConfig {
+        address: zk.addr(),
+        session_timeout: Duration::from_millis(SESSION_MS),
+    })
+    .await
+    .unwrap();
+    let me = paths::child(paths::BALANCERS, "b1");
+    wait_until("registered again", 10, async || {
+        client.check_stat(&me).await.unwrap().is_some()
+    })
+    .await;
+    // Watches work again: an agent that registers now is found.
+    let _agent = start_agent(&zk, "late-host", &[&cluster.nodes[0]]);
+    wait_until("the new agent is discovered", 10, async || {
+        coordination(&http, &b).await["discovered_probes"]
+            .as_array()
+            .is_some_and(|p| p.len() == 1)
+    })
+    .await;
+}

@@ -1,0 +1,17 @@
+//! ZooKeeper glue shared by the balancer and the probe agent.
+//!
+//! # Layout
+//! - [`paths`]: the tree under `/dlb` and what each node holds.
+//! - [`session`]: connect, and keep work running under a live session,
+//!   reconnecting (and so re-registering) whenever a session ends.
+//! - [`registry`]: ephemeral and persistent registrations, discovery of
+//!   registered children with a watch and a polling fallback.
+//! - [`election`]: leader election and named locks (the lock recipe:
+//!   ephemeral sequential nodes, each waiting on its predecessor).
+
+pub mod election;
+pub mod paths;
+pub mod registry;
+pub mod session;
+
+pub use zookeeper_client::{Client, Error};

@@ -1,0 +1,99 @@
+//! A real standalone ZooKeeper on a free loopback port, with its data in a
+//! temporary directory; stopped (and the directory removed) on drop.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Debian's zookeeper package puts the server here.
+const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+
+/// One ZooKeeper server process.
+#[derive(Debug)]
+pub struct ZooKeeperServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl ZooKeeperServer {
+    /// Starts a server (tick 200 ms, so sessions of 1 to 10 s are allowed).
+    pub fn start() -> ZooKeeperServer {
+        let port = crate::free_port();
+        let dir = std::env::temp_dir().join(format!("dlb-zk-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(dir.join("data")).expect("zookeeper dir");
+        let config = format!(
+            "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n4lw.commands.whitelist=ruok\n\
+             minSessionTimeout=1000\nmaxSessionTimeout=10000\n",
+            dir.join("data").display()
+        );
+        std::fs::write(dir.join("zoo.cfg"), config).expect("write zoo.cfg");
+        let mut server = ZooKeeperServer {
+            port,
+            dir,
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (its sessions live on in its data until it returns).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("java")
+            .args(["-Xmx256m", "-cp", CLASSPATH])
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(self.dir.join("zoo.cfg"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ZooKeeper (is the zookeeper package installed?)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.answers_ruok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.stop();
+        panic!("ZooKeeper did not answer ruok within 20 s");
+    }
+
+    fn answers_ruok(&self) -> bool {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = String::new();
+        s.set_read_timeout(Some(Duration::from_millis(500))).is_ok()
+            && s.write_all(b"ruok").is_ok()
+            && s.read_to_string(&mut reply).is_ok()
+            && reply == "imok"
+    }
+}
+
+impl Drop for ZooKeeperServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
