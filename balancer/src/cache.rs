@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::index::{Index, IndexError};
 use crate::locations::{Location, LocationCache};
 use crate::metrics::Metrics;
-use crate::nodes::{Node, NodeTable};
+use crate::nodes::{Membership, Node, NodeTable};
 use crate::placement::{self, Policy};
 use crate::values::{self, StoredValue};
 
@@ -54,7 +54,7 @@ enum FallbackScope {
 /// Cache operations over the node table and the index.
 #[derive(Debug)]
 pub struct Cache {
-    nodes: Arc<NodeTable>,
+    nodes: Arc<Membership>,
     index: Arc<Index>,
     locations: LocationCache,
     policy: Policy,
@@ -64,7 +64,7 @@ pub struct Cache {
 impl Cache {
     /// Wires the parts together.
     pub fn new(
-        nodes: Arc<NodeTable>,
+        nodes: Arc<Membership>,
         index: Arc<Index>,
         locations: LocationCache,
         policy: Policy,
@@ -81,11 +81,8 @@ impl Cache {
 
     /// Reads a key; `Ok(None)` is a miss.
     pub async fn get(&self, key: &str) -> Result<Option<Found>, Error> {
-        if let Some(node) = self
-            .locations
-            .get(key)
-            .and_then(|l| self.nodes.by_id(&l.node))
-        {
+        let nodes = self.nodes.current();
+        if let Some(node) = self.locations.get(key).and_then(|l| nodes.by_id(&l.node)) {
             if let Some(value) = read_from(node, key).await? {
                 self.count_lookup("cache");
                 return Ok(Some(Found {
@@ -96,7 +93,7 @@ impl Cache {
             self.locations.remove(key);
         }
         let scope = match self.index.lookup(key).await {
-            Ok(Some(id)) => match self.nodes.by_id(&id) {
+            Ok(Some(id)) => match nodes.by_id(&id) {
                 Some(node) => {
                     self.count_lookup("index");
                     let found = read_from(node, key).await?;
@@ -116,25 +113,26 @@ impl Cache {
                 FallbackScope::AllUp
             }
         };
-        let found = self.find_by_hashing(key, scope).await;
+        let found = self.find_by_hashing(&nodes, key, scope).await;
         self.count_lookup(if found.is_some() { "fallback" } else { "none" });
         Ok(found)
     }
 
     /// Writes a key, placing it first if it is new.
     pub async fn put(&self, key: &str, json: &str, ttl: Option<u64>) -> Result<Written, Error> {
-        let contenders = self.nodes.contenders(key);
+        let nodes = self.nodes.current();
+        let contenders = nodes.contenders(key);
         let choice = placement::choose(&contenders, &self.policy, true).ok_or(Error::NoNodes)?;
-        let choice = self.nodes.get(choice);
+        let choice = nodes.get(choice);
         let (node, claimed) = match self.index.claim(key, &choice.id, ttl).await {
             Ok(owner) if *owner == *choice.id => (choice, true),
             Ok(owner) => {
-                let node = self.nodes.by_id(&owner);
+                let node = nodes.by_id(&owner);
                 (node.ok_or(Error::UnknownNode(owner))?, false)
             }
             Err(e) => {
                 self.count_index_error(&e);
-                self.place_without_index(key).await?
+                self.place_without_index(&nodes, key).await?
             }
         };
         tracing::trace!(key, node = %node.id, claimed, "write");
@@ -169,15 +167,16 @@ impl Cache {
     /// returns the nodes it was removed from, or `None` if it was absent.
     pub async fn delete(&self, key: &str) -> Result<Option<Vec<Arc<str>>>, Error> {
         self.locations.remove(key);
+        let nodes = self.nodes.current();
         let (indexed, scope) = match self.index.lookup(key).await {
-            Ok(Some(id)) => (self.nodes.by_id(&id), FallbackScope::Candidates),
+            Ok(Some(id)) => (nodes.by_id(&id), FallbackScope::Candidates),
             Ok(None) => (None, FallbackScope::Candidates),
             Err(e) => {
                 self.count_index_error(&e);
                 (None, FallbackScope::AllUp)
             }
         };
-        let mut targets = self.fallback_nodes(key, scope);
+        let mut targets = self.fallback_nodes(&nodes, key, scope);
         if let Some(node) = indexed
             && !targets.iter().any(|n| n.id == node.id)
         {
@@ -209,22 +208,31 @@ impl Cache {
 
     /// Where a write goes when the index cannot be asked: the node already
     /// holding the key, else the best of its top-`k` candidates.
-    async fn place_without_index(&self, key: &str) -> Result<(&Node, bool), Error> {
-        if let Some(found) = self.find_by_hashing(key, FallbackScope::AllUp).await
-            && let Some(node) = self.nodes.by_id(&found.node)
+    async fn place_without_index<'t>(
+        &self,
+        nodes: &'t NodeTable,
+        key: &str,
+    ) -> Result<(&'t Node, bool), Error> {
+        if let Some(found) = self.find_by_hashing(nodes, key, FallbackScope::AllUp).await
+            && let Some(node) = nodes.by_id(&found.node)
         {
             return Ok((node, false));
         }
-        let contenders = self.nodes.contenders(key);
+        let contenders = nodes.contenders(key);
         let choice = placement::choose(&contenders, &self.policy, false).ok_or(Error::NoNodes)?;
-        Ok((self.nodes.get(choice), false))
+        Ok((nodes.get(choice), false))
     }
 
     /// Asks the fallback nodes in parallel; the best-ranked holder wins.
-    async fn find_by_hashing(&self, key: &str, scope: FallbackScope) -> Option<Found> {
-        let nodes = self.fallback_nodes(key, scope);
-        let reads = join_all(nodes.iter().map(|n| read_from(n, key))).await;
-        nodes
+    async fn find_by_hashing(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        scope: FallbackScope,
+    ) -> Option<Found> {
+        let asked = self.fallback_nodes(nodes, key, scope);
+        let reads = join_all(asked.iter().map(|n| read_from(n, key))).await;
+        asked
             .into_iter()
             .zip(reads)
             .find_map(|(node, read)| match read {
@@ -236,16 +244,35 @@ impl Cache {
             })
     }
 
-    fn fallback_nodes(&self, key: &str, scope: FallbackScope) -> Vec<&Node> {
-        let contenders = self.nodes.contenders(key);
-        let n = match scope {
-            FallbackScope::Candidates => self.policy.candidate_count(contenders.len()),
-            FallbackScope::AllUp => contenders.len(),
+    /// The nodes a lookup asks, best-ranked first. Candidates: the top `k`
+    /// of the ranking as it is now and as it was before any node started
+    /// draining, since the key may have been placed either way.
+    fn fallback_nodes<'t>(
+        &self,
+        nodes: &'t NodeTable,
+        key: &str,
+        scope: FallbackScope,
+    ) -> Vec<&'t Node> {
+        let readable = nodes.readable(key);
+        let mut asked: Vec<usize> = match scope {
+            FallbackScope::AllUp => readable,
+            FallbackScope::Candidates => {
+                let k = self.policy.candidate_count(readable.len());
+                let placing = nodes.contenders(key);
+                let mut asked = readable[..k].to_vec();
+                for c in placing
+                    .iter()
+                    .take(self.policy.candidate_count(placing.len()))
+                {
+                    if !asked.contains(&c.node) {
+                        asked.push(c.node);
+                    }
+                }
+                asked
+            }
         };
-        contenders[..n]
-            .iter()
-            .map(|c| self.nodes.get(c.node))
-            .collect()
+        asked.dedup();
+        asked.into_iter().map(|i| nodes.get(i)).collect()
     }
 
     fn remember(&self, key: &str, node: &Node, ttl: Option<u64>) {

@@ -12,13 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coordination::election::{self, Leadership};
-use coordination::paths::{self, ProbeEntry};
+use coordination::paths::{self, NodeEntry, ProbeEntry};
 use coordination::registry;
 use coordination::session::{self, ZkConfig, ZkState};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::config::NodeSpec;
 use crate::metrics::Metrics;
+use crate::nodes::Membership;
 
 /// How often listings are re-read when no watch fires (the polling fallback).
 const POLL: Duration = Duration::from_secs(2);
@@ -31,6 +33,8 @@ pub struct Coordinator {
     state: watch::Sender<ZkState>,
     leadership: watch::Sender<Leadership>,
     probes: watch::Sender<Vec<String>>,
+    /// The data nodes listed under `/dlb/nodes`, `(spec, draining)`.
+    listed_nodes: watch::Sender<Vec<(NodeSpec, bool)>>,
 }
 
 /// What `/nodes` and `/readyz` show about coordination.
@@ -57,6 +61,34 @@ impl Coordinator {
             state: watch::channel(ZkState::Connecting).0,
             leadership: watch::channel(Leadership::default()).0,
             probes: watch::channel(Vec::new()).0,
+            listed_nodes: watch::channel(Vec::new()).0,
+        }
+    }
+
+    /// Applies `/dlb/nodes` to the node table as it changes: listed nodes
+    /// take new keys unless draining; a node that leaves the listing keeps
+    /// serving its keys but takes no new ones. Until ZooKeeper lists any
+    /// node, the configured list stands.
+    pub async fn steer_membership(
+        &self,
+        nodes: &Membership,
+        timeout: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut listed = self.listed_nodes.subscribe();
+        loop {
+            let members = listed.borrow_and_update().clone();
+            if !members.is_empty() {
+                match nodes.update(&members, timeout) {
+                    Ok(true) => tracing::info!(nodes = members.len(), "membership changed"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot use a listed node"),
+                }
+            }
+            tokio::select! {
+                r = listed.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
         }
     }
 
@@ -152,8 +184,35 @@ impl Coordinator {
                 changed
             });
         });
+        let follow_nodes = registry::follow_children(client, paths::NODES, POLL, |listing| {
+            let mut members: Vec<(NodeSpec, bool)> = listing
+                .iter()
+                .filter_map(
+                    |(id, data)| match serde_json::from_slice::<NodeEntry>(data) {
+                        Ok(entry) => Some((
+                            NodeSpec {
+                                id: id.clone(),
+                                addr: entry.addr,
+                            },
+                            entry.state == "draining",
+                        )),
+                        Err(e) => {
+                            tracing::warn!(node = %id, error = %e, "unreadable node entry");
+                            None
+                        }
+                    },
+                )
+                .collect();
+            members.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+            self.listed_nodes.send_if_modified(|known| {
+                let changed = *known != members;
+                *known = members;
+                changed
+            });
+        });
         tokio::select! {
             r = follow_probes => r,
+            r = follow_nodes => r,
             r = election::stand(client, &self.id, POLL, &self.leadership) => r,
         }
     }

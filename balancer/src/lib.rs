@@ -47,7 +47,7 @@ use crate::config::Config;
 use crate::index::Index;
 use crate::locations::LocationCache;
 use crate::metrics::Metrics;
-use crate::nodes::NodeTable;
+use crate::nodes::{Membership, NodeTable};
 use crate::placement::Policy;
 
 /// Everything a running balancer shares between requests.
@@ -57,8 +57,8 @@ pub struct App {
     pub config: Config,
     /// The cache operations.
     pub cache: Cache,
-    /// The data nodes.
-    pub nodes: Arc<NodeTable>,
+    /// The data nodes (the current table).
+    pub nodes: Arc<Membership>,
     /// The key-location index.
     pub index: Arc<Index>,
     /// Metric families.
@@ -71,11 +71,11 @@ impl App {
     /// Builds the balancer from a validated configuration. Opens no
     /// connection yet; servers that are down now are no error.
     pub fn build(config: Config) -> Result<App, BackendError> {
-        let nodes = Arc::new(NodeTable::new(
+        let nodes = Arc::new(Membership::new(NodeTable::new(
             &config.nodes,
             config.node_timeout(),
             config.sample_interval(),
-        )?);
+        )?));
         let index = Arc::new(Index::new(Backend::new(
             &config.index,
             config.index_timeout(),
@@ -109,7 +109,7 @@ impl App {
 /// followers, ZooKeeper, index health),
 /// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    sampler::sample_all(&app.nodes, &app.metrics).await;
+    sampler::sample_all(&app.nodes.current(), &app.metrics).await;
     let (stop_tx, stop_rx) = watch::channel(false);
     let sampler = tokio::spawn(sampler::run(
         app.nodes.clone(),
@@ -124,6 +124,15 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         app.metrics.clone(),
         stop_rx.clone(),
     ));
+    let membership = {
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            let timeout = app.config.node_timeout();
+            app.coordinator
+                .steer_membership(&app.nodes, timeout, stop)
+                .await
+        })
+    };
     let coordination = {
         let (app, stop) = (app.clone(), stop_rx.clone());
         let advertise = listener
@@ -141,5 +150,5 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     };
     http::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(sampler, index_watch, agents, coordination);
+    let _ = tokio::join!(sampler, index_watch, agents, membership, coordination);
 }

@@ -166,7 +166,7 @@ async fn serve(config: Config) -> ExitCode {
     tracing::info!(
         listen = %app.config.listen,
         index = %app.config.index,
-        nodes = app.nodes.all().len(),
+        nodes = app.nodes.current().all().len(),
         "balancer starting"
     );
     balancer::run(listener, app, shutdown_signal()).await;

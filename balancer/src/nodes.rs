@@ -5,13 +5,19 @@
 //! The table turns that state into what placement and lookup need: the
 //! up nodes ranked for a key, each with its utilization. A sample older
 //! than a few intervals makes a node's utilization unknown, so it is
-//! ranked last for new keys but still serves the keys it holds.
+//! ranked last for new keys but still serves the keys it holds. A
+//! *draining* node takes no new keys but is still read.
+//!
+//! The table itself is an immutable snapshot; [`Membership`] swaps in a new
+//! one when ZooKeeper adds, drains or removes nodes, carrying each
+//! surviving [`Node`] (its connection and figures) over unchanged.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -35,7 +41,9 @@ pub struct Node {
     seed: u64,
     /// Capacity when the node has no `maxmemory`: its share of the host's
     /// memory (the host's memory divided by the nodes configured on it).
-    host_share_divisor: u64,
+    host_share_divisor: AtomicU64,
+    /// Takes no new keys, still serves the ones it holds.
+    draining: AtomicBool,
     /// Bytes placed here since the last sample.
     pending_bytes: AtomicU64,
     /// New keys this balancer placed here since it started.
@@ -56,7 +64,7 @@ struct NodeState {
 /// All data nodes, in configuration order.
 #[derive(Debug)]
 pub struct NodeTable {
-    nodes: Vec<Node>,
+    nodes: Vec<Arc<Node>>,
     by_id: HashMap<Arc<str>, usize>,
     seeds: Vec<u64>,
     stale_after: Duration,
@@ -69,7 +77,7 @@ pub struct NodeView {
     pub id: String,
     /// `host:port`.
     pub addr: String,
-    /// `up` or `down`.
+    /// `up`, `draining` (up, no new keys) or `down`.
     pub state: &'static str,
     /// Bytes used, from the last sample.
     pub used_memory_bytes: Option<u64>,
@@ -100,22 +108,58 @@ impl NodeTable {
         timeout: Duration,
         sample_interval: Duration,
     ) -> Result<NodeTable, BackendError> {
+        let members: Vec<(NodeSpec, bool)> = specs.iter().map(|s| (s.clone(), false)).collect();
+        NodeTable::assemble(
+            &members,
+            &[],
+            timeout,
+            sample_interval * STALE_AFTER_INTERVALS,
+        )
+    }
+
+    /// A new table with these members (`(spec, draining)`), reusing this
+    /// table's node for every id whose address is unchanged.
+    pub fn with_members(
+        &self,
+        members: &[(NodeSpec, bool)],
+        timeout: Duration,
+    ) -> Result<NodeTable, BackendError> {
+        NodeTable::assemble(members, &self.nodes, timeout, self.stale_after)
+    }
+
+    fn assemble(
+        members: &[(NodeSpec, bool)],
+        existing: &[Arc<Node>],
+        timeout: Duration,
+        stale_after: Duration,
+    ) -> Result<NodeTable, BackendError> {
         let host_of = |addr: &str| addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_string();
         let mut per_host: HashMap<String, u64> = HashMap::new();
-        for spec in specs {
+        for (spec, _) in members {
             *per_host.entry(host_of(&spec.addr)).or_default() += 1;
         }
-        let mut nodes = Vec::with_capacity(specs.len());
-        for spec in specs {
-            nodes.push(Node {
-                id: spec.id.as_str().into(),
-                backend: Backend::new(&spec.addr, timeout)?,
-                seed: rendezvous::node_seed(&spec.id),
-                host_share_divisor: per_host[&host_of(&spec.addr)],
-                pending_bytes: AtomicU64::new(0),
-                placed: AtomicU64::new(0),
-                state: Mutex::new(NodeState::default()),
-            });
+        let mut nodes = Vec::with_capacity(members.len());
+        for (spec, draining) in members {
+            let reused = existing
+                .iter()
+                .find(|n| *n.id == *spec.id && n.backend.addr() == spec.addr);
+            let node = match reused {
+                Some(node) => node.clone(),
+                None => Arc::new(Node {
+                    id: spec.id.as_str().into(),
+                    backend: Backend::new(&spec.addr, timeout)?,
+                    seed: rendezvous::node_seed(&spec.id),
+                    host_share_divisor: AtomicU64::new(1),
+                    draining: AtomicBool::new(false),
+                    pending_bytes: AtomicU64::new(0),
+                    placed: AtomicU64::new(0),
+                    state: Mutex::new(NodeState::default()),
+                }),
+            };
+            node.host_share_divisor
+                .store(per_host[&host_of(&spec.addr)], Ordering::Relaxed);
+            node.draining.store(*draining, Ordering::Relaxed);
+            nodes.push(node);
         }
         let by_id = nodes
             .iter()
@@ -127,18 +171,18 @@ impl NodeTable {
             nodes,
             by_id,
             seeds,
-            stale_after: sample_interval * STALE_AFTER_INTERVALS,
+            stale_after,
         })
     }
 
     /// All nodes, in configuration order.
-    pub fn all(&self) -> &[Node] {
+    pub fn all(&self) -> &[Arc<Node>] {
         &self.nodes
     }
 
     /// The node with this id.
     pub fn by_id(&self, id: &str) -> Option<&Node> {
-        self.by_id.get(id).map(|&i| &self.nodes[i])
+        self.by_id.get(id).map(|&i| &*self.nodes[i])
     }
 
     /// The node at this position.
@@ -151,16 +195,26 @@ impl NodeTable {
         self.nodes.iter().filter(|n| n.is_up()).count()
     }
 
-    /// The up nodes ranked for `key`, best first, with their utilization.
+    /// The nodes that may take `key` if it is new (up, not draining),
+    /// ranked best first, with their utilization.
     pub fn contenders(&self, key: &str) -> Vec<Contender> {
         let now = Instant::now();
         rendezvous::rank(key, &self.seeds)
             .into_iter()
-            .filter(|&i| self.nodes[i].is_up())
+            .filter(|&i| self.nodes[i].is_up() && !self.nodes[i].is_draining())
             .map(|node| Contender {
                 node,
                 utilization: self.nodes[node].utilization(now, self.stale_after),
             })
+            .collect()
+    }
+
+    /// The up nodes, draining ones included, ranked for `key`: where a
+    /// lookup may find it.
+    pub fn readable(&self, key: &str) -> Vec<usize> {
+        rendezvous::rank(key, &self.seeds)
+            .into_iter()
+            .filter(|&i| self.nodes[i].is_up())
             .collect()
     }
 
@@ -177,6 +231,11 @@ impl NodeTable {
 // === impl Node ===
 
 impl Node {
+    /// Whether the node takes no new keys.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     /// Whether the node answered its last sample or request.
     pub fn is_up(&self) -> bool {
         self.lock().up
@@ -241,7 +300,7 @@ impl Node {
         if info.maxmemory > 0 {
             info.maxmemory
         } else {
-            info.total_system_memory / self.host_share_divisor.max(1)
+            info.total_system_memory / self.host_share_divisor.load(Ordering::Relaxed).max(1)
         }
     }
 
@@ -264,7 +323,11 @@ impl Node {
         NodeView {
             id: self.id.to_string(),
             addr: self.backend.addr().to_string(),
-            state: if state.up { "up" } else { "down" },
+            state: match (state.up, self.is_draining()) {
+                (false, _) => "down",
+                (true, true) => "draining",
+                (true, false) => "up",
+            },
             used_memory_bytes: info.map(|i| i.used_memory),
             capacity_bytes: info.map(|i| self.capacity(i)),
             utilization,
@@ -282,5 +345,66 @@ impl Node {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, NodeState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The current node table, swapped whole when membership changes; every
+/// operation loads the table once and works on that snapshot.
+#[derive(Debug)]
+pub struct Membership {
+    table: ArcSwap<NodeTable>,
+}
+
+impl Membership {
+    /// Starts with `table`.
+    pub fn new(table: NodeTable) -> Membership {
+        Membership {
+            table: ArcSwap::from_pointee(table),
+        }
+    }
+
+    /// The current table.
+    pub fn current(&self) -> Arc<NodeTable> {
+        self.table.load_full()
+    }
+
+    /// Replaces the table.
+    pub fn replace(&self, table: NodeTable) {
+        self.table.store(Arc::new(table));
+    }
+
+    /// Makes `listed` (`(spec, draining)`) the nodes that take new keys, as
+    /// listed. A node this table has that `listed` lacks stays, draining:
+    /// its keys are still read. Returns whether anything changed.
+    ///
+    /// # Errors
+    /// A listed address that cannot be used.
+    pub fn update(
+        &self,
+        listed: &[(NodeSpec, bool)],
+        timeout: Duration,
+    ) -> Result<bool, BackendError> {
+        let current = self.current();
+        let mut members = listed.to_vec();
+        for node in current.all() {
+            if !listed.iter().any(|(spec, _)| *spec.id == *node.id) {
+                let spec = NodeSpec {
+                    id: node.id.to_string(),
+                    addr: node.backend.addr().to_string(),
+                };
+                members.push((spec, true));
+            }
+        }
+        let unchanged = members.len() == current.all().len()
+            && members.iter().all(|(spec, draining)| {
+                current
+                    .by_id(&spec.id)
+                    .is_some_and(|n| n.backend.addr() == spec.addr && n.is_draining() == *draining)
+            });
+        if unchanged {
+            return Ok(false);
+        }
+        self.replace(current.with_members(&members, timeout)?);
+        Ok(true)
     }
 }

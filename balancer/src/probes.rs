@@ -20,7 +20,7 @@ use memreport::{NodeState, Report};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::nodes::NodeTable;
+use crate::nodes::{Membership, NodeTable};
 
 /// How long one long poll may wait at the agent.
 const POLL_WAIT: Duration = Duration::from_secs(2);
@@ -35,7 +35,7 @@ type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 pub async fn supervise(
     configured: Vec<String>,
     mut discovered: watch::Receiver<Vec<String>>,
-    nodes: Arc<NodeTable>,
+    nodes: Arc<Membership>,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -80,7 +80,7 @@ pub async fn supervise(
 /// `shutdown` turns true.
 pub async fn follow(
     base: String,
-    nodes: Arc<NodeTable>,
+    nodes: Arc<Membership>,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -112,8 +112,9 @@ pub async fn follow(
             }
         };
         seq = report.seq;
-        apply(&report, &nodes);
-        metrics.record_nodes(&nodes);
+        let table = nodes.current();
+        apply(&report, &table);
+        metrics.record_nodes(&table);
     }
 }
 

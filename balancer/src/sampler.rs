@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::metrics::Metrics;
-use crate::nodes::{Node, NodeTable};
+use crate::nodes::{Membership, Node, NodeTable};
 use memreport::info;
 
 /// Samples all nodes at once and records the results.
@@ -19,7 +19,7 @@ pub async fn sample_all(nodes: &NodeTable, metrics: &Metrics) {
         .all()
         .iter()
         .filter(|n| !n.is_covered_by_agent())
-        .map(sample_node);
+        .map(|n| sample_node(n));
     join_all(rounds).await;
     metrics.record_nodes(nodes);
 }
@@ -34,7 +34,7 @@ async fn sample_node(node: &Node) {
 
 /// Samples every `interval` until `shutdown` turns true.
 pub async fn run(
-    nodes: Arc<NodeTable>,
+    nodes: Arc<Membership>,
     metrics: Arc<Metrics>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -43,7 +43,7 @@ pub async fn run(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ticker.tick() => sample_all(&nodes, &metrics).await,
+            _ = ticker.tick() => sample_all(&nodes.current(), &metrics).await,
             _ = shutdown.changed() => return,
         }
     }

@@ -201,3 +201,98 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
+    use coordination::paths::NodeEntry;
+    use coordination::registry::ensure_persistent;
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb"]);
+    let extra = RedisServer::start();
+    let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let http = HttpClient::new();
+    let client = connect(&ZkConfig {
+        address: zk.addr(),
+        session_timeout: Duration::from_millis(SESSION_MS),
+    })
+    .await
+    .unwrap();
+    let entry = |addr: String, state: &str| {
+        serde_json::to_vec(&NodeEntry {
+            addr,
+            weight: 1,
+            state: state.into(),
+        })
+        .unwrap()
+    };
+    coordination::registry::ensure_path(&client, paths::NODES)
+        .await
+        .unwrap();
+    for node in cluster.nodes.iter().chain([&extra]) {
+        let path = paths::child(paths::NODES, &node.addr());
+        ensure_persistent(&client, &path, &entry(node.addr(), "active"))
+            .await
+            .unwrap();
+    }
+    let state_of = async |addr: &str| -> Value {
+        let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["addr"] == json!(addr))
+            .map_or(Value::Null, |n| n["state"].clone())
+    };
+    wait_until("the added node is up", 10, async || {
+        state_of(&extra.addr()).await == json!("up")
+    })
+    .await;
+
+    let mut on_extra = Vec::new();
+    for i in 0..100 {
+        let r = http
+            .post_json(
+                &format!("{}/cache", b.url),
+                &json!({"key": format!("grow{i}"), "value": i}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED);
+        if r.node().unwrap() == extra.addr() {
+            on_extra.push(i);
+        }
+    }
+    assert!(!on_extra.is_empty(), "new keys flow to the added node");
+
+    let path = paths::child(paths::NODES, &extra.addr());
+    client
+        .set_data(&path, &entry(extra.addr(), "draining"), None)
+        .await
+        .unwrap();
+    wait_until("the node drains", 10, async || {
+        state_of(&extra.addr()).await == json!("draining")
+    })
+    .await;
+    for i in 0..100 {
+        let r = http
+            .post_json(
+                &format!("{}/cache", b.url),
+                &json!({"key": format!("drained{i}"), "value": i}),
+            )
+            .await
+            .unwrap();
+        assert_ne!(
+            r.node().unwrap(),
+            extra.addr(),
+            "no new key on a draining node"
+        );
+    }
+    for i in on_extra {
+        let r = http.get(&format!("{}/cache/grow{i}", b.url)).await.unwrap();
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "a draining node still serves its keys"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use crate::App;
 /// `GET /nodes`: every data node with its state, memory and placements.
 pub(super) fn nodes(app: &App) -> Reply {
     let body = serde_json::json!({
-        "nodes": app.nodes.views(),
+        "nodes": app.nodes.current().views(),
         "coordination": app.coordinator.view(),
     });
     reply::json(StatusCode::OK, body.to_string())
@@ -25,13 +25,14 @@ pub(super) fn healthz() -> Reply {
 /// serves with the membership it last knew.
 pub(super) async fn readyz(app: &App) -> Reply {
     let index = app.index.ping().await;
-    let nodes_up = app.nodes.up_count();
+    let table = app.nodes.current();
+    let nodes_up = table.up_count();
     let ready = index.is_ok() && nodes_up > 0;
     let body = serde_json::json!({
         "ready": ready,
         "index": match &index { Ok(()) => "up".to_string(), Err(e) => e.to_string() },
         "nodes_up": nodes_up,
-        "nodes_total": app.nodes.all().len(),
+        "nodes_total": table.all().len(),
         "zookeeper": app.coordinator.view().zookeeper,
     });
     let status = if ready {
