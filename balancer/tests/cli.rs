@@ -33,6 +33,11 @@ fn bad_configuration_exits_2_with_a_message() {
     assert_eq!(code, Some(2));
     assert!(err.contains("invalid config file"), "{err}");
 
+    let nobody = format!("127.0.0.1:{}", test_support::free_port());
+    let (code, err) = run(&["--zookeeper", &nobody, "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ZooKeeper at"), "{err}");
+
     let (code, err) = run(&["--config", "/nonexistent/balancer.toml"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("cannot read config file"), "{err}");

@@ -142,9 +142,14 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
     let mut zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb"]);
     let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let _early_agent = start_agent(&zk, "early-host", &[&cluster.nodes[1]]);
     let http = HttpClient::new();
-    wait_until("connected", 10, async || {
-        coordination(&http, &b).await["zookeeper"] == json!("connected")
+    wait_until("connected, the early agent found", 10, async || {
+        let view = coordination(&http, &b).await;
+        view["zookeeper"] == json!("connected")
+            && view["discovered_probes"]
+                .as_array()
+                .is_some_and(|p| p.len() == 1)
     })
     .await;
 
@@ -192,12 +197,17 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
         client.check_stat(&me).await.unwrap().is_some()
     })
     .await;
+    let agent_path = paths::child(paths::PROBES, "early-host");
+    wait_until("the agent registered again", 10, async || {
+        client.check_stat(&agent_path).await.unwrap().is_some()
+    })
+    .await;
     // Watches work again: an agent that registers now is found.
     let _agent = start_agent(&zk, "late-host", &[&cluster.nodes[0]]);
     wait_until("the new agent is discovered", 10, async || {
         coordination(&http, &b).await["discovered_probes"]
             .as_array()
-            .is_some_and(|p| p.len() == 1)
+            .is_some_and(|p| p.len() == 2)
     })
     .await;
 }
@@ -295,4 +305,89 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
             "a draining node still serves its keys"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_replaced_within_the_session_timeout() {
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb"]);
+    let http = HttpClient::new();
+    // The first balancer is a real process, so it can be SIGKILLed: its
+    // session then ends only by timing out.
+    let port = test_support::free_port();
+    let mut killed = std::process::Command::new(env!("CARGO_BIN_EXE_balancer"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--index",
+            &cluster.index.addr(),
+        ])
+        .args([
+            "--nodes",
+            &cluster.nodes[0].addr(),
+            "--zookeeper",
+            &zk.addr(),
+            "--id",
+            "doomed",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/nodes");
+    wait_until("the process leads", 15, async || {
+        http.get(&url)
+            .await
+            .is_ok_and(|r| r.json()["coordination"]["is_leader"] == json!(true))
+    })
+    .await;
+    let mut config = with_zk(cluster.config(), &zk, "survivor");
+    config.zookeeper_session_ms = 5000; // the killed process asked for 5 s (the default)
+    let survivor = TestBalancer::start(config).await;
+    wait_until("the survivor sees the leader", 10, async || {
+        coordination(&http, &survivor).await["leader"] == json!("doomed")
+    })
+    .await;
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let killed_at = tokio::time::Instant::now();
+    wait_until("the survivor leads", 5 + 5, async || {
+        coordination(&http, &survivor).await["is_leader"] == json!(true)
+    })
+    .await;
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(5 + 3),
+        "{:?}",
+        killed_at.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_lock_helper_admits_one_holder_at_a_time() {
+    let zk = ZooKeeperServer::start();
+    let config = ZkConfig {
+        address: zk.addr(),
+        session_timeout: Duration::from_millis(SESSION_MS),
+    };
+    let (a, b) = (
+        connect(&config).await.unwrap(),
+        connect(&config).await.unwrap(),
+    );
+    let held = coordination::election::lock(&a, "rebalance", "a")
+        .await
+        .unwrap();
+    let waiting = coordination::election::lock(&b, "rebalance", "b");
+    tokio::pin!(waiting);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "a second holder waits while the lock is held"
+    );
+    drop(held);
+    let second = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+    assert!(
+        second.is_ok_and(|r| r.is_ok()),
+        "released locks pass to the next in line"
+    );
 }
