@@ -1,24 +1,33 @@
-//! Placement benchmark: loads keys with heavy-tailed value sizes through a
-//! real balancer onto four real Redis nodes of different `maxmemory`, once
-//! per placement policy, and prints how evenly memory fills up.
+//! Placement benchmark: loads keys with heavy-tailed value sizes through
+//! real balancers onto four real Redis nodes of different `maxmemory`, and
+//! prints how evenly memory fills up, per placement policy.
 //!
-//! Run: `cargo bench -p balancer --bench placement` (about a minute).
+//! Sections (`BENCH_SECTIONS`, comma-separated; default all):
+//! - `policies`: one balancer sampling the nodes itself.
+//! - `agents`: two balancers loading concurrently, both placing from a
+//!   probe agent's live reports (1 s interval) found through ZooKeeper.
+//! - `overhead`: one balancer, k = 2, side by side without and with
+//!   ZooKeeper + agent reports: what coordination adds per request.
+//!
+//! Run: `cargo bench -p balancer --bench placement` (about three minutes).
 //! `BENCH_KEYS` sets the key count (default 200 000), `BENCH_CONCURRENCY`
 //! the requests in flight (default 64). Under `cargo test` (no `--bench`
 //! argument) it runs as a quick smoke test with 2 000 keys.
 //!
 //! Value sizes are log-normal (median 600 B, sigma 1.0) clipped to
-//! 100 B..64 KiB, from a fixed seed, so every policy sees the same load.
+//! 100 B..64 KiB, from a fixed seed, so every run sees the same load.
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use balancer::config::Choices;
+use balancer::config::{Choices, Config};
+use hdrhistogram::Histogram;
+use memreport::NodeSpec;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use test_support::{Cluster, HttpClient, TestBalancer};
+use test_support::{Cluster, HttpClient, TestBalancer, ZooKeeperServer};
 
 const MAXMEMORY: [&str; 4] = ["64mb", "64mb", "128mb", "256mb"];
 
@@ -28,10 +37,12 @@ struct Policy {
     load_epsilon: f64,
 }
 
-struct Row {
-    policy: &'static str,
+/// What one load produced.
+struct Outcome {
     errors: usize,
     seconds: f64,
+    write_latency: Histogram<u64>,
+    read_latency: Histogram<u64>,
     utilization: Vec<f64>,
 }
 
@@ -42,85 +53,8 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Log-normal sizes via Box-Muller, clipped to 100 B..64 KiB.
-fn value_sizes(n: usize) -> Vec<usize> {
-    let mut rng = StdRng::seed_from_u64(42);
-    (0..n)
-        .map(|_| {
-            let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-            ((600f64.ln() + z).exp() as usize).clamp(100, 64 * 1024)
-        })
-        .collect()
-}
-
-async fn run(policy: &Policy, sizes: Arc<Vec<usize>>, concurrency: usize) -> Row {
-    let cluster = Cluster::start(&MAXMEMORY);
-    let mut config = cluster.config();
-    config.placement.choices = policy.choices;
-    config.placement.load_epsilon = policy.load_epsilon;
-    config.sample_interval_ms = 1000;
-    let balancer = TestBalancer::start(config).await;
-    let url = format!("{}/cache", balancer.url);
-    let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (http, url, next, errors, sizes) = (
-                HttpClient::new(),
-                url.clone(),
-                next.clone(),
-                errors.clone(),
-                sizes.clone(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&size) = sizes.get(i) else { break };
-                    let body = format!(r#"{{"key":"k{i}","value":"{}"}}"#, "x".repeat(size));
-                    let ok = http
-                        .send(hyper::Method::POST, &url, body)
-                        .await
-                        .is_ok_and(|r| r.status.is_success());
-                    if !ok {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.expect("worker");
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let mut utilization = Vec::new();
-    for node in &cluster.nodes {
-        let mut c = node.connection().await;
-        let info: String = redis::cmd("INFO")
-            .arg("memory")
-            .query_async(&mut c)
-            .await
-            .expect("INFO");
-        let parsed = memreport::info::parse(&info);
-        utilization.push(parsed.used_memory as f64 / parsed.maxmemory as f64);
-    }
-    balancer.shutdown().await;
-    Row {
-        policy: policy.name,
-        errors: errors.load(Ordering::Relaxed),
-        seconds,
-        utilization,
-    }
-}
-
-fn main() {
-    let benchmarking = std::env::args().any(|a| a == "--bench");
-    let keys = env_usize("BENCH_KEYS", if benchmarking { 200_000 } else { 2_000 });
-    let concurrency = env_usize("BENCH_CONCURRENCY", 64);
-    let sizes = Arc::new(value_sizes(keys));
-    let total: usize = sizes.iter().sum();
-    let policies = [
+fn policies() -> [Policy; 3] {
+    [
         Policy {
             name: "hashing alone (k=1)",
             choices: Choices::Top(NonZeroUsize::new(1).expect("1")),
@@ -136,33 +70,283 @@ fn main() {
             choices: Choices::All,
             load_epsilon: 0.25,
         },
-    ];
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    ]
+}
+
+/// Log-normal sizes via Box-Muller, clipped to 100 B..64 KiB.
+fn value_sizes(n: usize) -> Vec<usize> {
+    let mut rng = StdRng::seed_from_u64(42);
+    (0..n)
+        .map(|_| {
+            let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            ((600f64.ln() + z).exp() as usize).clamp(100, 64 * 1024)
+        })
+        .collect()
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds")
+}
+
+/// Writes every key (then reads each once) through `urls` in turn, with
+/// `concurrency` requests in flight, and reads the nodes' utilization.
+async fn load(
+    cluster: &Cluster,
+    urls: &[String],
+    sizes: &Arc<Vec<usize>>,
+    concurrency: usize,
+) -> Outcome {
+    let errors = Arc::new(AtomicUsize::new(0));
+    let writes = Arc::new(Mutex::new(histogram()));
+    let reads = Arc::new(Mutex::new(histogram()));
+    let started = Instant::now();
+    for phase in ["write", "read"] {
+        let next = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..concurrency)
+            .map(|w| {
+                let url = urls[w % urls.len()].clone();
+                let (next, errors, sizes) = (next.clone(), errors.clone(), sizes.clone());
+                let latency = if phase == "write" {
+                    writes.clone()
+                } else {
+                    reads.clone()
+                };
+                tokio::spawn(async move {
+                    let http = HttpClient::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&size) = sizes.get(i) else { break };
+                        let sent = Instant::now();
+                        let result = if phase == "write" {
+                            let body =
+                                format!(r#"{{"key":"k{i}","value":"{}"}}"#, "x".repeat(size));
+                            http.send(hyper::Method::POST, &format!("{url}/cache"), body)
+                                .await
+                        } else {
+                            http.get(&format!("{url}/cache/k{i}")).await
+                        };
+                        let micros = sent.elapsed().as_micros() as u64;
+                        latency
+                            .lock()
+                            .expect("lock")
+                            .saturating_record(micros.max(1));
+                        if !result.is_ok_and(|r| r.status.is_success()) {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.await.expect("worker");
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut utilization = Vec::new();
+    for node in &cluster.nodes {
+        let mut c = node.connection().await;
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut c)
+            .await
+            .expect("INFO");
+        let parsed = memreport::info::parse(&info);
+        utilization.push(parsed.used_memory as f64 / parsed.maxmemory as f64);
+    }
+    let write_latency = writes.lock().expect("lock").clone();
+    let read_latency = reads.lock().expect("lock").clone();
+    Outcome {
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+        write_latency,
+        read_latency,
+        utilization,
+    }
+}
+
+fn configure(config: &mut Config, policy: &Policy) {
+    config.placement.choices = policy.choices;
+    config.placement.load_epsilon = policy.load_epsilon;
+    config.sample_interval_ms = 1000;
+}
+
+/// Starts a probe agent reporting `cluster`'s nodes every second and
+/// registering in `zk`; stops when the returned sender drops.
+fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> tokio::sync::oneshot::Sender<()> {
+    let config = probe_agent::config::Config {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], test_support::free_port())),
+        host: Some("bench-host".into()),
+        nodes: cluster
+            .nodes
+            .iter()
+            .map(|n| NodeSpec::from_addr(n.addr()))
+            .collect(),
+        interval_ms: 1000,
+        zookeeper: Some(zk.addr()),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .expect("bind");
+        let source = Box::new(probe_agent::host::SysinfoSource::new().expect("sysinfo"));
+        probe_agent::run(listener, config, source, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    stop
+}
+
+/// Waits until every balancer takes its figures from the agent.
+async fn await_agent_reports(urls: &[String]) {
+    let http = HttpClient::new();
+    for _ in 0..200 {
+        let mut all = true;
+        for url in urls {
+            let nodes = http
+                .get(&format!("{url}/nodes"))
+                .await
+                .expect("nodes")
+                .json();
+            all &= nodes["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .all(|n| n["report_source"] == serde_json::json!("agent:bench-host"));
+        }
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the balancers never received the agent's reports");
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+fn print_row(label: &str, keys: usize, o: &Outcome) {
+    let mean = o.utilization.iter().sum::<f64>() / o.utilization.len() as f64;
+    let max = o.utilization.iter().copied().fold(0.0, f64::max);
+    let per_node: Vec<String> = o
+        .utilization
+        .iter()
+        .map(|u| format!("{:.0}%", u * 100.0))
+        .collect();
     println!(
-        "placement benchmark: {keys} keys, {:.1} MiB of values (log-normal, median 600 B, 100 B..64 KiB), \
-         nodes maxmemory {MAXMEMORY:?}, {concurrency} requests in flight",
+        "| {label} | {} | {:.2} | {} | {:.0} | {:.2} / {:.2} | {:.2} / {:.2} |",
+        per_node.join(" / "),
+        max / mean,
+        o.errors,
+        2.0 * keys as f64 / o.seconds,
+        ms(&o.write_latency, 0.5),
+        ms(&o.write_latency, 0.99),
+        ms(&o.read_latency, 0.5),
+        ms(&o.read_latency, 0.99),
+    );
+}
+
+fn header() {
+    println!(
+        "| setup | utilization per node | max/mean | failed requests | requests/s | write p50 / p99 ms | read p50 / p99 ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+}
+
+async fn section_policies(sizes: &Arc<Vec<usize>>, concurrency: usize) {
+    println!("\n### One balancer, own INFO sampling\n");
+    header();
+    for policy in &policies() {
+        let cluster = Cluster::start(&MAXMEMORY);
+        let mut config = cluster.config();
+        configure(&mut config, policy);
+        let b = TestBalancer::start(config).await;
+        let outcome = load(&cluster, std::slice::from_ref(&b.url), sizes, concurrency).await;
+        b.shutdown().await;
+        print_row(policy.name, sizes.len(), &outcome);
+    }
+}
+
+async fn section_agents(sizes: &Arc<Vec<usize>>, concurrency: usize) {
+    println!("\n### Two balancers loading concurrently, placing from live agent reports (1 s)\n");
+    header();
+    for policy in &policies() {
+        let zk = ZooKeeperServer::start();
+        let cluster = Cluster::start(&MAXMEMORY);
+        let _agent = start_agent(&cluster, &zk);
+        let mut balancers = Vec::new();
+        for id in ["a", "b"] {
+            let mut config = cluster.config();
+            configure(&mut config, policy);
+            config.zookeeper = Some(zk.addr());
+            config.id = Some(id.into());
+            balancers.push(TestBalancer::start(config).await);
+        }
+        let urls: Vec<String> = balancers.iter().map(|b| b.url.clone()).collect();
+        await_agent_reports(&urls).await;
+        let outcome = load(&cluster, &urls, sizes, concurrency).await;
+        for b in balancers {
+            b.shutdown().await;
+        }
+        print_row(policy.name, sizes.len(), &outcome);
+    }
+}
+
+async fn section_overhead(sizes: &Arc<Vec<usize>>, concurrency: usize) {
+    println!(
+        "\n### What ZooKeeper and agent reports add to the request path (one balancer, k=2)\n"
+    );
+    header();
+    let policy = &policies()[1];
+    for with_coordination in [false, true] {
+        let zk = ZooKeeperServer::start();
+        let cluster = Cluster::start(&MAXMEMORY);
+        let _agent = with_coordination.then(|| start_agent(&cluster, &zk));
+        let mut config = cluster.config();
+        configure(&mut config, policy);
+        if with_coordination {
+            config.zookeeper = Some(zk.addr());
+        }
+        let b = TestBalancer::start(config).await;
+        if with_coordination {
+            await_agent_reports(std::slice::from_ref(&b.url)).await;
+        }
+        let outcome = load(&cluster, std::slice::from_ref(&b.url), sizes, concurrency).await;
+        b.shutdown().await;
+        let label = if with_coordination {
+            "ZooKeeper + agent reports"
+        } else {
+            "static, own sampling"
+        };
+        print_row(label, sizes.len(), &outcome);
+    }
+}
+
+fn main() {
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let keys = env_usize("BENCH_KEYS", if benchmarking { 200_000 } else { 2_000 });
+    let concurrency = env_usize("BENCH_CONCURRENCY", 64);
+    let sections =
+        std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "policies,agents,overhead".into());
+    let sizes = Arc::new(value_sizes(keys));
+    let total: usize = sizes.iter().sum();
+    println!(
+        "placement benchmark: {keys} keys written then read once, {:.1} MiB of values \
+         (log-normal, median 600 B, 100 B..64 KiB), nodes maxmemory {MAXMEMORY:?}, \
+         {concurrency} requests in flight",
         total as f64 / (1024.0 * 1024.0)
     );
-    println!();
-    println!("| policy | utilization per node | max/mean | failed writes | writes/s |");
-    println!("| --- | --- | --- | --- | --- |");
-    for policy in &policies {
-        let row = runtime.block_on(run(policy, sizes.clone(), concurrency));
-        let mean = row.utilization.iter().sum::<f64>() / row.utilization.len() as f64;
-        let max = row.utilization.iter().copied().fold(0.0, f64::max);
-        let per_node: Vec<String> = row
-            .utilization
-            .iter()
-            .map(|u| format!("{:.0}%", u * 100.0))
-            .collect();
-        println!(
-            "| {} | {} | {:.2} | {} | {:.0} |",
-            row.policy,
-            per_node.join(" / "),
-            max / mean,
-            row.errors,
-            keys as f64 / row.seconds
-        );
-        std::thread::sleep(Duration::from_millis(200));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for section in sections.split(',') {
+        match section.trim() {
+            "policies" => runtime.block_on(section_policies(&sizes, concurrency)),
+            "agents" => runtime.block_on(section_agents(&sizes, concurrency)),
+            "overhead" => runtime.block_on(section_overhead(&sizes, concurrency)),
+            other => panic!("unknown section {other:?} (policies, agents, overhead)"),
+        }
     }
 }
