@@ -1,6 +1,7 @@
 //! The balancer's side of ZooKeeper: registers `/dlb/balancers/<id>`,
-//! stands for leader election, and follows `/dlb/probes` so probe agents
-//! are found without configuration. Every change is published on `watch`
+//! stands for leader election, and follows `/dlb/probes` (so probe agents
+//! are found without configuration), `/dlb/nodes` (the data nodes) and
+//! `/dlb/balancers` (its peers). Every change is published on `watch`
 //! channels; nothing on the request path waits for ZooKeeper.
 //!
 //! With ZooKeeper unreachable the balancer keeps serving with what it last
@@ -35,6 +36,8 @@ pub struct Coordinator {
     probes: watch::Sender<Vec<String>>,
     /// The data nodes listed under `/dlb/nodes`, `(spec, draining)`.
     listed_nodes: watch::Sender<Vec<(NodeSpec, bool)>>,
+    /// Every registered balancer, `id=address`.
+    balancers: watch::Sender<Vec<String>>,
 }
 
 /// What `/nodes` and `/readyz` show about coordination.
@@ -50,6 +53,8 @@ pub struct CoordinatorView {
     pub is_leader: bool,
     /// Probe agents found in ZooKeeper.
     pub discovered_probes: Vec<String>,
+    /// Balancers registered in ZooKeeper (this one included), `id=address`.
+    pub balancers: Vec<String>,
 }
 
 impl Coordinator {
@@ -62,6 +67,7 @@ impl Coordinator {
             leadership: watch::channel(Leadership::default()).0,
             probes: watch::channel(Vec::new()).0,
             listed_nodes: watch::channel(Vec::new()).0,
+            balancers: watch::channel(Vec::new()).0,
         }
     }
 
@@ -109,6 +115,7 @@ impl Coordinator {
             leader: leadership.leader,
             is_leader: leadership.is_leader,
             discovered_probes: self.probes.borrow().clone(),
+            balancers: self.balancers.borrow().clone(),
         }
     }
 
@@ -210,9 +217,23 @@ impl Coordinator {
                 changed
             });
         });
+        let follow_balancers =
+            registry::follow_children(client, paths::BALANCERS, POLL, |listing| {
+                let mut peers: Vec<String> = listing
+                    .iter()
+                    .map(|(id, data)| format!("{id}={}", String::from_utf8_lossy(data)))
+                    .collect();
+                peers.sort();
+                self.balancers.send_if_modified(|known| {
+                    let changed = *known != peers;
+                    *known = peers;
+                    changed
+                });
+            });
         tokio::select! {
             r = follow_probes => r,
             r = follow_nodes => r,
+            r = follow_balancers => r,
             r = election::stand(client, &self.id, POLL, &self.leadership) => r,
         }
     }

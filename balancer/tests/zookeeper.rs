@@ -89,6 +89,9 @@ async fn balancers_elect_one_leader_and_replace_one_that_stops() {
     .await;
     let view = coordination(&http, &first).await;
     assert_eq!(view["zookeeper"], json!("connected"));
+    let peers = view["balancers"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "each balancer sees both: {peers:?}");
+    assert!(peers[0].as_str().unwrap().starts_with("b1=127.0.0.1:"));
     let (leader, follower) = if view["is_leader"] == json!(true) {
         (first, second)
     } else {
