@@ -23,6 +23,16 @@ pub struct ZkConfig {
     pub session_timeout: Duration,
 }
 
+impl ZkConfig {
+    /// Settings for `address` with a session timeout in milliseconds.
+    pub fn new(address: &str, session_timeout_ms: u64) -> ZkConfig {
+        ZkConfig {
+            address: address.to_string(),
+            session_timeout: Duration::from_millis(session_timeout_ms),
+        }
+    }
+}
+
 /// Where the session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZkState {

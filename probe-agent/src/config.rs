@@ -74,12 +74,10 @@ impl Config {
 
     /// ZooKeeper settings, when configured.
     pub fn zookeeper(&self) -> Option<coordination::session::ZkConfig> {
+        let session_ms = self.zookeeper_session_ms;
         self.zookeeper
-            .as_ref()
-            .map(|address| coordination::session::ZkConfig {
-                address: address.clone(),
-                session_timeout: Duration::from_millis(self.zookeeper_session_ms),
-            })
+            .as_deref()
+            .map(|address| coordination::session::ZkConfig::new(address, session_ms))
     }
 
     /// The URL to register.
