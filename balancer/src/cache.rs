@@ -125,10 +125,9 @@ impl Cache {
         let choice = placement::choose(&contenders, &self.policy, true).ok_or(Error::NoNodes)?;
         let choice = nodes.get(choice);
         let (node, claimed) = match self.index.claim(key, &choice.id, ttl).await {
-            Ok(owner) if *owner == *choice.id => (choice, true),
-            Ok(owner) => {
+            Ok((owner, created)) => {
                 let node = nodes.by_id(&owner);
-                (node.ok_or(Error::UnknownNode(owner))?, false)
+                (node.ok_or(Error::UnknownNode(owner))?, created)
             }
             Err(e) => {
                 self.count_index_error(&e);

@@ -22,14 +22,17 @@ use crate::backend::{Backend, BackendError};
 /// Seconds an index entry outlives its value.
 const TTL_GRACE_SECONDS: u64 = 1;
 
-/// Returns the owner, claiming the key for ARGV[1] if it has none, and sets
-/// the entry's TTL (ARGV[2], 0 for none).
+/// Returns `{owner, 1 if this call created the entry else 0}`, claiming
+/// the key for ARGV[1] if it has no owner, and sets the entry's TTL
+/// (ARGV[2], 0 for none).
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local owner = redis.call('GET', KEYS[1])
+        local created = 0
         if not owner then
             owner = ARGV[1]
+            created = 1
             redis.call('SET', KEYS[1], owner)
         end
         local ttl = tonumber(ARGV[2])
@@ -38,7 +41,7 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| {
         else
             redis.call('PERSIST', KEYS[1])
         end
-        return owner
+        return {owner, created}
         ",
     )
 });
@@ -98,20 +101,23 @@ impl Index {
         self.guarded(self.backend.cmd(&cmd)).await
     }
 
-    /// Claims `key` for `node` unless it has an owner; returns the owner.
-    /// Sets the entry's TTL to follow the value's.
+    /// Claims `key` for `node` unless it has an owner; returns the owner
+    /// and whether this call created the entry. Sets the entry's TTL to
+    /// follow the value's.
     pub async fn claim(
         &self,
         key: &str,
         node: &str,
         ttl: Option<u64>,
-    ) -> Result<String, IndexError> {
+    ) -> Result<(String, bool), IndexError> {
         let mut call = CLAIM.key(entry_key(key));
         call.arg(node).arg(ttl.map_or(0, |t| t + TTL_GRACE_SECONDS));
-        self.guarded(self.backend.script(&call)).await
+        let (owner, created): (String, i64) = self.guarded(self.backend.script(&call)).await?;
+        Ok((owner, created == 1))
     }
 
-    /// Undoes a claim whose value could not be written.
+    /// Undoes a claim this balancer created, when the value could not be
+    /// written.
     pub async fn release(&self, key: &str, node: &str) -> Result<(), IndexError> {
         let mut call = RELEASE.key(entry_key(key));
         call.arg(node);

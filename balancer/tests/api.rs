@@ -356,3 +356,48 @@ async fn shutdown_lets_in_flight_requests_finish() {
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
     stopping.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_full_node_refuses_an_update_with_507_and_keeps_the_key() {
+    let cluster = Cluster::start(&["4mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let cache = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&cache, &json!({"key": "kept", "value": "old"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    // Fill the node around the balancer until Redis refuses writes.
+    let mut conn = cluster.nodes[0].connection().await;
+    let junk = vec![b'j'; 64 * 1024];
+    for i in 0.. {
+        let set: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("junk:{i}"))
+            .arg(&junk)
+            .query_async(&mut conn)
+            .await;
+        if set.is_err() {
+            break;
+        }
+    }
+    let big = "n".repeat(256 * 1024);
+    let r = http
+        .post_json(&cache, &json!({"key": "kept", "value": big}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::INSUFFICIENT_STORAGE, "{}", r.body);
+    assert_eq!(r.json()["error"], json!("node_full"));
+
+    let mut index = cluster.index.connection().await;
+    let entry: Option<String> = index.get("loc:kept").await.unwrap();
+    assert_eq!(
+        entry,
+        Some(cluster.nodes[0].addr()),
+        "a failed update keeps the index entry"
+    );
+    let r = http.get(&format!("{cache}/kept")).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["value"], json!("old"));
+}
