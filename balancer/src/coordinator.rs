@@ -147,7 +147,13 @@ impl Coordinator {
             let advertise = advertise.clone();
             async move {
                 if let Err(e) = self.serve_session(&client, &advertise).await {
-                    tracing::warn!(error = %e, "ZooKeeper work failed; starting over on a new session");
+                    tracing::warn!(
+                        id = %self.id,
+                        error = %e,
+                        "ZooKeeper work failed (a node-exists error means another balancer uses this id); \
+                         starting over on a new session"
+                    );
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         });

@@ -117,7 +117,9 @@ async fn balancers_elect_one_leader_and_replace_one_that_stops() {
 async fn probe_agents_are_found_through_zookeeper() {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb"]);
-    let _agent = start_agent(&zk, "zk-host", &[&cluster.nodes[0], &cluster.nodes[1]]);
+    // Two agents on one host (different ports) both register.
+    let _agent = start_agent(&zk, "zk-host", &[&cluster.nodes[0]]);
+    let _second = start_agent(&zk, "zk-host", &[&cluster.nodes[1]]);
     let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
     let http = HttpClient::new();
     wait_until("the agent's reports arrive", 10, async || {
@@ -200,9 +202,9 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
         client.check_stat(&me).await.unwrap().is_some()
     })
     .await;
-    let agent_path = paths::child(paths::PROBES, "early-host");
     wait_until("the agent registered again", 10, async || {
-        client.check_stat(&agent_path).await.unwrap().is_some()
+        let agents = client.list_children(paths::PROBES).await.unwrap();
+        agents.iter().any(|name| name.starts_with("early-host:"))
     })
     .await;
     // Watches work again: an agent that registers now is found.
@@ -393,4 +395,32 @@ async fn the_lock_helper_admits_one_holder_at_a_time() {
         second.is_ok_and(|r| r.is_ok()),
         "released locks pass to the next in line"
     );
+}
+
+#[tokio::test]
+async fn a_registration_never_evicts_another_process() {
+    use coordination::registry::register_ephemeral;
+    let zk = ZooKeeperServer::start();
+    let config = ZkConfig::new(&zk.addr(), SESSION_MS);
+    let (a, b) = (
+        connect(&config).await.unwrap(),
+        connect(&config).await.unwrap(),
+    );
+    coordination::registry::ensure_path(&a, paths::BALANCERS)
+        .await
+        .unwrap();
+    let path = paths::child(paths::BALANCERS, "same-id");
+    register_ephemeral(&a, &path, b"127.0.0.1:1").await.unwrap();
+    let taken = register_ephemeral(&b, &path, b"127.0.0.1:2").await;
+    assert!(
+        matches!(taken, Err(coordination::Error::NodeExists)),
+        "{taken:?}"
+    );
+    let (data, _) = a.get_data(&path).await.unwrap();
+    assert_eq!(
+        data, b"127.0.0.1:1",
+        "the first holder keeps its registration"
+    );
+    // The same data again is our own leftover: it is taken over.
+    register_ephemeral(&b, &path, b"127.0.0.1:1").await.unwrap();
 }

@@ -18,8 +18,10 @@ pub async fn ensure_path(client: &Client, path: &str) -> Result<(), Error> {
     }
 }
 
-/// Registers `path` as an ephemeral node holding `data`, replacing a
-/// leftover from an earlier session of ours.
+/// Registers `path` as an ephemeral node holding `data`. A node already
+/// there with the same data is a leftover of an earlier session of ours and
+/// is replaced; one with other data belongs to another process, and the
+/// registration fails with [`Error::NodeExists`] rather than evict it.
 ///
 /// # Errors
 /// The ZooKeeper error.
@@ -28,7 +30,11 @@ pub async fn register_ephemeral(client: &Client, path: &str, data: &[u8]) -> Res
     match client.create(path, data, &options).await {
         Ok(_) => Ok(()),
         Err(Error::NodeExists) => {
-            // A session that died recently may still hold it; take it over.
+            match client.get_data(path).await {
+                Ok((existing, _)) if existing != data => return Err(Error::NodeExists),
+                Ok(_) | Err(Error::NoNode) => {}
+                Err(e) => return Err(e),
+            }
             match client.delete(path, None).await {
                 Ok(()) | Err(Error::NoNode) => {}
                 Err(e) => return Err(e),

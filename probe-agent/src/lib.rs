@@ -60,8 +60,10 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let registering = config.zookeeper().map(|zk| {
         let entry = registration::entry(&config, &sampler.host);
+        let name = registration::name(&config, &sampler.host);
         tokio::spawn(registration::run(
             zk,
+            name,
             entry,
             config.nodes.clone(),
             stopped.clone(),

@@ -1,5 +1,6 @@
-//! The agent's place in ZooKeeper: an ephemeral `/dlb/probes/<host>` with
-//! its URL and the nodes it watches, and a persistent `/dlb/nodes/<id>`
+//! The agent's place in ZooKeeper: an ephemeral `/dlb/probes/<host>:<port>`
+//! (host and HTTP port, so several agents may share a host) with its URL
+//! and the nodes it watches, and a persistent `/dlb/nodes/<id>`
 //! for each of those nodes (created when missing; an operator's change,
 //! such as `draining`, is kept). Registered again on every new session.
 
@@ -20,22 +21,30 @@ pub fn entry(config: &Config, host: &str) -> ProbeEntry {
     }
 }
 
-/// Keeps the registration in place until `shutdown` turns true.
+/// The name under `/dlb/probes`: `<host>:<port>`.
+pub fn name(config: &Config, host: &str) -> String {
+    format!("{host}:{}", config.listen.port())
+}
+
+/// Keeps the registration `/dlb/probes/<name>` in place until `shutdown`
+/// turns true.
 pub async fn run(
     zk: ZkConfig,
+    name: String,
     entry: ProbeEntry,
     nodes: Vec<NodeSpec>,
     shutdown: watch::Receiver<bool>,
 ) {
     let (state, _) = watch::channel(ZkState::Connecting);
     session::supervise(zk, state, shutdown, |client| {
-        let (entry, nodes) = (entry.clone(), nodes.clone());
+        let (name, entry, nodes) = (name.clone(), entry.clone(), nodes.clone());
         async move {
-            if let Err(e) = register(&client, &entry, &nodes).await {
-                tracing::warn!(error = %e, "ZooKeeper registration failed; retrying on a new session");
+            if let Err(e) = register(&client, &name, &entry, &nodes).await {
+                tracing::warn!(%name, error = %e, "ZooKeeper registration failed; retrying on a new session");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 return;
             }
-            tracing::info!(host = %entry.host, "registered in ZooKeeper");
+            tracing::info!(%name, "registered in ZooKeeper");
             std::future::pending::<()>().await;
         }
     })
@@ -44,6 +53,7 @@ pub async fn run(
 
 async fn register(
     client: &coordination::Client,
+    name: &str,
     entry: &ProbeEntry,
     nodes: &[NodeSpec],
 ) -> Result<(), coordination::Error> {
@@ -59,5 +69,5 @@ async fn register(
         registry::ensure_persistent(client, &paths::child(paths::NODES, &node.id), &json).await?;
     }
     let json = serde_json::to_vec(entry).expect("entry serializes");
-    registry::register_ephemeral(client, &paths::child(paths::PROBES, &entry.host), &json).await
+    registry::register_ephemeral(client, &paths::child(paths::PROBES, name), &json).await
 }
