@@ -3,7 +3,7 @@
 //! | path | kind | data |
 //! | --- | --- | --- |
 //! | `/dlb/balancers/<id>` | ephemeral | the balancer's HTTP address |
-//! | `/dlb/probes/<host>` | ephemeral | [`ProbeEntry`] as JSON |
+//! | `/dlb/probes/<host>:<port>` | ephemeral | [`ProbeEntry`] as JSON |
 //! | `/dlb/nodes/<id>` | persistent | [`NodeEntry`] as JSON |
 //! | `/dlb/election/...` | ephemeral sequential | a candidate balancer's id |
 //! | `/dlb/locks/<name>/...` | ephemeral sequential | the holder's id |
