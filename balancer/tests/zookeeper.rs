@@ -132,12 +132,9 @@ async fn probe_agents_are_found_through_zookeeper() {
     })
     .await;
     // The agent also listed the data nodes persistently.
-    let client = connect(&ZkConfig {
-        address: zk.addr(),
-        session_timeout: Duration::from_millis(SESSION_MS),
-    })
-    .await
-    .unwrap();
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
     let listed = client.list_children(paths::NODES).await.unwrap();
     assert!(listed.contains(&cluster.nodes[0].addr()), "{listed:?}");
 }
@@ -191,12 +188,9 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
         coordination(&http, &b).await["zookeeper"] == json!("connected")
     })
     .await;
-    let client = connect(&ZkConfig {
-        address: zk.addr(),
-        session_timeout: Duration::from_millis(SESSION_MS),
-    })
-    .await
-    .unwrap();
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
     let me = paths::child(paths::BALANCERS, "b1");
     wait_until("registered again", 10, async || {
         client.check_stat(&me).await.unwrap().is_some()
@@ -226,12 +220,9 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
     let extra = RedisServer::start();
     let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
     let http = HttpClient::new();
-    let client = connect(&ZkConfig {
-        address: zk.addr(),
-        session_timeout: Duration::from_millis(SESSION_MS),
-    })
-    .await
-    .unwrap();
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
     let entry = |addr: String, state: &str| {
         serde_json::to_vec(&NodeEntry {
             addr,
@@ -370,10 +361,7 @@ async fn a_killed_leader_is_replaced_within_the_session_timeout() {
 #[tokio::test]
 async fn the_lock_helper_admits_one_holder_at_a_time() {
     let zk = ZooKeeperServer::start();
-    let config = ZkConfig {
-        address: zk.addr(),
-        session_timeout: Duration::from_millis(SESSION_MS),
-    };
+    let config = ZkConfig::new(&zk.addr(), SESSION_MS);
     let (a, b) = (
         connect(&config).await.unwrap(),
         connect(&config).await.unwrap(),
