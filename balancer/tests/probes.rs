@@ -3,78 +3,16 @@
 //! agent makes its nodes stale, and they get no new keys while fresh ones
 //! exist; a restarted agent makes them fresh again.
 
-use std::time::Duration;
-
 use hyper::StatusCode;
-use memreport::{HostMemory, NodeSpec};
 use serde_json::{Value, json};
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer};
-use tokio::sync::oneshot;
+use support::{Agent, wait_until};
+use test_support::{Cluster, HttpClient, TestBalancer};
 
-/// A probe agent on a fixed port, stopped on drop.
-struct Agent {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
-}
-
-impl Agent {
-    async fn start(port: u16, host: &str, nodes: &[&RedisServer]) -> Agent {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        let config = probe_agent::config::Config {
-            host: Some(host.into()),
-            nodes: nodes
-                .iter()
-                .map(|n| NodeSpec::from_addr(n.addr()))
-                .collect(),
-            interval_ms: 200,
-            node_timeout_ms: 300,
-            ..Default::default()
-        };
-        let memory = HostMemory {
-            total_bytes: 1 << 34,
-            available_bytes: 1 << 33,
-            used_bytes: 1 << 33,
-        };
-        let source = Box::new(probe_agent::host::FixedSource(memory, 5.0));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(probe_agent::run(listener, config, source, async {
-            let _ = stopped.await;
-        }));
-        Agent {
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
+mod support;
 
 async fn nodes(http: &HttpClient, b: &TestBalancer) -> Vec<Value> {
     let v = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
     v["nodes"].as_array().unwrap().clone()
-}
-
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 async fn placements(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize) -> Vec<String> {
@@ -95,8 +33,13 @@ async fn placements(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize)
 async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
     let (port_a, port_b) = (test_support::free_port(), test_support::free_port());
-    let agent_a = Agent::start(port_a, "host-a", &[&cluster.nodes[0]]).await;
-    let _agent_b = Agent::start(port_b, "host-b", &[&cluster.nodes[1], &cluster.nodes[2]]).await;
+    let agent_a = Agent::start(Agent::config(port_a, "host-a", &[&cluster.nodes[0]])).await;
+    let _agent_b = Agent::start(Agent::config(
+        port_b,
+        "host-b",
+        &[&cluster.nodes[1], &cluster.nodes[2]],
+    ))
+    .await;
     let mut config = cluster.config();
     config.probes = vec![
         format!("http://127.0.0.1:{port_a}"),
@@ -105,7 +48,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
 
-    wait_until("every node is reported by its agent", async || {
+    wait_until("every node is reported by its agent", 5, async || {
         let n = nodes(&http, &b).await;
         n[0]["report_source"] == json!("agent:host-a")
             && n[1]["report_source"] == json!("agent:host-b")
@@ -115,7 +58,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
 
     // Fill node 1 around the balancer: the agent's next report steers new keys away.
     cluster.nodes[1].fill_with_junk(40).await;
-    wait_until("the agent reports the filled node", async || {
+    wait_until("the agent reports the filled node", 5, async || {
         nodes(&http, &b).await[1]["used_memory_bytes"]
             .as_u64()
             .unwrap()
@@ -138,7 +81,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
         .collect();
     assert!(!on_node0.is_empty());
     agent_a.stop().await;
-    wait_until("node 0 is stale", async || {
+    wait_until("node 0 is stale", 5, async || {
         nodes(&http, &b).await[0]["utilization"].is_null()
     })
     .await;
@@ -159,8 +102,8 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     );
 
     // Agent A returns (on the same port): node 0 is fresh again.
-    let _agent_a = Agent::start(port_a, "host-a", &[&cluster.nodes[0]]).await;
-    wait_until("node 0 is fresh again", async || {
+    let _agent_a = Agent::start(Agent::config(port_a, "host-a", &[&cluster.nodes[0]])).await;
+    wait_until("node 0 is fresh again", 5, async || {
         !nodes(&http, &b).await[0]["utilization"].is_null()
     })
     .await;
@@ -175,13 +118,18 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
 async fn an_agent_reporting_a_node_down_takes_it_out_of_placement() {
     let mut cluster = Cluster::start(&["64mb", "64mb"]);
     let port = test_support::free_port();
-    let _agent = Agent::start(port, "host", &[&cluster.nodes[0], &cluster.nodes[1]]).await;
+    let _agent = Agent::start(Agent::config(
+        port,
+        "host",
+        &[&cluster.nodes[0], &cluster.nodes[1]],
+    ))
+    .await;
     let mut config = cluster.config();
     config.probes = vec![format!("http://127.0.0.1:{port}")];
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
     cluster.nodes[0].stop();
-    wait_until("the agent reports node 0 down", async || {
+    wait_until("the agent reports node 0 down", 5, async || {
         let n = nodes(&http, &b).await;
         n[0]["state"] == json!("down")
             && n[0]["last_error"]

@@ -9,10 +9,13 @@ use balancer::config::Config;
 use coordination::paths;
 use coordination::session::{ZkConfig, connect};
 use hyper::StatusCode;
-use memreport::{HostMemory, NodeSpec};
 use serde_json::{Value, json};
+use support::{Agent, wait_until};
 use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, ZooKeeperServer};
-use tokio::sync::oneshot;
+
+// Each test binary compiles its own copy of the shared module and uses part of it.
+#[allow(dead_code)]
+mod support;
 
 const SESSION_MS: u64 = 2000;
 
@@ -27,46 +30,12 @@ async fn coordination(http: &HttpClient, b: &TestBalancer) -> Value {
     http.get(&format!("{}/nodes", b.url)).await.unwrap().json()["coordination"].clone()
 }
 
-async fn wait_until(what: &str, seconds: u64, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out after {seconds} s waiting until {what}");
-}
-
-/// A probe agent registering in ZooKeeper; stopped on drop.
-fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> oneshot::Sender<()> {
-    let config = probe_agent::config::Config {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], test_support::free_port())),
-        host: Some(host.into()),
-        nodes: nodes
-            .iter()
-            .map(|n| NodeSpec::from_addr(n.addr()))
-            .collect(),
-        interval_ms: 200,
-        zookeeper: Some(zk.addr()),
-        zookeeper_session_ms: SESSION_MS,
-        ..Default::default()
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-        let memory = HostMemory {
-            total_bytes: 1 << 34,
-            available_bytes: 1 << 33,
-            used_bytes: 1 << 33,
-        };
-        let source = Box::new(probe_agent::host::FixedSource(memory, 1.0));
-        probe_agent::run(listener, config, source, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    stop
+/// A probe agent on a free port registering in `zk`; stopped on drop.
+async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> Agent {
+    let mut config = Agent::config(test_support::free_port(), host, nodes);
+    config.zookeeper = Some(zk.addr());
+    config.zookeeper_session_ms = SESSION_MS;
+    Agent::start(config).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,8 +87,8 @@ async fn probe_agents_are_found_through_zookeeper() {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb"]);
     // Two agents on one host (different ports) both register.
-    let _agent = start_agent(&zk, "zk-host", &[&cluster.nodes[0]]);
-    let _second = start_agent(&zk, "zk-host", &[&cluster.nodes[1]]);
+    let _agent = start_agent(&zk, "zk-host", &[&cluster.nodes[0]]).await;
+    let _second = start_agent(&zk, "zk-host", &[&cluster.nodes[1]]).await;
     let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
     let http = HttpClient::new();
     wait_until("the agent's reports arrive", 10, async || {
@@ -144,7 +113,7 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
     let mut zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb"]);
     let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
-    let _early_agent = start_agent(&zk, "early-host", &[&cluster.nodes[1]]);
+    let _early_agent = start_agent(&zk, "early-host", &[&cluster.nodes[1]]).await;
     let http = HttpClient::new();
     wait_until("connected, the early agent found", 10, async || {
         let view = coordination(&http, &b).await;
@@ -202,7 +171,7 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
     })
     .await;
     // Watches work again: an agent that registers now is found.
-    let _agent = start_agent(&zk, "late-host", &[&cluster.nodes[0]]);
+    let _agent = start_agent(&zk, "late-host", &[&cluster.nodes[0]]).await;
     wait_until("the new agent is discovered", 10, async || {
         coordination(&http, &b).await["discovered_probes"]
             .as_array()
