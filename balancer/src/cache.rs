@@ -1,35 +1,58 @@
-//! The cache operations behind the HTTP API: find where a key lives, place
-//! a new key, and read, write or delete its value on that node.
+//! The cache operations behind the HTTP API: find a key's replicas, place a
+//! new key, and read, write or delete its value on them.
 //!
-//! Lookup order for reads: the local location cache, then the index Redis,
+//! **Lookup** for reads: the local location cache, then the index Redis,
 //! then the hashing fallback (ask the key's rendezvous candidates in
-//! parallel). Writes always ask the index, which arbitrates new keys: the
-//! location is claimed before the value is written, so two balancers
-//! racing on one new key write to the same node. With the index down, a
-//! write goes to the node that already holds the key, or else to a node
-//! among the key's top-`k` candidates, where the fallback will find it.
+//! parallel and take the newest version). A read goes to the primary, then
+//! to the next replica on an error, a timeout or an empty answer (a node
+//! that restarted empty); a read served past the primary asks for a read
+//! repair. When every replica is down the key is a miss.
+//!
+//! **Writes** always ask the index, which arbitrates new keys: the replica
+//! set is claimed before the value is written, so two balancers racing on
+//! one new key write to the same nodes. Every write carries a hybrid
+//! logical clock timestamp and each node keeps the newest (see
+//! [`crate::values`]); a delete writes tombstones. A replica that is down
+//! or fails the write is replaced by a substitute chosen by placement, and
+//! the index entry is edited to the nodes that took the write, so it never
+//! names a replica holding an older value; replicas left short are queued
+//! for repair. The client hears back once the write's acknowledgement
+//! level (`one`, `quorum`, `all`) is met; the rest of the write carries on
+//! in the background. With the index down, a write goes to the nodes that
+//! already hold the key, or else to the key's top candidates, where the
+//! fallback will find it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::backend::BackendError;
+use crate::config::{ReplicationConfig, WriteAck};
 use crate::error::Error;
+use crate::health::count_failure;
+use crate::hlc::Clock;
 use crate::index::{Index, IndexError};
 use crate::locations::{Location, LocationCache};
 use crate::metrics::Metrics;
 use crate::nodes::{Membership, Node, NodeTable};
 use crate::placement::{self, Policy};
-use crate::values::{self, StoredValue};
+use crate::repair::Repairer;
+use crate::values::{self, Applied, Version};
 
-/// The result of a write.
+/// The result of a write or a delete.
 #[derive(Debug)]
 pub struct Written {
-    /// The node that holds the key.
-    pub node: Arc<str>,
-    /// True when the key did not exist before.
-    pub created: bool,
+    /// The replicas that acknowledged it before the reply.
+    pub nodes: Vec<Arc<str>>,
+    /// For a write, the key had no live value before; for a delete, it had one.
+    pub changed: bool,
+    /// The write's timestamp: the version the replicas keep unless a
+    /// newer write arrives.
+    pub version: String,
 }
 
 /// The result of a read hit.
@@ -37,14 +60,16 @@ pub struct Written {
 pub struct Found {
     /// The node that served the key.
     pub node: Arc<str>,
-    /// The value and its remaining TTL.
-    pub value: StoredValue,
+    /// The JSON text.
+    pub json: Vec<u8>,
+    /// Remaining seconds, or `None` when the key does not expire.
+    pub ttl: Option<u64>,
 }
 
 /// Which nodes the hashing fallback asks.
 #[derive(Debug, Clone, Copy)]
 enum FallbackScope {
-    /// The key's top-`k` candidates: where placement puts keys it cannot index.
+    /// The key's top candidates: where placement puts keys it cannot index.
     Candidates,
     /// Every up node: the index is unreachable, so an indexed key may sit
     /// anywhere placement's bounded-load overflow put it.
@@ -55,197 +80,357 @@ enum FallbackScope {
 #[derive(Debug)]
 pub struct Cache {
     nodes: Arc<Membership>,
-    index: Arc<Index>,
     locations: LocationCache,
-    policy: Policy,
+    clock: Clock,
+    replication: ReplicationConfig,
+    writer: Writer,
+}
+
+/// What a write needs, cloned into the task that finishes it after the
+/// client has its answer.
+#[derive(Debug, Clone)]
+struct Writer {
+    index: Arc<Index>,
+    repairs: Arc<Repairer>,
     metrics: Arc<Metrics>,
+    policy: Policy,
+    eject_after: u32,
+}
+
+/// One replica's answer to a write.
+#[derive(Debug)]
+struct Ack {
+    node: Arc<str>,
+    primary: bool,
+    applied: Applied,
+}
+
+/// Why a write's replicas could not take it.
+#[derive(Debug, Default)]
+struct WriteFailure {
+    last: Option<BackendError>,
 }
 
 impl Cache {
     /// Wires the parts together.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         nodes: Arc<Membership>,
         index: Arc<Index>,
         locations: LocationCache,
         policy: Policy,
+        replication: ReplicationConfig,
+        eject_after: u32,
+        clock: Clock,
+        repairs: Arc<Repairer>,
         metrics: Arc<Metrics>,
     ) -> Cache {
         Cache {
             nodes,
-            index,
             locations,
-            policy,
-            metrics,
+            clock,
+            replication,
+            writer: Writer {
+                index,
+                repairs,
+                metrics,
+                policy,
+                eject_after,
+            },
         }
     }
 
     /// Reads a key; `Ok(None)` is a miss.
     pub async fn get(&self, key: &str) -> Result<Option<Found>, Error> {
         let nodes = self.nodes.current();
-        if let Some(node) = self.locations.get(key).and_then(|l| nodes.by_id(&l.node)) {
-            if let Some(value) = read_from(node, key).await? {
+        let epoch = nodes.rejoin_epoch();
+        if let Some(location) = self.locations.get(key).filter(|l| l.epoch == epoch) {
+            if let Some(found) = self.read_replicas(&nodes, key, &location.nodes).await? {
                 self.count_lookup("cache");
-                return Ok(Some(Found {
-                    node: node.id.clone(),
-                    value,
-                }));
+                return Ok(Some(found));
             }
             self.locations.remove(key);
         }
-        let scope = match self.index.lookup(key).await {
-            Ok(Some(id)) => match nodes.by_id(&id) {
-                Some(node) => {
-                    self.count_lookup("index");
-                    let found = read_from(node, key).await?;
-                    if let Some(value) = &found {
-                        self.remember(key, node, value.ttl);
-                    }
-                    return Ok(found.map(|value| Found {
-                        node: node.id.clone(),
-                        value,
-                    }));
+        let scope = match self.writer.index.lookup(key).await {
+            Ok(Some(set)) => {
+                self.count_lookup("index");
+                let set: Vec<Arc<str>> = set.into_iter().map(Arc::from).collect();
+                let found = self.read_replicas(&nodes, key, &set).await?;
+                if let Some(found) = &found {
+                    self.remember(key, set, epoch, found.ttl);
                 }
-                None => FallbackScope::AllUp,
-            },
+                return Ok(found);
+            }
             Ok(None) => FallbackScope::Candidates,
             Err(e) => {
                 self.count_index_error(&e);
                 FallbackScope::AllUp
             }
         };
-        let found = self.find_by_hashing(&nodes, key, scope).await;
-        self.count_lookup(if found.is_some() { "fallback" } else { "none" });
-        Ok(found)
+        let holders = self.find_by_hashing(&nodes, key, scope).await;
+        self.count_lookup(if holders.is_empty() {
+            "none"
+        } else {
+            "fallback"
+        });
+        let newest = holders
+            .into_iter()
+            .max_by(|a, b| a.1.timestamp.cmp(&b.1.timestamp));
+        if let Some((_, version)) = &newest {
+            check_json(version)?;
+        }
+        Ok(newest.and_then(|(node, version)| found(node, version)))
     }
 
     /// Writes a key, placing it first if it is new.
-    pub async fn put(&self, key: &str, json: &str, ttl: Option<u64>) -> Result<Written, Error> {
+    pub async fn put(
+        &self,
+        key: &str,
+        json: &str,
+        ttl: Option<u64>,
+        ack: Option<WriteAck>,
+    ) -> Result<Written, Error> {
+        let version = Version {
+            json: Some(json.as_bytes().to_vec()),
+            timestamp: self.clock.now(),
+            ttl_ms: ttl.map(|t| t * 1000),
+        };
         let nodes = self.nodes.current();
-        let contenders = nodes.contenders(key);
-        let choice = placement::choose(&contenders, &self.policy, true).ok_or(Error::NoNodes)?;
-        let choice = nodes.get(choice);
-        let (node, claimed) = match self.index.claim(key, &choice.id, ttl).await {
-            Ok((owner, created)) => {
-                let node = nodes.by_id(&owner);
-                (node.ok_or(Error::UnknownNode(owner))?, created)
-            }
+        let replicas = self.replica_count(&nodes)?;
+        let proposal =
+            placement::choose_replicas(&nodes.contenders(key), &self.writer.policy, true, replicas);
+        let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
+        let (set, claimed) = match self.writer.index.claim(key, &proposal, ttl).await {
+            Ok((set, created)) => (set, created),
             Err(e) => {
                 self.count_index_error(&e);
-                self.place_without_index(&nodes, key).await?
+                (self.place_without_index(&nodes, key, replicas).await, false)
             }
         };
-        tracing::trace!(key, node = %node.id, claimed, "write");
-        let existed = match values::write(&node.backend, key, json, ttl).await {
-            Ok(existed) => existed,
-            Err(e) => {
-                if claimed {
-                    // Undo the claim so the key is placed afresh next time.
-                    let _ = self.index.release(key, &node.id).await;
-                }
-                if e.is_unreachable() {
-                    node.mark_down(&e);
-                }
-                return Err(e.into());
-            }
-        };
-        if !existed {
-            node.record_placement(json.len() as u64);
-            self.metrics
-                .placements
-                .with_label_values(&[&*node.id])
-                .inc();
-        }
-        self.remember(key, node, ttl);
-        Ok(Written {
-            node: node.id.clone(),
-            created: !existed,
-        })
+        let ack = ack.unwrap_or(self.replication.write_ack);
+        let written = self
+            .replicate(&nodes, key, version, set, claimed, ack, replicas)
+            .await?;
+        let epoch = nodes.rejoin_epoch();
+        self.remember(key, written.0.nodes.clone(), epoch, ttl);
+        Ok(written.0)
     }
 
-    /// Deletes a key from every node that may hold it and from the index;
-    /// returns the nodes it was removed from, or `None` if it was absent.
-    pub async fn delete(&self, key: &str) -> Result<Option<Vec<Arc<str>>>, Error> {
+    /// Deletes a key: writes a tombstone to every replica. Returns `None`
+    /// when no node held a live value.
+    pub async fn delete(&self, key: &str, ack: Option<WriteAck>) -> Result<Option<Written>, Error> {
         self.locations.remove(key);
         let nodes = self.nodes.current();
-        let (indexed, scope) = match self.index.lookup(key).await {
-            Ok(Some(id)) => (nodes.by_id(&id), FallbackScope::Candidates),
-            Ok(None) => (None, FallbackScope::Candidates),
+        let set = match self.writer.index.lookup(key).await {
+            Ok(Some(set)) => set,
+            Ok(None) => self.holders(&nodes, key, FallbackScope::Candidates).await,
             Err(e) => {
                 self.count_index_error(&e);
-                (None, FallbackScope::AllUp)
+                self.holders(&nodes, key, FallbackScope::AllUp).await
             }
         };
-        let mut targets = self.fallback_nodes(&nodes, key, scope);
-        if let Some(node) = indexed
-            && !targets.iter().any(|n| n.id == node.id)
+        if set.is_empty() {
+            return Ok(None);
+        }
+        let tombstone_ttl = self.replication.tombstone_ttl_secs * 1000;
+        let version = Version {
+            json: None,
+            timestamp: self.clock.now(),
+            ttl_ms: Some(tombstone_ttl),
+        };
+        let replicas = set.len();
+        let ack = ack.unwrap_or(self.replication.write_ack);
+        let (mut written, existed) = self
+            .replicate(&nodes, key, version, set, false, ack, replicas)
+            .await?;
+        if let Err(e) = self
+            .writer
+            .index
+            .expire_with_tombstone(key, tombstone_ttl)
+            .await
         {
-            targets.push(node);
-        }
-        let results = join_all(targets.iter().map(|n| values::remove(&n.backend, key))).await;
-        let mut removed_from = Vec::new();
-        for (node, result) in targets.iter().zip(results) {
-            match result {
-                Ok(true) => removed_from.push(node.id.clone()),
-                Ok(false) => {}
-                Err(e) => {
-                    if e.is_unreachable() {
-                        node.mark_down(&e);
-                    }
-                    // The node the index names must take the delete; a
-                    // candidate that merely might hold a copy need not.
-                    if indexed.is_some_and(|i| i.id == node.id) {
-                        return Err(e.into());
-                    }
-                }
-            }
-        }
-        if let Err(e) = self.index.forget(key).await {
             self.count_index_error(&e);
         }
-        Ok((!removed_from.is_empty()).then_some(removed_from))
+        written.changed = existed;
+        Ok(existed.then_some(written))
     }
 
-    /// Where a write goes when the index cannot be asked: the node already
-    /// holding the key, else the best of its top-`k` candidates.
-    async fn place_without_index<'t>(
+    /// Sends `version` to the replica set in a task of its own and waits
+    /// until `ack` is met. Returns the write and whether any replica held
+    /// a live value before.
+    #[allow(clippy::too_many_arguments)]
+    async fn replicate(
         &self,
-        nodes: &'t NodeTable,
+        nodes: &Arc<NodeTable>,
         key: &str,
-    ) -> Result<(&'t Node, bool), Error> {
-        if let Some(found) = self.find_by_hashing(nodes, key, FallbackScope::AllUp).await
-            && let Some(node) = nodes.by_id(&found.node)
-        {
-            return Ok((node, false));
+        version: Version,
+        set: Vec<String>,
+        claimed: bool,
+        ack: WriteAck,
+        replicas: usize,
+    ) -> Result<(Written, bool), Error> {
+        let needed = ack.needed(replicas);
+        let timestamp = version.timestamp.clone();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(self.writer.clone().write(
+            nodes.clone(),
+            key.to_string(),
+            version,
+            set,
+            claimed,
+            replicas,
+            tx,
+        ));
+        let mut acks: Vec<Ack> = Vec::with_capacity(replicas);
+        while acks.len() < needed {
+            match rx.recv().await {
+                Some(ack) => {
+                    if !ack.applied.applied {
+                        self.clock.observe(&ack.applied.timestamp);
+                    }
+                    acks.push(ack);
+                }
+                None => break,
+            }
         }
-        let contenders = nodes.contenders(key);
-        let choice = placement::choose(&contenders, &self.policy, false).ok_or(Error::NoNodes)?;
-        Ok((nodes.get(choice), false))
+        if acks.len() < needed {
+            let failure = task.await.unwrap_or_default();
+            return Err(match failure.last {
+                Some(e) if acks.is_empty() => e.into(),
+                Some(e) => Error::TooFewReplicas {
+                    acked: acks.len(),
+                    needed,
+                    last: e.to_string(),
+                },
+                None => Error::NoNodes,
+            });
+        }
+        let existed_on_primary = acks.iter().find(|a| a.primary).map(|a| a.applied.existed);
+        let existed = existed_on_primary.unwrap_or(acks[0].applied.existed);
+        let any_existed = acks.iter().any(|a| a.applied.existed);
+        Ok((
+            Written {
+                nodes: acks.into_iter().map(|a| a.node).collect(),
+                changed: !existed,
+                version: timestamp,
+            },
+            any_existed,
+        ))
     }
 
-    /// Asks the fallback nodes in parallel; the best-ranked holder wins.
+    /// The replica count for a new write: the configured factor, capped at
+    /// the nodes up.
+    fn replica_count(&self, nodes: &NodeTable) -> Result<usize, Error> {
+        let up = nodes.up_count();
+        if up == 0 {
+            return Err(Error::NoNodes);
+        }
+        Ok(self.replication.factor.get().min(up))
+    }
+
+    /// Where a write goes when the index cannot be asked: the nodes already
+    /// holding the key, else the best of its top candidates.
+    async fn place_without_index(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        replicas: usize,
+    ) -> Vec<String> {
+        let holders = self.holders(nodes, key, FallbackScope::AllUp).await;
+        if !holders.is_empty() {
+            return holders;
+        }
+        let chosen = placement::choose_replicas(
+            &nodes.contenders(key),
+            &self.writer.policy,
+            false,
+            replicas,
+        );
+        chosen
+            .into_iter()
+            .map(|i| nodes.get(i).id.to_string())
+            .collect()
+    }
+
+    /// The ids of the fallback nodes that hold any version of the key,
+    /// newest first.
+    async fn holders(&self, nodes: &NodeTable, key: &str, scope: FallbackScope) -> Vec<String> {
+        let mut found = self.find_by_hashing(nodes, key, scope).await;
+        found.sort_by(|a, b| b.1.timestamp.cmp(&a.1.timestamp));
+        found
+            .into_iter()
+            .map(|(node, _)| node.to_string())
+            .collect()
+    }
+
+    /// Reads the set in order, skipping nodes that are down, failing or
+    /// empty; a hit past the primary queues a read repair.
+    async fn read_replicas(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        set: &[Arc<str>],
+    ) -> Result<Option<Found>, Error> {
+        for (position, id) in set.iter().enumerate() {
+            let Some(node) = nodes.by_id(id).filter(|n| n.is_up()) else {
+                continue;
+            };
+            match values::read(&node.backend, key).await {
+                Ok(Some(version)) => {
+                    node.record_success();
+                    if position > 0 {
+                        self.writer
+                            .metrics
+                            .failovers
+                            .with_label_values(&["get"])
+                            .inc();
+                        self.writer.metrics.read_repairs.inc();
+                        self.writer.repairs.enqueue(key);
+                    }
+                    check_json(&version)?;
+                    return Ok(found(node.id.clone(), version));
+                }
+                Ok(None) => node.record_success(),
+                Err(e) if e.is_unreachable() => {
+                    count_failure(node, &e, self.writer.eject_after, &self.writer.metrics);
+                }
+                Err(BackendError::Reply { .. }) => return Err(Error::NotJson),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Asks the fallback nodes in parallel; returns each holder with the
+    /// version it has, in rank order.
     async fn find_by_hashing(
         &self,
         nodes: &NodeTable,
         key: &str,
         scope: FallbackScope,
-    ) -> Option<Found> {
+    ) -> Vec<(Arc<str>, Version)> {
         let asked = self.fallback_nodes(nodes, key, scope);
-        let reads = join_all(asked.iter().map(|n| read_from(n, key))).await;
+        let reads = join_all(asked.iter().map(|n| values::read(&n.backend, key))).await;
         asked
             .into_iter()
             .zip(reads)
-            .find_map(|(node, read)| match read {
-                Ok(Some(value)) => Some(Found {
-                    node: node.id.clone(),
-                    value,
-                }),
-                _ => None,
+            .filter_map(|(node, read)| match read {
+                Ok(Some(version)) => Some((node.id.clone(), version)),
+                Ok(None) => None,
+                Err(e) => {
+                    if e.is_unreachable() {
+                        count_failure(node, &e, self.writer.eject_after, &self.writer.metrics);
+                    }
+                    None
+                }
             })
+            .collect()
     }
 
-    /// The nodes a lookup asks, best-ranked first. Candidates: the top `k`
-    /// of the ranking as it is now and as it was before any node started
-    /// draining, since the key may have been placed either way.
+    /// The nodes a lookup asks, best-ranked first. Candidates: the top
+    /// `k + R - 1` of the ranking as it is now and as it was before any
+    /// node started draining, since each replica was chosen among the top
+    /// `k` of what the earlier ones left.
     fn fallback_nodes<'t>(
         &self,
         nodes: &'t NodeTable,
@@ -253,16 +438,16 @@ impl Cache {
         scope: FallbackScope,
     ) -> Vec<&'t Node> {
         let readable = nodes.readable(key);
+        let spread = self.replication.factor.get() - 1;
         let mut asked: Vec<usize> = match scope {
             FallbackScope::AllUp => readable,
             FallbackScope::Candidates => {
-                let k = self.policy.candidate_count(readable.len());
+                let policy = &self.writer.policy;
+                let k = (policy.candidate_count(readable.len()) + spread).min(readable.len());
                 let placing = nodes.contenders(key);
+                let k_placing = (policy.candidate_count(placing.len()) + spread).min(placing.len());
                 let mut asked = readable[..k].to_vec();
-                for c in placing
-                    .iter()
-                    .take(self.policy.candidate_count(placing.len()))
-                {
+                for c in placing.iter().take(k_placing) {
                     if !asked.contains(&c.node) {
                         asked.push(c.node);
                     }
@@ -274,41 +459,211 @@ impl Cache {
         asked.into_iter().map(|i| nodes.get(i)).collect()
     }
 
-    fn remember(&self, key: &str, node: &Node, ttl: Option<u64>) {
+    fn remember(&self, key: &str, set: Vec<Arc<str>>, epoch: u64, ttl: Option<u64>) {
+        if set.is_empty() {
+            return;
+        }
         let location = Location {
-            node: node.id.clone(),
+            nodes: set.into(),
+            epoch,
             expires_at: ttl.map(|t| Instant::now() + Duration::from_secs(t)),
         };
         self.locations.put(key, location);
     }
 
     fn count_lookup(&self, source: &str) {
-        self.metrics.lookups.with_label_values(&[source]).inc();
+        self.writer
+            .metrics
+            .lookups
+            .with_label_values(&[source])
+            .inc();
     }
 
     fn count_index_error(&self, e: &IndexError) {
-        let kind = match e {
-            IndexError::Skipped => "skipped",
-            IndexError::Failed(_) => "failed",
-        };
-        self.metrics.index_errors.with_label_values(&[kind]).inc();
+        count_index_error(&self.writer.metrics, e);
     }
 }
 
-/// Reads a key from one node, checking that what it holds is JSON.
-async fn read_from(node: &Node, key: &str) -> Result<Option<StoredValue>, Error> {
-    match values::read(&node.backend, key).await {
-        Ok(Some(value)) => {
-            serde_json::from_slice::<serde::de::IgnoredAny>(&value.json)
-                .map_err(|_| Error::NotJson)?;
-            Ok(Some(value))
-        }
-        Ok(None) => Ok(None),
-        Err(e) => {
-            if e.is_unreachable() {
-                node.mark_down(&e);
+impl Writer {
+    /// Writes `version` to the set, substituting for replicas that are
+    /// down or fail, reports each acknowledgement on `acks`, then edits the
+    /// index entry to the nodes that took the write.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        self,
+        nodes: Arc<NodeTable>,
+        key: String,
+        version: Version,
+        set: Vec<String>,
+        claimed: bool,
+        replicas: usize,
+        acks: mpsc::UnboundedSender<Ack>,
+    ) -> WriteFailure {
+        let mut failure = WriteFailure::default();
+        let primary = set.first().cloned();
+        let (mut targets, mut gone): (Vec<&Node>, Vec<String>) = (Vec::new(), Vec::new());
+        for id in &set {
+            match nodes.by_id(id).filter(|n| n.is_up()) {
+                Some(node) => targets.push(node),
+                None => gone.push(id.clone()),
             }
-            Err(e.into())
+        }
+        let mut added: Vec<Arc<str>> = Vec::new();
+        let short = replicas.saturating_sub(targets.len());
+        for node in self.substitutes(&nodes, &key, &set, &[], short) {
+            added.push(node.id.clone());
+            targets.push(node);
+        }
+        let mut acked: Vec<Arc<str>> = Vec::new();
+        let mut failed: Vec<Arc<str>> = Vec::new();
+        self.write_to(
+            &targets,
+            &key,
+            &version,
+            primary.as_deref(),
+            &acks,
+            &mut acked,
+            &mut failed,
+            &mut failure,
+        )
+        .await;
+        if !failed.is_empty() {
+            let tried: Vec<Arc<str>> = targets.iter().map(|n| n.id.clone()).collect();
+            let extra = self.substitutes(&nodes, &key, &set, &tried, failed.len());
+            added.extend(extra.iter().map(|n| n.id.clone()));
+            self.write_to(
+                &extra,
+                &key,
+                &version,
+                None,
+                &acks,
+                &mut acked,
+                &mut failed,
+                &mut failure,
+            )
+            .await;
+        }
+        drop(acks);
+        let moved = !gone.is_empty() || !failed.is_empty() || !added.is_empty();
+        if moved && !acked.is_empty() {
+            self.metrics.failovers.with_label_values(&["set"]).inc();
+            let mut out: Vec<&str> = gone.iter().map(String::as_str).collect();
+            out.extend(failed.iter().map(|id| &**id));
+            let added_ok: Vec<&str> = added
+                .iter()
+                .filter(|id| acked.contains(id))
+                .map(|id| &**id)
+                .collect();
+            if let Err(e) = self.index.swap_members(&key, &out, &added_ok).await {
+                count_index_error(&self.metrics, &e);
+                self.repairs.enqueue(&key);
+            }
+        }
+        if acked.is_empty() && claimed {
+            // Undo the claim so the key is placed afresh next time.
+            let _ = self.index.release(&key, &set).await;
+        } else if acked.len() < replicas {
+            self.repairs.enqueue(&key);
+        }
+        failure
+    }
+
+    /// Writes to every target at once, sorting them into acked and failed.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_to(
+        &self,
+        targets: &[&Node],
+        key: &str,
+        version: &Version,
+        primary: Option<&str>,
+        acks: &mpsc::UnboundedSender<Ack>,
+        acked: &mut Vec<Arc<str>>,
+        failed: &mut Vec<Arc<str>>,
+        failure: &mut WriteFailure,
+    ) {
+        let mut writes: FuturesUnordered<_> = targets
+            .iter()
+            .map(|node| async move { (*node, values::apply(&node.backend, key, version).await) })
+            .collect();
+        while let Some((node, result)) = writes.next().await {
+            match result {
+                Ok(applied) => {
+                    node.record_success();
+                    if applied.applied && !applied.existed && version.is_live() {
+                        let bytes = version.json.as_ref().map_or(0, Vec::len) as u64;
+                        node.record_placement(bytes);
+                        self.metrics
+                            .placements
+                            .with_label_values(&[&*node.id])
+                            .inc();
+                    }
+                    acked.push(node.id.clone());
+                    let _ = acks.send(Ack {
+                        node: node.id.clone(),
+                        primary: primary == Some(&*node.id),
+                        applied,
+                    });
+                }
+                Err(e) => {
+                    if e.is_unreachable() {
+                        count_failure(node, &e, self.eject_after, &self.metrics);
+                    }
+                    failed.push(node.id.clone());
+                    failure.last = Some(e);
+                }
+            }
         }
     }
+
+    /// Up to `count` up nodes, chosen by placement, that are neither in
+    /// `set` nor already `tried`.
+    fn substitutes<'t>(
+        &self,
+        nodes: &'t NodeTable,
+        key: &str,
+        set: &[String],
+        tried: &[Arc<str>],
+        count: usize,
+    ) -> Vec<&'t Node> {
+        if count == 0 {
+            return Vec::new();
+        }
+        let free: Vec<_> = nodes
+            .contenders(key)
+            .into_iter()
+            .filter(|c| {
+                let id = &nodes.get(c.node).id;
+                !set.iter().any(|s| **s == **id) && !tried.contains(id)
+            })
+            .collect();
+        placement::choose_replicas(&free, &self.policy, true, count)
+            .into_iter()
+            .map(|i| nodes.get(i))
+            .collect()
+    }
+}
+
+/// A hit, unless the version is a tombstone.
+fn found(node: Arc<str>, version: Version) -> Option<Found> {
+    let ttl = version.ttl_seconds();
+    version.json.map(|json| Found { node, json, ttl })
+}
+
+/// Checks that a live value is JSON (it may have been written around the
+/// balancer).
+fn check_json(version: &Version) -> Result<(), Error> {
+    match &version.json {
+        Some(json) => serde_json::from_slice::<serde::de::IgnoredAny>(json)
+            .map(drop)
+            .map_err(|_| Error::NotJson),
+        None => Ok(()),
+    }
+}
+
+fn count_index_error(metrics: &Metrics, e: &IndexError) {
+    let kind = match e {
+        IndexError::Skipped => "skipped",
+        IndexError::Failed(_) => "failed",
+    };
+    metrics.index_errors.with_label_values(&[kind]).inc();
 }

@@ -40,6 +40,12 @@ pub struct Config {
     pub placement: PlacementConfig,
     /// Request size limits.
     pub limits: Limits,
+    /// Replication and write acknowledgement.
+    pub replication: ReplicationConfig,
+    /// Failure detection.
+    pub failure: FailureConfig,
+    /// Repairs of replicas that missed writes.
+    pub repair: RepairConfig,
     /// Time budgets, in milliseconds.
     pub timeouts: Timeouts,
     /// How often each node's memory is sampled with `INFO`, in milliseconds. Default 1000.
@@ -58,6 +64,59 @@ pub struct PlacementConfig {
     /// Bounded-load slack: a node above `(1 + epsilon) x mean utilization`
     /// takes no new keys while another node is under that cap. Default 0.25.
     pub load_epsilon: f64,
+}
+
+/// Replication settings (see `cache.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplicationConfig {
+    /// Copies of each key, R: the primary and R-1 replicas on distinct
+    /// nodes, capped at the number of up nodes. Default 2.
+    pub factor: NonZeroUsize,
+    /// Replicas that must take a write before it is acknowledged: `one`,
+    /// `quorum` (a majority of R) or `all`; a request may ask for another
+    /// with `?ack=` or the `X-Write-Ack` header. Default `quorum`.
+    pub write_ack: WriteAck,
+    /// How long a delete's tombstone keeps a late, older write from
+    /// bringing the key back, in seconds. Default 60.
+    pub tombstone_ttl_secs: u64,
+}
+
+/// How many replicas must take a write before the client hears it worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteAck {
+    /// The first replica.
+    One,
+    /// A majority of the replica set.
+    Quorum,
+    /// Every replica.
+    All,
+}
+
+/// Failure detection settings (see `health.rs` and `nodes.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailureConfig {
+    /// Failed requests or health checks in a row that mark a node down
+    /// (outlier ejection). Default 3.
+    pub eject_after: u32,
+    /// How often the balancer checks every node itself (`INFO server`), in
+    /// milliseconds; a down node is marked up by the first answer. Default 500.
+    pub health_interval_ms: u64,
+}
+
+/// Repair settings (see `repair.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepairConfig {
+    /// Keys waiting for a repair at most; more are dropped and counted,
+    /// left to the resync that follows the node's return. Default 100 000.
+    pub queue_limit: usize,
+    /// Tries per repair, with doubling back-off from 100 ms. Default 8.
+    pub max_attempts: u32,
+    /// Keys per second a resync of a returning node copies at most. Default 5000.
+    pub resync_keys_per_sec: u32,
 }
 
 /// The number of rendezvous candidates considered for a new key.
@@ -131,6 +190,9 @@ impl Default for Config {
             id: None,
             placement: PlacementConfig::default(),
             limits: Limits::default(),
+            replication: ReplicationConfig::default(),
+            failure: FailureConfig::default(),
+            repair: RepairConfig::default(),
             timeouts: Timeouts::default(),
             sample_interval_ms: 1000,
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
@@ -165,6 +227,9 @@ impl Config {
             return invalid(format!("node id {:?} appears twice", w[0]));
         }
         for node in &self.nodes {
+            if node.id.contains(',') {
+                return invalid(format!("node id {:?} must not contain a comma", node.id));
+            }
             check_host_port("node address", &node.addr)?;
         }
         check_host_port("index address", &self.index)?;
@@ -180,6 +245,16 @@ impl Config {
         }
         if self.limits.max_key_bytes == 0 || self.limits.max_value_bytes == 0 {
             return invalid("limits must be positive".into());
+        }
+        if self.failure.eject_after == 0 || self.failure.health_interval_ms == 0 {
+            return invalid("failure.eject_after and health_interval_ms must be positive".into());
+        }
+        if self.replication.tombstone_ttl_secs == 0 {
+            return invalid("replication.tombstone_ttl_secs must be positive".into());
+        }
+        let r = &self.repair;
+        if r.queue_limit == 0 || r.max_attempts == 0 || r.resync_keys_per_sec == 0 {
+            return invalid("repair settings must be positive".into());
         }
         let t = &self.timeouts;
         if [t.node_ms, t.index_ms, t.request_ms, self.sample_interval_ms].contains(&0) {
@@ -226,6 +301,11 @@ impl Config {
     /// How often a down index is pinged.
     pub fn index_retry(&self) -> Duration {
         Duration::from_millis(self.timeouts.index_retry_ms)
+    }
+
+    /// The interval of the balancer's own health checks.
+    pub fn health_interval(&self) -> Duration {
+        Duration::from_millis(self.failure.health_interval_ms)
     }
 
     /// The memory sampling period.
@@ -276,6 +356,61 @@ impl<'de> Deserialize<'de> for Choices {
                 .map(Choices::Top)
                 .ok_or_else(|| serde::de::Error::custom("choices must be positive")),
             Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            factor: NonZeroUsize::new(2).expect("non-zero"),
+            write_ack: WriteAck::Quorum,
+            tombstone_ttl_secs: 60,
+        }
+    }
+}
+
+impl WriteAck {
+    /// Acknowledgements needed from a replica set of `replicas` nodes.
+    pub fn needed(self, replicas: usize) -> usize {
+        match self {
+            WriteAck::One => 1.min(replicas),
+            WriteAck::Quorum => replicas / 2 + 1,
+            WriteAck::All => replicas,
+        }
+    }
+}
+
+impl std::str::FromStr for WriteAck {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "one" => Ok(WriteAck::One),
+            "quorum" => Ok(WriteAck::Quorum),
+            "all" => Ok(WriteAck::All),
+            _ => Err(format!(
+                "write ack must be \"one\", \"quorum\" or \"all\", got {s:?}"
+            )),
+        }
+    }
+}
+
+impl Default for FailureConfig {
+    fn default() -> Self {
+        FailureConfig {
+            eject_after: 3,
+            health_interval_ms: 500,
+        }
+    }
+}
+
+impl Default for RepairConfig {
+    fn default() -> Self {
+        RepairConfig {
+            queue_limit: 100_000,
+            max_attempts: 8,
+            resync_keys_per_sec: 5000,
         }
     }
 }

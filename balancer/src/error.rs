@@ -39,9 +39,16 @@ pub enum Error {
     /// The node holding or chosen for the key failed.
     #[error("data node unavailable: {0}")]
     NodeUnavailable(BackendError),
-    /// The index names a node this balancer does not know.
-    #[error("the index places this key on node {0:?}, which is not configured here")]
-    UnknownNode(String),
+    /// Fewer replicas took a write than its acknowledgement level needs.
+    #[error("only {acked} of the {needed} replicas needed took the write; last error: {last}")]
+    TooFewReplicas {
+        /// Replicas that took it.
+        acked: usize,
+        /// Replicas needed.
+        needed: usize,
+        /// The last replica error.
+        last: String,
+    },
     /// The node holding the key is at its memory limit.
     #[error("data node full: {0}")]
     NodeFull(BackendError),
@@ -75,7 +82,7 @@ impl Error {
             }
             Error::NoNodes => (StatusCode::SERVICE_UNAVAILABLE, "no_nodes"),
             Error::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
-            Error::UnknownNode(_) => (StatusCode::SERVICE_UNAVAILABLE, "unknown_node"),
+            Error::TooFewReplicas { .. } => (StatusCode::SERVICE_UNAVAILABLE, "too_few_replicas"),
             Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
             Error::NotJson => (StatusCode::BAD_GATEWAY, "stored_value_not_json"),
             Error::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),

@@ -1,9 +1,12 @@
-//! The key-location index in the index Redis: `loc:<key>` holds the id of
-//! the node that owns the key, with the key's TTL plus a second of grace so
-//! the entry never expires before the value it points to.
+//! The key-location index in the index Redis: `loc:<key>` holds the key's
+//! replica set, the ids of the nodes that hold it, primary first and comma
+//! separated, with the key's TTL plus a second of grace so the entry never
+//! expires before the value it points to.
 //!
-//! A new key's location is *claimed* with one script that keeps an existing
-//! owner, so two balancers racing on the same new key agree on one node.
+//! A new key's replica set is *claimed* with one script that keeps an
+//! existing set, so two balancers racing on the same new key agree on the
+//! same nodes. When a replica fails, [`Index::swap_members`] edits the set
+//! in place, so the entry only lists nodes that took the latest write.
 //! After a failure the index is marked down and requests skip it, so an
 //! outage costs them nothing instead of a timeout each; they use the
 //! hashing fallback. [`Index::watch`] pings a down index every
@@ -22,9 +25,9 @@ use crate::backend::{Backend, BackendError};
 /// Seconds an index entry outlives its value.
 const TTL_GRACE_SECONDS: u64 = 1;
 
-/// Returns `{owner, 1 if this call created the entry else 0}`, claiming
-/// the key for ARGV[1] if it has no owner, and sets the entry's TTL
-/// (ARGV[2], 0 for none).
+/// Returns `{replica set, 1 if this call created the entry else 0}`,
+/// claiming the key for the set ARGV[1] if it has none, and sets the
+/// entry's TTL (ARGV[2], 0 for none).
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -46,7 +49,7 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Deletes the entry only if it still names ARGV[1].
+/// Deletes the entry only if it still holds the set ARGV[1].
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -54,6 +57,31 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
             return redis.call('DEL', KEYS[1])
         end
         return 0
+        ",
+    )
+});
+
+/// Removes the ids in ARGV[1] from the set and appends those in ARGV[2]
+/// (both comma separated) that it lacks, keeping the entry's TTL; returns
+/// the new set. No entry: nothing to edit, returns false.
+static SWAP_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local current = redis.call('GET', KEYS[1])
+        if not current then
+            return false
+        end
+        local gone, members, seen = {}, {}, {}
+        for id in string.gmatch(ARGV[1], '[^,]+') do gone[id] = true end
+        for id in string.gmatch(current .. ',' .. ARGV[2], '[^,]+') do
+            if not gone[id] and not seen[id] then
+                seen[id] = true
+                table.insert(members, id)
+            end
+        end
+        local set = table.concat(members, ',')
+        redis.call('SET', KEYS[1], set, 'KEEPTTL')
+        return set
         ",
     )
 });
@@ -76,6 +104,14 @@ pub struct Index {
     down: AtomicBool,
 }
 
+/// The ids in a stored replica set.
+fn split_set(set: &str) -> Vec<String> {
+    set.split(',')
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The index key for a cache key.
 pub fn entry_key(key: &str) -> String {
     format!("loc:{key}")
@@ -95,41 +131,92 @@ impl Index {
         self.down.load(Ordering::Relaxed)
     }
 
-    /// The node that owns `key`, if the index knows it.
-    pub async fn lookup(&self, key: &str) -> Result<Option<String>, IndexError> {
+    /// The replica set of `key`, primary first, if the index knows it.
+    pub async fn lookup(&self, key: &str) -> Result<Option<Vec<String>>, IndexError> {
         let cmd = redis::cmd("GET").arg(entry_key(key)).clone();
-        self.guarded(self.backend.cmd(&cmd)).await
+        let entry: Option<String> = self.guarded(self.backend.cmd(&cmd)).await?;
+        Ok(entry.as_deref().map(split_set))
     }
 
-    /// Claims `key` for `node` unless it has an owner; returns the owner
-    /// and whether this call created the entry. Sets the entry's TTL to
-    /// follow the value's.
+    /// Claims `key` for the replica set `proposed` unless it has one;
+    /// returns the set and whether this call created the entry. Sets the
+    /// entry's TTL to follow the value's.
     pub async fn claim(
         &self,
         key: &str,
-        node: &str,
+        proposed: &[&str],
         ttl: Option<u64>,
-    ) -> Result<(String, bool), IndexError> {
+    ) -> Result<(Vec<String>, bool), IndexError> {
         let mut call = CLAIM.key(entry_key(key));
-        call.arg(node).arg(ttl.map_or(0, |t| t + TTL_GRACE_SECONDS));
-        let (owner, created): (String, i64) = self.guarded(self.backend.script(&call)).await?;
-        Ok((owner, created == 1))
+        call.arg(proposed.join(","))
+            .arg(ttl.map_or(0, |t| t + TTL_GRACE_SECONDS));
+        let (set, created): (String, i64) = self.guarded(self.backend.script(&call)).await?;
+        Ok((split_set(&set), created == 1))
     }
 
-    /// Undoes a claim this balancer created, when the value could not be
-    /// written.
-    pub async fn release(&self, key: &str, node: &str) -> Result<(), IndexError> {
+    /// Undoes a claim this balancer created, when no replica took the value.
+    pub async fn release(&self, key: &str, claimed: &[String]) -> Result<(), IndexError> {
         let mut call = RELEASE.key(entry_key(key));
-        call.arg(node);
+        call.arg(claimed.join(","));
         self.guarded(self.backend.script::<i64>(&call))
             .await
             .map(drop)
     }
 
-    /// Removes the entry.
-    pub async fn forget(&self, key: &str) -> Result<(), IndexError> {
-        let cmd = redis::cmd("DEL").arg(entry_key(key)).clone();
+    /// Takes `gone` out of the key's replica set and adds `added`; returns
+    /// the new set, or `None` when the key has no entry.
+    pub async fn swap_members(
+        &self,
+        key: &str,
+        gone: &[&str],
+        added: &[&str],
+    ) -> Result<Option<Vec<String>>, IndexError> {
+        let mut call = SWAP_MEMBERS.key(entry_key(key));
+        call.arg(gone.join(",")).arg(added.join(","));
+        let set: Option<String> = self.guarded(self.backend.script(&call)).await?;
+        Ok(set.as_deref().map(split_set))
+    }
+
+    /// After a delete: the entry lives on as long as the tombstones do, so
+    /// a late write lands on the nodes that hold them.
+    pub async fn expire_with_tombstone(&self, key: &str, ttl_ms: u64) -> Result<(), IndexError> {
+        let cmd = redis::cmd("PEXPIRE")
+            .arg(entry_key(key))
+            .arg(ttl_ms)
+            .clone();
         self.guarded(self.backend.cmd::<i64>(&cmd)).await.map(drop)
+    }
+
+    /// One step of a walk over every entry: up to about `count` keys with
+    /// their replica sets, and the cursor for the next step (0 at the end).
+    pub async fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(u64, Vec<(String, Vec<String>)>), IndexError> {
+        let cmd = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("loc:*")
+            .arg("COUNT")
+            .arg(count)
+            .clone();
+        let (next, entries): (u64, Vec<String>) = self.guarded(self.backend.cmd(&cmd)).await?;
+        if entries.is_empty() {
+            return Ok((next, Vec::new()));
+        }
+        let sets: Vec<Option<String>> = self
+            .guarded(self.backend.cmd(redis::cmd("MGET").arg(&entries)))
+            .await?;
+        let found = entries
+            .into_iter()
+            .zip(sets)
+            .filter_map(|(entry, set)| {
+                let key = entry.strip_prefix("loc:")?.to_string();
+                Some((key, split_set(&set?)))
+            })
+            .collect();
+        Ok((next, found))
     }
 
     /// Whether the index answers a PING now; an answer marks it up.

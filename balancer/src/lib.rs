@@ -11,10 +11,13 @@
 //! - [`cache`]: get, put, delete; lookup order and write protocol.
 //! - [`placement`] and [`rendezvous`]: pure decisions, where a new key goes.
 //! - [`index`], [`locations`]: the key-location index and its local LRU.
-//! - [`values`]: how values are stored on a data node.
+//! - [`values`]: how versioned values are stored on a data node, with
+//!   [`hlc`] timestamps for last-writer-wins.
 //! - [`backend`]: one Redis connection with time limits.
 //!
-//! Background and state: [`nodes`] (the node table), [`coordinator`]
+//! Background and state: [`nodes`] (the node table), [`health`] (the
+//! balancer's own node checks), [`repair`] (replica repair and resync of
+//! returning nodes), [`coordinator`]
 //! (ZooKeeper: registration, election, probe discovery), [`probes`] (reports
 //! from probe agents), [`sampler`] (own `INFO` sampling where no agent
 //! reports, parsed by `memreport::info`), [`metrics`].
@@ -25,6 +28,8 @@ pub mod cache;
 pub mod config;
 pub mod coordinator;
 pub mod error;
+pub mod health;
+pub mod hlc;
 mod http;
 pub mod index;
 pub mod locations;
@@ -33,6 +38,7 @@ pub mod nodes;
 pub mod placement;
 pub mod probes;
 pub mod rendezvous;
+pub mod repair;
 pub mod sampler;
 pub mod values;
 
@@ -49,6 +55,7 @@ use crate::locations::LocationCache;
 use crate::metrics::Metrics;
 use crate::nodes::{Membership, NodeTable};
 use crate::placement::Policy;
+use crate::repair::Repairer;
 
 /// Everything a running balancer shares between requests.
 #[derive(Debug)]
@@ -63,6 +70,8 @@ pub struct App {
     pub index: Arc<Index>,
     /// Metric families.
     pub metrics: Arc<Metrics>,
+    /// The replica repair queue.
+    pub repairs: Arc<Repairer>,
     /// What ZooKeeper says.
     pub coordinator: coordinator::Coordinator,
 }
@@ -85,11 +94,16 @@ impl App {
             choices: config.placement.choices,
             load_epsilon: config.placement.load_epsilon,
         };
+        let repairs = Arc::new(Repairer::new(config.repair.clone(), metrics.clone()));
         let cache = Cache::new(
             nodes.clone(),
             index.clone(),
             LocationCache::new(config.location_cache_entries),
             policy,
+            config.replication.clone(),
+            config.failure.eject_after,
+            hlc::Clock::new(&config.balancer_id()),
+            repairs.clone(),
             metrics.clone(),
         );
         let coordinator = coordinator::Coordinator::new(config.zookeeper(), config.balancer_id());
@@ -99,14 +113,15 @@ impl App {
             nodes,
             index,
             metrics,
+            repairs,
             coordinator,
         })
     }
 }
 
 /// Runs the balancer on `listener` until `shutdown` completes: samples every
-/// node once, starts the background loops (memory sampler, probe agent
-/// followers, ZooKeeper, index health),
+/// node once, starts the background loops (memory sampler, health checks,
+/// repairs, probe agent followers, ZooKeeper, index health),
 /// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     sampler::sample_all(&app.nodes.current(), &app.metrics).await;
@@ -115,6 +130,18 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         app.nodes.clone(),
         app.metrics.clone(),
         app.config.sample_interval(),
+        stop_rx.clone(),
+    ));
+    let health = tokio::spawn(health::run(
+        app.nodes.clone(),
+        app.metrics.clone(),
+        app.config.health_interval(),
+        app.config.failure.eject_after,
+        stop_rx.clone(),
+    ));
+    let repairs = tokio::spawn(app.repairs.clone().run(
+        app.nodes.clone(),
+        app.index.clone(),
         stop_rx.clone(),
     ));
     let agents = tokio::spawn(probes::supervise(
@@ -150,5 +177,13 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     };
     http::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(sampler, index_watch, agents, membership, coordination);
+    let _ = tokio::join!(
+        sampler,
+        health,
+        repairs,
+        index_watch,
+        agents,
+        membership,
+        coordination
+    );
 }

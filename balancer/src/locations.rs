@@ -1,7 +1,10 @@
 //! The in-process key-location cache: a bounded LRU in front of the index
 //! Redis. It serves reads only; writes always ask the index, which is the
 //! authority, so a stale entry here can cost a read one extra lookup but
-//! never sends a write to the wrong node.
+//! never sends a write to the wrong node. Each entry carries the node
+//! table's rejoin epoch: once a node comes back, entries taken before may
+//! name a copy that another balancer has since moved away from, so reads
+//! skip them (see `NodeTable::rejoin_epoch`).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -9,11 +12,13 @@ use std::sync::{Arc, Mutex};
 use lru::LruCache;
 use tokio::time::Instant;
 
-/// A cached location: the node that holds a key, and when the key expires.
+/// A cached location: the nodes that hold a key, and when the key expires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    /// The id of the node holding the key.
-    pub node: Arc<str>,
+    /// The ids of the key's replicas, primary first.
+    pub nodes: Arc<[Arc<str>]>,
+    /// The node table's rejoin epoch when this was recorded.
+    pub epoch: u64,
     /// When the key's TTL runs out, if it has one.
     pub expires_at: Option<Instant>,
 }
@@ -68,7 +73,8 @@ mod tests {
 
     fn at(node: &str, expires_at: Option<Instant>) -> Location {
         Location {
-            node: node.into(),
+            nodes: vec![Arc::from(node)].into(),
+            epoch: 0,
             expires_at,
         }
     }
@@ -81,7 +87,7 @@ mod tests {
         assert!(c.get("a").is_some());
         c.put("c", at("n3", None));
         assert!(c.get("b").is_none());
-        assert_eq!(c.get("a").unwrap().node.as_ref(), "n1");
+        assert_eq!(&*c.get("a").unwrap().nodes[0], "n1");
         c.remove("a");
         assert!(c.get("a").is_none());
     }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use balancer::config::{Choices, Config, NodeSpec};
+use balancer::config::{Choices, Config, NodeSpec, WriteAck};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -45,6 +45,18 @@ struct Args {
     /// Bounded-load slack over mean utilization [default: 0.25].
     #[arg(long, env = "DLB_LOAD_EPSILON")]
     load_epsilon: Option<f64>,
+    /// Copies of each key on distinct nodes [default: 2].
+    #[arg(long, env = "DLB_REPLICATION_FACTOR")]
+    replication_factor: Option<std::num::NonZeroUsize>,
+    /// Replicas that must take a write: one, quorum or all [default: quorum].
+    #[arg(long, env = "DLB_WRITE_ACK")]
+    write_ack: Option<WriteAck>,
+    /// Failed requests or health checks in a row that mark a node down [default: 3].
+    #[arg(long, env = "DLB_EJECT_AFTER")]
+    eject_after: Option<u32>,
+    /// Interval of the balancer's own node health checks, ms [default: 500].
+    #[arg(long, env = "DLB_HEALTH_INTERVAL_MS")]
+    health_interval_ms: Option<u64>,
     /// Longest key in bytes [default: 1024].
     #[arg(long, env = "DLB_MAX_KEY_BYTES")]
     max_key_bytes: Option<usize>,
@@ -89,6 +101,10 @@ impl Args {
         }
         set(&mut c.placement.choices, self.choices);
         set(&mut c.placement.load_epsilon, self.load_epsilon);
+        set(&mut c.replication.factor, self.replication_factor);
+        set(&mut c.replication.write_ack, self.write_ack);
+        set(&mut c.failure.eject_after, self.eject_after);
+        set(&mut c.failure.health_interval_ms, self.health_interval_ms);
         set(&mut c.limits.max_key_bytes, self.max_key_bytes);
         set(&mut c.limits.max_value_bytes, self.max_value_bytes);
         set(&mut c.timeouts.node_ms, self.node_timeout_ms);

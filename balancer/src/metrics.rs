@@ -103,6 +103,23 @@ pub struct Metrics {
     pub index_errors: IntCounterVec,
     /// `dlb_placements_total{node}`: new keys placed per node.
     pub placements: IntCounterVec,
+    /// `dlb_failovers_total{op}`: reads served by a replica after the
+    /// primary failed, and writes that moved a replica to a substitute node.
+    pub failovers: IntCounterVec,
+    /// `dlb_repairs_total{outcome}`: replica repairs by how they ended
+    /// (`repaired`, `in_sync`, `gave_up`, `dropped` when the queue was full).
+    pub repairs: IntCounterVec,
+    /// `dlb_read_repairs_total`: repairs a read asked for.
+    pub read_repairs: IntCounter,
+    /// `dlb_repairs_pending`: keys waiting for a repair (replica lag).
+    pub repairs_pending: IntGauge,
+    /// `dlb_resyncs_total`: resyncs of nodes that came back.
+    pub resyncs: IntCounter,
+    /// `dlb_stale_copies_removed_total`: copies dropped from nodes that
+    /// are no longer a key's replicas.
+    pub stale_copies_removed: IntCounter,
+    /// `dlb_ejections_total{node}`: nodes marked down by failures in a row.
+    pub ejections: IntCounterVec,
     node_used: IntGaugeVec,
     node_capacity: IntGaugeVec,
     node_utilization: GaugeVec,
@@ -158,6 +175,47 @@ impl Metrics {
                 &node,
             )
             .expect("valid metric"),
+            failovers: IntCounterVec::new(
+                Opts::new(
+                    "dlb_failovers_total",
+                    "Reads served by a replica after the primary failed, and replicas moved by writes",
+                ),
+                &ops,
+            )
+            .expect("valid metric"),
+            repairs: IntCounterVec::new(
+                Opts::new("dlb_repairs_total", "Replica repairs, by outcome"),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+            read_repairs: IntCounter::new(
+                "dlb_read_repairs_total",
+                "Repairs asked for by reads that found replicas disagreeing",
+            )
+            .expect("valid metric"),
+            repairs_pending: IntGauge::new(
+                "dlb_repairs_pending",
+                "Keys waiting for a replica repair (replica lag)",
+            )
+            .expect("valid metric"),
+            resyncs: IntCounter::new(
+                "dlb_resyncs_total",
+                "Resyncs of data nodes that came back or restarted",
+            )
+            .expect("valid metric"),
+            stale_copies_removed: IntCounter::new(
+                "dlb_stale_copies_removed_total",
+                "Copies removed from nodes no longer in a key's replica set",
+            )
+            .expect("valid metric"),
+            ejections: IntCounterVec::new(
+                Opts::new(
+                    "dlb_ejections_total",
+                    "Data nodes marked down after failures in a row",
+                ),
+                &node,
+            )
+            .expect("valid metric"),
             node_used: IntGaugeVec::new(
                 Opts::new(
                     "dlb_node_used_memory_bytes",
@@ -193,7 +251,14 @@ impl Metrics {
             leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
                 .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 12] = [
+        let families: [Box<dyn prometheus::core::Collector>; 19] = [
+            Box::new(m.failovers.clone()),
+            Box::new(m.repairs.clone()),
+            Box::new(m.read_repairs.clone()),
+            Box::new(m.repairs_pending.clone()),
+            Box::new(m.resyncs.clone()),
+            Box::new(m.stale_copies_removed.clone()),
+            Box::new(m.ejections.clone()),
             Box::new(m.zookeeper_connected.clone()),
             Box::new(m.leader.clone()),
             Box::new(m.requests.clone()),

@@ -8,14 +8,22 @@
 //! ranked last for new keys but still serves the keys it holds. A
 //! *draining* node takes no new keys but is still read.
 //!
+//! Whether a node is up is decided here from what the rest report: a
+//! failed request or health check counts one consecutive failure, and
+//! `eject_after` of them mark the node down (outlier ejection); a probe
+//! agent's down report marks it down at once. Any answer, a sample or a
+//! health check, marks it up again. A node that comes back up, or answers
+//! with a new `run_id` (it restarted, empty), is flagged for the repairer.
+//! Each node keeps its last state changes with their times.
+//!
 //! The table itself is an immutable snapshot; [`Membership`] swaps in a new
 //! one when ZooKeeper adds, drains or removes nodes, carrying each
 //! surviving [`Node`] (its connection and figures) over unchanged.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -29,6 +37,9 @@ use memreport::NodeInfo;
 
 /// Samples older than this many intervals count as stale.
 const STALE_AFTER_INTERVALS: u32 = 3;
+
+/// State changes kept per node for `GET /nodes`.
+const TRANSITIONS_KEPT: usize = 16;
 
 /// One data node.
 #[derive(Debug)]
@@ -48,7 +59,22 @@ pub struct Node {
     pending_bytes: AtomicU64,
     /// New keys this balancer placed here since it started.
     placed: AtomicU64,
+    /// Failed requests and health checks in a row.
+    consecutive_failures: AtomicU32,
+    /// Times the node came back up or restarted.
+    rejoins: AtomicU64,
     state: Mutex<NodeState>,
+}
+
+/// One change of a node's state, for `GET /nodes`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    /// `up`, `down` or `restarted`.
+    pub state: &'static str,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// Why.
+    pub reason: String,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +85,10 @@ struct NodeState {
     last_error: Option<String>,
     /// The host of the probe agent that reports this node, once one has.
     agent: Option<String>,
+    /// The Redis `run_id` last seen; a new one means the node restarted.
+    run_id: Option<String>,
+    /// Latest last.
+    transitions: VecDeque<Transition>,
 }
 
 /// All data nodes, in configuration order.
@@ -97,6 +127,12 @@ pub struct NodeView {
     pub report_source: String,
     /// The last error talking to the node, if it is down.
     pub last_error: Option<String>,
+    /// Failed requests and health checks in a row.
+    pub consecutive_failures: u32,
+    /// The node's Redis `run_id`, as last seen.
+    pub run_id: Option<String>,
+    /// The last state changes, oldest first.
+    pub transitions: Vec<Transition>,
 }
 
 // === impl NodeTable ===
@@ -153,6 +189,8 @@ impl NodeTable {
                     draining: AtomicBool::new(false),
                     pending_bytes: AtomicU64::new(0),
                     placed: AtomicU64::new(0),
+                    consecutive_failures: AtomicU32::new(0),
+                    rejoins: AtomicU64::new(0),
                     state: Mutex::new(NodeState::default()),
                 }),
             };
@@ -218,6 +256,12 @@ impl NodeTable {
             .collect()
     }
 
+    /// Grows whenever a node comes back or restarts: a cached location
+    /// taken under another epoch may name a copy that has gone stale.
+    pub fn rejoin_epoch(&self) -> u64 {
+        self.nodes.iter().map(|n| n.rejoins()).sum()
+    }
+
     /// Every node's view, for `GET /nodes`.
     pub fn views(&self) -> Vec<NodeView> {
         let now = Instant::now();
@@ -254,28 +298,81 @@ impl Node {
 
     fn record(&self, info: NodeInfo, agent: Option<&str>) {
         let mut state = self.lock();
-        if !state.up && state.sampled_at.is_some() {
-            tracing::info!(node = %self.id, "data node up");
-        }
-        state.up = true;
+        self.come_up(&mut state, &info.run_id, "memory sample");
         state.info = Some(info);
         state.sampled_at = Some(Instant::now());
-        state.last_error = None;
         if let Some(agent) = agent {
             state.agent = Some(agent.to_string());
         }
         self.pending_bytes.store(0, Ordering::Relaxed);
     }
 
-    /// Marks the node down after a failed sample or request, or because
-    /// its agent says so.
+    /// Records an answer to the balancer's own health check, which reports
+    /// the node's `run_id`.
+    pub fn record_alive(&self, run_id: &str) {
+        let mut state = self.lock();
+        self.come_up(&mut state, run_id, "health check answered");
+    }
+
+    /// The node answered: it is up, its failure streak ends, and a new
+    /// `run_id` or a return from down flags it for repair.
+    fn come_up(&self, state: &mut NodeState, run_id: &str, why: &str) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+        let was_seen_down = state.last_error.is_some();
+        state.last_error = None;
+        let restarted =
+            !run_id.is_empty() && state.run_id.as_deref().is_some_and(|known| known != run_id);
+        if !run_id.is_empty() {
+            state.run_id = Some(run_id.to_string());
+        }
+        if restarted {
+            tracing::warn!(node = %self.id, run_id, "data node restarted, empty");
+            push_transition(state, "restarted", format!("new run_id {run_id}"));
+            self.rejoins.fetch_add(1, Ordering::Relaxed);
+        }
+        if !state.up {
+            state.up = true;
+            push_transition(state, "up", why.to_string());
+            if was_seen_down {
+                tracing::info!(node = %self.id, "data node up");
+                self.rejoins.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Marks the node down at once: its agent says so, or a sample failed.
     pub fn mark_down(&self, error: &dyn std::fmt::Display) {
         let mut state = self.lock();
         if state.up {
             tracing::warn!(node = %self.id, %error, "data node down");
+            push_transition(&mut state, "down", error.to_string());
         }
         state.up = false;
         state.last_error = Some(error.to_string());
+    }
+
+    /// Counts a failed request or health check; the `eject_after`-th in a
+    /// row marks the node down. Returns whether this call ejected it.
+    pub fn record_failure(&self, error: &dyn std::fmt::Display, eject_after: u32) -> bool {
+        let streak = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if streak < eject_after || !self.is_up() {
+            return false;
+        }
+        self.mark_down(&format!("{streak} failures in a row, last: {error}"));
+        true
+    }
+
+    /// Ends a failure streak after a successful request.
+    pub fn record_success(&self) {
+        if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
+            self.consecutive_failures.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Times the node came back up or restarted; the repairer resyncs it
+    /// when this grows.
+    pub fn rejoins(&self) -> u64 {
+        self.rejoins.load(Ordering::Relaxed)
     }
 
     /// Whether a probe agent reports this node, so the balancer's own
@@ -340,12 +437,29 @@ impl Node {
                 None => "own_sampling".into(),
             },
             last_error: state.last_error.clone(),
+            consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
+            run_id: state.run_id.clone(),
+            transitions: state.transitions.iter().cloned().collect(),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, NodeState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn push_transition(state: &mut NodeState, to: &'static str, reason: String) {
+    if state.transitions.len() == TRANSITIONS_KEPT {
+        state.transitions.pop_front();
+    }
+    let at_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    state.transitions.push_back(Transition {
+        state: to,
+        at_unix_ms,
+        reason,
+    });
 }
 
 /// The current node table, swapped whole when membership changes; every

@@ -59,6 +59,27 @@ pub fn choose(ranked: &[Contender], policy: &Policy, may_overflow: bool) -> Opti
     Some(overflow.unwrap_or(&best).node)
 }
 
+/// Chooses up to `count` distinct nodes for a new key's replica set: the
+/// primary by [`choose`], then each next replica the same way among the
+/// nodes not chosen yet. Fewer when fewer nodes are ranked.
+pub fn choose_replicas(
+    ranked: &[Contender],
+    policy: &Policy,
+    may_overflow: bool,
+    count: usize,
+) -> Vec<usize> {
+    let mut left = ranked.to_vec();
+    let mut chosen = Vec::with_capacity(count);
+    while chosen.len() < count {
+        let Some(node) = choose(&left, policy, may_overflow) else {
+            break;
+        };
+        chosen.push(node);
+        left.retain(|c| c.node != node);
+    }
+    chosen
+}
+
 fn least_utilized(candidates: &[Contender]) -> Option<Contender> {
     let key = |c: &Contender| c.utilization.unwrap_or(f64::INFINITY);
     candidates
@@ -156,5 +177,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn replicas_are_distinct_and_each_the_best_of_what_is_left() {
+        let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
+        assert_eq!(choose_replicas(&r, &policy(2), false, 2), vec![1, 2]);
+        assert_eq!(choose_replicas(&r, &policy(4), false, 3), vec![2, 1, 3]);
+        assert_eq!(choose_replicas(&r, &policy(2), false, 9), vec![1, 2, 3, 0]);
+        assert!(choose_replicas(&[], &policy(2), false, 2).is_empty());
     }
 }

@@ -1,6 +1,14 @@
-//! Values on a data node: each key is stored under its own name as its JSON
-//! text, with the Redis TTL as the key's TTL, so `redis-cli GET key` on a
-//! node shows what the API returns. Each operation is one round trip.
+//! Values on a data node, each a version stamped by the writer's clock
+//! ([`crate::hlc`]). A key is a Redis hash under the key's own name:
+//! field `v` holds the JSON text as written, field `t` the timestamp, and
+//! the Redis TTL is the key's TTL. `redis-cli HGET key v` on a node shows
+//! what the API returns.
+//!
+//! A delete is a write too: a *tombstone*, the hash with `t` and no `v`,
+//! kept for a short TTL so that a late write older than the delete cannot
+//! bring the key back. Every write goes through one Lua script that
+//! applies it only if its timestamp is newer than the node's: that is
+//! last-writer-wins, atomic on each node. Each operation is one round trip.
 
 use std::sync::LazyLock;
 
@@ -8,58 +16,133 @@ use redis::Script;
 
 use crate::backend::{Backend, BackendError};
 
-/// Writes the value and its TTL in one atomic step and says whether the key
-/// existed. ARGV: value, TTL in seconds (0 for none).
-static WRITE: LazyLock<Script> = LazyLock::new(|| {
+/// Applies a version if it is newer than the node's. KEYS[1]: the key.
+/// ARGV: timestamp, TTL in ms (0 for none), then the JSON value, absent for
+/// a tombstone. Returns `{applied, 1 if a live value was there, the
+/// timestamp the node now holds}`. Anything under the key that is not a
+/// versioned hash (written around the balancer) counts as older.
+static APPLY: LazyLock<Script> = LazyLock::new(|| {
+    // A live write's first write command is HSET, so a full node refuses
+    // it (OOM) before anything changes; a tombstone starts with DEL, which
+    // Redis allows when full, so deletes still work on a full node.
     Script::new(
         r"
-        local existed = redis.call('EXISTS', KEYS[1])
+        local kind = redis.call('TYPE', KEYS[1]).ok
+        local current = false
+        local live = 0
+        if kind == 'hash' then
+            current = redis.call('HGET', KEYS[1], 't')
+            live = redis.call('HEXISTS', KEYS[1], 'v')
+        end
+        if current and current >= ARGV[1] then
+            return {0, live, current}
+        end
+        if #ARGV >= 3 then
+            if kind ~= 'hash' and kind ~= 'none' then
+                redis.call('DEL', KEYS[1])
+            end
+            redis.call('HSET', KEYS[1], 't', ARGV[1], 'v', ARGV[3])
+        else
+            redis.call('DEL', KEYS[1])
+            redis.call('HSET', KEYS[1], 't', ARGV[1])
+        end
         local ttl = tonumber(ARGV[2])
         if ttl > 0 then
-            redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+            redis.call('PEXPIRE', KEYS[1], ttl)
         else
-            redis.call('SET', KEYS[1], ARGV[1])
+            redis.call('PERSIST', KEYS[1])
         end
-        return existed
+        return {1, live, ARGV[1]}
         ",
     )
 });
 
-/// A value read from a node.
+/// Deletes the key only if it still holds timestamp ARGV[1].
+static DROP_IF_AT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('TYPE', KEYS[1]).ok == 'hash'
+            and redis.call('HGET', KEYS[1], 't') == ARGV[1] then
+            return redis.call('DEL', KEYS[1])
+        end
+        return 0
+        ",
+    )
+});
+
+/// One version of a key as a node holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredValue {
-    /// The JSON text as written.
-    pub json: Vec<u8>,
-    /// Remaining seconds, or `None` when the key does not expire.
-    pub ttl: Option<u64>,
+pub struct Version {
+    /// The JSON text, or `None` for a tombstone.
+    pub json: Option<Vec<u8>>,
+    /// The writer's timestamp; versions order by it.
+    pub timestamp: String,
+    /// Remaining milliseconds, or `None` when the key does not expire.
+    pub ttl_ms: Option<u64>,
 }
 
-/// Stores `json` under `key`; returns whether the key was already there.
-pub async fn write(
-    node: &Backend,
-    key: &str,
-    json: &str,
-    ttl: Option<u64>,
-) -> Result<bool, BackendError> {
-    let mut call = WRITE.key(key);
-    call.arg(json).arg(ttl.unwrap_or(0));
-    let existed: i64 = node.script(&call).await?;
-    Ok(existed == 1)
+impl Version {
+    /// Remaining whole seconds, rounded up, as the API reports a TTL.
+    pub fn ttl_seconds(&self) -> Option<u64> {
+        self.ttl_ms.map(|ms| ms.div_ceil(1000))
+    }
+
+    /// A live value, as opposed to a tombstone.
+    pub fn is_live(&self) -> bool {
+        self.json.is_some()
+    }
 }
 
-/// Reads the value and its remaining TTL in one round trip.
-pub async fn read(node: &Backend, key: &str) -> Result<Option<StoredValue>, BackendError> {
+/// What a node did with a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The write was newer and is now what the node holds.
+    pub applied: bool,
+    /// A live value was there before.
+    pub existed: bool,
+    /// The timestamp the node holds now (a newer one when not applied).
+    pub timestamp: String,
+}
+
+/// Writes `version` to the node unless the node holds a newer one.
+pub async fn apply(node: &Backend, key: &str, version: &Version) -> Result<Applied, BackendError> {
+    let mut call = APPLY.key(key);
+    call.arg(&version.timestamp)
+        .arg(version.ttl_ms.unwrap_or(0));
+    if let Some(json) = &version.json {
+        call.arg(json);
+    }
+    let (applied, existed, timestamp): (i64, i64, String) = node.script(&call).await?;
+    Ok(Applied {
+        applied: applied == 1,
+        existed: existed == 1,
+        timestamp,
+    })
+}
+
+/// Reads the key's version (a tombstone included) in one round trip;
+/// `None` when the node holds nothing under it.
+pub async fn read(node: &Backend, key: &str) -> Result<Option<Version>, BackendError> {
     let mut pipe = redis::pipe();
-    pipe.get(key).ttl(key);
-    let (json, ttl): (Option<Vec<u8>>, i64) = node.pipe(&pipe).await?;
-    Ok(json.map(|json| StoredValue {
+    pipe.cmd("HMGET").arg(key).arg("v").arg("t").pttl(key);
+    let ((json, timestamp), ttl): ((Option<Vec<u8>>, Option<String>), i64) =
+        node.pipe(&pipe).await?;
+    if json.is_none() && timestamp.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Version {
         json,
-        ttl: u64::try_from(ttl).ok(),
+        timestamp: timestamp.unwrap_or_default(),
+        ttl_ms: u64::try_from(ttl).ok(),
     }))
 }
 
-/// Deletes the key; returns whether it was there.
-pub async fn remove(node: &Backend, key: &str) -> Result<bool, BackendError> {
-    let removed: i64 = node.cmd(redis::cmd("DEL").arg(key)).await?;
-    Ok(removed > 0)
+/// Deletes the key if the node still holds `timestamp`: removes a copy
+/// left behind on a node that is no longer one of the key's replicas,
+/// without touching a newer write.
+pub async fn drop_if_at(node: &Backend, key: &str, timestamp: &str) -> Result<bool, BackendError> {
+    let mut call = DROP_IF_AT.key(key);
+    call.arg(timestamp);
+    let dropped: i64 = node.script(&call).await?;
+    Ok(dropped == 1)
 }

@@ -14,6 +14,18 @@ async fn stack() -> (Cluster, TestBalancer, HttpClient) {
     (cluster, balancer, HttpClient::new())
 }
 
+/// The nodes named in `X-Cache-Node`, sorted.
+fn replicas(r: &test_support::HttpReply) -> Vec<String> {
+    let mut nodes: Vec<String> = r
+        .node()
+        .expect("X-Cache-Node")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    nodes.sort();
+    nodes
+}
+
 #[tokio::test]
 async fn set_get_overwrite_delete_and_miss() {
     let (_cluster, b, http) = stack().await;
@@ -24,8 +36,16 @@ async fn set_get_overwrite_delete_and_miss() {
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let node = r.node().expect("X-Cache-Node on a write");
-    assert_eq!(r.json()["node"], json!(node));
+    let nodes = replicas(&r);
+    assert_eq!(nodes.len(), 2, "two replicas by default");
+    let mut listed: Vec<String> = r.json()["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, nodes, "the body and X-Cache-Node agree");
 
     let r = http.get(&url("/cache/user:1")).await.unwrap();
     assert_eq!(r.status, StatusCode::OK);
@@ -33,24 +53,20 @@ async fn set_get_overwrite_delete_and_miss() {
         r.json(),
         json!({"key": "user:1", "value": "ada", "ttl": null})
     );
-    assert_eq!(r.node().as_deref(), Some(node.as_str()));
+    assert!(nodes.contains(&r.node().unwrap()), "served by a replica");
 
     let r = http
         .post_json(&url("/cache"), &json!({"key": "user:1", "value": "grace"}))
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        r.node().as_deref(),
-        Some(node.as_str()),
-        "an update stays on its node"
-    );
+    assert_eq!(replicas(&r), nodes, "an update stays on its replicas");
     let r = http.get(&url("/cache/user:1")).await.unwrap();
     assert_eq!(r.json()["value"], json!("grace"));
 
     let r = http.delete(&url("/cache/user:1")).await.unwrap();
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(r.node().as_deref(), Some(node.as_str()));
+    assert_eq!(replicas(&r), nodes);
     let r = http.get(&url("/cache/user:1")).await.unwrap();
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.json()["error"], json!("key_not_found"));
@@ -236,7 +252,7 @@ async fn bad_input_gets_its_status_and_leaves_the_store_unchanged() {
         }
         total
     };
-    assert_eq!(keys, 1, "no bad request stored anything");
+    assert_eq!(keys, 2, "only the good key, on its two replicas");
 }
 
 #[tokio::test]
@@ -295,7 +311,7 @@ async fn admin_endpoints_report_nodes_health_and_metrics() {
         .iter()
         .map(|n| n["placed_keys"].as_u64().unwrap())
         .sum();
-    assert_eq!(placed, 20);
+    assert_eq!(placed, 40, "20 keys, two replicas each");
     for n in &nodes {
         assert_eq!(n["state"], json!("up"));
         assert_eq!(n["capacity_bytes"], json!(64 * 1024 * 1024));

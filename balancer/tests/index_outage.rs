@@ -12,7 +12,7 @@ use test_support::{Cluster, HttpClient, TestBalancer};
 #[tokio::test]
 async fn reads_and_writes_survive_an_index_outage() {
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
-    let mut config = cluster.config();
+    let mut config = cluster.unreplicated_config();
     // A tiny location cache, so reads really go to the index or fallback.
     config.location_cache_entries = std::num::NonZeroUsize::new(1).unwrap();
     let b = TestBalancer::start(config).await;

@@ -32,7 +32,7 @@ async fn write_keys(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize)
 #[tokio::test]
 async fn new_keys_avoid_a_node_filled_around_the_balancer() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
-    let b = TestBalancer::start(cluster.config()).await;
+    let b = TestBalancer::start(cluster.unreplicated_config()).await;
     let http = HttpClient::new();
     let full = cluster.nodes[0].addr();
 
@@ -66,7 +66,7 @@ async fn with_choices_all_new_keys_go_to_the_emptiest_node() {
     // Two nodes hold junk; the emptiest is node 2.
     cluster.nodes[0].fill_with_junk(40).await;
     cluster.nodes[1].fill_with_junk(40).await;
-    let mut config = cluster.config();
+    let mut config = cluster.unreplicated_config();
     config.placement.choices = Choices::All;
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
@@ -79,7 +79,7 @@ async fn with_choices_all_new_keys_go_to_the_emptiest_node() {
 async fn utilization_counts_capacity_not_just_bytes() {
     // Same bytes used, different maxmemory: the bigger node is less utilized.
     let cluster = Cluster::start(&["64mb", "256mb"]);
-    let mut config = cluster.config();
+    let mut config = cluster.unreplicated_config();
     config.placement.choices = Choices::All;
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();

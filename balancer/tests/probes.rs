@@ -5,7 +5,8 @@
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
-use support::{Agent, wait_until};
+use support::Agent;
+use test_support::wait_until;
 use test_support::{Cluster, HttpClient, TestBalancer};
 
 mod support;
@@ -40,7 +41,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
         &[&cluster.nodes[1], &cluster.nodes[2]],
     ))
     .await;
-    let mut config = cluster.config();
+    let mut config = cluster.unreplicated_config();
     config.probes = vec![
         format!("http://127.0.0.1:{port_a}"),
         format!("http://127.0.0.1:{port_b}"),
@@ -124,7 +125,7 @@ async fn an_agent_reporting_a_node_down_takes_it_out_of_placement() {
         &[&cluster.nodes[0], &cluster.nodes[1]],
     ))
     .await;
-    let mut config = cluster.config();
+    let mut config = cluster.unreplicated_config();
     config.probes = vec![format!("http://127.0.0.1:{port}")];
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();

@@ -14,7 +14,7 @@ async fn racing_balancers_agree_on_one_node() {
     // `b` on the least utilized node, never node 0, which is full of junk.
     // Whenever `a`'s choice is node 0, only the index claim makes them agree.
     cluster.nodes[0].fill_with_junk(30).await;
-    let mut config = cluster.config();
+    let mut config = cluster.unreplicated_config();
     config.placement.choices = Choices::Top(std::num::NonZeroUsize::new(1).unwrap());
     config.placement.load_epsilon = 1e9; // no bounded-load overflow either
     let a = TestBalancer::start(config.clone()).await;
@@ -58,8 +58,9 @@ async fn racing_balancers_agree_on_one_node() {
         on_full += usize::from(holder == full);
         let node = cluster.nodes.iter().find(|n| n.addr() == holder).unwrap();
         let mut conn = node.connection().await;
-        let stored: String = redis::cmd("GET")
+        let stored: String = redis::cmd("HGET")
             .arg(&key)
+            .arg("v")
             .query_async(&mut conn)
             .await
             .unwrap();

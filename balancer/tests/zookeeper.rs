@@ -10,7 +10,8 @@ use coordination::paths;
 use coordination::session::{ZkConfig, connect};
 use hyper::StatusCode;
 use serde_json::{Value, json};
-use support::{Agent, wait_until};
+use support::Agent;
+use test_support::wait_until;
 use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, ZooKeeperServer};
 
 // Each test binary compiles its own copy of the shared module and uses part of it.
@@ -42,8 +43,8 @@ async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -
 async fn balancers_elect_one_leader_and_replace_one_that_stops() {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb"]);
-    let first = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
-    let second = TestBalancer::start(with_zk(cluster.config(), &zk, "b2")).await;
+    let first = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
+    let second = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b2")).await;
     let http = HttpClient::new();
 
     wait_until("both see the same single leader", 10, async || {
@@ -89,7 +90,7 @@ async fn probe_agents_are_found_through_zookeeper() {
     // Two agents on one host (different ports) both register.
     let _agent = start_agent(&zk, "zk-host", &[&cluster.nodes[0]]).await;
     let _second = start_agent(&zk, "zk-host", &[&cluster.nodes[1]]).await;
-    let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
     let http = HttpClient::new();
     wait_until("the agent's reports arrive", 10, async || {
         let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
@@ -112,7 +113,7 @@ async fn probe_agents_are_found_through_zookeeper() {
 async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
     let mut zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb"]);
-    let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
     let _early_agent = start_agent(&zk, "early-host", &[&cluster.nodes[1]]).await;
     let http = HttpClient::new();
     wait_until("connected, the early agent found", 10, async || {
@@ -187,7 +188,7 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb"]);
     let extra = RedisServer::start();
-    let b = TestBalancer::start(with_zk(cluster.config(), &zk, "b1")).await;
+    let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
     let http = HttpClient::new();
     let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
         .await
@@ -306,7 +307,7 @@ async fn a_killed_leader_is_replaced_within_the_session_timeout() {
             .is_ok_and(|r| r.json()["coordination"]["is_leader"] == json!(true))
     })
     .await;
-    let mut config = with_zk(cluster.config(), &zk, "survivor");
+    let mut config = with_zk(cluster.unreplicated_config(), &zk, "survivor");
     config.zookeeper_session_ms = 5000; // the killed process asked for 5 s (the default)
     let survivor = TestBalancer::start(config).await;
     wait_until("the survivor sees the leader", 10, async || {

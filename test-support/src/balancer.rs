@@ -112,4 +112,12 @@ impl Cluster {
         let nodes: Vec<&RedisServer> = self.nodes.iter().collect();
         test_config(&self.index, &nodes)
     }
+
+    /// The same with one copy per key, for tests of where a key goes
+    /// (placement, the index and its fallback); replication has its own.
+    pub fn unreplicated_config(&self) -> Config {
+        let mut config = self.config();
+        config.replication.factor = std::num::NonZeroUsize::MIN;
+        config
+    }
 }

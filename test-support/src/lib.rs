@@ -27,3 +27,15 @@ pub fn free_port() -> u16 {
         .expect("bind an ephemeral port")
         .port()
 }
+
+/// Polls `check` every 50 ms until it holds; panics after `seconds`.
+pub async fn wait_until(what: &str, seconds: u64, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {seconds} s waiting until {what}");
+}

@@ -47,9 +47,34 @@ impl RedisServer {
     /// Kills the process (SIGKILL) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused process dies of SIGKILL too, but resume it so its
+            // socket closes at once.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes the process (SIGSTOP): it keeps its port and its data but
+    /// answers nothing, like a hung server.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused process run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
     }
 
     /// Starts it again, empty, on the same port.

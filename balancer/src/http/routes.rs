@@ -5,15 +5,20 @@
 //! | POST | `/cache` | [`put`]: store a key (201 new, 200 replaced) |
 //! | GET | `/cache/{key}` | [`get`]: 200 with the value, 404 on a miss |
 //! | DELETE | `/cache/{key}` | [`delete`]: 204, or 404 when absent |
+//!
+//! Writes and deletes take their acknowledgement level from `?ack=` or the
+//! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config.
 //! | GET | `/nodes`, `/healthz`, `/readyz`, `/metrics` | `admin.rs` |
 
 use hyper::body::Incoming;
+use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
 use tokio::time::Instant;
 
 use super::reply::{self, Reply};
 use super::{admin, body};
 use crate::App;
+use crate::config::WriteAck;
 use crate::error::Error;
 use crate::metrics::{Op, Outcome};
 
@@ -27,13 +32,19 @@ pub(super) async fn dispatch(app: &App, req: Request<Incoming>) -> Reply {
         allowed,
     };
     let result = match (path, &method) {
-        ("/cache", &Method::POST) => Ok(timed(app, Op::Set, put(app, req.into_body())).await),
+        ("/cache", &Method::POST) => {
+            let (parts, body) = req.into_parts();
+            Ok(timed(app, Op::Set, put(app, &parts, body)).await)
+        }
         ("/cache", _) => Err(route_error("POST")),
         (p, m) if p.starts_with("/cache/") => {
             let encoded = &p["/cache/".len()..];
             match *m {
                 Method::GET => Ok(timed(app, Op::Get, get(app, encoded)).await),
-                Method::DELETE => Ok(timed(app, Op::Delete, delete(app, encoded)).await),
+                Method::DELETE => {
+                    let (parts, _) = req.into_parts();
+                    Ok(timed(app, Op::Delete, delete(app, &parts, encoded)).await)
+                }
                 _ => Err(route_error("GET, DELETE")),
             }
         }
@@ -71,24 +82,49 @@ async fn timed(app: &App, op: Op, handler: impl Future<Output = Handled>) -> Rep
     reply
 }
 
+/// The acknowledgement level a write asks for, if it names one.
+fn write_ack(parts: &Parts) -> Result<Option<WriteAck>, Error> {
+    let from_query = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("ack="))
+            .map(str::to_string)
+    });
+    let from_header = || {
+        parts
+            .headers
+            .get("x-write-ack")
+            .map(|v| v.to_str().unwrap_or("").to_string())
+    };
+    from_query
+        .or_else(from_header)
+        .map(|text| {
+            text.parse()
+                .map_err(|m: String| Error::bad_request("invalid_ack", m))
+        })
+        .transpose()
+}
+
 /// `POST /cache`.
-async fn put(app: &App, body: Incoming) -> Handled {
+async fn put(app: &App, parts: &Parts, body: Incoming) -> Handled {
+    let ack = write_ack(parts)?;
     let bytes = body::read(body, &app.config.limits).await?;
     let req = body::parse_put(&bytes, &app.config.limits)?;
-    let written = app.cache.put(&req.key, &req.json, req.ttl).await?;
-    let (status, outcome) = if written.created {
+    let written = app.cache.put(&req.key, &req.json, req.ttl, ack).await?;
+    let (status, outcome) = if written.changed {
         (StatusCode::CREATED, Outcome::Created)
     } else {
         (StatusCode::OK, Outcome::Updated)
     };
     let body = serde_json::json!({
         "key": req.key,
-        "node": &*written.node,
-        "created": written.created,
+        "node": written.nodes.first().map(|n| &**n),
+        "nodes": written.nodes.iter().map(|n| &**n).collect::<Vec<_>>(),
+        "created": written.changed,
+        "version": written.version,
         "ttl": req.ttl,
     });
     let reply = reply::json(status, body.to_string());
-    Ok((reply::with_nodes(reply, &[written.node]), outcome))
+    Ok((reply::with_nodes(reply, &written.nodes), outcome))
 }
 
 /// `GET /cache/{key}`.
@@ -97,24 +133,22 @@ async fn get(app: &App, encoded: &str) -> Handled {
     let Some(found) = app.cache.get(&key).await? else {
         return Ok((reply::error(&Error::KeyNotFound), Outcome::Miss));
     };
-    let value = std::str::from_utf8(&found.value.json).map_err(|_| Error::NotJson)?;
+    let value = std::str::from_utf8(&found.json).map_err(|_| Error::NotJson)?;
     let key_json = serde_json::to_string(&key).expect("a string serializes");
-    let ttl = found
-        .value
-        .ttl
-        .map_or("null".to_string(), |t| t.to_string());
+    let ttl = found.ttl.map_or("null".to_string(), |t| t.to_string());
     let body = format!(r#"{{"key":{key_json},"value":{value},"ttl":{ttl}}}"#);
     let reply = reply::json(StatusCode::OK, body);
     Ok((reply::with_nodes(reply, &[found.node]), Outcome::Hit))
 }
 
 /// `DELETE /cache/{key}`.
-async fn delete(app: &App, encoded: &str) -> Handled {
+async fn delete(app: &App, parts: &Parts, encoded: &str) -> Handled {
+    let ack = write_ack(parts)?;
     let key = body::key_from_path(encoded, &app.config.limits)?;
-    match app.cache.delete(&key).await? {
-        Some(nodes) => {
+    match app.cache.delete(&key, ack).await? {
+        Some(written) => {
             let reply = reply::empty(StatusCode::NO_CONTENT);
-            Ok((reply::with_nodes(reply, &nodes), Outcome::Deleted))
+            Ok((reply::with_nodes(reply, &written.nodes), Outcome::Deleted))
         }
         None => Ok((reply::error(&Error::KeyNotFound), Outcome::Miss)),
     }

@@ -1,8 +1,7 @@
 //! Shared by the integration tests that need probe agents: an in-process
-//! agent with fixed host figures, and a poll-until helper.
+//! agent with fixed host figures.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use memreport::{HostMemory, NodeSpec};
 use probe_agent::config::Config;
@@ -66,16 +65,4 @@ impl Drop for Agent {
             let _ = stop.send(());
         }
     }
-}
-
-/// Polls `check` every 50 ms until it holds; panics after `seconds`.
-pub(crate) async fn wait_until(what: &str, seconds: u64, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out after {seconds} s waiting until {what}");
 }

@@ -1,0 +1,356 @@
+//! Brings a key's replicas back in line, three ways:
+//!
+//! - **Retry with back-off**: a write that a replica missed queues the key;
+//!   the repair reads every replica in the key's set, takes the newest
+//!   version (tombstones included) and writes it, with its own timestamp,
+//!   to the replicas that lack it. The node's last-writer-wins script makes
+//!   a repair that races a newer write harmless. The queue is bounded: a
+//!   key over the limit is dropped and counted, and left to the resync.
+//! - **Read repair**: a read that had to skip past its primary queues the
+//!   key the same way.
+//! - **Resync** of a node that came back up or restarted empty (a new
+//!   `run_id`): walk the index and repair every key whose set names the
+//!   node, then walk the node and remove the copies it holds of keys whose
+//!   set no longer names it, so they can never come back as answers. Both
+//!   walks run at a bounded rate.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use crate::config::RepairConfig;
+use crate::index::Index;
+use crate::metrics::Metrics;
+use crate::nodes::{Membership, Node, NodeTable};
+use crate::values::{self, Version};
+
+/// The first retry waits this long; each next one twice as long.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How often the repairer looks for due repairs and returning nodes.
+const TICK: Duration = Duration::from_millis(100);
+/// Keys per walk step.
+const WALK_BATCH: usize = 500;
+
+/// The repair queue and its settings.
+#[derive(Debug)]
+pub struct Repairer {
+    queue: Mutex<Queue>,
+    wake: Notify,
+    config: RepairConfig,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    tasks: VecDeque<Task>,
+    queued: HashSet<String>,
+}
+
+#[derive(Debug)]
+struct Task {
+    key: String,
+    attempt: u32,
+    due: Instant,
+}
+
+/// How one repair ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Every replica already held the newest version, or the key is gone.
+    InSync,
+    /// At least one replica was brought up to date.
+    Repaired,
+}
+
+/// A replica could not be read or written; the repair is tried again.
+#[derive(Debug)]
+struct Retry;
+
+impl Repairer {
+    /// An empty queue.
+    pub fn new(config: RepairConfig, metrics: Arc<Metrics>) -> Repairer {
+        Repairer {
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            config,
+            metrics,
+        }
+    }
+
+    /// Queues a repair of `key` (once, however often it is asked).
+    pub fn enqueue(&self, key: &str) {
+        let mut queue = self.lock();
+        if queue.queued.contains(key) {
+            return;
+        }
+        if queue.tasks.len() >= self.config.queue_limit {
+            self.metrics.repairs.with_label_values(&["dropped"]).inc();
+            return;
+        }
+        queue.queued.insert(key.to_string());
+        queue.tasks.push_back(Task {
+            key: key.to_string(),
+            attempt: 0,
+            due: Instant::now(),
+        });
+        self.metrics.repairs_pending.set(queue.tasks.len() as i64);
+        drop(queue);
+        self.wake.notify_one();
+    }
+
+    /// Keys waiting for a repair.
+    pub fn pending(&self) -> usize {
+        self.lock().tasks.len()
+    }
+
+    /// Works the queue and resyncs returning nodes until `shutdown`.
+    pub async fn run(
+        self: Arc<Self>,
+        nodes: Arc<Membership>,
+        index: Arc<Index>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut seen_rejoins: HashMap<Arc<str>, u64> = HashMap::new();
+        let mut resyncs: HashMap<Arc<str>, tokio::task::JoinHandle<()>> = HashMap::new();
+        loop {
+            let table = nodes.current();
+            for node in table.all() {
+                let rejoins = node.rejoins();
+                let seen = seen_rejoins.entry(node.id.clone()).or_insert(rejoins);
+                let running = resyncs.get(&node.id).is_some_and(|t| !t.is_finished());
+                if rejoins > *seen && !running {
+                    *seen = rejoins;
+                    let task = tokio::spawn(self.clone().resync(
+                        nodes.clone(),
+                        index.clone(),
+                        node.id.clone(),
+                    ));
+                    resyncs.insert(node.id.clone(), task);
+                }
+            }
+            self.work_due(&table, &index).await;
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        for task in resyncs.into_values() {
+            task.abort();
+        }
+    }
+
+    /// Runs every repair that is due, rescheduling those that fail.
+    async fn work_due(&self, table: &NodeTable, index: &Index) {
+        let now = Instant::now();
+        let due: VecDeque<Task> = {
+            let mut queue = self.lock();
+            let (due, later) = std::mem::take(&mut queue.tasks)
+                .into_iter()
+                .partition(|t| t.due <= now);
+            queue.tasks = later;
+            due
+        };
+        for mut task in due {
+            let outcome = repair_key(table, index, &task.key).await;
+            let mut queue = self.lock();
+            match outcome {
+                Ok(outcome) => {
+                    queue.queued.remove(&task.key);
+                    self.count(outcome);
+                }
+                Err(Retry) if task.attempt + 1 < self.config.max_attempts => {
+                    task.due = Instant::now() + FIRST_BACKOFF * 2u32.pow(task.attempt.min(16));
+                    task.attempt += 1;
+                    queue.tasks.push_back(task);
+                }
+                Err(Retry) => {
+                    queue.queued.remove(&task.key);
+                    self.metrics.repairs.with_label_values(&["gave_up"]).inc();
+                }
+            }
+            self.metrics.repairs_pending.set(queue.tasks.len() as i64);
+        }
+    }
+
+    /// Refills a node that came back and clears its stale copies.
+    async fn resync(self: Arc<Self>, nodes: Arc<Membership>, index: Arc<Index>, id: Arc<str>) {
+        self.metrics.resyncs.inc();
+        tracing::info!(node = %id, "resync started");
+        let pace = Pace::new(self.config.resync_keys_per_sec);
+        let mut cursor = 0;
+        let mut repaired = 0u64;
+        loop {
+            let Ok((next, entries)) = index.scan(cursor, WALK_BATCH).await else {
+                tracing::warn!(node = %id, "resync stopped: index unreachable");
+                return;
+            };
+            let table = nodes.current();
+            let mine: Vec<&String> = entries
+                .iter()
+                .filter(|(_, set)| set.iter().any(|n| **n == *id))
+                .map(|(key, _)| key)
+                .collect();
+            for key in &mine {
+                match repair_key(&table, &index, key).await {
+                    Ok(outcome) => {
+                        repaired += u64::from(outcome == Outcome::Repaired);
+                        self.count(outcome);
+                    }
+                    Err(Retry) => self.enqueue(key),
+                }
+            }
+            pace.wait(mine.len()).await;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let removed = self.sweep(&nodes, &index, &id, &pace).await;
+        tracing::info!(node = %id, repaired, removed, "resync done");
+    }
+
+    /// Removes the node's copies of keys whose replica set no longer
+    /// names it and whose set holds a newer version.
+    async fn sweep(&self, nodes: &Membership, index: &Index, id: &str, pace: &Pace) -> u64 {
+        let mut removed = 0;
+        let mut cursor = 0u64;
+        loop {
+            let table = nodes.current();
+            let Some(node) = table.by_id(id) else {
+                return removed;
+            };
+            let cmd = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(WALK_BATCH)
+                .arg("TYPE")
+                .arg("hash")
+                .clone();
+            let Ok((next, keys)) = node.backend.cmd::<(u64, Vec<String>)>(&cmd).await else {
+                return removed;
+            };
+            for key in &keys {
+                if drop_if_stale(&table, index, node, key).await {
+                    removed += 1;
+                    self.metrics.stale_copies_removed.inc();
+                }
+            }
+            pace.wait(keys.len()).await;
+            cursor = next;
+            if cursor == 0 {
+                return removed;
+            }
+        }
+    }
+
+    fn count(&self, outcome: Outcome) {
+        let label = match outcome {
+            Outcome::InSync => "in_sync",
+            Outcome::Repaired => "repaired",
+        };
+        self.metrics.repairs.with_label_values(&[label]).inc();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Copies the newest version of `key` to every replica in its set that
+/// lacks it.
+async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<Outcome, Retry> {
+    let Some(set) = index.lookup(key).await.map_err(|_| Retry)? else {
+        return Ok(Outcome::InSync);
+    };
+    let members: Vec<&Node> = set.iter().filter_map(|id| table.by_id(id)).collect();
+    let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
+    let mut unreachable = members.iter().any(|n| !n.is_up());
+    let newest: Option<&Version> = reads
+        .iter()
+        .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref))
+        .max_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    let Some(newest) = newest.cloned() else {
+        return if reads.iter().any(Result::is_err) || unreachable {
+            Err(Retry)
+        } else {
+            Ok(Outcome::InSync)
+        };
+    };
+    let behind: Vec<&Node> = members
+        .iter()
+        .zip(&reads)
+        .filter_map(|(node, read)| match read {
+            Ok(Some(v)) if v.timestamp >= newest.timestamp => None,
+            Ok(_) => Some(*node),
+            Err(_) => {
+                unreachable = true;
+                None
+            }
+        })
+        .collect();
+    let writes = join_all(
+        behind
+            .iter()
+            .filter(|n| n.is_up())
+            .map(|n| values::apply(&n.backend, key, &newest)),
+    )
+    .await;
+    unreachable |= writes.iter().any(Result::is_err) || behind.iter().any(|n| !n.is_up());
+    if unreachable {
+        return Err(Retry);
+    }
+    Ok(if behind.is_empty() {
+        Outcome::InSync
+    } else {
+        Outcome::Repaired
+    })
+}
+
+/// Drops `node`'s copy of `key` when the key's set no longer names the
+/// node and a member holds a newer version; returns whether it did.
+async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str) -> bool {
+    let Ok(Some(set)) = index.lookup(key).await else {
+        return false;
+    };
+    if set.iter().any(|id| **id == *node.id) {
+        return false;
+    }
+    let Ok(Some(mine)) = values::read(&node.backend, key).await else {
+        return false;
+    };
+    let members = set.iter().filter_map(|id| table.by_id(id));
+    let reads = join_all(members.map(|n| values::read(&n.backend, key))).await;
+    let superseded = reads.iter().any(|r| {
+        r.as_ref()
+            .ok()
+            .and_then(Option::as_ref)
+            .is_some_and(|v| v.timestamp > mine.timestamp)
+    });
+    superseded
+        && values::drop_if_at(&node.backend, key, &mine.timestamp)
+            .await
+            .unwrap_or(false)
+}
+
+/// Spreads a walk out to at most `per_sec` keys a second.
+#[derive(Debug)]
+struct Pace {
+    per_key: Duration,
+}
+
+impl Pace {
+    fn new(per_sec: u32) -> Pace {
+        Pace {
+            per_key: Duration::from_secs(1) / per_sec.max(1),
+        }
+    }
+
+    async fn wait(&self, keys: usize) {
+        tokio::time::sleep(self.per_key * keys as u32).await;
+    }
+}

@@ -1,0 +1,388 @@
+//! Replication and failover over real redis-server processes: a node
+//! killed (SIGKILL) or hung (SIGSTOP) under load loses no acknowledged
+//! write and fails no read of a replicated key; a node that restarts empty
+//! is refilled; racing writers converge on the latest timestamp.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hyper::StatusCode;
+use serde_json::json;
+use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, wait_until};
+use tokio::time::Instant;
+
+/// The replica set the index records for `key`.
+async fn replica_set(index: &RedisServer, key: &str) -> Vec<String> {
+    let mut conn = index.connection().await;
+    let entry: Option<String> = redis::cmd("GET")
+        .arg(format!("loc:{key}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    entry
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `(value, timestamp)` as one node holds `key`.
+async fn held(node: &RedisServer, key: &str) -> (Option<String>, Option<String>) {
+    let mut conn = node.connection().await;
+    redis::cmd("HMGET")
+        .arg(key)
+        .arg("v")
+        .arg("t")
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn node_state(http: &HttpClient, b: &TestBalancer, addr: &str) -> String {
+    let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+    nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["addr"] == addr)
+        .map(|n| n["state"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+/// Writes `count` keys `<prefix>-<i>` and returns their values.
+async fn write_keys(
+    http: &HttpClient,
+    b: &TestBalancer,
+    prefix: &str,
+    count: usize,
+) -> HashMap<String, String> {
+    let mut written = HashMap::new();
+    for i in 0..count {
+        let key = format!("{prefix}-{i}");
+        let value = format!("value of {key}");
+        let r = http
+            .post_json(
+                &format!("{}/cache", b.url),
+                &json!({"key": key, "value": value}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        written.insert(key, value);
+    }
+    written
+}
+
+/// What a steady mixed load saw while a fault happened.
+#[derive(Debug, Default)]
+struct LoadReport {
+    reads: usize,
+    failed_reads: Vec<String>,
+    slowest_read: Duration,
+    writes: usize,
+    /// Writes the balancer acknowledged, with their values.
+    acked: HashMap<String, String>,
+}
+
+/// Reads the `before` keys and writes new ones in a loop for `duration`,
+/// running `fault` after `fault_after`.
+async fn load_through(
+    http: &HttpClient,
+    b: &TestBalancer,
+    before: &HashMap<String, String>,
+    duration: Duration,
+    fault_after: Duration,
+    fault: impl FnOnce(),
+) -> LoadReport {
+    let mut report = LoadReport::default();
+    let keys: Vec<&String> = before.keys().collect();
+    let start = Instant::now();
+    let mut fault = Some(fault);
+    let mut i = 0usize;
+    while start.elapsed() < duration {
+        if start.elapsed() >= fault_after
+            && let Some(fault) = fault.take()
+        {
+            fault();
+        }
+        let key = keys[i % keys.len()];
+        let sent = Instant::now();
+        let r = http.get(&format!("{}/cache/{key}", b.url)).await;
+        report.slowest_read = report.slowest_read.max(sent.elapsed());
+        report.reads += 1;
+        match r {
+            Ok(r) if r.status == StatusCode::OK && r.json()["value"] == before[key].as_str() => {}
+            Ok(r) => report
+                .failed_reads
+                .push(format!("{key}: {} {}", r.status, r.body)),
+            Err(e) => report.failed_reads.push(format!("{key}: {e}")),
+        }
+        let new_key = format!("during-{i}");
+        let value = format!("v{i}");
+        let r = http
+            .post_json(
+                &format!("{}/cache", b.url),
+                &json!({"key": new_key, "value": value}),
+            )
+            .await;
+        report.writes += 1;
+        if let Ok(r) = r
+            && r.status.is_success()
+        {
+            report.acked.insert(new_key, value);
+        }
+        i += 1;
+    }
+    report
+}
+
+async fn assert_all_read_back(
+    http: &HttpClient,
+    b: &TestBalancer,
+    written: &HashMap<String, String>,
+) {
+    for (key, value) in written {
+        let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{key}: {}", r.body);
+        assert_eq!(r.json()["value"], value.as_str(), "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_fails_no_read_and_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let before = write_keys(&http, &b, "before", 300).await;
+    let victim = cluster.nodes[1].addr();
+
+    let report = load_through(
+        &http,
+        &b,
+        &before,
+        Duration::from_secs(4),
+        Duration::from_secs(1),
+        || {
+            cluster.nodes[1].stop();
+        },
+    )
+    .await;
+
+    assert!(
+        report.failed_reads.is_empty(),
+        "{} of {} reads failed: {:?}",
+        report.failed_reads.len(),
+        report.reads,
+        &report.failed_reads[..report.failed_reads.len().min(5)]
+    );
+    assert!(
+        report.acked.len() > 100,
+        "writes kept being acknowledged: {} of {}",
+        report.acked.len(),
+        report.writes
+    );
+    assert_eq!(node_state(&http, &b, &victim).await, "down");
+    assert_all_read_back(&http, &b, &before).await;
+    assert_all_read_back(&http, &b, &report.acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_node_is_ejected_by_timeouts_and_rejoins_when_it_resumes() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let config = cluster.config();
+    let budget = config.request_timeout();
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let before = write_keys(&http, &b, "before", 300).await;
+    let victim = cluster.nodes[2].addr();
+
+    let report = load_through(
+        &http,
+        &b,
+        &before,
+        Duration::from_secs(4),
+        Duration::from_secs(1),
+        || {
+            cluster.nodes[2].pause();
+        },
+    )
+    .await;
+
+    assert!(
+        report.failed_reads.is_empty(),
+        "{} of {} reads failed: {:?}",
+        report.failed_reads.len(),
+        report.reads,
+        &report.failed_reads[..report.failed_reads.len().min(5)]
+    );
+    assert!(
+        report.slowest_read < budget,
+        "slowest read {:?}",
+        report.slowest_read
+    );
+    assert!(
+        report.acked.len() > 100,
+        "writes kept being acknowledged: {} of {}",
+        report.acked.len(),
+        report.writes
+    );
+    assert_eq!(node_state(&http, &b, &victim).await, "down");
+    assert_all_read_back(&http, &b, &report.acked).await;
+
+    cluster.nodes[2].resume();
+    wait_until("the resumed node is up", 10, || async {
+        node_state(&http, &b, &victim).await == "up"
+    })
+    .await;
+    assert_all_read_back(&http, &b, &before).await;
+    assert_all_read_back(&http, &b, &report.acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let before = write_keys(&http, &b, "before", 200).await;
+    let victim = cluster.nodes[3].addr();
+    let mut owned = Vec::new();
+    for key in before.keys() {
+        if replica_set(&cluster.index, key).await.contains(&victim) {
+            owned.push(key.clone());
+        }
+    }
+    assert!(!owned.is_empty());
+
+    cluster.nodes[3].stop();
+    wait_until("the killed node is down", 10, || async {
+        node_state(&http, &b, &victim).await == "down"
+    })
+    .await;
+    cluster.nodes[3].restart();
+    let node = &cluster.nodes[3];
+    wait_until("the restarted node holds its keys again", 20, || async {
+        for key in &owned {
+            let stored = serde_json::to_string(&before[key]).unwrap();
+            if held(node, key).await.0 != Some(stored) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert_all_read_back(&http, &b, &before).await;
+
+    // Values big enough that the other nodes' growth outweighs the few
+    // KiB by which the refilled node may be fuller.
+    let mut on_victim = 0;
+    for i in 0..100 {
+        let key = format!("after-{i}");
+        let body = json!({"key": key, "value": "x".repeat(8 * 1024)});
+        let r = http
+            .post_json(&format!("{}/cache", b.url), &body)
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        on_victim += usize::from(held(node, &key).await.0.is_some());
+    }
+    let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().body;
+    assert!(on_victim > 0, "the restarted node takes new keys: {nodes}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_writers_converge_on_the_latest_timestamp() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.replication.factor = std::num::NonZeroUsize::new(3).unwrap();
+    config.id = Some("a".into());
+    let a = TestBalancer::start(config.clone()).await;
+    config.id = Some("b".into());
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+
+    for round in 0..100 {
+        let key = format!("contended-{}", round % 10);
+        let send = |url: String, value: String| {
+            let (http, key) = (http.clone(), key.clone());
+            async move {
+                let r = http
+                    .post_json(
+                        &format!("{url}/cache"),
+                        &json!({"key": key, "value": value}),
+                    )
+                    .await
+                    .unwrap();
+                assert!(r.status.is_success(), "{}", r.body);
+                let json = r.json();
+                (json["version"].as_str().unwrap().to_string(), value)
+            }
+        };
+        let (wa, wb) = tokio::join!(
+            send(a.url.clone(), format!("a{round}")),
+            send(b.url.clone(), format!("b{round}"))
+        );
+        let latest = wa.max(wb);
+        let latest = (
+            Some(serde_json::to_string(&latest.1).unwrap()),
+            Some(latest.0),
+        );
+        let set = replica_set(&cluster.index, &key).await;
+        assert_eq!(set.len(), 3, "{set:?}");
+        // A quorum write answers after two of three replicas; the third
+        // catches up in the background.
+        wait_until("every replica holds the latest version", 5, async || {
+            for id in &set {
+                let node = cluster.nodes.iter().find(|n| n.addr() == *id).unwrap();
+                if held(node, &key).await != latest {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_with_every_replica_dead_are_misses_and_the_rest_read_fine() {
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let before = write_keys(&http, &b, "before", 200).await;
+    let dead = [cluster.nodes[0].addr(), cluster.nodes[1].addr()];
+    let mut lost = Vec::new();
+    for key in before.keys() {
+        if replica_set(&cluster.index, key)
+            .await
+            .iter()
+            .all(|id| dead.contains(id))
+        {
+            lost.push(key.clone());
+        }
+    }
+    cluster.nodes[0].stop();
+    cluster.nodes[1].stop();
+    for id in &dead {
+        wait_until("both killed nodes are down", 10, || async {
+            node_state(&http, &b, id).await == "down"
+        })
+        .await;
+    }
+    for (key, value) in &before {
+        let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
+        if lost.contains(key) {
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{key}: {}", r.body);
+            assert_eq!(r.json()["error"], "key_not_found");
+        } else {
+            assert_eq!(r.status, StatusCode::OK, "{key}: {}", r.body);
+            assert_eq!(r.json()["value"], value.as_str());
+        }
+    }
+    assert!(
+        lost.len() < before.len() / 2,
+        "{} of {} lost",
+        lost.len(),
+        before.len()
+    );
+}

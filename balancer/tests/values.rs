@@ -1,0 +1,104 @@
+//! The last-writer-wins script on a real redis-server: a node keeps the
+//! newest version, and a delete's tombstone keeps a late, older write from
+//! bringing the key back.
+
+use std::time::Duration;
+
+use balancer::backend::Backend;
+use balancer::values::{self, Version};
+use test_support::RedisServer;
+
+fn live(timestamp: &str, value: &str) -> Version {
+    Version {
+        json: Some(value.as_bytes().to_vec()),
+        timestamp: timestamp.into(),
+        ttl_ms: None,
+    }
+}
+
+fn tombstone(timestamp: &str) -> Version {
+    Version {
+        json: None,
+        timestamp: timestamp.into(),
+        ttl_ms: Some(60_000),
+    }
+}
+
+#[tokio::test]
+async fn the_newest_version_wins_whatever_order_writes_arrive_in() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    let newer = "0000000000002.000000.b";
+    let older = "0000000000001.000000.a";
+
+    let first = values::apply(&node, "k", &live(newer, "\"new\""))
+        .await
+        .unwrap();
+    assert!(first.applied && !first.existed);
+    let late = values::apply(&node, "k", &live(older, "\"old\""))
+        .await
+        .unwrap();
+    assert!(!late.applied && late.existed);
+    assert_eq!(late.timestamp, newer, "the node says what it holds");
+    let held = values::read(&node, "k").await.unwrap().unwrap();
+    assert_eq!(held.json.as_deref(), Some(&b"\"new\""[..]));
+    assert_eq!(held.timestamp, newer);
+
+    let same = values::apply(&node, "k", &live(newer, "\"other\""))
+        .await
+        .unwrap();
+    assert!(!same.applied, "an equal timestamp is not newer");
+}
+
+#[tokio::test]
+async fn a_delete_then_a_delayed_older_write_leaves_the_key_deleted() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    let write = "0000000000005.000000.a";
+    let delayed = "0000000000006.000000.b";
+    let delete = "0000000000007.000000.a";
+
+    values::apply(&node, "k", &live(write, "1")).await.unwrap();
+    let deleted = values::apply(&node, "k", &tombstone(delete)).await.unwrap();
+    assert!(deleted.applied && deleted.existed);
+    let resurrect = values::apply(&node, "k", &live(delayed, "2"))
+        .await
+        .unwrap();
+    assert!(!resurrect.applied && !resurrect.existed);
+
+    let held = values::read(&node, "k").await.unwrap().unwrap();
+    assert!(!held.is_live(), "still a tombstone");
+    assert_eq!(held.timestamp, delete);
+    assert!(
+        held.ttl_ms.is_some_and(|ms| ms <= 60_000),
+        "tombstones expire"
+    );
+
+    let recreate = values::apply(&node, "k", &live("0000000000008.000000.b", "3"))
+        .await
+        .unwrap();
+    assert!(
+        recreate.applied && !recreate.existed,
+        "a newer write creates the key again"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_copy_is_dropped_only_at_the_version_it_held() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    values::apply(&node, "k", &live("0000000000001.000000.a", "1"))
+        .await
+        .unwrap();
+    assert!(
+        !values::drop_if_at(&node, "k", "0000000000000.000000.a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        values::drop_if_at(&node, "k", "0000000000001.000000.a")
+            .await
+            .unwrap()
+    );
+    assert_eq!(values::read(&node, "k").await.unwrap(), None);
+}
