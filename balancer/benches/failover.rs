@@ -277,7 +277,7 @@ async fn throughput(
 
 fn ms(d: Option<Duration>) -> String {
     d.map_or("not within limit".into(), |d| {
-        format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
     })
 }
 
@@ -324,14 +324,17 @@ fn main() {
 
     println!();
     println!(
-        "throughput by replication factor ({rounds} alternating rounds of {:.1} s reads then {:.1} s writes, median):",
+        "throughput by replication factor ({rounds} rounds running R = 1, 2, 3 in rotated order, each {:.1} s of reads then {:.1} s of writes; median):",
         phase.as_secs_f64(),
         phase.as_secs_f64()
     );
     let cluster = Cluster::start(&["256mb", "256mb", "256mb", "256mb"]);
     let mut samples: HashMap<usize, Vec<(f64, f64)>> = HashMap::new();
-    for _ in 0..rounds {
-        for r in [1, 2, 3] {
+    for round in 0..rounds {
+        // Each round starts with another factor, so no factor always runs first.
+        let mut order = [1, 2, 3];
+        order.rotate_left(round % 3);
+        for r in order {
             let rate =
                 runtime.block_on(throughput(&cluster, r, keys.min(2_000), concurrency, phase));
             samples.entry(r).or_default().push(rate);

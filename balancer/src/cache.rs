@@ -554,9 +554,19 @@ impl Writer {
                 .filter(|id| acked.contains(id))
                 .map(|id| &**id)
                 .collect();
-            if let Err(e) = self.index.swap_members(&key, &out, &added_ok).await {
-                count_index_error(&self.metrics, &e);
-                self.repairs.enqueue(&key);
+            match self.index.swap_members(&key, &out, &added_ok).await {
+                Ok(_) => {
+                    // Members that failed the write while up left the set
+                    // with an older copy; remove it.
+                    for id in failed.iter().filter(|id| set.iter().any(|s| **s == ***id)) {
+                        self.repairs
+                            .drop_stale(&key, id.clone(), &version.timestamp);
+                    }
+                }
+                Err(e) => {
+                    count_index_error(&self.metrics, &e);
+                    self.repairs.enqueue(&key);
+                }
             }
         }
         if acked.is_empty() && claimed {

@@ -8,6 +8,10 @@
 //!   key over the limit is dropped and counted, and left to the resync.
 //! - **Read repair**: a read that had to skip past its primary queues the
 //!   key the same way.
+//! - **Stale copies**: a replica that failed a write while still up is
+//!   taken out of the key's set; its older copy is then deleted (only if
+//!   still older than the write), so a location cached by another balancer
+//!   cannot read it back.
 //! - **Resync** of a node that came back up or restarted empty (a new
 //!   `run_id`): walk the index and repair every key whose set names the
 //!   node, then walk the node and remove the copies it holds of keys whose
@@ -47,12 +51,25 @@ pub struct Repairer {
 #[derive(Debug, Default)]
 struct Queue {
     tasks: VecDeque<Task>,
-    queued: HashSet<String>,
+    queued: HashSet<Job>,
+}
+
+/// What a task does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Job {
+    /// Bring the key's replicas in line.
+    Repair(String),
+    /// Delete `node`'s copy of `key` if older than `timestamp`.
+    DropStale {
+        key: String,
+        node: Arc<str>,
+        timestamp: String,
+    },
 }
 
 #[derive(Debug)]
 struct Task {
-    key: String,
+    job: Job,
     attempt: u32,
     due: Instant,
 }
@@ -83,17 +100,31 @@ impl Repairer {
 
     /// Queues a repair of `key` (once, however often it is asked).
     pub fn enqueue(&self, key: &str) {
+        self.push(Job::Repair(key.to_string()));
+    }
+
+    /// Queues the removal of `node`'s copy of `key` if it is older than
+    /// `timestamp`: the node missed that write and left the key's set.
+    pub fn drop_stale(&self, key: &str, node: Arc<str>, timestamp: &str) {
+        self.push(Job::DropStale {
+            key: key.to_string(),
+            node,
+            timestamp: timestamp.to_string(),
+        });
+    }
+
+    fn push(&self, job: Job) {
         let mut queue = self.lock();
-        if queue.queued.contains(key) {
+        if queue.queued.contains(&job) {
             return;
         }
         if queue.tasks.len() >= self.config.queue_limit {
             self.metrics.repairs.with_label_values(&["dropped"]).inc();
             return;
         }
-        queue.queued.insert(key.to_string());
+        queue.queued.insert(job.clone());
         queue.tasks.push_back(Task {
-            key: key.to_string(),
+            job,
             attempt: 0,
             due: Instant::now(),
         });
@@ -156,11 +187,18 @@ impl Repairer {
             due
         };
         for mut task in due {
-            let outcome = repair_key(table, index, &task.key).await;
+            let outcome = match &task.job {
+                Job::Repair(key) => repair_key(table, index, key).await,
+                Job::DropStale {
+                    key,
+                    node,
+                    timestamp,
+                } => self.drop_older(table, key, node, timestamp).await,
+            };
             let mut queue = self.lock();
             match outcome {
                 Ok(outcome) => {
-                    queue.queued.remove(&task.key);
+                    queue.queued.remove(&task.job);
                     self.count(outcome);
                 }
                 Err(Retry) if task.attempt + 1 < self.config.max_attempts => {
@@ -169,7 +207,7 @@ impl Repairer {
                     queue.tasks.push_back(task);
                 }
                 Err(Retry) => {
-                    queue.queued.remove(&task.key);
+                    queue.queued.remove(&task.job);
                     self.metrics.repairs.with_label_values(&["gave_up"]).inc();
                 }
             }
@@ -245,6 +283,30 @@ impl Repairer {
             if cursor == 0 {
                 return removed;
             }
+        }
+    }
+
+    /// Deletes `id`'s copy of `key` if it is older than `timestamp`.
+    async fn drop_older(
+        &self,
+        table: &NodeTable,
+        key: &str,
+        id: &str,
+        timestamp: &str,
+    ) -> Result<Outcome, Retry> {
+        let Some(node) = table.by_id(id) else {
+            return Ok(Outcome::InSync);
+        };
+        if !node.is_up() {
+            return Err(Retry);
+        }
+        match values::drop_if_older(&node.backend, key, timestamp).await {
+            Ok(true) => {
+                self.metrics.stale_copies_removed.inc();
+                Ok(Outcome::Repaired)
+            }
+            Ok(false) => Ok(Outcome::InSync),
+            Err(_) => Err(Retry),
         }
     }
 

@@ -70,6 +70,21 @@ static DROP_IF_AT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Deletes the key only if it holds a timestamp older than ARGV[1].
+static DROP_IF_OLDER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+            local current = redis.call('HGET', KEYS[1], 't')
+            if current and current < ARGV[1] then
+                return redis.call('DEL', KEYS[1])
+            end
+        end
+        return 0
+        ",
+    )
+});
+
 /// One version of a key as a node holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
@@ -142,6 +157,19 @@ pub async fn read(node: &Backend, key: &str) -> Result<Option<Version>, BackendE
 /// without touching a newer write.
 pub async fn drop_if_at(node: &Backend, key: &str, timestamp: &str) -> Result<bool, BackendError> {
     let mut call = DROP_IF_AT.key(key);
+    call.arg(timestamp);
+    let dropped: i64 = node.script(&call).await?;
+    Ok(dropped == 1)
+}
+
+/// Deletes the key if the node holds a version older than `timestamp`:
+/// removes what a replica kept after it missed a write and left the set.
+pub async fn drop_if_older(
+    node: &Backend,
+    key: &str,
+    timestamp: &str,
+) -> Result<bool, BackendError> {
+    let mut call = DROP_IF_OLDER.key(key);
     call.arg(timestamp);
     let dropped: i64 = node.script(&call).await?;
     Ok(dropped == 1)

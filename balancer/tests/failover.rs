@@ -85,6 +85,25 @@ struct LoadReport {
     acked: HashMap<String, String>,
 }
 
+impl LoadReport {
+    /// No read failed, and writes kept being acknowledged throughout.
+    fn assert_served(&self) {
+        assert!(
+            self.failed_reads.is_empty(),
+            "{} of {} reads failed: {:?}",
+            self.failed_reads.len(),
+            self.reads,
+            &self.failed_reads[..self.failed_reads.len().min(5)]
+        );
+        assert!(
+            self.acked.len() > 100,
+            "writes kept being acknowledged: {} of {}",
+            self.acked.len(),
+            self.writes
+        );
+    }
+}
+
 /// Reads the `before` keys and writes new ones in a loop for `duration`,
 /// running `fault` after `fault_after`.
 async fn load_through(
@@ -169,19 +188,7 @@ async fn a_killed_node_fails_no_read_and_loses_no_acknowledged_write() {
     )
     .await;
 
-    assert!(
-        report.failed_reads.is_empty(),
-        "{} of {} reads failed: {:?}",
-        report.failed_reads.len(),
-        report.reads,
-        &report.failed_reads[..report.failed_reads.len().min(5)]
-    );
-    assert!(
-        report.acked.len() > 100,
-        "writes kept being acknowledged: {} of {}",
-        report.acked.len(),
-        report.writes
-    );
+    report.assert_served();
     assert_eq!(node_state(&http, &b, &victim).await, "down");
     assert_all_read_back(&http, &b, &before).await;
     assert_all_read_back(&http, &b, &report.acked).await;
@@ -209,23 +216,11 @@ async fn a_hung_node_is_ejected_by_timeouts_and_rejoins_when_it_resumes() {
     )
     .await;
 
-    assert!(
-        report.failed_reads.is_empty(),
-        "{} of {} reads failed: {:?}",
-        report.failed_reads.len(),
-        report.reads,
-        &report.failed_reads[..report.failed_reads.len().min(5)]
-    );
+    report.assert_served();
     assert!(
         report.slowest_read < budget,
         "slowest read {:?}",
         report.slowest_read
-    );
-    assert!(
-        report.acked.len() > 100,
-        "writes kept being acknowledged: {} of {}",
-        report.acked.len(),
-        report.writes
     );
     assert_eq!(node_state(&http, &b, &victim).await, "down");
     assert_all_read_back(&http, &b, &report.acked).await;
@@ -385,4 +380,59 @@ async fn keys_with_every_replica_dead_are_misses_and_the_rest_read_fine() {
         lost.len(),
         before.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
+    let cluster = Cluster::start(&["16mb", "16mb", "16mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let full = cluster.nodes[0].addr();
+    let mut key = String::new();
+    for i in 0.. {
+        key = format!("k{i}");
+        let body = json!({"key": key, "value": "old"});
+        let r = http
+            .post_json(&format!("{}/cache", b.url), &body)
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        if replica_set(&cluster.index, &key).await.contains(&full) {
+            break;
+        }
+    }
+
+    // Fill that node around the balancer until Redis refuses writes.
+    let mut conn = cluster.nodes[0].connection().await;
+    for i in 0.. {
+        let set: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("junk:{i}"))
+            .arg(vec![b'j'; 256 * 1024])
+            .query_async(&mut conn)
+            .await;
+        if set.is_err() {
+            break;
+        }
+    }
+    let body = json!({"key": key, "value": "n".repeat(256 * 1024)});
+    let r = http
+        .post_json(&format!("{}/cache", b.url), &body)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a substitute takes the write: {}",
+        r.body
+    );
+
+    let set = replica_set(&cluster.index, &key).await;
+    assert_eq!(set.len(), 2, "{set:?}");
+    assert!(!set.contains(&full), "the full node left the set: {set:?}");
+    wait_until("the full node's old copy is removed", 10, async || {
+        held(&cluster.nodes[0], &key).await == (None, None)
+    })
+    .await;
+    let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
+    assert_eq!(r.json()["value"].as_str().map(str::len), Some(256 * 1024));
 }
