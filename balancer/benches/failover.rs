@@ -192,11 +192,14 @@ async fn event(fault: Fault, keys: usize, concurrency: usize, window: Duration) 
     let (counts, workers) = start_load(&b.url, preloaded, concurrency, Mix::Both, stop.clone());
     tokio::time::sleep(window / 4).await;
     let victim = cluster.nodes[1].addr();
+    let struck = Instant::now();
     match fault {
         Fault::Kill => cluster.nodes[1].stop(),
         Fault::Hang => cluster.nodes[1].pause(),
     }
-    let detection = time_until(window, async || !is_up(&b, &victim)).await;
+    let detection = time_until(window, async || !is_up(&b, &victim))
+        .await
+        .map(|_| struck.elapsed());
     tokio::time::sleep(window.saturating_sub(detection.unwrap_or(window))).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {

@@ -74,6 +74,19 @@ async fn write_keys(
     written
 }
 
+/// Makes `node` refuse every write, as a full node does: its `maxmemory`
+/// drops below what it already uses.
+async fn make_full(node: &RedisServer) {
+    let mut conn = node.connection().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("100kb")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
 /// What a steady mixed load saw while a fault happened.
 #[derive(Debug, Default)]
 struct LoadReport {
@@ -402,18 +415,7 @@ async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
         }
     }
 
-    // Fill that node around the balancer until Redis refuses writes.
-    let mut conn = cluster.nodes[0].connection().await;
-    for i in 0.. {
-        let set: redis::RedisResult<()> = redis::cmd("SET")
-            .arg(format!("junk:{i}"))
-            .arg(vec![b'j'; 256 * 1024])
-            .query_async(&mut conn)
-            .await;
-        if set.is_err() {
-            break;
-        }
-    }
+    make_full(&cluster.nodes[0]).await;
     let body = json!({"key": key, "value": "n".repeat(256 * 1024)});
     let r = http
         .post_json(&format!("{}/cache", b.url), &body)
@@ -435,4 +437,49 @@ async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
     .await;
     let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
     assert_eq!(r.json()["value"].as_str().map(str::len), Some(256 * 1024));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_ack_level_decides_when_a_short_write_fails() {
+    let cluster = Cluster::start(&["16mb", "16mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let post = async |query: &str, header: Option<&str>, key: &str| {
+        let url = format!("{}/cache{query}", b.url);
+        let body = json!({"key": key, "value": "v"}).to_string();
+        let headers: Vec<(&str, &str)> =
+            header.map(|ack| ("x-write-ack", ack)).into_iter().collect();
+        http.send_with(hyper::Method::POST, &url, &headers, body)
+            .await
+            .unwrap()
+    };
+    let r = post("?ack=most", None, "bad").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["error"], "invalid_ack");
+    let r = post("", Some("none"), "bad").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = post("?ack=all", None, "both").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // One of the two nodes refuses writes (full) and there is no third to
+    // take its place: only one replica can take a write.
+    make_full(&cluster.nodes[0]).await;
+    for (query, header) in [("?ack=all", None), ("", Some("quorum")), ("", None)] {
+        let r = post(query, header, "short").await;
+        assert_eq!(
+            r.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{query} {header:?}: {}",
+            r.body
+        );
+        assert_eq!(r.json()["error"], "too_few_replicas");
+    }
+    let r = post("?ack=one", None, "short-one").await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert_eq!(r.node(), Some(cluster.nodes[1].addr()));
+    let r = http
+        .get(&format!("{}/cache/short-one", b.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK);
 }

@@ -55,10 +55,25 @@ impl HttpClient {
         url: &str,
         body: impl Into<Bytes>,
     ) -> Result<HttpReply, String> {
-        let req = Request::builder()
+        self.send_with(method, url, &[], body).await
+    }
+
+    /// Sends `method url` with extra headers and an optional body.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<HttpReply, String> {
+        let mut req = Request::builder()
             .method(method)
             .uri(url)
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req
             .body(Full::new(body.into()))
             .map_err(|e| e.to_string())?;
         let res = self.inner.request(req).await.map_err(|e| e.to_string())?;
