@@ -205,6 +205,7 @@ async fn event(fault: Fault, keys: usize, concurrency: usize, window: Duration) 
     for w in workers {
         let _ = w.await;
     }
+    let returned = Instant::now();
     let back = match fault {
         Fault::Kill => {
             cluster.nodes[1].restart();
@@ -218,7 +219,8 @@ async fn event(fault: Fault, keys: usize, concurrency: usize, window: Duration) 
             cluster.nodes[1].resume();
             time_until(Duration::from_secs(30), async || is_up(&b, &victim)).await
         }
-    };
+    }
+    .map(|_| returned.elapsed());
     b.shutdown().await;
     EventRow {
         event: match fault {
