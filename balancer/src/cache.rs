@@ -1,12 +1,15 @@
 //! The cache operations behind the HTTP API: find a key's replicas, place a
 //! new key, and read, write or delete its value on them.
 //!
-//! **Lookup** for reads: the local location cache, then the index Redis,
-//! then the hashing fallback (ask the key's rendezvous candidates in
+//! **Lookup** for reads: the near cache (the value itself, kept true by
+//! the nodes' invalidations; see [`crate::near`]), then the local location
+//! cache, then the index Redis, then the hashing fallback (ask the key's rendezvous candidates in
 //! parallel and take the newest version). A read goes to the primary, then
 //! to the next replica on an error, a timeout or an empty answer (a node
 //! that restarted empty); a read served past the primary asks for a read
-//! repair. When every replica is down the key is a miss.
+//! repair. When every replica is down the key is a miss. A value read
+//! through the location cache or the index may be kept in the near cache;
+//! one found by the fallback is not.
 //!
 //! **Writes** always ask the index, which arbitrates new keys: the replica
 //! set is claimed before the value is written, so two balancers racing on
@@ -25,6 +28,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
@@ -38,6 +42,7 @@ use crate::hlc::Clock;
 use crate::index::{Index, IndexError};
 use crate::locations::{Location, LocationCache};
 use crate::metrics::Metrics;
+use crate::near::NearCache;
 use crate::nodes::{Membership, Node, NodeTable};
 use crate::placement::{self, Policy};
 use crate::repair::Repairer;
@@ -61,9 +66,16 @@ pub struct Found {
     /// The node that served the key.
     pub node: Arc<str>,
     /// The JSON text.
-    pub json: Vec<u8>,
-    /// Remaining seconds, or `None` when the key does not expire.
-    pub ttl: Option<u64>,
+    pub json: Bytes,
+    /// Remaining milliseconds, or `None` when the key does not expire.
+    pub ttl_ms: Option<u64>,
+}
+
+impl Found {
+    /// Remaining whole seconds, rounded up, as the API reports a TTL.
+    pub fn ttl_seconds(&self) -> Option<u64> {
+        self.ttl_ms.map(|ms| ms.div_ceil(1000))
+    }
 }
 
 /// Which nodes the hashing fallback asks.
@@ -80,6 +92,7 @@ enum FallbackScope {
 #[derive(Debug)]
 pub struct Cache {
     nodes: Arc<Membership>,
+    near: Arc<NearCache>,
     locations: LocationCache,
     clock: Clock,
     replication: ReplicationConfig,
@@ -116,6 +129,7 @@ impl Cache {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         nodes: Arc<Membership>,
+        near: Arc<NearCache>,
         index: Arc<Index>,
         locations: LocationCache,
         policy: Policy,
@@ -127,6 +141,7 @@ impl Cache {
     ) -> Cache {
         Cache {
             nodes,
+            near,
             locations,
             clock,
             replication,
@@ -144,9 +159,15 @@ impl Cache {
     pub async fn get(&self, key: &str) -> Result<Option<Found>, Error> {
         let nodes = self.nodes.current();
         let epoch = nodes.rejoin_epoch();
+        if let Some(found) = self.near.get(key, &nodes, epoch) {
+            self.count_lookup("near_cache");
+            return Ok(Some(found));
+        }
+        let reservation = self.near.reserve(key);
         if let Some(location) = self.locations.get(key).filter(|l| l.epoch == epoch) {
             if let Some(found) = self.read_replicas(&nodes, key, &location.nodes).await? {
                 self.count_lookup("cache");
+                self.near.fill(key, reservation, &found, &nodes, epoch);
                 return Ok(Some(found));
             }
             self.locations.remove(key);
@@ -157,7 +178,8 @@ impl Cache {
                 let set: Vec<Arc<str>> = set.into_iter().map(Arc::from).collect();
                 let found = self.read_replicas(&nodes, key, &set).await?;
                 if let Some(found) = &found {
-                    self.remember(key, set, epoch, found.ttl);
+                    self.remember(key, set, epoch, found.ttl_ms);
+                    self.near.fill(key, reservation, found, &nodes, epoch);
                 }
                 return Ok(found);
             }
@@ -190,11 +212,13 @@ impl Cache {
         ttl: Option<u64>,
         ack: Option<WriteAck>,
     ) -> Result<Written, Error> {
+        let ttl_ms = ttl.map(|t| t * 1000);
         let version = Version {
             json: Some(json.as_bytes().to_vec()),
             timestamp: self.clock.now(),
-            ttl_ms: ttl.map(|t| t * 1000),
+            ttl_ms,
         };
+        self.near.invalidate(key);
         let nodes = self.nodes.current();
         let replicas = self.replica_count(&nodes)?;
         let proposal =
@@ -210,9 +234,11 @@ impl Cache {
         let ack = ack.unwrap_or(self.replication.write_ack);
         let written = self
             .replicate(&nodes, key, version, set, claimed, ack, replicas)
-            .await?;
+            .await;
+        self.near.invalidate(key);
+        let written = written?;
         let epoch = nodes.rejoin_epoch();
-        self.remember(key, written.0.nodes.clone(), epoch, ttl);
+        self.remember(key, written.0.nodes.clone(), epoch, ttl_ms);
         Ok(written.0)
     }
 
@@ -220,6 +246,7 @@ impl Cache {
     /// when no node held a live value.
     pub async fn delete(&self, key: &str, ack: Option<WriteAck>) -> Result<Option<Written>, Error> {
         self.locations.remove(key);
+        self.near.invalidate(key);
         let nodes = self.nodes.current();
         let set = match self.writer.index.lookup(key).await {
             Ok(Some(set)) => set,
@@ -240,9 +267,11 @@ impl Cache {
         };
         let replicas = set.len();
         let ack = ack.unwrap_or(self.replication.write_ack);
-        let (mut written, existed) = self
+        let replicated = self
             .replicate(&nodes, key, version, set, false, ack, replicas)
-            .await?;
+            .await;
+        self.near.invalidate(key);
+        let (mut written, existed) = replicated?;
         if let Err(e) = self
             .writer
             .index
@@ -459,14 +488,14 @@ impl Cache {
         asked.into_iter().map(|i| nodes.get(i)).collect()
     }
 
-    fn remember(&self, key: &str, set: Vec<Arc<str>>, epoch: u64, ttl: Option<u64>) {
+    fn remember(&self, key: &str, set: Vec<Arc<str>>, epoch: u64, ttl_ms: Option<u64>) {
         if set.is_empty() {
             return;
         }
         let location = Location {
             nodes: set.into(),
             epoch,
-            expires_at: ttl.map(|t| Instant::now() + Duration::from_secs(t)),
+            expires_at: ttl_ms.map(|ms| Instant::now() + Duration::from_millis(ms)),
         };
         self.locations.put(key, location);
     }
@@ -655,8 +684,12 @@ impl Writer {
 
 /// A hit, unless the version is a tombstone.
 fn found(node: Arc<str>, version: Version) -> Option<Found> {
-    let ttl = version.ttl_seconds();
-    version.json.map(|json| Found { node, json, ttl })
+    let ttl_ms = version.ttl_ms;
+    version.json.map(|json| Found {
+        node,
+        json: Bytes::from(json),
+        ttl_ms,
+    })
 }
 
 /// Checks that a live value is JSON (it may have been written around the

@@ -52,6 +52,10 @@ pub struct Config {
     pub sample_interval_ms: u64,
     /// Entries in the in-process key-location cache (an LRU). Default 100 000.
     pub location_cache_entries: NonZeroUsize,
+    /// Bytes of values the near cache keeps in the balancer, answered
+    /// without a Redis round trip and invalidated by the data nodes
+    /// (`CLIENT TRACKING`); 0 turns it off. Default 64 MiB.
+    pub near_cache_bytes: usize,
 }
 
 /// Placement settings (see `placement.rs`).
@@ -196,6 +200,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             sample_interval_ms: 1000,
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
+            near_cache_bytes: 64 * 1024 * 1024,
         }
     }
 }

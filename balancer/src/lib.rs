@@ -10,6 +10,8 @@
 //!   endpoints (`admin.rs`).
 //! - [`cache`]: get, put, delete; lookup order and write protocol.
 //! - [`placement`] and [`rendezvous`]: pure decisions, where a new key goes.
+//! - [`near`]: values of hot keys kept in the balancer, invalidated by
+//!   the data nodes (`CLIENT TRACKING`), so a hit needs no round trip.
 //! - [`index`], [`locations`]: the key-location index and its local LRU.
 //! - [`values`]: how versioned values are stored on a data node, with
 //!   [`hlc`] timestamps for last-writer-wins.
@@ -34,6 +36,7 @@ mod http;
 pub mod index;
 pub mod locations;
 pub mod metrics;
+pub mod near;
 pub mod nodes;
 pub mod placement;
 pub mod probes;
@@ -53,6 +56,7 @@ use crate::config::Config;
 use crate::index::Index;
 use crate::locations::LocationCache;
 use crate::metrics::Metrics;
+use crate::near::NearCache;
 use crate::nodes::{Membership, NodeTable};
 use crate::placement::Policy;
 use crate::repair::Repairer;
@@ -64,6 +68,8 @@ pub struct App {
     pub config: Config,
     /// The cache operations.
     pub cache: Cache,
+    /// Values kept in the balancer, invalidated by the nodes.
+    pub near: Arc<NearCache>,
     /// The data nodes (the current table).
     pub nodes: Arc<Membership>,
     /// The key-location index.
@@ -95,8 +101,14 @@ impl App {
             load_epsilon: config.placement.load_epsilon,
         };
         let repairs = Arc::new(Repairer::new(config.repair.clone(), metrics.clone()));
+        let near = Arc::new(NearCache::new(
+            config.near_cache_bytes,
+            config.node_timeout(),
+            metrics.clone(),
+        ));
         let cache = Cache::new(
             nodes.clone(),
+            near.clone(),
             index.clone(),
             LocationCache::new(config.location_cache_entries),
             policy,
@@ -110,6 +122,7 @@ impl App {
         Ok(App {
             config,
             cache,
+            near,
             nodes,
             index,
             metrics,
@@ -121,7 +134,7 @@ impl App {
 
 /// Runs the balancer on `listener` until `shutdown` completes: samples every
 /// node once, starts the background loops (memory sampler, health checks,
-/// repairs, probe agent followers, ZooKeeper, index health),
+/// near-cache invalidation streams, repairs, probe agent followers, ZooKeeper, index health),
 /// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     sampler::sample_all(&app.nodes.current(), &app.metrics).await;
@@ -139,6 +152,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         app.config.failure.eject_after,
         stop_rx.clone(),
     ));
+    let near = tokio::spawn(app.near.clone().run(app.nodes.clone(), stop_rx.clone()));
     let repairs = tokio::spawn(app.repairs.clone().run(
         app.nodes.clone(),
         app.index.clone(),
@@ -179,6 +193,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     let _ = stop_tx.send(true);
     let _ = tokio::join!(
         sampler,
+        near,
         health,
         repairs,
         index_watch,

@@ -72,6 +72,9 @@ struct Args {
     /// Time limit for a whole request, ms [default: 5000].
     #[arg(long, env = "DLB_REQUEST_TIMEOUT_MS")]
     request_timeout_ms: Option<u64>,
+    /// Bytes of values the near cache keeps; 0 turns it off [default: 67108864].
+    #[arg(long, env = "DLB_NEAR_CACHE_BYTES")]
+    near_cache_bytes: Option<usize>,
     /// Memory sampling interval, ms [default: 1000].
     #[arg(long, env = "DLB_SAMPLE_INTERVAL_MS")]
     sample_interval_ms: Option<u64>,
@@ -111,6 +114,7 @@ impl Args {
         set(&mut c.timeouts.index_ms, self.index_timeout_ms);
         set(&mut c.timeouts.request_ms, self.request_timeout_ms);
         set(&mut c.sample_interval_ms, self.sample_interval_ms);
+        set(&mut c.near_cache_bytes, self.near_cache_bytes);
         c.validate()?;
         Ok(c)
     }

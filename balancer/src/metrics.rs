@@ -96,8 +96,9 @@ pub struct Metrics {
     /// `[op][outcome]` counters and `[op]` histograms.
     request_counters: Vec<Vec<Option<IntCounter>>>,
     latency_histograms: Vec<Histogram>,
-    /// `dlb_location_lookups_total{source}`: where a key's location was
-    /// found (`cache`, `index`, `fallback`) or `none`.
+    /// `dlb_location_lookups_total{source}`: where a read found its key:
+    /// `near_cache` (the value itself, no node asked), or its location in
+    /// the `cache`, the `index` or by `fallback`; else `none`.
     pub lookups: IntCounterVec,
     /// `dlb_index_errors_total`: index calls that failed or were skipped.
     pub index_errors: IntCounterVec,
@@ -120,6 +121,14 @@ pub struct Metrics {
     pub stale_copies_removed: IntCounter,
     /// `dlb_ejections_total{node}`: nodes marked down by failures in a row.
     pub ejections: IntCounterVec,
+    /// `dlb_near_cache_invalidations_total`: keys the data nodes said
+    /// changed, dropped from the near cache.
+    pub near_invalidations: IntCounter,
+    /// `dlb_near_cache_clears_total`: times the near cache was emptied
+    /// (an invalidation stream opened or was lost, a node was flushed).
+    pub near_clears: IntCounter,
+    near_entries: IntGauge,
+    near_bytes: IntGauge,
     node_used: IntGaugeVec,
     node_capacity: IntGaugeVec,
     node_utilization: GaugeVec,
@@ -157,7 +166,7 @@ impl Metrics {
             lookups: IntCounterVec::new(
                 Opts::new(
                     "dlb_location_lookups_total",
-                    "Key locations resolved, by source: cache, index, fallback or none",
+                    "Key lookups by where they were answered: near_cache (the value itself), cache, index, fallback, or none",
                 ),
                 &["source"],
             )
@@ -216,6 +225,26 @@ impl Metrics {
                 &node,
             )
             .expect("valid metric"),
+            near_invalidations: IntCounter::new(
+                "dlb_near_cache_invalidations_total",
+                "Keys dropped from the near cache because a data node said they changed",
+            )
+            .expect("valid metric"),
+            near_clears: IntCounter::new(
+                "dlb_near_cache_clears_total",
+                "Times the near cache was emptied: an invalidation stream opened or was lost",
+            )
+            .expect("valid metric"),
+            near_entries: IntGauge::new(
+                "dlb_near_cache_entries",
+                "Values (and pending reads) in the near cache",
+            )
+            .expect("valid metric"),
+            near_bytes: IntGauge::new(
+                "dlb_near_cache_bytes",
+                "Bytes held by the near cache, keys and overhead included",
+            )
+            .expect("valid metric"),
             node_used: IntGaugeVec::new(
                 Opts::new(
                     "dlb_node_used_memory_bytes",
@@ -251,7 +280,11 @@ impl Metrics {
             leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
                 .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 19] = [
+        let families: [Box<dyn prometheus::core::Collector>; 23] = [
+            Box::new(m.near_invalidations.clone()),
+            Box::new(m.near_clears.clone()),
+            Box::new(m.near_entries.clone()),
+            Box::new(m.near_bytes.clone()),
             Box::new(m.failovers.clone()),
             Box::new(m.repairs.clone()),
             Box::new(m.read_repairs.clone()),
@@ -324,6 +357,12 @@ impl Metrics {
             }
         }
         self.nodes_up.set(nodes.up_count() as i64);
+    }
+
+    /// Records the near cache's size.
+    pub fn record_near_cache(&self, entries: usize, bytes: usize) {
+        self.near_entries.set(entries as i64);
+        self.near_bytes.set(bytes as i64);
     }
 
     /// Records the ZooKeeper session state and leadership.

@@ -97,11 +97,6 @@ pub struct Version {
 }
 
 impl Version {
-    /// Remaining whole seconds, rounded up, as the API reports a TTL.
-    pub fn ttl_seconds(&self) -> Option<u64> {
-        self.ttl_ms.map(|ms| ms.div_ceil(1000))
-    }
-
     /// A live value, as opposed to a tombstone.
     pub fn is_live(&self) -> bool {
         self.json.is_some()

@@ -10,6 +10,7 @@ use crate::App;
 pub(super) fn nodes(app: &App) -> Reply {
     let body = serde_json::json!({
         "nodes": app.nodes.current().views(),
+        "near_cache": app.near.view(),
         "coordination": app.coordinator.view(),
     });
     reply::json(StatusCode::OK, body.to_string())
@@ -45,6 +46,7 @@ pub(super) async fn readyz(app: &App) -> Reply {
 
 /// `GET /metrics`: Prometheus text format.
 pub(super) fn metrics(app: &App) -> Reply {
+    app.near.record_size();
     let mut reply = reply::json(StatusCode::OK, app.metrics.render());
     reply.headers_mut().insert(
         CONTENT_TYPE,

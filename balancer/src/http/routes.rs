@@ -135,7 +135,9 @@ async fn get(app: &App, encoded: &str) -> Handled {
     };
     let value = std::str::from_utf8(&found.json).map_err(|_| Error::NotJson)?;
     let key_json = serde_json::to_string(&key).expect("a string serializes");
-    let ttl = found.ttl.map_or("null".to_string(), |t| t.to_string());
+    let ttl = found
+        .ttl_seconds()
+        .map_or("null".to_string(), |t| t.to_string());
     let body = format!(r#"{{"key":{key_json},"value":{value},"ttl":{ttl}}}"#);
     let reply = reply::json(StatusCode::OK, body);
     Ok((reply::with_nodes(reply, &[found.node]), Outcome::Hit))

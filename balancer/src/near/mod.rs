@@ -1,0 +1,268 @@
+//! The near cache: values of recently read keys kept in the balancer, so
+//! a hot key is answered without a Redis round trip, and kept true by the
+//! data nodes themselves through Redis server-assisted client-side caching
+//! (`CLIENT TRACKING`, broadcast mode).
+//!
+//! - [`store`]: the values, an LRU bounded by bytes, with reservations.
+//! - [`tracker`]: one invalidation stream per data node, with a heartbeat.
+//! - [`resp`]: the RESP3 frames those streams carry.
+//!
+//! **When a cached value may be served**: it was read from node N through
+//! the key's replica set (never by the hashing fallback); N is up and its
+//! stream has a fresh heartbeat; every other node that is up has its
+//! stream open; no node has rejoined since; the key has not expired.
+//! Right before serving, every stream is drained. A write acknowledged to
+//! anyone was applied by at least one node, and that node sent the key's
+//! invalidation before it answered the write (see [`tracker`]), so the
+//! drain drops the older value first, whichever replica applied the write.
+//! This balancer's own writes and deletes also drop the key themselves,
+//! before and after they run. While a node that is up has no open stream
+//! (it just joined, or its stream is reconnecting) nothing is served from
+//! here. `near_cache_bytes = 0` turns the near cache off.
+
+mod resp;
+mod store;
+mod tracker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use self::store::{Entry, Store, Ticket};
+use self::tracker::Tracker;
+use crate::cache::Found;
+use crate::metrics::Metrics;
+use crate::nodes::{Membership, NodeTable};
+
+/// Values near the balancer, and the streams that invalidate them.
+#[derive(Debug)]
+pub struct NearCache {
+    store: Store,
+    /// One tracker per data node id, as the node table lists them.
+    trackers: RwLock<HashMap<Arc<str>, Arc<Tracker>>>,
+    max_bytes: usize,
+    node_timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+/// A read's claim to fill the cache; see [`NearCache::reserve`].
+#[derive(Debug)]
+pub struct Reservation(Option<Ticket>);
+
+/// What `GET /nodes` shows of the near cache.
+#[derive(Debug, Serialize)]
+pub struct NearView {
+    /// The byte budget; 0 when the near cache is off.
+    pub max_bytes: usize,
+    /// Bytes held now.
+    pub bytes: usize,
+    /// Values held now, pending reads included.
+    pub entries: usize,
+    /// Each node's invalidation stream: `fresh`, `stale` (no recent
+    /// heartbeat: its values are not served) or `closed`.
+    pub streams: HashMap<String, &'static str>,
+}
+
+impl NearCache {
+    /// A near cache of at most `max_bytes` (0 turns it off) over data
+    /// nodes whose commands time out after `node_timeout`.
+    pub fn new(max_bytes: usize, node_timeout: Duration, metrics: Arc<Metrics>) -> NearCache {
+        NearCache {
+            store: Store::new(max_bytes, metrics.near_clears.clone()),
+            trackers: RwLock::new(HashMap::new()),
+            max_bytes,
+            node_timeout,
+            metrics,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.max_bytes > 0
+    }
+
+    /// The key's value, if it may be served from here.
+    pub fn get(&self, key: &str, nodes: &NodeTable, epoch: u64) -> Option<Found> {
+        if !self.enabled() {
+            return None;
+        }
+        let entry = self.store.get(key)?;
+        if entry.epoch != epoch {
+            self.store.invalidate(key.as_bytes());
+            return None;
+        }
+        if !self.drain_all(nodes, &entry.node) {
+            return None;
+        }
+        let entry = self.store.get(key)?;
+        Some(Found {
+            node: entry.node,
+            json: entry.json,
+            ttl_ms: entry
+                .expires_at
+                .map(|t| t.saturating_duration_since(Instant::now()).as_millis() as u64),
+        })
+    }
+
+    /// Reserves `key` before a read whose answer may fill the cache: an
+    /// invalidation that arrives before [`NearCache::fill`] cancels it.
+    /// Invalidations already delivered (a write just acknowledged) are
+    /// applied first, so they cannot cancel the read that follows them.
+    pub fn reserve(&self, key: &str) -> Reservation {
+        if !self.enabled() {
+            return Reservation(None);
+        }
+        let trackers: Vec<Arc<Tracker>> = self.read_trackers().values().cloned().collect();
+        for tracker in trackers {
+            self.drain(&tracker);
+        }
+        Reservation(Some(self.store.reserve(key)))
+    }
+
+    /// Keeps `found`, read under `reservation` at rejoin `epoch` through the
+    /// key's replica set, if its node's stream is fresh and nothing
+    /// invalidated the key meanwhile.
+    pub fn fill(
+        &self,
+        key: &str,
+        reservation: Reservation,
+        found: &Found,
+        nodes: &NodeTable,
+        epoch: u64,
+    ) {
+        let Reservation(Some(ticket)) = reservation else {
+            return;
+        };
+        if !self.drain_all(nodes, &found.node) {
+            return;
+        }
+        let entry = Entry {
+            node: found.node.clone(),
+            json: found.json.clone(),
+            expires_at: found
+                .ttl_ms
+                .map(|ms| ticket.taken_at + Duration::from_millis(ms)),
+            epoch,
+        };
+        self.store.fill(key, ticket, entry);
+    }
+
+    /// Drops `key`: this balancer is about to change it, or just did.
+    pub fn invalidate(&self, key: &str) {
+        if self.enabled() {
+            self.store.invalidate(key.as_bytes());
+        }
+    }
+
+    /// Applies what every stream has delivered; then says whether a value
+    /// read from `source` may be served: `source` is up with a fresh
+    /// heartbeat, and every node that is up has its stream open (a write
+    /// acknowledged anywhere reached at least one up node, whose stream
+    /// has now told this cache).
+    fn drain_all(&self, nodes: &NodeTable, source: &str) -> bool {
+        let trackers = self.read_trackers();
+        let mut servable = nodes.by_id(source).is_some_and(|n| n.is_up());
+        for node in nodes.all() {
+            let Some(tracker) = trackers.get(&node.id) else {
+                servable &= !node.is_up();
+                continue;
+            };
+            let drained = self.drain(tracker);
+            if *node.id == *source {
+                servable &= drained.fresh;
+            } else if node.is_up() {
+                servable &= drained.open;
+            }
+        }
+        servable
+    }
+
+    fn drain(&self, tracker: &Tracker) -> tracker::Drained {
+        let drained = tracker.drain(&self.store);
+        self.metrics
+            .near_invalidations
+            .inc_by(drained.invalidations);
+        drained
+    }
+
+    /// Keeps one invalidation stream open to every node of the current
+    /// table until `shutdown`.
+    pub async fn run(self: Arc<Self>, nodes: Arc<Membership>, shutdown: watch::Receiver<bool>) {
+        if !self.enabled() {
+            return;
+        }
+        let mut tasks: HashMap<Arc<str>, JoinHandle<()>> = HashMap::new();
+        let mut stop = shutdown.clone();
+        loop {
+            self.follow(&nodes.current(), &mut tasks, &shutdown);
+            tokio::select! {
+                _ = tokio::time::sleep(self.node_timeout) => {}
+                _ = stop.changed() => break,
+            }
+        }
+        for (_, task) in tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Starts a tracker for every node that lacks one, and stops those of
+    /// nodes that left the table.
+    fn follow(
+        self: &Arc<Self>,
+        table: &NodeTable,
+        tasks: &mut HashMap<Arc<str>, JoinHandle<()>>,
+        shutdown: &watch::Receiver<bool>,
+    ) {
+        let mut trackers = self.trackers.write().unwrap_or_else(|e| e.into_inner());
+        let left: Vec<Arc<str>> = trackers
+            .iter()
+            .filter(|(id, t)| table.by_id(id).is_none_or(|n| n.backend.addr() != t.addr()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in left {
+            trackers.remove(&id);
+            if let Some(task) = tasks.remove(&id) {
+                task.abort();
+            }
+        }
+        for node in table.all() {
+            if trackers.contains_key(&node.id) {
+                continue;
+            }
+            let tracker = Arc::new(Tracker::new(node.backend.addr(), self.node_timeout));
+            trackers.insert(node.id.clone(), tracker.clone());
+            let (near, shutdown) = (self.clone(), shutdown.clone());
+            let task = tokio::spawn(async move { tracker.run(&near.store, shutdown).await });
+            tasks.insert(node.id.clone(), task);
+        }
+    }
+
+    /// Copies the cache's size into its gauges.
+    pub fn record_size(&self) {
+        let (entries, bytes) = self.store.size();
+        self.metrics.record_near_cache(entries, bytes);
+    }
+
+    /// The cache's size and streams, for `GET /nodes`.
+    pub fn view(&self) -> NearView {
+        let (entries, bytes) = self.store.size();
+        NearView {
+            max_bytes: self.max_bytes,
+            bytes,
+            entries,
+            streams: self
+                .read_trackers()
+                .iter()
+                .map(|(id, t)| (id.to_string(), t.state()))
+                .collect(),
+        }
+    }
+
+    fn read_trackers(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<Tracker>>> {
+        self.trackers.read().unwrap_or_else(|e| e.into_inner())
+    }
+}

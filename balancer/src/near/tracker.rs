@@ -1,0 +1,270 @@
+//! One data node's invalidation stream: a RESP3 connection in
+//! `CLIENT TRACKING ON BCAST` mode, on which the node pushes the name of
+//! every key that changes on it (written, deleted, expired, evicted;
+//! `null` after a flush), from any client.
+//!
+//! Nothing reads the socket in the background between heartbeats: the
+//! near cache *drains* it, without blocking, right before it serves or
+//! stores a value from this node. Redis queues a key's invalidation before
+//! it answers the write that changed the key, so a write acknowledged to
+//! anyone before a read arrives here has had its invalidation delivered to
+//! this socket by then, and the drain applies it. A heartbeat `PING` every
+//! quarter of the node timeout proves the stream is current: replies come
+//! in order, so a `PONG` means every invalidation sent before it was read.
+//! Values are served from this node only while the last `PONG` is younger
+//! than half the node timeout, which is less than the time a write needs
+//! to give up on a hung node and acknowledge elsewhere. Without a `PONG`
+//! for a whole node timeout the session is dropped and started afresh.
+//!
+//! Every new session, and every lost one, empties the whole near cache:
+//! invalidations missed while the stream was down are unknowable.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::resp::{self, Frame};
+use super::store::Store;
+
+/// Turns tracking on for every key, pushed on this connection.
+const HANDSHAKE: &[u8] = b"HELLO 3\r\nCLIENT TRACKING ON BCAST\r\n";
+/// Replies the handshake waits for.
+const HANDSHAKE_REPLIES: usize = 2;
+const PING: &[u8] = b"PING\r\n";
+
+/// The invalidation stream of one node.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    addr: String,
+    /// Heartbeat period.
+    ping_every: Duration,
+    /// How young the last `PONG` must be for values to be served.
+    fresh_for: Duration,
+    session: Mutex<Option<Session>>,
+}
+
+#[derive(Debug)]
+struct Session {
+    reader: OwnedReadHalf,
+    buf: Vec<u8>,
+    last_pong: Instant,
+}
+
+/// What a drain found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drained {
+    /// The stream is open.
+    pub(crate) open: bool,
+    /// The stream is open and its last `PONG` is fresh.
+    pub(crate) fresh: bool,
+    /// Keys (or flushes) it applied.
+    pub(crate) invalidations: u64,
+}
+
+impl Drained {
+    const CLOSED: Drained = Drained {
+        open: false,
+        fresh: false,
+        invalidations: 0,
+    };
+}
+
+impl Tracker {
+    /// A tracker for the node at `addr` whose commands time out after
+    /// `node_timeout`; not connected until [`Tracker::run`].
+    pub(crate) fn new(addr: &str, node_timeout: Duration) -> Tracker {
+        Tracker {
+            addr: addr.to_string(),
+            ping_every: node_timeout / 4,
+            fresh_for: node_timeout / 2,
+            session: Mutex::new(None),
+        }
+    }
+
+    /// The node's address.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// `fresh`, `stale` (open, heartbeat late) or `closed`.
+    pub(crate) fn state(&self) -> &'static str {
+        match &*self.lock() {
+            Some(s) if s.last_pong.elapsed() <= self.fresh_for => "fresh",
+            Some(_) => "stale",
+            None => "closed",
+        }
+    }
+
+    /// Reads whatever has reached the socket, without waiting, and applies
+    /// it to `store`.
+    pub(crate) fn drain(&self, store: &Store) -> Drained {
+        let mut slot = self.lock();
+        let Some(session) = slot.as_mut() else {
+            return Drained::CLOSED;
+        };
+        match session.read_available(store) {
+            Ok(invalidations) => Drained {
+                open: true,
+                fresh: session.last_pong.elapsed() <= self.fresh_for,
+                invalidations,
+            },
+            Err(reason) => {
+                tracing::warn!(node = %self.addr, %reason, "invalidation stream lost");
+                *slot = None;
+                store.clear();
+                Drained::CLOSED
+            }
+        }
+    }
+
+    /// Keeps a session open and its heartbeat going until `shutdown`,
+    /// reconnecting after a failure. Each drop or new session empties
+    /// `store`.
+    pub(crate) async fn run(&self, store: &Store, mut shutdown: watch::Receiver<bool>) {
+        let timeout = self.ping_every * 4;
+        loop {
+            let session = tokio::select! {
+                s = tokio::time::timeout(timeout, self.open()) => s,
+                _ = shutdown.changed() => return,
+            };
+            let mut writer = match session {
+                Ok(Ok((session, writer))) => {
+                    *self.lock() = Some(session);
+                    store.clear();
+                    tracing::debug!(node = %self.addr, "invalidation stream open");
+                    writer
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(node = %self.addr, error = %e, "invalidation stream");
+                    if wait(self.ping_every, &mut shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            loop {
+                if wait(self.ping_every, &mut shutdown).await {
+                    self.close(store);
+                    return;
+                }
+                let sent = tokio::time::timeout(self.ping_every, writer.write_all(PING)).await;
+                self.drain(store);
+                let silent = match &*self.lock() {
+                    Some(session) => session.last_pong.elapsed() > timeout,
+                    None => break,
+                };
+                if !matches!(sent, Ok(Ok(()))) || silent {
+                    tracing::warn!(node = %self.addr, "invalidation stream silent; reopening");
+                    self.close(store);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Connects and turns tracking on; the session starts fresh.
+    async fn open(&self) -> std::io::Result<(Session, OwnedWriteHalf)> {
+        let mut stream = TcpStream::connect(&self.addr).await?;
+        stream.set_nodelay(true)?;
+        stream.write_all(HANDSHAKE).await?;
+        let (reader, writer) = stream.into_split();
+        let mut buf = Vec::with_capacity(4096);
+        let mut replies = 0;
+        while replies < HANDSHAKE_REPLIES {
+            reader.readable().await?;
+            let mut chunk = [0u8; 4096];
+            match reader.try_read(&mut chunk) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+            while let Some((frame, used)) = resp::parse(&buf).map_err(std::io::Error::other)? {
+                buf.drain(..used);
+                if let Frame::Error(e) = frame {
+                    return Err(std::io::Error::other(e));
+                }
+                replies += 1;
+            }
+        }
+        let session = Session {
+            reader,
+            buf,
+            last_pong: Instant::now(),
+        };
+        Ok((session, writer))
+    }
+
+    fn close(&self, store: &Store) {
+        *self.lock() = None;
+        store.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Session {
+    /// Reads until the socket has nothing more and applies every complete
+    /// frame; returns the invalidations applied.
+    fn read_available(&mut self, store: &Store) -> Result<u64, String> {
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match self.reader.try_read(&mut chunk) {
+                Ok(0) => return Err("connection closed".into()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let mut applied = 0;
+        let mut used = 0;
+        while let Some((frame, n)) = resp::parse(&self.buf[used..]).map_err(|e| e.to_string())? {
+            used += n;
+            match frame {
+                Frame::Push(items) => applied += invalidate(store, &items),
+                Frame::Simple(s) if s == "PONG" => self.last_pong = Instant::now(),
+                Frame::Error(e) => return Err(e),
+                _ => {}
+            }
+        }
+        self.buf.drain(..used);
+        Ok(applied)
+    }
+}
+
+/// Applies an `invalidate` push: each named key, or everything for null.
+fn invalidate(store: &Store, push: &[Frame]) -> u64 {
+    match push {
+        [Frame::Bulk(kind), keys] if kind == b"invalidate" => match keys {
+            Frame::Array(keys) => {
+                for key in keys {
+                    if let Frame::Bulk(key) = key {
+                        store.invalidate(key);
+                    }
+                }
+                keys.len() as u64
+            }
+            _ => {
+                store.clear();
+                1
+            }
+        },
+        _ => 0,
+    }
+}
+
+/// Sleeps `period`; true when `shutdown` came first.
+async fn wait(period: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(period) => false,
+        _ = shutdown.changed() => true,
+    }
+}

@@ -1,0 +1,168 @@
+//! The near cache over real redis-server processes: hot keys are answered
+//! from the balancer, and a change made anywhere (another balancer, a
+//! client writing around the balancer, a flush) is seen by the very next
+//! read; a hung node's values stop being served before a write can give up
+//! on it.
+
+use hyper::StatusCode;
+use serde_json::json;
+use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, wait_until};
+
+/// Reads answered by `source` (`near_cache`, `cache`, `index`, ...).
+fn lookups(b: &TestBalancer, source: &str) -> u64 {
+    b.app.metrics.lookups.with_label_values(&[source]).get()
+}
+
+/// Waits until every node's invalidation stream is open and current.
+async fn wait_for_streams(http: &HttpClient, b: &TestBalancer) {
+    wait_until("every invalidation stream is fresh", 10, async || {
+        let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        let streams = view["near_cache"]["streams"].as_object().unwrap().clone();
+        !streams.is_empty() && streams.values().all(|s| s == "fresh")
+    })
+    .await;
+}
+
+async fn read(http: &HttpClient, b: &TestBalancer, key: &str) -> serde_json::Value {
+    let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{key}: {}", r.body);
+    r.json()["value"].clone()
+}
+
+async fn write(http: &HttpClient, b: &TestBalancer, key: &str, value: &str) {
+    let body = json!({"key": key, "value": value});
+    let r = http
+        .post_json(&format!("{}/cache", b.url), &body)
+        .await
+        .unwrap();
+    assert!(r.status.is_success(), "{key}: {}", r.body);
+}
+
+/// Writes `key` on `node` directly, as a client bypassing the balancer
+/// would, with a timestamp newer than any balancer's.
+async fn write_around(node: &RedisServer, key: &str, value: &str, round: usize) {
+    let mut conn = node.connection().await;
+    let _: () = redis::cmd("HSET")
+        .arg(key)
+        .arg("v")
+        .arg(serde_json::to_string(value).unwrap())
+        .arg("t")
+        .arg(format!("9999999999999.{round:06}.test"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_keys_are_served_near_and_a_change_around_the_balancer_shows_at_once() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    wait_for_streams(&http, &b).await;
+    write(&http, &b, "hot", "v0").await;
+    assert_eq!(read(&http, &b, "hot").await, "v0");
+    assert_eq!(read(&http, &b, "hot").await, "v0");
+    assert_eq!(
+        lookups(&b, "near_cache"),
+        1,
+        "the second read is a near hit"
+    );
+
+    for round in 1..=200 {
+        let value = format!("around-{round}");
+        for node in &cluster.nodes {
+            write_around(node, "hot", &value, round).await;
+        }
+        assert_eq!(
+            read(&http, &b, "hot").await,
+            value.as_str(),
+            "round {round}"
+        );
+        assert_eq!(
+            read(&http, &b, "hot").await,
+            value.as_str(),
+            "round {round}"
+        );
+    }
+    let near = lookups(&b, "near_cache");
+    assert!(near >= 150, "repeat reads were near hits: {near} of 200");
+
+    let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+    assert!(
+        view["near_cache"]["entries"].as_u64().unwrap() > 0,
+        "{view}"
+    );
+    let mut conn = cluster.nodes[0].connection().await;
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    wait_until("a flush empties the near cache", 5, async || {
+        let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        view["near_cache"]["entries"] == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_one_balancer_is_read_at_once_through_another() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.id = Some("a".into());
+    let a = TestBalancer::start(config.clone()).await;
+    config.id = Some("b".into());
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    wait_for_streams(&http, &a).await;
+
+    for round in 0..300 {
+        let key = format!("shared-{}", round % 10);
+        if round < 10 {
+            write(&http, &b, &key, "first").await;
+        }
+        read(&http, &a, &key).await;
+        let value = format!("from-b-{round}");
+        write(&http, &b, &key, &value).await;
+        assert_eq!(read(&http, &a, &key).await, value.as_str(), "round {round}");
+    }
+    let near = lookups(&a, "near_cache");
+    assert!(near >= 250, "reads through a were near hits: {near} of 600");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_node_s_values_stop_being_served_before_a_write_gives_up_on_it() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.id = Some("a".into());
+    let a = TestBalancer::start(config.clone()).await;
+    config.id = Some("b".into());
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    wait_for_streams(&http, &a).await;
+
+    write(&http, &b, "k", "before").await;
+    read(&http, &a, "k").await;
+    let r = http.get(&format!("{}/cache/k", a.url)).await.unwrap();
+    assert_eq!(lookups(&a, "near_cache"), 1, "a serves k from near");
+    let serving = r.node().unwrap();
+    let hung = cluster.nodes.iter().find(|n| n.addr() == serving).unwrap();
+
+    hung.pause();
+    write(&http, &b, "k", "after").await;
+    assert_eq!(read(&http, &a, "k").await, "after");
+    hung.resume();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_bytes_every_read_asks_a_node() {
+    let cluster = Cluster::start(&["64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.near_cache_bytes = 0;
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    write(&http, &b, "k", "v").await;
+    for _ in 0..5 {
+        assert_eq!(read(&http, &b, "k").await, "v");
+    }
+    assert_eq!(lookups(&b, "near_cache"), 0);
+    assert_eq!(lookups(&b, "cache"), 5);
+    let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+    assert_eq!(view["near_cache"]["max_bytes"], 0);
+}
