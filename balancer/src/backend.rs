@@ -122,7 +122,10 @@ impl Backend {
         let addr = self.addr.clone();
         if e.code() == Some("OOM") {
             BackendError::OutOfMemory { addr }
-        } else if e.is_io_error()
+        } else if matches!(
+            e.code(),
+            Some("LOADING" | "BUSY" | "MASTERDOWN" | "TRYAGAIN")
+        ) || e.is_io_error()
             || e.is_timeout()
             || e.is_connection_dropped()
             || e.is_connection_refusal()
@@ -142,8 +145,9 @@ impl Backend {
 }
 
 impl BackendError {
-    /// True when the server could not be reached or timed out, as opposed
-    /// to answering with an error.
+    /// True when the server could not be reached, timed out, or said it
+    /// cannot serve yet (`LOADING`, `BUSY`...), as opposed to answering
+    /// with an error about the command.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, BackendError::Unreachable { .. })
     }

@@ -19,9 +19,10 @@
 //! or fails the write is replaced by a substitute chosen by placement, and
 //! the index entry is edited to the nodes that took the write, so it never
 //! names a replica holding an older value; replicas left short are queued
-//! for repair. The client hears back once the write's acknowledgement
-//! level (`one`, `quorum`, `all`) is met; the rest of the write carries on
-//! in the background. With the index down, a write goes to the nodes that
+//! for repair (see [`crate::replication`]). The client hears back once
+//! the write's acknowledgement level (`one`, `quorum`, `all`) is met and,
+//! when the set changed, once the index entry is edited; the rest of the
+//! write carries on in the background. With the index down, a write goes to the nodes that
 //! already hold the key, or else to the key's top candidates, where the
 //! fallback will find it.
 
@@ -30,7 +31,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -40,13 +40,14 @@ use crate::error::Error;
 use crate::health::count_failure;
 use crate::hlc::Clock;
 use crate::index::{Index, IndexError};
-use crate::locations::{Location, LocationCache};
+use crate::locations::{self, Location, LocationCache};
 use crate::metrics::Metrics;
 use crate::near::NearCache;
 use crate::nodes::{Membership, Node, NodeTable};
 use crate::placement::{self, Policy};
 use crate::repair::Repairer;
-use crate::values::{self, Applied, Version};
+use crate::replication::{Ack, Job, Writer, count_index_error};
+use crate::values::{self, Version};
 
 /// The result of a write or a delete.
 #[derive(Debug)]
@@ -93,35 +94,10 @@ enum FallbackScope {
 pub struct Cache {
     nodes: Arc<Membership>,
     near: Arc<NearCache>,
-    locations: LocationCache,
+    locations: Arc<LocationCache>,
     clock: Clock,
     replication: ReplicationConfig,
     writer: Writer,
-}
-
-/// What a write needs, cloned into the task that finishes it after the
-/// client has its answer.
-#[derive(Debug, Clone)]
-struct Writer {
-    index: Arc<Index>,
-    repairs: Arc<Repairer>,
-    metrics: Arc<Metrics>,
-    policy: Policy,
-    eject_after: u32,
-}
-
-/// One replica's answer to a write.
-#[derive(Debug)]
-struct Ack {
-    node: Arc<str>,
-    primary: bool,
-    applied: Applied,
-}
-
-/// Why a write's replicas could not take it.
-#[derive(Debug, Default)]
-struct WriteFailure {
-    last: Option<BackendError>,
 }
 
 impl Cache {
@@ -131,7 +107,7 @@ impl Cache {
         nodes: Arc<Membership>,
         near: Arc<NearCache>,
         index: Arc<Index>,
-        locations: LocationCache,
+        locations: Arc<LocationCache>,
         policy: Policy,
         replication: ReplicationConfig,
         eject_after: u32,
@@ -172,13 +148,14 @@ impl Cache {
             }
             self.locations.remove(key);
         }
+        let located = self.locations.reserve(key);
         let scope = match self.writer.index.lookup(key).await {
             Ok(Some(set)) => {
                 self.count_lookup("index");
                 let set: Vec<Arc<str>> = set.into_iter().map(Arc::from).collect();
                 let found = self.read_replicas(&nodes, key, &set).await?;
                 if let Some(found) = &found {
-                    self.remember(key, set, epoch, found.ttl_ms);
+                    self.remember(key, located, set, epoch, found.ttl_ms);
                     self.near.fill(key, reservation, found, &nodes, epoch);
                 }
                 return Ok(found);
@@ -231,6 +208,9 @@ impl Cache {
                 (self.place_without_index(&nodes, key, replicas).await, false)
             }
         };
+        // After the claim: its own change to the entry is behind us, and
+        // any later one cancels the record below.
+        let located = self.locations.reserve(key);
         let ack = ack.unwrap_or(self.replication.write_ack);
         let written = self
             .replicate(&nodes, key, version, set, claimed, ack, replicas)
@@ -238,7 +218,7 @@ impl Cache {
         self.near.invalidate(key);
         let written = written?;
         let epoch = nodes.rejoin_epoch();
-        self.remember(key, written.0.nodes.clone(), epoch, ttl_ms);
+        self.remember(key, located, written.0.nodes.clone(), epoch, ttl_ms);
         Ok(written.0)
     }
 
@@ -301,15 +281,14 @@ impl Cache {
         let needed = ack.needed(replicas);
         let timestamp = version.timestamp.clone();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(self.writer.clone().write(
-            nodes.clone(),
-            key.to_string(),
+        let job = Job {
+            key: key.to_string(),
             version,
             set,
             claimed,
             replicas,
-            tx,
-        ));
+        };
+        let task = tokio::spawn(self.writer.clone().write(nodes.clone(), job, tx));
         let mut acks: Vec<Ack> = Vec::with_capacity(replicas);
         while acks.len() < needed {
             match rx.recv().await {
@@ -393,13 +372,16 @@ impl Cache {
     }
 
     /// Reads the set in order, skipping nodes that are down, failing or
-    /// empty; a hit past the primary queues a read repair.
+    /// empty; a hit past a replica that answered without the key (or
+    /// failed) queues a read repair. Skipping a replica known to be down
+    /// does not: it cannot take a repair, and its resync covers it.
     async fn read_replicas(
         &self,
         nodes: &NodeTable,
         key: &str,
         set: &[Arc<str>],
     ) -> Result<Option<Found>, Error> {
+        let mut passed_live = false;
         for (position, id) in set.iter().enumerate() {
             let Some(node) = nodes.by_id(id).filter(|n| n.is_up()) else {
                 continue;
@@ -413,15 +395,21 @@ impl Cache {
                             .failovers
                             .with_label_values(&["get"])
                             .inc();
+                    }
+                    if passed_live {
                         self.writer.metrics.read_repairs.inc();
                         self.writer.repairs.enqueue(key);
                     }
                     check_json(&version)?;
                     return Ok(found(node.id.clone(), version));
                 }
-                Ok(None) => node.record_success(),
+                Ok(None) => {
+                    node.record_success();
+                    passed_live = true;
+                }
                 Err(e) if e.is_unreachable() => {
                     count_failure(node, &e, self.writer.eject_after, &self.writer.metrics);
+                    passed_live = true;
                 }
                 Err(BackendError::Reply { .. }) => return Err(Error::NotJson),
                 Err(e) => return Err(e.into()),
@@ -488,7 +476,14 @@ impl Cache {
         asked.into_iter().map(|i| nodes.get(i)).collect()
     }
 
-    fn remember(&self, key: &str, set: Vec<Arc<str>>, epoch: u64, ttl_ms: Option<u64>) {
+    fn remember(
+        &self,
+        key: &str,
+        reservation: locations::Reservation,
+        set: Vec<Arc<str>>,
+        epoch: u64,
+        ttl_ms: Option<u64>,
+    ) {
         if set.is_empty() {
             return;
         }
@@ -497,7 +492,7 @@ impl Cache {
             epoch,
             expires_at: ttl_ms.map(|ms| Instant::now() + Duration::from_millis(ms)),
         };
-        self.locations.put(key, location);
+        self.locations.record(key, reservation, location);
     }
 
     fn count_lookup(&self, source: &str) {
@@ -510,175 +505,6 @@ impl Cache {
 
     fn count_index_error(&self, e: &IndexError) {
         count_index_error(&self.writer.metrics, e);
-    }
-}
-
-impl Writer {
-    /// Writes `version` to the set, substituting for replicas that are
-    /// down or fail, reports each acknowledgement on `acks`, then edits the
-    /// index entry to the nodes that took the write.
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
-        self,
-        nodes: Arc<NodeTable>,
-        key: String,
-        version: Version,
-        set: Vec<String>,
-        claimed: bool,
-        replicas: usize,
-        acks: mpsc::UnboundedSender<Ack>,
-    ) -> WriteFailure {
-        let mut failure = WriteFailure::default();
-        let primary = set.first().cloned();
-        let (mut targets, mut gone): (Vec<&Node>, Vec<String>) = (Vec::new(), Vec::new());
-        for id in &set {
-            match nodes.by_id(id).filter(|n| n.is_up()) {
-                Some(node) => targets.push(node),
-                None => gone.push(id.clone()),
-            }
-        }
-        let mut added: Vec<Arc<str>> = Vec::new();
-        let short = replicas.saturating_sub(targets.len());
-        for node in self.substitutes(&nodes, &key, &set, &[], short) {
-            added.push(node.id.clone());
-            targets.push(node);
-        }
-        let mut acked: Vec<Arc<str>> = Vec::new();
-        let mut failed: Vec<Arc<str>> = Vec::new();
-        self.write_to(
-            &targets,
-            &key,
-            &version,
-            primary.as_deref(),
-            &acks,
-            &mut acked,
-            &mut failed,
-            &mut failure,
-        )
-        .await;
-        if !failed.is_empty() {
-            let tried: Vec<Arc<str>> = targets.iter().map(|n| n.id.clone()).collect();
-            let extra = self.substitutes(&nodes, &key, &set, &tried, failed.len());
-            added.extend(extra.iter().map(|n| n.id.clone()));
-            self.write_to(
-                &extra,
-                &key,
-                &version,
-                None,
-                &acks,
-                &mut acked,
-                &mut failed,
-                &mut failure,
-            )
-            .await;
-        }
-        drop(acks);
-        let moved = !gone.is_empty() || !failed.is_empty() || !added.is_empty();
-        if moved && !acked.is_empty() {
-            self.metrics.failovers.with_label_values(&["set"]).inc();
-            let mut out: Vec<&str> = gone.iter().map(String::as_str).collect();
-            out.extend(failed.iter().map(|id| &**id));
-            let added_ok: Vec<&str> = added
-                .iter()
-                .filter(|id| acked.contains(id))
-                .map(|id| &**id)
-                .collect();
-            match self.index.swap_members(&key, &out, &added_ok).await {
-                Ok(_) => {
-                    // Members that failed the write while up left the set
-                    // with an older copy; remove it.
-                    for id in failed.iter().filter(|id| set.iter().any(|s| **s == ***id)) {
-                        self.repairs
-                            .drop_stale(&key, id.clone(), &version.timestamp);
-                    }
-                }
-                Err(e) => {
-                    count_index_error(&self.metrics, &e);
-                    self.repairs.enqueue(&key);
-                }
-            }
-        }
-        if acked.is_empty() && claimed {
-            // Undo the claim so the key is placed afresh next time.
-            let _ = self.index.release(&key, &set).await;
-        } else if acked.len() < replicas {
-            self.repairs.enqueue(&key);
-        }
-        failure
-    }
-
-    /// Writes to every target at once, sorting them into acked and failed.
-    #[allow(clippy::too_many_arguments)]
-    async fn write_to(
-        &self,
-        targets: &[&Node],
-        key: &str,
-        version: &Version,
-        primary: Option<&str>,
-        acks: &mpsc::UnboundedSender<Ack>,
-        acked: &mut Vec<Arc<str>>,
-        failed: &mut Vec<Arc<str>>,
-        failure: &mut WriteFailure,
-    ) {
-        let mut writes: FuturesUnordered<_> = targets
-            .iter()
-            .map(|node| async move { (*node, values::apply(&node.backend, key, version).await) })
-            .collect();
-        while let Some((node, result)) = writes.next().await {
-            match result {
-                Ok(applied) => {
-                    node.record_success();
-                    if applied.applied && !applied.existed && version.is_live() {
-                        let bytes = version.json.as_ref().map_or(0, Vec::len) as u64;
-                        node.record_placement(bytes);
-                        self.metrics
-                            .placements
-                            .with_label_values(&[&*node.id])
-                            .inc();
-                    }
-                    acked.push(node.id.clone());
-                    let _ = acks.send(Ack {
-                        node: node.id.clone(),
-                        primary: primary == Some(&*node.id),
-                        applied,
-                    });
-                }
-                Err(e) => {
-                    if e.is_unreachable() {
-                        count_failure(node, &e, self.eject_after, &self.metrics);
-                    }
-                    failed.push(node.id.clone());
-                    failure.last = Some(e);
-                }
-            }
-        }
-    }
-
-    /// Up to `count` up nodes, chosen by placement, that are neither in
-    /// `set` nor already `tried`.
-    fn substitutes<'t>(
-        &self,
-        nodes: &'t NodeTable,
-        key: &str,
-        set: &[String],
-        tried: &[Arc<str>],
-        count: usize,
-    ) -> Vec<&'t Node> {
-        if count == 0 {
-            return Vec::new();
-        }
-        let free: Vec<_> = nodes
-            .contenders(key)
-            .into_iter()
-            .filter(|c| {
-                let id = &nodes.get(c.node).id;
-                !set.iter().any(|s| **s == **id) && !tried.contains(id)
-            })
-            .collect();
-        placement::choose_replicas(&free, &self.policy, true, count)
-            .into_iter()
-            .map(|i| nodes.get(i))
-            .collect()
     }
 }
 
@@ -701,12 +527,4 @@ fn check_json(version: &Version) -> Result<(), Error> {
             .map_err(|_| Error::NotJson),
         None => Ok(()),
     }
-}
-
-fn count_index_error(metrics: &Metrics, e: &IndexError) {
-    let kind = match e {
-        IndexError::Skipped => "skipped",
-        IndexError::Failed(_) => "failed",
-    };
-    metrics.index_errors.with_label_values(&[kind]).inc();
 }

@@ -112,9 +112,12 @@ fn split_set(set: &str) -> Vec<String> {
         .collect()
 }
 
+/// What every index entry's name starts with.
+pub const ENTRY_PREFIX: &str = "loc:";
+
 /// The index key for a cache key.
 pub fn entry_key(key: &str) -> String {
-    format!("loc:{key}")
+    format!("{ENTRY_PREFIX}{key}")
 }
 
 impl Index {
@@ -197,7 +200,7 @@ impl Index {
         let cmd = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg("loc:*")
+            .arg(format!("{ENTRY_PREFIX}*"))
             .arg("COUNT")
             .arg(count)
             .clone();
@@ -212,7 +215,7 @@ impl Index {
             .into_iter()
             .zip(sets)
             .filter_map(|(entry, set)| {
-                let key = entry.strip_prefix("loc:")?.to_string();
+                let key = entry.strip_prefix(ENTRY_PREFIX)?.to_string();
                 Some((key, split_set(&set?)))
             })
             .collect();

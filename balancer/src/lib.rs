@@ -12,7 +12,10 @@
 //! - [`placement`] and [`rendezvous`]: pure decisions, where a new key goes.
 //! - [`near`]: values of hot keys kept in the balancer, invalidated by
 //!   the data nodes (`CLIENT TRACKING`), so a hit needs no round trip.
-//! - [`index`], [`locations`]: the key-location index and its local LRU.
+//! - [`index`], [`locations`]: the key-location index and its local LRU,
+//!   invalidated by the index (`CLIENT TRACKING`, see `tracking/`).
+//! - `replication.rs`: one write's fan-out to its replicas, substitutes
+//!   for failed ones, and the index edit when the set changes.
 //! - [`values`]: how versioned values are stored on a data node, with
 //!   [`hlc`] timestamps for last-writer-wins.
 //! - [`backend`]: one Redis connection with time limits.
@@ -42,7 +45,9 @@ pub mod placement;
 pub mod probes;
 pub mod rendezvous;
 pub mod repair;
+mod replication;
 pub mod sampler;
+mod tracking;
 pub mod values;
 
 use std::sync::Arc;
@@ -70,6 +75,8 @@ pub struct App {
     pub cache: Cache,
     /// Values kept in the balancer, invalidated by the nodes.
     pub near: Arc<NearCache>,
+    /// Key locations kept in the balancer, invalidated by the index.
+    pub locations: Arc<LocationCache>,
     /// The data nodes (the current table).
     pub nodes: Arc<Membership>,
     /// The key-location index.
@@ -100,7 +107,17 @@ impl App {
             choices: config.placement.choices,
             load_epsilon: config.placement.load_epsilon,
         };
-        let repairs = Arc::new(Repairer::new(config.repair.clone(), metrics.clone()));
+        let repairs = Arc::new(Repairer::new(
+            config.repair.clone(),
+            config.replication.factor.get(),
+            metrics.clone(),
+        ));
+        let locations = Arc::new(LocationCache::new(
+            config.location_cache_entries,
+            &config.index,
+            config.index_timeout(),
+            metrics.location_clears.clone(),
+        ));
         let near = Arc::new(NearCache::new(
             config.near_cache_bytes,
             config.node_timeout(),
@@ -110,7 +127,7 @@ impl App {
             nodes.clone(),
             near.clone(),
             index.clone(),
-            LocationCache::new(config.location_cache_entries),
+            locations.clone(),
             policy,
             config.replication.clone(),
             config.failure.eject_after,
@@ -123,6 +140,7 @@ impl App {
             config,
             cache,
             near,
+            locations,
             nodes,
             index,
             metrics,
@@ -153,6 +171,10 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         stop_rx.clone(),
     ));
     let near = tokio::spawn(app.near.clone().run(app.nodes.clone(), stop_rx.clone()));
+    let locations = {
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        tokio::spawn(async move { app.locations.run(stop).await })
+    };
     let repairs = tokio::spawn(app.repairs.clone().run(
         app.nodes.clone(),
         app.index.clone(),
@@ -194,6 +216,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     let _ = tokio::join!(
         sampler,
         near,
+        locations,
         health,
         repairs,
         index_watch,

@@ -1,16 +1,30 @@
 //! The in-process key-location cache: a bounded LRU in front of the index
-//! Redis. It serves reads only; writes always ask the index, which is the
-//! authority, so a stale entry here can cost a read one extra lookup but
-//! never sends a write to the wrong node. Each entry carries the node
-//! table's rejoin epoch: once a node comes back, entries taken before may
-//! name a copy that another balancer has since moved away from, so reads
-//! skip them (see `NodeTable::rejoin_epoch`).
+//! Redis, kept true by the index itself. The index pushes the name of
+//! every `loc:` entry that changes (a claim, a replica swap, an expiry, a
+//! delete) on an invalidation stream ([`crate::tracking`]), and the entry
+//! is dropped here before the next read uses it. So when one balancer
+//! moves a key's replicas away from a node that kept an older copy,
+//! another balancer's cached location cannot send a read to that copy.
+//!
+//! It serves reads only; writes always ask the index, which is the
+//! authority. While the stream is not open and current (the index is
+//! down, or its heartbeat is late), nothing cached here is used. Each
+//! entry also carries the node table's rejoin epoch: once a node comes
+//! back, entries taken before may name a copy that has gone stale, so
+//! reads skip them (see `NodeTable::rejoin_epoch`).
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
-use lru::LruCache;
+use prometheus::IntCounter;
+use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::index::ENTRY_PREFIX;
+use crate::tracking::Sink;
+use crate::tracking::store::{Store, Ticket};
+use crate::tracking::stream::Stream;
 
 /// A cached location: the nodes that hold a key, and when the key expires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,81 +37,89 @@ pub struct Location {
     pub expires_at: Option<Instant>,
 }
 
-/// A bounded, thread-safe LRU of key locations.
+/// A bounded, thread-safe LRU of key locations, invalidated by the index.
 #[derive(Debug)]
 pub struct LocationCache {
-    entries: Mutex<LruCache<String, Location>>,
+    store: Store<Location>,
+    stream: Stream,
 }
 
+/// A read's claim to record a location; see [`LocationCache::reserve`].
+#[derive(Debug)]
+pub struct Reservation(Ticket);
+
+/// Turns the index's `loc:<key>` invalidations into cache keys.
+struct IndexSink<'a>(&'a Store<Location>);
+
 impl LocationCache {
-    /// A cache holding at most `capacity` keys.
-    pub fn new(capacity: NonZeroUsize) -> LocationCache {
+    /// A cache of at most `capacity` keys in front of the index at
+    /// `index_addr`, whose commands time out after `timeout`; counts its
+    /// clears in `clears`.
+    pub fn new(
+        capacity: NonZeroUsize,
+        index_addr: &str,
+        timeout: Duration,
+        clears: IntCounter,
+    ) -> LocationCache {
         LocationCache {
-            entries: Mutex::new(LruCache::new(capacity)),
+            store: Store::new(capacity.get(), |_, _| 1, clears),
+            stream: Stream::new(index_addr, ENTRY_PREFIX, timeout),
         }
     }
 
-    /// The key's location, unless absent or expired.
+    /// The key's location, unless absent, expired, or not known to be
+    /// current.
     pub fn get(&self, key: &str) -> Option<Location> {
-        let mut entries = self.lock();
-        let loc = entries.get(key)?;
-        if loc.expires_at.is_some_and(|t| t <= Instant::now()) {
-            entries.pop(key);
+        self.store.get(key, expired)?;
+        if !self.stream.drain(&IndexSink(&self.store)).fresh {
             return None;
         }
-        Some(loc.clone())
+        self.store.get(key, expired)
     }
 
-    /// Records where a key lives.
-    pub fn put(&self, key: &str, location: Location) {
-        self.lock().put(key.to_string(), location);
+    /// Reserves `key` before asking the index: a change to its entry that
+    /// arrives before [`LocationCache::record`] cancels the record.
+    pub fn reserve(&self, key: &str) -> Reservation {
+        self.stream.drain(&IndexSink(&self.store));
+        Reservation(self.store.reserve(key))
+    }
+
+    /// Records where a key lives, if nothing changed its index entry since
+    /// `reservation` and the stream is current.
+    pub fn record(&self, key: &str, reservation: Reservation, location: Location) {
+        if self.stream.drain(&IndexSink(&self.store)).fresh {
+            self.store.fill(key, reservation.0, location);
+        }
     }
 
     /// Forgets a key.
     pub fn remove(&self, key: &str) {
-        self.lock().pop(key);
+        self.store.remove_key(key);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Location>> {
-        // A panic while holding the lock cannot leave an LRU half-updated in a
-        // way that matters here: entries are hints. Keep serving.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    /// The index stream's state: `fresh`, `stale` or `closed`.
+    pub fn stream_state(&self) -> &'static str {
+        self.stream.state()
+    }
+
+    /// Keeps the index stream open until `shutdown`.
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        self.stream.run(&IndexSink(&self.store), shutdown).await;
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn at(node: &str, expires_at: Option<Instant>) -> Location {
-        Location {
-            nodes: vec![Arc::from(node)].into(),
-            epoch: 0,
-            expires_at,
+impl Sink for IndexSink<'_> {
+    fn invalidate(&self, entry: &[u8]) {
+        if let Some(key) = entry.strip_prefix(ENTRY_PREFIX.as_bytes()) {
+            self.0.invalidate(key);
         }
     }
 
-    #[test]
-    fn evicts_least_recently_used() {
-        let c = LocationCache::new(NonZeroUsize::new(2).unwrap());
-        c.put("a", at("n1", None));
-        c.put("b", at("n2", None));
-        assert!(c.get("a").is_some());
-        c.put("c", at("n3", None));
-        assert!(c.get("b").is_none());
-        assert_eq!(&*c.get("a").unwrap().nodes[0], "n1");
-        c.remove("a");
-        assert!(c.get("a").is_none());
+    fn clear(&self) {
+        self.0.clear();
     }
+}
 
-    #[tokio::test(start_paused = true)]
-    async fn expired_entries_are_gone() {
-        let c = LocationCache::new(NonZeroUsize::new(4).unwrap());
-        c.put("k", at("n1", Some(Instant::now() + Duration::from_secs(5))));
-        assert!(c.get("k").is_some());
-        tokio::time::advance(Duration::from_secs(6)).await;
-        assert!(c.get("k").is_none());
-    }
+fn expired(location: &Location) -> bool {
+    location.expires_at.is_some_and(|t| t <= Instant::now())
 }

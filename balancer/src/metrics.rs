@@ -127,6 +127,9 @@ pub struct Metrics {
     /// `dlb_near_cache_clears_total`: times the near cache was emptied
     /// (an invalidation stream opened or was lost, a node was flushed).
     pub near_clears: IntCounter,
+    /// `dlb_location_cache_clears_total`: times the location cache was
+    /// emptied (the index's invalidation stream opened or was lost).
+    pub location_clears: IntCounter,
     near_entries: IntGauge,
     near_bytes: IntGauge,
     node_used: IntGaugeVec,
@@ -235,6 +238,11 @@ impl Metrics {
                 "Times the near cache was emptied: an invalidation stream opened or was lost",
             )
             .expect("valid metric"),
+            location_clears: IntCounter::new(
+                "dlb_location_cache_clears_total",
+                "Times the location cache was emptied: the index's invalidation stream opened or was lost",
+            )
+            .expect("valid metric"),
             near_entries: IntGauge::new(
                 "dlb_near_cache_entries",
                 "Values (and pending reads) in the near cache",
@@ -280,7 +288,8 @@ impl Metrics {
             leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
                 .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 23] = [
+        let families: [Box<dyn prometheus::core::Collector>; 24] = [
+            Box::new(m.location_clears.clone()),
             Box::new(m.near_invalidations.clone()),
             Box::new(m.near_clears.clone()),
             Box::new(m.near_entries.clone()),

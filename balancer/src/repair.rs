@@ -14,9 +14,12 @@
 //!   cannot read it back.
 //! - **Resync** of a node that came back up or restarted empty (a new
 //!   `run_id`): walk the index and repair every key whose set names the
-//!   node, then walk the node and remove the copies it holds of keys whose
+//!   node; a key whose set has fewer than R members (written while fewer
+//!   than R nodes were up) takes the node as a new member and is copied to
+//!   it. Then walk the node and remove the copies it holds of keys whose
 //!   set no longer names it, so they can never come back as answers. Both
-//!   walks run at a bounded rate.
+//!   walks run at a bounded rate, and wait out index or node errors rather
+//!   than stop: the resync is the only thing that refills the node.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -38,6 +41,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_millis(100);
 /// Keys per walk step.
 const WALK_BATCH: usize = 500;
+/// How long a walk waits before it retries a step that failed.
+const WALK_RETRY: Duration = Duration::from_secs(1);
 
 /// The repair queue and its settings.
 #[derive(Debug)]
@@ -45,6 +50,8 @@ pub struct Repairer {
     queue: Mutex<Queue>,
     wake: Notify,
     config: RepairConfig,
+    /// The replication factor R: sets shorter than this are topped up.
+    factor: usize,
     metrics: Arc<Metrics>,
 }
 
@@ -88,12 +95,13 @@ enum Outcome {
 struct Retry;
 
 impl Repairer {
-    /// An empty queue.
-    pub fn new(config: RepairConfig, metrics: Arc<Metrics>) -> Repairer {
+    /// An empty queue, for replica sets of `factor` nodes.
+    pub fn new(config: RepairConfig, factor: usize, metrics: Arc<Metrics>) -> Repairer {
         Repairer {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             config,
+            factor,
             metrics,
         }
     }
@@ -163,7 +171,7 @@ impl Repairer {
                     resyncs.insert(node.id.clone(), task);
                 }
             }
-            self.work_due(&table, &index).await;
+            self.work_due(&table, &index, &shutdown).await;
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
                 _ = self.wake.notified() => {}
@@ -175,8 +183,9 @@ impl Repairer {
         }
     }
 
-    /// Runs every repair that is due, rescheduling those that fail.
-    async fn work_due(&self, table: &NodeTable, index: &Index) {
+    /// Runs every repair that is due, rescheduling those that fail; stops
+    /// early on `shutdown`, leaving the rest queued.
+    async fn work_due(&self, table: &NodeTable, index: &Index, shutdown: &watch::Receiver<bool>) {
         let now = Instant::now();
         let due: VecDeque<Task> = {
             let mut queue = self.lock();
@@ -186,7 +195,12 @@ impl Repairer {
             queue.tasks = later;
             due
         };
-        for mut task in due {
+        let mut due = due.into_iter();
+        while let Some(mut task) = due.next() {
+            if *shutdown.borrow() {
+                self.lock().tasks.extend(std::iter::once(task).chain(due));
+                return;
+            }
             let outcome = match &task.job {
                 Job::Repair(key) => repair_key(table, index, key).await,
                 Job::DropStale {
@@ -223,16 +237,26 @@ impl Repairer {
         let mut cursor = 0;
         let mut repaired = 0u64;
         loop {
-            let Ok((next, entries)) = index.scan(cursor, WALK_BATCH).await else {
-                tracing::warn!(node = %id, "resync stopped: index unreachable");
-                return;
+            let (next, entries) = match index.scan(cursor, WALK_BATCH).await {
+                Ok(step) => step,
+                Err(e) => {
+                    tracing::warn!(node = %id, error = %e, "resync waits for the index");
+                    tokio::time::sleep(WALK_RETRY).await;
+                    continue;
+                }
             };
             let table = nodes.current();
-            let mine: Vec<&String> = entries
-                .iter()
-                .filter(|(_, set)| set.iter().any(|n| **n == *id))
-                .map(|(key, _)| key)
-                .collect();
+            let mut mine: Vec<&String> = Vec::new();
+            for (key, set) in &entries {
+                let member = set.iter().any(|n| **n == *id);
+                // A short set takes the node back as a member.
+                if member
+                    || (set.len() < self.factor
+                        && index.swap_members(key, &[], &[&id]).await.is_ok())
+                {
+                    mine.push(key);
+                }
+            }
             for key in &mine {
                 match repair_key(&table, &index, key).await {
                     Ok(outcome) => {
@@ -269,8 +293,14 @@ impl Repairer {
                 .arg("TYPE")
                 .arg("hash")
                 .clone();
-            let Ok((next, keys)) = node.backend.cmd::<(u64, Vec<String>)>(&cmd).await else {
-                return removed;
+            let (next, keys) = match node.backend.cmd::<(u64, Vec<String>)>(&cmd).await {
+                Ok(step) => step,
+                Err(_) if node.is_up() => {
+                    tokio::time::sleep(WALK_RETRY).await;
+                    continue;
+                }
+                // Down again: its next return starts a new resync.
+                Err(_) => return removed,
             };
             for key in &keys {
                 if drop_if_stale(&table, index, node, key).await {
@@ -329,9 +359,17 @@ async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<Outco
     let Some(set) = index.lookup(key).await.map_err(|_| Retry)? else {
         return Ok(Outcome::InSync);
     };
-    let members: Vec<&Node> = set.iter().filter_map(|id| table.by_id(id)).collect();
+    // Members that are down are not asked (a hung one would cost a
+    // timeout on every try); the repair is retried until they are back.
+    let mut unreachable = set
+        .iter()
+        .any(|id| table.by_id(id).is_none_or(|n| !n.is_up()));
+    let members: Vec<&Node> = set
+        .iter()
+        .filter_map(|id| table.by_id(id))
+        .filter(|n| n.is_up())
+        .collect();
     let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
-    let mut unreachable = members.iter().any(|n| !n.is_up());
     let newest: Option<&Version> = reads
         .iter()
         .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref))
@@ -358,11 +396,10 @@ async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<Outco
     let writes = join_all(
         behind
             .iter()
-            .filter(|n| n.is_up())
             .map(|n| values::apply(&n.backend, key, &newest)),
     )
     .await;
-    unreachable |= writes.iter().any(Result::is_err) || behind.iter().any(|n| !n.is_up());
+    unreachable |= writes.iter().any(Result::is_err);
     if unreachable {
         return Err(Retry);
     }

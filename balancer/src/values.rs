@@ -117,8 +117,10 @@ pub struct Applied {
 /// Writes `version` to the node unless the node holds a newer one.
 pub async fn apply(node: &Backend, key: &str, version: &Version) -> Result<Applied, BackendError> {
     let mut call = APPLY.key(key);
+    // 0 means "no TTL" to the script: a value read a moment before it
+    // expires (PTTL 0) is copied with the shortest TTL instead.
     call.arg(&version.timestamp)
-        .arg(version.ttl_ms.unwrap_or(0));
+        .arg(version.ttl_ms.map_or(0, |ms| ms.max(1)));
     if let Some(json) = &version.json {
         call.arg(json);
     }

@@ -1,7 +1,8 @@
 //! Replication and failover over real redis-server processes: a node
 //! killed (SIGKILL) or hung (SIGSTOP) under load loses no acknowledged
 //! write and fails no read of a replicated key; a node that restarts empty
-//! is refilled; racing writers converge on the latest timestamp.
+//! is refilled; racing writers converge on the latest timestamp; keys
+//! written while too few nodes were up regain their replicas.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -482,4 +483,36 @@ async fn the_write_ack_level_decides_when_a_short_write_fails() {
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
+    let mut cluster = Cluster::start(&["64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let returning = cluster.nodes[1].addr();
+    cluster.nodes[1].stop();
+    wait_until("the stopped node is down", 10, || async {
+        node_state(&http, &b, &returning).await == "down"
+    })
+    .await;
+    let written = write_keys(&http, &b, "lonely", 50).await;
+    for key in written.keys() {
+        assert_eq!(replica_set(&cluster.index, key).await.len(), 1, "{key}");
+    }
+
+    cluster.nodes[1].restart();
+    let node = &cluster.nodes[1];
+    wait_until("every key is on both nodes again", 20, || async {
+        for (key, value) in &written {
+            let stored = serde_json::to_string(value).unwrap();
+            if replica_set(&cluster.index, key).await.len() != 2
+                || held(node, key).await.0 != Some(stored)
+            {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
 }

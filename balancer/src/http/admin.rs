@@ -11,6 +11,7 @@ pub(super) fn nodes(app: &App) -> Reply {
     let body = serde_json::json!({
         "nodes": app.nodes.current().views(),
         "near_cache": app.near.view(),
+        "location_cache": {"index_stream": app.locations.stream_state()},
         "coordination": app.coordinator.view(),
     });
     reply::json(StatusCode::OK, body.to_string())

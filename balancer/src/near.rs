@@ -3,9 +3,8 @@
 //! data nodes themselves through Redis server-assisted client-side caching
 //! (`CLIENT TRACKING`, broadcast mode).
 //!
-//! - [`store`]: the values, an LRU bounded by bytes, with reservations.
-//! - [`tracker`]: one invalidation stream per data node, with a heartbeat.
-//! - [`resp`]: the RESP3 frames those streams carry.
+//! The values live in a [`crate::tracking`] store bounded by bytes, and
+//! each data node has one invalidation stream.
 //!
 //! **When a cached value may be served**: it was read from node N through
 //! the key's replica set (never by the hashing fallback); N is up and its
@@ -13,38 +12,53 @@
 //! stream open; no node has rejoined since; the key has not expired.
 //! Right before serving, every stream is drained. A write acknowledged to
 //! anyone was applied by at least one node, and that node sent the key's
-//! invalidation before it answered the write (see [`tracker`]), so the
+//! invalidation before it answered the write (see
+//! [`crate::tracking::stream`]), so the
 //! drain drops the older value first, whichever replica applied the write.
 //! This balancer's own writes and deletes also drop the key themselves,
 //! before and after they run. While a node that is up has no open stream
 //! (it just joined, or its stream is reconnecting) nothing is served from
 //! here. `near_cache_bytes = 0` turns the near cache off.
 
-mod resp;
-mod store;
-mod tracker;
-
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use self::store::{Entry, Store, Ticket};
-use self::tracker::Tracker;
 use crate::cache::Found;
 use crate::metrics::Metrics;
 use crate::nodes::{Membership, NodeTable};
+use crate::tracking::store::{Store, Ticket};
+use crate::tracking::stream::{Drained, Stream};
+
+/// Bytes counted for each entry beyond its key and value: the slot, the
+/// LRU links and the hash table share.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// A cached value and where it was read.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The node that served it.
+    node: Arc<str>,
+    /// The JSON text.
+    json: Bytes,
+    /// When the key's TTL runs out, if it has one.
+    expires_at: Option<Instant>,
+    /// The node table's rejoin epoch when it was read.
+    epoch: u64,
+}
 
 /// Values near the balancer, and the streams that invalidate them.
 #[derive(Debug)]
 pub struct NearCache {
-    store: Store,
-    /// One tracker per data node id, as the node table lists them.
-    trackers: RwLock<HashMap<Arc<str>, Arc<Tracker>>>,
+    store: Store<Entry>,
+    /// One stream per data node id, as the node table lists them.
+    streams: RwLock<HashMap<Arc<str>, Arc<Stream>>>,
     max_bytes: usize,
     node_timeout: Duration,
     metrics: Arc<Metrics>,
@@ -73,8 +87,12 @@ impl NearCache {
     /// nodes whose commands time out after `node_timeout`.
     pub fn new(max_bytes: usize, node_timeout: Duration, metrics: Arc<Metrics>) -> NearCache {
         NearCache {
-            store: Store::new(max_bytes, metrics.near_clears.clone()),
-            trackers: RwLock::new(HashMap::new()),
+            store: Store::new(
+                max_bytes,
+                |key, entry| ENTRY_OVERHEAD + key.len() + entry.map_or(0, |e| e.json.len()),
+                metrics.near_clears.clone(),
+            ),
+            streams: RwLock::new(HashMap::new()),
             max_bytes,
             node_timeout,
             metrics,
@@ -90,15 +108,15 @@ impl NearCache {
         if !self.enabled() {
             return None;
         }
-        let entry = self.store.get(key)?;
+        let entry = self.store.get(key, expired)?;
         if entry.epoch != epoch {
-            self.store.invalidate(key.as_bytes());
+            self.store.remove_key(key);
             return None;
         }
         if !self.drain_all(nodes, &entry.node) {
             return None;
         }
-        let entry = self.store.get(key)?;
+        let entry = self.store.get(key, expired)?;
         Some(Found {
             node: entry.node,
             json: entry.json,
@@ -116,9 +134,9 @@ impl NearCache {
         if !self.enabled() {
             return Reservation(None);
         }
-        let trackers: Vec<Arc<Tracker>> = self.read_trackers().values().cloned().collect();
-        for tracker in trackers {
-            self.drain(&tracker);
+        let streams: Vec<Arc<Stream>> = self.read_streams().values().cloned().collect();
+        for stream in streams {
+            self.drain(&stream);
         }
         Reservation(Some(self.store.reserve(key)))
     }
@@ -154,7 +172,7 @@ impl NearCache {
     /// Drops `key`: this balancer is about to change it, or just did.
     pub fn invalidate(&self, key: &str) {
         if self.enabled() {
-            self.store.invalidate(key.as_bytes());
+            self.store.remove_key(key);
         }
     }
 
@@ -164,14 +182,14 @@ impl NearCache {
     /// acknowledged anywhere reached at least one up node, whose stream
     /// has now told this cache).
     fn drain_all(&self, nodes: &NodeTable, source: &str) -> bool {
-        let trackers = self.read_trackers();
+        let streams = self.read_streams();
         let mut servable = nodes.by_id(source).is_some_and(|n| n.is_up());
         for node in nodes.all() {
-            let Some(tracker) = trackers.get(&node.id) else {
+            let Some(stream) = streams.get(&node.id) else {
                 servable &= !node.is_up();
                 continue;
             };
-            let drained = self.drain(tracker);
+            let drained = self.drain(stream);
             if *node.id == *source {
                 servable &= drained.fresh;
             } else if node.is_up() {
@@ -181,8 +199,8 @@ impl NearCache {
         servable
     }
 
-    fn drain(&self, tracker: &Tracker) -> tracker::Drained {
-        let drained = tracker.drain(&self.store);
+    fn drain(&self, stream: &Stream) -> Drained {
+        let drained = stream.drain(&self.store);
         self.metrics
             .near_invalidations
             .inc_by(drained.invalidations);
@@ -209,7 +227,7 @@ impl NearCache {
         }
     }
 
-    /// Starts a tracker for every node that lacks one, and stops those of
+    /// Opens a stream to every node that lacks one, and stops those of
     /// nodes that left the table.
     fn follow(
         self: &Arc<Self>,
@@ -217,26 +235,26 @@ impl NearCache {
         tasks: &mut HashMap<Arc<str>, JoinHandle<()>>,
         shutdown: &watch::Receiver<bool>,
     ) {
-        let mut trackers = self.trackers.write().unwrap_or_else(|e| e.into_inner());
-        let left: Vec<Arc<str>> = trackers
+        let mut streams = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        let left: Vec<Arc<str>> = streams
             .iter()
             .filter(|(id, t)| table.by_id(id).is_none_or(|n| n.backend.addr() != t.addr()))
             .map(|(id, _)| id.clone())
             .collect();
         for id in left {
-            trackers.remove(&id);
+            streams.remove(&id);
             if let Some(task) = tasks.remove(&id) {
                 task.abort();
             }
         }
         for node in table.all() {
-            if trackers.contains_key(&node.id) {
+            if streams.contains_key(&node.id) {
                 continue;
             }
-            let tracker = Arc::new(Tracker::new(node.backend.addr(), self.node_timeout));
-            trackers.insert(node.id.clone(), tracker.clone());
+            let stream = Arc::new(Stream::new(node.backend.addr(), "", self.node_timeout));
+            streams.insert(node.id.clone(), stream.clone());
             let (near, shutdown) = (self.clone(), shutdown.clone());
-            let task = tokio::spawn(async move { tracker.run(&near.store, shutdown).await });
+            let task = tokio::spawn(async move { stream.run(&near.store, shutdown).await });
             tasks.insert(node.id.clone(), task);
         }
     }
@@ -255,14 +273,18 @@ impl NearCache {
             bytes,
             entries,
             streams: self
-                .read_trackers()
+                .read_streams()
                 .iter()
                 .map(|(id, t)| (id.to_string(), t.state()))
                 .collect(),
         }
     }
 
-    fn read_trackers(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<Tracker>>> {
-        self.trackers.read().unwrap_or_else(|e| e.into_inner())
+    fn read_streams(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<Stream>>> {
+        self.streams.read().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn expired(entry: &Entry) -> bool {
+    entry.expires_at.is_some_and(|t| t <= Instant::now())
 }

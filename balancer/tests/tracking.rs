@@ -1,8 +1,10 @@
-//! The near cache over real redis-server processes: hot keys are answered
-//! from the balancer, and a change made anywhere (another balancer, a
-//! client writing around the balancer, a flush) is seen by the very next
-//! read; a hung node's values stop being served before a write can give up
-//! on it.
+//! The balancer's caches over real redis-server processes, kept true by
+//! the servers they copy. Near cache: hot keys are answered from the
+//! balancer, and a change made anywhere (another balancer, a client
+//! writing around the balancer, a flush) is seen by the very next read; a
+//! hung node's values stop being served before a write can give up on it.
+//! Location cache: a change to a key's index entry made elsewhere is
+//! followed by the very next read.
 
 use hyper::StatusCode;
 use serde_json::json;
@@ -165,4 +167,46 @@ async fn with_no_bytes_every_read_asks_a_node() {
     assert_eq!(lookups(&b, "cache"), 5);
     let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
     assert_eq!(view["near_cache"]["max_bytes"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.near_cache_bytes = 0;
+    config.replication.factor = std::num::NonZeroUsize::MIN;
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    wait_until("the index stream is fresh", 10, async || {
+        let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        view["location_cache"]["index_stream"] == "fresh"
+    })
+    .await;
+    let mut index = cluster.index.connection().await;
+
+    for round in 1..=50 {
+        let key = format!("moved-{round}");
+        write(&http, &b, &key, "old").await;
+        assert_eq!(read(&http, &b, &key).await, "old");
+        let before = lookups(&b, "cache");
+        assert_eq!(read(&http, &b, &key).await, "old");
+        assert_eq!(lookups(&b, "cache"), before + 1, "read by cached location");
+
+        // Elsewhere, the key moves: a newer value on another node, and the
+        // index entry pointing there. The old node keeps its old copy.
+        let entry: String = redis::cmd("GET")
+            .arg(format!("loc:{key}"))
+            .query_async(&mut index)
+            .await
+            .unwrap();
+        let elsewhere = cluster.nodes.iter().find(|n| n.addr() != entry).unwrap();
+        write_around(elsewhere, &key, "new", round).await;
+        let _: () = redis::cmd("SET")
+            .arg(format!("loc:{key}"))
+            .arg(elsewhere.addr())
+            .query_async(&mut index)
+            .await
+            .unwrap();
+        assert_eq!(read(&http, &b, &key).await, "new", "round {round}");
+    }
 }

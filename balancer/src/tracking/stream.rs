@@ -1,23 +1,25 @@
-//! One data node's invalidation stream: a RESP3 connection in
-//! `CLIENT TRACKING ON BCAST` mode, on which the node pushes the name of
-//! every key that changes on it (written, deleted, expired, evicted;
-//! `null` after a flush), from any client.
+//! One server's invalidation stream: a RESP3 connection in
+//! `CLIENT TRACKING ON BCAST` mode (optionally for one key prefix), on
+//! which the server pushes the name of every key that changes on it
+//! (written, deleted, expired, evicted; `null` after a flush), from any
+//! client.
 //!
-//! Nothing reads the socket in the background between heartbeats: the
-//! near cache *drains* it, without blocking, right before it serves or
-//! stores a value from this node. Redis queues a key's invalidation before
+//! Nothing reads the socket in the background between heartbeats: a
+//! cache *drains* it, without blocking, right before it serves or stores
+//! something from this server. Redis queues a key's invalidation before
 //! it answers the write that changed the key, so a write acknowledged to
 //! anyone before a read arrives here has had its invalidation delivered to
 //! this socket by then, and the drain applies it. A heartbeat `PING` every
-//! quarter of the node timeout proves the stream is current: replies come
-//! in order, so a `PONG` means every invalidation sent before it was read.
-//! Values are served from this node only while the last `PONG` is younger
-//! than half the node timeout, which is less than the time a write needs
-//! to give up on a hung node and acknowledge elsewhere. Without a `PONG`
-//! for a whole node timeout the session is dropped and started afresh.
+//! quarter of the server's command timeout proves the stream is current:
+//! replies come in order, so a `PONG` means every invalidation sent before
+//! it was read. A cache serves what it copied from this server only while
+//! the last `PONG` is younger than half that timeout, which is less than
+//! the time a write needs to give up on a hung server and acknowledge
+//! elsewhere. Without a `PONG` for a whole timeout the session is dropped
+//! and started afresh.
 //!
-//! Every new session, and every lost one, empties the whole near cache:
-//! invalidations missed while the stream was down are unknowable.
+//! Every new session, and every lost one, empties the whole cache it
+//! feeds: invalidations missed while the stream was down are unknowable.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,19 +30,19 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::Sink;
 use super::resp::{self, Frame};
-use super::store::Store;
 
-/// Turns tracking on for every key, pushed on this connection.
-const HANDSHAKE: &[u8] = b"HELLO 3\r\nCLIENT TRACKING ON BCAST\r\n";
-/// Replies the handshake waits for.
+/// Replies the handshake (`HELLO 3`, `CLIENT TRACKING`) waits for.
 const HANDSHAKE_REPLIES: usize = 2;
 const PING: &[u8] = b"PING\r\n";
 
-/// The invalidation stream of one node.
+/// The invalidation stream of one server.
 #[derive(Debug)]
-pub(crate) struct Tracker {
+pub(crate) struct Stream {
     addr: String,
+    /// The commands that open a session.
+    handshake: Vec<u8>,
     /// Heartbeat period.
     ping_every: Duration,
     /// How young the last `PONG` must be for values to be served.
@@ -74,19 +76,25 @@ impl Drained {
     };
 }
 
-impl Tracker {
-    /// A tracker for the node at `addr` whose commands time out after
-    /// `node_timeout`; not connected until [`Tracker::run`].
-    pub(crate) fn new(addr: &str, node_timeout: Duration) -> Tracker {
-        Tracker {
+impl Stream {
+    /// A stream of the server at `addr`, for keys starting with `prefix`
+    /// (every key when empty), whose commands time out after `timeout`;
+    /// not connected until [`Stream::run`].
+    pub(crate) fn new(addr: &str, prefix: &str, timeout: Duration) -> Stream {
+        let mut tracking = "CLIENT TRACKING ON BCAST".to_string();
+        if !prefix.is_empty() {
+            tracking = format!("{tracking} PREFIX {prefix}");
+        }
+        Stream {
             addr: addr.to_string(),
-            ping_every: node_timeout / 4,
-            fresh_for: node_timeout / 2,
+            handshake: format!("HELLO 3\r\n{tracking}\r\n").into_bytes(),
+            ping_every: timeout / 4,
+            fresh_for: timeout / 2,
             session: Mutex::new(None),
         }
     }
 
-    /// The node's address.
+    /// The server's address.
     pub(crate) fn addr(&self) -> &str {
         &self.addr
     }
@@ -102,7 +110,7 @@ impl Tracker {
 
     /// Reads whatever has reached the socket, without waiting, and applies
     /// it to `store`.
-    pub(crate) fn drain(&self, store: &Store) -> Drained {
+    pub(crate) fn drain(&self, store: &dyn Sink) -> Drained {
         let mut slot = self.lock();
         let Some(session) = slot.as_mut() else {
             return Drained::CLOSED;
@@ -114,7 +122,7 @@ impl Tracker {
                 invalidations,
             },
             Err(reason) => {
-                tracing::warn!(node = %self.addr, %reason, "invalidation stream lost");
+                tracing::warn!(server = %self.addr, %reason, "invalidation stream lost");
                 *slot = None;
                 store.clear();
                 Drained::CLOSED
@@ -125,7 +133,7 @@ impl Tracker {
     /// Keeps a session open and its heartbeat going until `shutdown`,
     /// reconnecting after a failure. Each drop or new session empties
     /// `store`.
-    pub(crate) async fn run(&self, store: &Store, mut shutdown: watch::Receiver<bool>) {
+    pub(crate) async fn run(&self, store: &dyn Sink, mut shutdown: watch::Receiver<bool>) {
         let timeout = self.ping_every * 4;
         loop {
             let session = tokio::select! {
@@ -136,11 +144,11 @@ impl Tracker {
                 Ok(Ok((session, writer))) => {
                     *self.lock() = Some(session);
                     store.clear();
-                    tracing::debug!(node = %self.addr, "invalidation stream open");
+                    tracing::debug!(server = %self.addr, "invalidation stream open");
                     writer
                 }
                 Ok(Err(e)) => {
-                    tracing::debug!(node = %self.addr, error = %e, "invalidation stream");
+                    tracing::debug!(server = %self.addr, error = %e, "invalidation stream");
                     if wait(self.ping_every, &mut shutdown).await {
                         return;
                     }
@@ -160,7 +168,7 @@ impl Tracker {
                     None => break,
                 };
                 if !matches!(sent, Ok(Ok(()))) || silent {
-                    tracing::warn!(node = %self.addr, "invalidation stream silent; reopening");
+                    tracing::warn!(server = %self.addr, "invalidation stream silent; reopening");
                     self.close(store);
                     break;
                 }
@@ -172,7 +180,7 @@ impl Tracker {
     async fn open(&self) -> std::io::Result<(Session, OwnedWriteHalf)> {
         let mut stream = TcpStream::connect(&self.addr).await?;
         stream.set_nodelay(true)?;
-        stream.write_all(HANDSHAKE).await?;
+        stream.write_all(&self.handshake).await?;
         let (reader, writer) = stream.into_split();
         let mut buf = Vec::with_capacity(4096);
         let mut replies = 0;
@@ -201,7 +209,7 @@ impl Tracker {
         Ok((session, writer))
     }
 
-    fn close(&self, store: &Store) {
+    fn close(&self, store: &dyn Sink) {
         *self.lock() = None;
         store.clear();
     }
@@ -214,7 +222,7 @@ impl Tracker {
 impl Session {
     /// Reads until the socket has nothing more and applies every complete
     /// frame; returns the invalidations applied.
-    fn read_available(&mut self, store: &Store) -> Result<u64, String> {
+    fn read_available(&mut self, store: &dyn Sink) -> Result<u64, String> {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             match self.reader.try_read(&mut chunk) {
@@ -241,7 +249,7 @@ impl Session {
 }
 
 /// Applies an `invalidate` push: each named key, or everything for null.
-fn invalidate(store: &Store, push: &[Frame]) -> u64 {
+fn invalidate(store: &dyn Sink, push: &[Frame]) -> u64 {
     match push {
         [Frame::Bulk(kind), keys] if kind == b"invalidate" => match keys {
             Frame::Array(keys) => {
