@@ -25,6 +25,17 @@ async fn wait_for_streams(http: &HttpClient, b: &TestBalancer) {
     .await;
 }
 
+/// Balancers `a` and `b` on `cluster`, `a`'s streams fresh.
+async fn two_balancers(cluster: &Cluster) -> (TestBalancer, TestBalancer) {
+    let mut config = cluster.config();
+    config.id = Some("a".into());
+    let a = TestBalancer::start(config.clone()).await;
+    config.id = Some("b".into());
+    let b = TestBalancer::start(config).await;
+    wait_for_streams(&HttpClient::new(), &a).await;
+    (a, b)
+}
+
 async fn read(http: &HttpClient, b: &TestBalancer, key: &str) -> serde_json::Value {
     let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
     assert_eq!(r.status, StatusCode::OK, "{key}: {}", r.body);
@@ -106,13 +117,8 @@ async fn hot_keys_are_served_near_and_a_change_around_the_balancer_shows_at_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_through_one_balancer_is_read_at_once_through_another() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
-    let mut config = cluster.config();
-    config.id = Some("a".into());
-    let a = TestBalancer::start(config.clone()).await;
-    config.id = Some("b".into());
-    let b = TestBalancer::start(config).await;
+    let (a, b) = two_balancers(&cluster).await;
     let http = HttpClient::new();
-    wait_for_streams(&http, &a).await;
 
     for round in 0..300 {
         let key = format!("shared-{}", round % 10);
@@ -131,13 +137,8 @@ async fn a_write_through_one_balancer_is_read_at_once_through_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_node_s_values_stop_being_served_before_a_write_gives_up_on_it() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let mut config = cluster.config();
-    config.id = Some("a".into());
-    let a = TestBalancer::start(config.clone()).await;
-    config.id = Some("b".into());
-    let b = TestBalancer::start(config).await;
+    let (a, b) = two_balancers(&cluster).await;
     let http = HttpClient::new();
-    wait_for_streams(&http, &a).await;
 
     write(&http, &b, "k", "before").await;
     read(&http, &a, "k").await;
