@@ -182,70 +182,70 @@ async fn assert_all_read_back(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_node_fails_no_read_and_loses_no_acknowledged_write() {
+/// A cluster of four nodes under a steady mixed load through one
+/// balancer, with `fault` done to node `victim` a second in; returns what
+/// the load saw, once the balancer reports the node down.
+struct Faulted {
+    cluster: Cluster,
+    b: TestBalancer,
+    http: HttpClient,
+    victim: String,
+    before: HashMap<String, String>,
+    report: LoadReport,
+}
+
+async fn fault_under_load(victim: usize, fault: fn(&mut RedisServer)) -> Faulted {
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
     let before = write_keys(&http, &b, "before", 300).await;
-    let victim = cluster.nodes[1].addr();
-
+    let addr = cluster.nodes[victim].addr();
     let report = load_through(
         &http,
         &b,
         &before,
         Duration::from_secs(4),
         Duration::from_secs(1),
-        || {
-            cluster.nodes[1].stop();
-        },
+        || fault(&mut cluster.nodes[victim]),
     )
     .await;
-
     report.assert_served();
-    assert_eq!(node_state(&http, &b, &victim).await, "down");
-    assert_all_read_back(&http, &b, &before).await;
-    assert_all_read_back(&http, &b, &report.acked).await;
+    assert_eq!(node_state(&http, &b, &addr).await, "down");
+    Faulted {
+        cluster,
+        b,
+        http,
+        victim: addr,
+        before,
+        report,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_fails_no_read_and_loses_no_acknowledged_write() {
+    let f = fault_under_load(1, RedisServer::stop).await;
+    assert_all_read_back(&f.http, &f.b, &f.before).await;
+    assert_all_read_back(&f.http, &f.b, &f.report.acked).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_node_is_ejected_by_timeouts_and_rejoins_when_it_resumes() {
-    let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
-    let config = cluster.config();
-    let budget = config.request_timeout();
-    let b = TestBalancer::start(config).await;
-    let http = HttpClient::new();
-    let before = write_keys(&http, &b, "before", 300).await;
-    let victim = cluster.nodes[2].addr();
-
-    let report = load_through(
-        &http,
-        &b,
-        &before,
-        Duration::from_secs(4),
-        Duration::from_secs(1),
-        || {
-            cluster.nodes[2].pause();
-        },
-    )
-    .await;
-
-    report.assert_served();
+    let f = fault_under_load(2, |node| node.pause()).await;
+    let budget = f.cluster.config().request_timeout();
     assert!(
-        report.slowest_read < budget,
+        f.report.slowest_read < budget,
         "slowest read {:?}",
-        report.slowest_read
+        f.report.slowest_read
     );
-    assert_eq!(node_state(&http, &b, &victim).await, "down");
-    assert_all_read_back(&http, &b, &report.acked).await;
+    assert_all_read_back(&f.http, &f.b, &f.report.acked).await;
 
-    cluster.nodes[2].resume();
+    f.cluster.nodes[2].resume();
     wait_until("the resumed node is up", 10, || async {
-        node_state(&http, &b, &victim).await == "up"
+        node_state(&f.http, &f.b, &f.victim).await == "up"
     })
     .await;
-    assert_all_read_back(&http, &b, &before).await;
-    assert_all_read_back(&http, &b, &report.acked).await;
+    assert_all_read_back(&f.http, &f.b, &f.before).await;
+    assert_all_read_back(&f.http, &f.b, &f.report.acked).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
