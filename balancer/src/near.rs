@@ -134,9 +134,8 @@ impl NearCache {
         if !self.enabled() {
             return Reservation(None);
         }
-        let streams: Vec<Arc<Stream>> = self.read_streams().values().cloned().collect();
-        for stream in streams {
-            self.drain(&stream);
+        for stream in self.read_streams().values() {
+            self.drain(stream);
         }
         Reservation(Some(self.store.reserve(key)))
     }

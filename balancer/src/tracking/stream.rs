@@ -144,8 +144,10 @@ impl Stream {
             };
             let mut writer = match session {
                 Ok(Ok((session, writer))) => {
-                    *self.lock() = Some(session);
+                    // Empty the cache before the session counts as open:
+                    // a fill racing this cannot land after the clear.
                     store.clear();
+                    *self.lock() = Some(session);
                     tracing::debug!(server = %self.addr, "invalidation stream open");
                     writer
                 }
@@ -184,14 +186,13 @@ impl Stream {
         stream.set_nodelay(true)?;
         stream.write_all(&self.handshake).await?;
         let (reader, writer) = stream.into_split();
-        let mut buf = Vec::with_capacity(4096);
+        let mut buf = Vec::new();
         let mut replies = 0;
         while replies < HANDSHAKE_REPLIES {
             reader.readable().await?;
-            let mut chunk = [0u8; 4096];
-            match reader.try_read(&mut chunk) {
+            match read_some(&reader, &mut buf) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
@@ -229,10 +230,7 @@ impl Session {
         // has none, Tokio answers from its readiness state without a
         // system call, which is what a drain costs on most requests.
         loop {
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-                self.buf.reserve(READ_CHUNK);
-            }
-            match self.reader.try_read_buf(&mut self.buf) {
+            match read_some(&self.reader, &mut self.buf) {
                 Ok(0) => return Err("connection closed".into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -253,6 +251,15 @@ impl Session {
         self.buf.drain(..used);
         Ok(applied)
     }
+}
+
+/// Reads what the socket holds now into `buf`'s spare capacity, making
+/// room first; `Ok(0)` is the end of the stream, `WouldBlock` no data.
+fn read_some(reader: &OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+        buf.reserve(READ_CHUNK);
+    }
+    reader.try_read_buf(buf)
 }
 
 /// Applies an `invalidate` push: each named key, or everything for null.
