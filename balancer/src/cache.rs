@@ -3,8 +3,8 @@
 //!
 //! **Lookup** for reads: the near cache (the value itself, kept true by
 //! the nodes' invalidations; see [`crate::near`]), then the local location
-//! cache, then the index Redis, then the hashing fallback (ask the key's rendezvous candidates in
-//! parallel and take the newest version). A read goes to the primary, then
+//! cache, then the index Redis, then the hashing fallback (ask the key's
+//! rendezvous candidates in parallel and take the newest version). A read goes to the primary, then
 //! to the next replica on an error, a timeout or an empty answer (a node
 //! that restarted empty); a read served past the primary asks for a read
 //! repair. When every replica is down the key is a miss. A value read
@@ -22,9 +22,9 @@
 //! for repair (see [`crate::replication`]). The client hears back once
 //! the write's acknowledgement level (`one`, `quorum`, `all`) is met and,
 //! when the set changed, once the index entry is edited; the rest of the
-//! write carries on in the background. With the index down, a write goes to the nodes that
-//! already hold the key, or else to the key's top candidates, where the
-//! fallback will find it.
+//! write carries on in the background. With the index down, a write goes
+//! to the nodes that already hold the key, or else to the key's top
+//! candidates, where the fallback will find it.
 
 use std::sync::Arc;
 use std::time::Duration;

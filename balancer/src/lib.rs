@@ -152,8 +152,9 @@ impl App {
 
 /// Runs the balancer on `listener` until `shutdown` completes: samples every
 /// node once, starts the background loops (memory sampler, health checks,
-/// near-cache invalidation streams, repairs, probe agent followers, ZooKeeper, index health),
-/// serves HTTP, then drains in-flight requests and stops the loops.
+/// the caches' invalidation streams, repairs, probe agent followers,
+/// ZooKeeper, index health), serves HTTP, then drains in-flight requests
+/// and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     sampler::sample_all(&app.nodes.current(), &app.metrics).await;
     let (stop_tx, stop_rx) = watch::channel(false);
