@@ -4,49 +4,66 @@
 //!
 //! # Layout
 //!
-//! Request path (each a file to read top to bottom):
-//! - `http/`: accept loop, routing table (`routes.rs`), input checks
-//!   (`body.rs`), responses and the error mapping (`reply.rs`), operator
-//!   endpoints (`admin.rs`).
-//! - [`cache`]: get, put, delete; lookup order and write protocol.
-//! - [`placement`] and [`rendezvous`]: pure decisions, where a new key goes.
-//! - [`near`]: values of hot keys kept in the balancer, invalidated by
-//!   the data nodes (`CLIENT TRACKING`), so a hit needs no round trip.
-//! - [`index`], [`locations`]: the key-location index and its local LRU,
-//!   invalidated by the index (`CLIENT TRACKING`, see `tracking/`).
-//! - `replication.rs`: one write's fan-out to its replicas, substitutes
-//!   for failed ones, and the index edit when the set changes.
-//! - [`values`]: how versioned values are stored on a data node, with
-//!   [`hlc`] timestamps for last-writer-wins.
-//! - [`backend`]: one Redis connection with time limits.
+//! **Follow one GET** (`GET /cache/{key}`), one line per file:
+//! 1. `http/mod.rs`: the accept loop hands the connection to hyper.
+//! 2. `http/routes.rs`: `dispatch` picks `get`, which checks the key
+//!    (`http/body.rs`) and calls [`ops::Ops::get`].
+//! 3. `ops/read.rs`: near cache ([`near`]) → location cache
+//!    ([`locations`]) → index ([`index`]) → hashing fallback
+//!    (`ops/search.rs`, deciding with [`fallback`]); then the replicas in
+//!    order.
+//! 4. [`values`]: one pipelined `HMGET` + `PTTL` on a node's [`backend`].
+//! 5. Back in `http/routes.rs`: the JSON reply (`http/reply.rs`), or a
+//!    rejection mapped to a status in `http/rejection.rs`.
 //!
-//! Background and state: [`nodes`] (the node table), [`health`] (the
-//! balancer's own node checks), [`repair`] (replica repair and resync of
-//! returning nodes), [`coordinator`]
-//! (ZooKeeper: registration, election, probe discovery), [`probes`] (reports
-//! from probe agents), [`sampler`] (own `INFO` sampling where no agent
-//! reports, parsed by `memreport::info`), [`metrics`].
-//! Set-up: [`config`], [`error`].
+//! **Follow one POST** (`POST /cache`):
+//! 1. `http/routes.rs`: `put` reads and checks the body (`http/body.rs`)
+//!    and calls [`ops::Ops::put`].
+//! 2. `ops/write.rs`: [`replicas::count`] and [`replicas::propose`] (over
+//!    [`placement`] and [`rendezvous`]) choose the set; the [`index`]
+//!    claims it.
+//! 3. `ops/fanout.rs`: a task writes the version to every replica
+//!    ([`values::apply`], last-writer-wins by [`hlc`] timestamps), picks
+//!    substitutes for failed ones and settles a changed set.
+//! 4. `ops/write.rs`: waits for the level by the rule in [`acks`], then
+//!    records the set in the location cache.
+//! 5. `http/routes.rs`: 201 or 200 with the nodes that took it.
+//!
+//! Pure decisions, each unit-tested, no I/O: [`placement`],
+//! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
+//! [`nodes::state`] (node health), [`nodes::membership`] (node list diff).
+//!
+//! State the request path reads: [`nodes`] (the node table), [`near`],
+//! [`locations`] and [`tracking`] (caches invalidated by Redis), [`index`],
+//! [`repairs`] (the queue it adds to), [`metrics`].
+//!
+//! Background work, started by [`background::spawn_all`]: memory
+//! sampling, health checks, probe agents, ZooKeeper, repair and resync.
+//! The request path imports none of it.
+//!
+//! Set-up: [`config`]; domain errors: [`error`]; what operations answer:
+//! [`answer`].
 
+pub mod acks;
+pub mod answer;
 pub mod backend;
-pub mod cache;
+pub mod background;
 pub mod config;
-pub mod coordinator;
 pub mod error;
-pub mod health;
+pub mod fallback;
 pub mod hlc;
 mod http;
 pub mod index;
 pub mod locations;
 pub mod metrics;
 pub mod near;
+pub mod newest;
 pub mod nodes;
+pub mod ops;
 pub mod placement;
-pub mod probes;
 pub mod rendezvous;
-pub mod repair;
-mod replication;
-pub mod sampler;
+pub mod repairs;
+pub mod replicas;
 mod tracking;
 pub mod values;
 
@@ -56,15 +73,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::backend::{Backend, BackendError};
-use crate::cache::Cache;
+use crate::background::coordinator::Coordinator;
 use crate::config::Config;
 use crate::index::Index;
 use crate::locations::LocationCache;
 use crate::metrics::Metrics;
 use crate::near::NearCache;
 use crate::nodes::{Membership, NodeTable};
+use crate::ops::{Context, Ops};
 use crate::placement::Policy;
-use crate::repair::Repairer;
+use crate::repairs::RepairQueue;
 
 /// Everything a running balancer shares between requests.
 #[derive(Debug)]
@@ -72,7 +90,7 @@ pub struct App {
     /// The configuration it was built from.
     pub config: Config,
     /// The cache operations.
-    pub cache: Cache,
+    pub ops: Ops,
     /// Values kept in the balancer, invalidated by the nodes.
     pub near: Arc<NearCache>,
     /// Key locations kept in the balancer, invalidated by the index.
@@ -84,9 +102,9 @@ pub struct App {
     /// Metric families.
     pub metrics: Arc<Metrics>,
     /// The replica repair queue.
-    pub repairs: Arc<Repairer>,
+    pub repairs: Arc<RepairQueue>,
     /// What ZooKeeper says.
-    pub coordinator: coordinator::Coordinator,
+    pub coordinator: Coordinator,
 }
 
 impl App {
@@ -103,13 +121,9 @@ impl App {
             config.index_timeout(),
         )?));
         let metrics = Arc::new(Metrics::new());
-        let policy = Policy {
-            choices: config.placement.choices,
-            load_epsilon: config.placement.load_epsilon,
-        };
-        let repairs = Arc::new(Repairer::new(
-            config.repair.clone(),
-            config.replication.factor.get(),
+        let repairs = Arc::new(RepairQueue::new(
+            config.repair.queue_limit,
+            config.repair.max_attempts,
             metrics.clone(),
         ));
         let locations = Arc::new(LocationCache::new(
@@ -123,22 +137,27 @@ impl App {
             config.node_timeout(),
             metrics.clone(),
         ));
-        let cache = Cache::new(
-            nodes.clone(),
-            near.clone(),
-            index.clone(),
-            locations.clone(),
-            policy,
-            config.replication.clone(),
-            config.failure.eject_after,
-            hlc::Clock::new(&config.balancer_id()),
-            repairs.clone(),
-            metrics.clone(),
-        );
-        let coordinator = coordinator::Coordinator::new(config.zookeeper(), config.balancer_id());
+        let ops = Ops {
+            nodes: nodes.clone(),
+            near: near.clone(),
+            locations: locations.clone(),
+            clock: hlc::Clock::new(&config.balancer_id()),
+            replication: config.replication.clone(),
+            context: Context {
+                index: index.clone(),
+                repairs: repairs.clone(),
+                metrics: metrics.clone(),
+                policy: Policy {
+                    choices: config.placement.choices,
+                    load_epsilon: config.placement.load_epsilon,
+                },
+                eject_after: config.failure.eject_after,
+            },
+        };
+        let coordinator = Coordinator::new(config.zookeeper(), config.balancer_id());
         Ok(App {
             config,
-            cache,
+            ops,
             near,
             locations,
             nodes,
@@ -151,78 +170,16 @@ impl App {
 }
 
 /// Runs the balancer on `listener` until `shutdown` completes: samples every
-/// node once, starts the background loops (memory sampler, health checks,
-/// the caches' invalidation streams, repairs, probe agent followers,
-/// ZooKeeper, index health), serves HTTP, then drains in-flight requests
-/// and stops the loops.
+/// node once, starts the background loops ([`background::spawn_all`]),
+/// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    sampler::sample_all(&app.nodes.current(), &app.metrics).await;
+    background::sampler::sample_all(&app.nodes.current(), &app.metrics).await;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sampler = tokio::spawn(sampler::run(
-        app.nodes.clone(),
-        app.metrics.clone(),
-        app.config.sample_interval(),
-        stop_rx.clone(),
-    ));
-    let health = tokio::spawn(health::run(
-        app.nodes.clone(),
-        app.metrics.clone(),
-        app.config.health_interval(),
-        app.config.failure.eject_after,
-        stop_rx.clone(),
-    ));
-    let near = tokio::spawn(app.near.clone().run(app.nodes.clone(), stop_rx.clone()));
-    let locations = {
-        let (app, stop) = (app.clone(), stop_rx.clone());
-        tokio::spawn(async move { app.locations.run(stop).await })
-    };
-    let repairs = tokio::spawn(app.repairs.clone().run(
-        app.nodes.clone(),
-        app.index.clone(),
-        stop_rx.clone(),
-    ));
-    let agents = tokio::spawn(probes::supervise(
-        app.config.probes.clone(),
-        app.coordinator.discovered_probes(),
-        app.nodes.clone(),
-        app.metrics.clone(),
-        stop_rx.clone(),
-    ));
-    let membership = {
-        let (app, stop) = (app.clone(), stop_rx.clone());
-        tokio::spawn(async move {
-            let timeout = app.config.node_timeout();
-            app.coordinator
-                .steer_membership(&app.nodes, timeout, stop)
-                .await
-        })
-    };
-    let coordination = {
-        let (app, stop) = (app.clone(), stop_rx.clone());
-        let advertise = listener
-            .local_addr()
-            .map_or_else(|_| app.config.listen.to_string(), |a| a.to_string());
-        tokio::spawn(async move {
-            app.coordinator
-                .run(advertise, app.metrics.clone(), stop)
-                .await
-        })
-    };
-    let index_watch = {
-        let app = app.clone();
-        tokio::spawn(async move { app.index.watch(app.config.index_retry(), stop_rx).await })
-    };
+    let advertise = listener
+        .local_addr()
+        .map_or_else(|_| app.config.listen.to_string(), |a| a.to_string());
+    let tasks = background::spawn_all(&app, advertise, &stop_rx);
     http::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(
-        sampler,
-        near,
-        locations,
-        health,
-        repairs,
-        index_watch,
-        agents,
-        membership,
-        coordination
-    );
+    tasks.join().await;
 }

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::cache::Found;
+use crate::answer::Found;
 use crate::metrics::Metrics;
 use crate::nodes::{Membership, NodeTable};
 use crate::tracking::store::{Store, Ticket};

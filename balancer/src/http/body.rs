@@ -9,8 +9,8 @@ use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use serde_json::value::RawValue;
 
+use super::rejection::Rejection;
 use crate::config::Limits;
-use crate::error::Error;
 
 /// Longest accepted TTL: 100 years, well inside what Redis can store.
 const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
@@ -28,15 +28,15 @@ pub(super) struct PutRequest {
 }
 
 /// Reads the body, refusing more than the limits allow.
-pub(super) async fn read(body: Incoming, limits: &Limits) -> Result<bytes::Bytes, Error> {
+pub(super) async fn read(body: Incoming, limits: &Limits) -> Result<bytes::Bytes, Rejection> {
     // A key may be escaped in JSON to up to 6 bytes a byte (\u00XX).
     let max = limits.max_value_bytes + 6 * limits.max_key_bytes + BODY_OVERHEAD_BYTES;
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(Error::TooLarge(format!("request body is over {max} bytes")))
-        }
-        Err(e) => Err(Error::bad_request(
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Rejection::TooLarge(format!(
+            "request body is over {max} bytes"
+        ))),
+        Err(e) => Err(Rejection::bad_request(
             "bad_body",
             format!("cannot read body: {e}"),
         )),
@@ -44,9 +44,9 @@ pub(super) async fn read(body: Incoming, limits: &Limits) -> Result<bytes::Bytes
 }
 
 /// Parses and checks a `POST /cache` body.
-pub(super) fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Error> {
+pub(super) fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Rejection> {
     let fields: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_request(
+        Rejection::bad_request(
             "invalid_json",
             format!("body must be a JSON object with key, value and optional ttl: {e}"),
         )
@@ -55,23 +55,23 @@ pub(super) fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Erro
         .keys()
         .find(|f| !["key", "value", "ttl"].contains(&f.as_str()))
     {
-        return Err(Error::bad_request(
+        return Err(Rejection::bad_request(
             "unknown_field",
             format!("unknown field {unknown:?}; expected key, value, ttl"),
         ));
     }
     let key = fields
         .get("key")
-        .ok_or_else(|| Error::bad_request("missing_key", "field \"key\" is required"))?;
+        .ok_or_else(|| Rejection::bad_request("missing_key", "field \"key\" is required"))?;
     let key: String = serde_json::from_str(key.get())
-        .map_err(|_| Error::bad_request("invalid_key", "field \"key\" must be a string"))?;
+        .map_err(|_| Rejection::bad_request("invalid_key", "field \"key\" must be a string"))?;
     check_key(&key, limits)?;
     let json = fields
         .get("value")
-        .ok_or_else(|| Error::bad_request("missing_value", "field \"value\" is required"))?
+        .ok_or_else(|| Rejection::bad_request("missing_value", "field \"value\" is required"))?
         .get();
     if json.len() > limits.max_value_bytes {
-        return Err(Error::TooLarge(format!(
+        return Err(Rejection::TooLarge(format!(
             "value is {} bytes; the limit is {}",
             json.len(),
             limits.max_value_bytes
@@ -88,10 +88,10 @@ pub(super) fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Erro
     })
 }
 
-fn parse_ttl(text: &str) -> Result<u64, Error> {
+fn parse_ttl(text: &str) -> Result<u64, Rejection> {
     match serde_json::from_str::<u64>(text) {
         Ok(t) if (1..=MAX_TTL_SECONDS).contains(&t) => Ok(t),
-        _ => Err(Error::bad_request(
+        _ => Err(Rejection::bad_request(
             "invalid_ttl",
             format!(
                 "ttl must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}, got {text}"
@@ -101,21 +101,21 @@ fn parse_ttl(text: &str) -> Result<u64, Error> {
 }
 
 /// Decodes a key taken from a URL path and checks it.
-pub(super) fn key_from_path(encoded: &str, limits: &Limits) -> Result<String, Error> {
+pub(super) fn key_from_path(encoded: &str, limits: &Limits) -> Result<String, Rejection> {
     let key = percent_decode_str(encoded)
         .decode_utf8()
-        .map_err(|_| Error::bad_request("invalid_key", "key in the path is not UTF-8"))?
+        .map_err(|_| Rejection::bad_request("invalid_key", "key in the path is not UTF-8"))?
         .into_owned();
     check_key(&key, limits)?;
     Ok(key)
 }
 
-fn check_key(key: &str, limits: &Limits) -> Result<(), Error> {
+fn check_key(key: &str, limits: &Limits) -> Result<(), Rejection> {
     if key.is_empty() {
-        return Err(Error::bad_request("empty_key", "key must not be empty"));
+        return Err(Rejection::bad_request("empty_key", "key must not be empty"));
     }
     if key.len() > limits.max_key_bytes {
-        return Err(Error::bad_request(
+        return Err(Rejection::bad_request(
             "key_too_long",
             format!(
                 "key is {} bytes; the limit is {}",
@@ -131,11 +131,11 @@ fn check_key(key: &str, limits: &Limits) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    fn put(body: &str) -> Result<PutRequest, Error> {
+    fn put(body: &str) -> Result<PutRequest, Rejection> {
         parse_put(body.as_bytes(), &Limits::default())
     }
 
-    fn code(r: Result<PutRequest, Error>) -> &'static str {
+    fn code(r: Result<PutRequest, Rejection>) -> &'static str {
         r.unwrap_err().status_and_code().1
     }
 

@@ -4,11 +4,12 @@
 //! Request path: [`serve`] accepts a connection -> [`routes::dispatch`]
 //! picks the handler by method and path -> the handler in `routes.rs`
 //! (cache operations) or `admin.rs` (nodes, health, metrics) calls
-//! [`crate::cache::Cache`] and turns the outcome into a response with
+//! [`crate::ops::Ops`] and turns the outcome into a response with
 //! `reply.rs`.
 
 mod admin;
 mod body;
+mod rejection;
 mod reply;
 mod routes;
 

@@ -1,11 +1,11 @@
-//! Building responses: JSON bodies, the error mapping, `X-Cache-Node`.
+//! Building responses: JSON bodies, rejections, misses, `X-Cache-Node`.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use crate::error::Error;
+use super::rejection::{Rejection, error_body};
 
 /// The response type every handler returns.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -30,19 +30,28 @@ pub(super) fn empty(status: StatusCode) -> Reply {
     response
 }
 
-/// The error's status and JSON body; the one place errors become responses.
-pub(super) fn error(e: &Error) -> Reply {
+/// The rejection's status and JSON body; the one place rejections become
+/// responses.
+pub(super) fn rejected(e: &Rejection) -> Reply {
     let (status, _) = e.status_and_code();
     if status.is_server_error() {
         tracing::warn!(error = %e, %status, "request failed");
     }
     let mut response = json(status, e.body());
-    if let Error::MethodNotAllowed { allowed, .. } = e {
+    if let Rejection::MethodNotAllowed { allowed, .. } = e {
         response
             .headers_mut()
             .insert(hyper::header::ALLOW, HeaderValue::from_static(allowed));
     }
     response
+}
+
+/// The 404 of a key that is not there: a miss, not a failure.
+pub(super) fn miss() -> Reply {
+    json(
+        StatusCode::NOT_FOUND,
+        error_body("key_not_found", "key not found"),
+    )
 }
 
 /// Adds `X-Cache-Node` with the given node ids, comma-separated.

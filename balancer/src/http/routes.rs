@@ -15,6 +15,7 @@ use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
 use tokio::time::Instant;
 
+use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use super::{admin, body};
 use crate::App;
@@ -27,7 +28,7 @@ pub(super) async fn dispatch(app: &App, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
     let uri = req.uri().clone();
     let path = uri.path();
-    let route_error = |allowed| Error::MethodNotAllowed {
+    let route_error = |allowed| Rejection::MethodNotAllowed {
         method: method.to_string(),
         allowed,
     };
@@ -55,27 +56,27 @@ pub(super) async fn dispatch(app: &App, req: Request<Incoming>) -> Reply {
         ("/healthz", _) => Ok(admin::healthz()),
         ("/readyz", _) => Ok(admin::readyz(app).await),
         ("/metrics", _) => Ok(admin::metrics(app)),
-        _ => Err(Error::RouteNotFound(path.to_string())),
+        _ => Err(Rejection::RouteNotFound(path.to_string())),
     };
-    result.unwrap_or_else(|e| reply::error(&e))
+    result.unwrap_or_else(|e| reply::rejected(&e))
 }
 
 /// What a cache handler returns: the reply and how the operation ended.
-type Handled = Result<(Reply, Outcome), Error>;
+type Handled = Result<(Reply, Outcome), Rejection>;
 
 /// Runs a cache handler under the request budget and records its metrics.
 async fn timed(app: &App, op: Op, handler: impl Future<Output = Handled>) -> Reply {
     let start = Instant::now();
     let result = tokio::time::timeout(app.config.request_timeout(), handler)
         .await
-        .unwrap_or(Err(Error::Timeout));
+        .unwrap_or(Err(Rejection::Timeout));
     let (reply, outcome) = result.unwrap_or_else(|e| {
         let outcome = if e.status_and_code().0.is_client_error() {
             Outcome::ClientError
         } else {
             Outcome::ServerError
         };
-        (reply::error(&e), outcome)
+        (reply::rejected(&e), outcome)
     });
     app.metrics
         .record_request(op, outcome, start.elapsed().as_secs_f64());
@@ -83,7 +84,7 @@ async fn timed(app: &App, op: Op, handler: impl Future<Output = Handled>) -> Rep
 }
 
 /// The acknowledgement level a write asks for, if it names one.
-fn write_ack(parts: &Parts) -> Result<Option<WriteAck>, Error> {
+fn write_ack(parts: &Parts) -> Result<Option<WriteAck>, Rejection> {
     let from_query = parts.uri.query().and_then(|q| {
         q.split('&')
             .find_map(|pair| pair.strip_prefix("ack="))
@@ -99,7 +100,7 @@ fn write_ack(parts: &Parts) -> Result<Option<WriteAck>, Error> {
         .or_else(from_header)
         .map(|text| {
             text.parse()
-                .map_err(|m: String| Error::bad_request("invalid_ack", m))
+                .map_err(|m: String| Rejection::bad_request("invalid_ack", m))
         })
         .transpose()
 }
@@ -109,8 +110,8 @@ async fn put(app: &App, parts: &Parts, body: Incoming) -> Handled {
     let ack = write_ack(parts)?;
     let bytes = body::read(body, &app.config.limits).await?;
     let req = body::parse_put(&bytes, &app.config.limits)?;
-    let written = app.cache.put(&req.key, &req.json, req.ttl, ack).await?;
-    let (status, outcome) = if written.changed {
+    let written = app.ops.put(&req.key, &req.json, req.ttl, ack).await?;
+    let (status, outcome) = if written.created {
         (StatusCode::CREATED, Outcome::Created)
     } else {
         (StatusCode::OK, Outcome::Updated)
@@ -119,7 +120,7 @@ async fn put(app: &App, parts: &Parts, body: Incoming) -> Handled {
         "key": req.key,
         "node": written.nodes.first().map(|n| &**n),
         "nodes": written.nodes.iter().map(|n| &**n).collect::<Vec<_>>(),
-        "created": written.changed,
+        "created": written.created,
         "version": written.version,
         "ttl": req.ttl,
     });
@@ -130,10 +131,10 @@ async fn put(app: &App, parts: &Parts, body: Incoming) -> Handled {
 /// `GET /cache/{key}`.
 async fn get(app: &App, encoded: &str) -> Handled {
     let key = body::key_from_path(encoded, &app.config.limits)?;
-    let Some(found) = app.cache.get(&key).await? else {
-        return Ok((reply::error(&Error::KeyNotFound), Outcome::Miss));
+    let Some(found) = app.ops.get(&key).await? else {
+        return Ok((reply::miss(), Outcome::Miss));
     };
-    let value = std::str::from_utf8(&found.json).map_err(|_| Error::NotJson)?;
+    let value = std::str::from_utf8(&found.json).map_err(|_| Rejection::Failed(Error::NotJson))?;
     let key_json = serde_json::to_string(&key).expect("a string serializes");
     let ttl = found
         .ttl_seconds()
@@ -147,11 +148,11 @@ async fn get(app: &App, encoded: &str) -> Handled {
 async fn delete(app: &App, parts: &Parts, encoded: &str) -> Handled {
     let ack = write_ack(parts)?;
     let key = body::key_from_path(encoded, &app.config.limits)?;
-    match app.cache.delete(&key, ack).await? {
-        Some(written) => {
+    match app.ops.delete(&key, ack).await? {
+        Some(deleted) => {
             let reply = reply::empty(StatusCode::NO_CONTENT);
-            Ok((reply::with_nodes(reply, &written.nodes), Outcome::Deleted))
+            Ok((reply::with_nodes(reply, &deleted.nodes), Outcome::Deleted))
         }
-        None => Ok((reply::error(&Error::KeyNotFound), Outcome::Miss)),
+        None => Ok((reply::miss(), Outcome::Miss)),
     }
 }

@@ -15,21 +15,8 @@ use crate::metrics::Metrics;
 use crate::nodes::{Membership, Node};
 use memreport::info;
 
-/// Counts a failed request or check against `node`; ejects it after
-/// `eject_after` in a row, and counts the ejection.
-pub fn count_failure(
-    node: &Node,
-    error: &dyn std::fmt::Display,
-    eject_after: u32,
-    metrics: &Metrics,
-) {
-    if node.record_failure(error, eject_after) {
-        metrics.ejections.with_label_values(&[&*node.id]).inc();
-    }
-}
-
 /// Checks every node every `interval` until `shutdown` turns true.
-pub async fn run(
+pub(crate) async fn run(
     nodes: Arc<Membership>,
     metrics: Arc<Metrics>,
     interval: Duration,
@@ -54,6 +41,6 @@ async fn check(node: &Node, eject_after: u32, metrics: &Metrics) {
     let cmd = redis::cmd("INFO").arg("server").clone();
     match node.backend.cmd::<String>(&cmd).await {
         Ok(text) => node.record_alive(&info::parse(&text).run_id),
-        Err(e) => count_failure(node, &e, eject_after, metrics),
+        Err(e) => metrics.count_failure(node, &e, eject_after),
     }
 }

@@ -6,83 +6,13 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::nodes::NodeTable;
+mod labels;
 
-/// The cache operations, as labelled in metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `GET /cache/{key}`.
-    Get,
-    /// `POST /cache`.
-    Set,
-    /// `DELETE /cache/{key}`.
-    Delete,
-}
+use labels::{OPS, OUTCOMES};
+pub use labels::{Op, Outcome};
 
-/// How a cache operation ended, as labelled in metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A read found the key.
-    Hit,
-    /// A read or delete did not find the key.
-    Miss,
-    /// A write created the key.
-    Created,
-    /// A write replaced a value.
-    Updated,
-    /// A delete removed the key.
-    Deleted,
-    /// The request was refused (4xx).
-    ClientError,
-    /// The balancer or a node failed (5xx).
-    ServerError,
-}
-
-const OPS: [Op; 3] = [Op::Get, Op::Set, Op::Delete];
-const OUTCOMES: [Outcome; 7] = [
-    Outcome::Hit,
-    Outcome::Miss,
-    Outcome::Created,
-    Outcome::Updated,
-    Outcome::Deleted,
-    Outcome::ClientError,
-    Outcome::ServerError,
-];
-
-impl Op {
-    /// Whether this operation can end in `outcome` (a read creates nothing).
-    fn can_end_in(self, outcome: Outcome) -> bool {
-        match outcome {
-            Outcome::Hit => self == Op::Get,
-            Outcome::Miss => self != Op::Set,
-            Outcome::Created | Outcome::Updated => self == Op::Set,
-            Outcome::Deleted => self == Op::Delete,
-            Outcome::ClientError | Outcome::ServerError => true,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Op::Get => "get",
-            Op::Set => "set",
-            Op::Delete => "delete",
-        }
-    }
-}
-
-impl Outcome {
-    fn label(self) -> &'static str {
-        match self {
-            Outcome::Hit => "hit",
-            Outcome::Miss => "miss",
-            Outcome::Created => "created",
-            Outcome::Updated => "updated",
-            Outcome::Deleted => "deleted",
-            Outcome::ClientError => "client_error",
-            Outcome::ServerError => "server_error",
-        }
-    }
-}
+use crate::index::IndexError;
+use crate::nodes::{Node, NodeTable};
 
 /// The balancer's metric families.
 #[derive(Debug, Clone)]
@@ -344,6 +274,23 @@ impl Metrics {
             counter.inc();
         }
         self.latency_histograms[op as usize].observe(seconds);
+    }
+
+    /// A request or check to `node` failed: counts it toward the node's
+    /// ejection after `eject_after` in a row, and counts the ejection.
+    pub fn count_failure(&self, node: &Node, error: &dyn std::fmt::Display, eject_after: u32) {
+        if node.record_failure(error, eject_after) {
+            self.ejections.with_label_values(&[&*node.id]).inc();
+        }
+    }
+
+    /// Counts a failed or skipped index call.
+    pub fn count_index_error(&self, e: &IndexError) {
+        let kind = match e {
+            IndexError::Skipped => "skipped",
+            IndexError::Failed(_) => "failed",
+        };
+        self.index_errors.with_label_values(&[kind]).inc();
     }
 
     /// Copies the node table's latest figures into the node gauges.

@@ -1,0 +1,236 @@
+//! The acknowledgement rule, as pure decisions: how many replicas must
+//! take a write, when a replica's acknowledgement may be passed on to the
+//! client, and what the client hears once the write has gone as far as
+//! it will.
+//!
+//! **The hold.** While a write's replica set stays as it was, each
+//! replica's acknowledgement goes to the client as it arrives. Once the
+//! set changes (a member is down, or fails the write), the
+//! acknowledgements still to come are held back until the I/O side has
+//! settled the set: edited the index entry, dropped older copies, queued
+//! a repair. Only then are they released, so no read that follows the
+//! client's answer can be sent to an older copy.
+
+use std::sync::Arc;
+
+use crate::backend::BackendError;
+use crate::config::WriteAck;
+use crate::error::Error;
+use crate::values::Applied;
+
+/// Acknowledgements needed from a replica set of `replicas` nodes.
+pub fn needed(ack: WriteAck, replicas: usize) -> usize {
+    match ack {
+        WriteAck::One => 1.min(replicas),
+        WriteAck::Quorum => replicas / 2 + 1,
+        WriteAck::All => replicas,
+    }
+}
+
+/// One replica's answer to a write.
+#[derive(Debug)]
+pub struct Ack {
+    /// The replica.
+    pub node: Arc<str>,
+    /// It was the first member of the set the write was given.
+    pub primary: bool,
+    /// What the replica's last-writer-wins script did.
+    pub applied: Applied,
+}
+
+/// Where one write stands: who took it, who did not, and which
+/// acknowledgements are held back (see the module docs).
+#[derive(Debug, Default)]
+pub struct Progress {
+    hold: bool,
+    held: Vec<Ack>,
+    /// Replicas that took the write.
+    pub acked: Vec<Arc<str>>,
+    /// Replicas that answered the write with an error (full, say).
+    pub refused: Vec<Arc<str>>,
+    /// Replicas that could not be reached in time.
+    pub unreachable: Vec<Arc<str>>,
+    /// The last replica error.
+    pub last_error: Option<BackendError>,
+}
+
+impl Progress {
+    /// A write whose set already changed before it was sent holds every
+    /// acknowledgement from the start.
+    pub fn new(set_changed: bool) -> Progress {
+        Progress {
+            hold: set_changed,
+            ..Progress::default()
+        }
+    }
+
+    /// A replica took the write: returns the acknowledgement to pass on
+    /// now, or `None` while the hold is on.
+    pub fn ack(&mut self, ack: Ack) -> Option<Ack> {
+        self.acked.push(ack.node.clone());
+        if self.hold {
+            self.held.push(ack);
+            None
+        } else {
+            Some(ack)
+        }
+    }
+
+    /// A replica failed the write: the set will change, so the hold goes
+    /// on for the acknowledgements still to come.
+    pub fn fail(&mut self, node: Arc<str>, error: BackendError) {
+        if error.is_unreachable() {
+            self.unreachable.push(node);
+        } else {
+            self.refused.push(node);
+        }
+        self.last_error = Some(error);
+        self.hold = true;
+    }
+
+    /// Replicas that failed the write so far.
+    pub fn failed(&self) -> usize {
+        self.refused.len() + self.unreachable.len()
+    }
+
+    /// The set is settled: the held acknowledgements, to pass on now.
+    pub fn release(&mut self) -> Vec<Ack> {
+        std::mem::take(&mut self.held)
+    }
+}
+
+/// A write the acknowledgement level accepted.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The replicas that acknowledged it, in the order they did.
+    pub nodes: Vec<Arc<str>>,
+    /// The primary (else the first replica to answer) held a live value
+    /// before: for a write, the key was not new.
+    pub existed: bool,
+    /// Any acknowledging replica held a live value before: for a delete,
+    /// there was something to delete.
+    pub any_existed: bool,
+}
+
+/// What the client hears from the acknowledgements it got: accepted when
+/// there are `needed` of them, else why not.
+pub fn verdict(
+    acks: Vec<Ack>,
+    needed: usize,
+    last_error: Option<BackendError>,
+) -> Result<Accepted, Error> {
+    if acks.len() < needed || acks.is_empty() {
+        return Err(match last_error {
+            Some(e) if acks.is_empty() => e.into(),
+            Some(e) => Error::TooFewReplicas {
+                acked: acks.len(),
+                needed,
+                last: e.to_string(),
+            },
+            None => Error::NoNodes,
+        });
+    }
+    let on_primary = acks.iter().find(|a| a.primary).map(|a| a.applied.existed);
+    let existed = on_primary.unwrap_or(acks[0].applied.existed);
+    let any_existed = acks.iter().any(|a| a.applied.existed);
+    Ok(Accepted {
+        nodes: acks.into_iter().map(|a| a.node).collect(),
+        existed,
+        any_existed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(node: &str, primary: bool, existed: bool) -> Ack {
+        Ack {
+            node: Arc::from(node),
+            primary,
+            applied: Applied {
+                applied: true,
+                existed,
+                timestamp: "t".into(),
+            },
+        }
+    }
+
+    fn unreachable() -> BackendError {
+        BackendError::Unreachable {
+            addr: "a".into(),
+            reason: "timed out".into(),
+        }
+    }
+
+    #[test]
+    fn needed_per_level() {
+        for (ack, r, n) in [
+            (WriteAck::One, 3, 1),
+            (WriteAck::One, 0, 0),
+            (WriteAck::Quorum, 1, 1),
+            (WriteAck::Quorum, 2, 2),
+            (WriteAck::Quorum, 3, 2),
+            (WriteAck::Quorum, 4, 3),
+            (WriteAck::All, 3, 3),
+        ] {
+            assert_eq!(needed(ack, r), n, "{ack:?} of {r}");
+        }
+    }
+
+    #[test]
+    fn acks_pass_at_once_while_the_set_holds() {
+        let mut p = Progress::new(false);
+        assert!(p.ack(ack("a", true, false)).is_some());
+        assert!(p.release().is_empty());
+    }
+
+    #[test]
+    fn a_failure_holds_the_acks_still_to_come_until_release() {
+        let mut p = Progress::new(false);
+        assert!(p.ack(ack("a", true, false)).is_some());
+        p.fail(Arc::from("b"), unreachable());
+        assert!(p.ack(ack("c", false, false)).is_none());
+        assert_eq!(p.failed(), 1);
+        assert_eq!(p.unreachable, vec![Arc::from("b")]);
+        let released = p.release();
+        assert_eq!(released.len(), 1);
+        assert_eq!(&*released[0].node, "c");
+        assert_eq!(p.acked.len(), 2);
+    }
+
+    #[test]
+    fn a_set_changed_before_the_write_holds_every_ack() {
+        let mut p = Progress::new(true);
+        assert!(p.ack(ack("a", true, false)).is_none());
+        assert_eq!(p.release().len(), 1);
+    }
+
+    #[test]
+    fn existed_follows_the_primary_else_the_first_ack() {
+        let acks = vec![ack("b", false, true), ack("a", true, false)];
+        let accepted = verdict(acks, 2, None).unwrap();
+        assert!(!accepted.existed);
+        assert!(accepted.any_existed);
+        assert_eq!(accepted.nodes, vec![Arc::from("b"), Arc::from("a")]);
+        let accepted = verdict(vec![ack("b", false, true)], 1, None).unwrap();
+        assert!(accepted.existed);
+    }
+
+    #[test]
+    fn too_few_acks_say_why() {
+        let e = verdict(vec![], 1, Some(unreachable())).unwrap_err();
+        assert!(matches!(e, Error::NodeUnavailable(_)));
+        let e = verdict(vec![ack("a", true, false)], 2, Some(unreachable())).unwrap_err();
+        assert!(matches!(
+            e,
+            Error::TooFewReplicas {
+                acked: 1,
+                needed: 2,
+                ..
+            }
+        ));
+        assert!(matches!(verdict(vec![], 1, None), Err(Error::NoNodes)));
+        assert!(matches!(verdict(vec![], 0, None), Err(Error::NoNodes)));
+    }
+}

@@ -1,0 +1,100 @@
+//! Everything the balancer does besides answering requests, behind one
+//! contract: [`spawn_all`] starts every loop against the shared [`App`],
+//! each loop checks the stop signal on every pass, and [`Tasks::join`]
+//! waits for them all once the signal is sent.
+//!
+//! The loops:
+//! - [`sampler`]: each node's memory with `INFO`, where no agent reports it;
+//! - [`health`]: the balancer's own node checks (`INFO server`);
+//! - [`probes`]: reports from probe agents;
+//! - [`coordinator`]: ZooKeeper registration, election, discovery, and
+//!   the node list it publishes ([`coordinator::Coordinator::steer_membership`]);
+//! - [`repair`]: the repair queue and the resync of returning nodes;
+//! - the caches' invalidation streams (near cache, location cache) and
+//!   the index's health ping, which live with what they serve.
+//!
+//! The request path imports none of these: it reads what they leave in
+//! the node table, and adds to the repair queue ([`crate::repairs`]).
+
+pub mod coordinator;
+pub mod health;
+pub mod probes;
+mod repair;
+pub mod sampler;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::App;
+use repair::Repairer;
+
+/// The running background loops.
+#[derive(Debug)]
+pub struct Tasks(Vec<JoinHandle<()>>);
+
+impl Tasks {
+    /// Waits for every loop to finish; send the stop signal first.
+    pub async fn join(self) {
+        for task in self.0 {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts every background loop; each runs until `stop` turns true.
+/// `advertise` is the address registered in ZooKeeper.
+pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>) -> Tasks {
+    let config = &app.config;
+    let mut tasks = vec![
+        tokio::spawn(sampler::run(
+            app.nodes.clone(),
+            app.metrics.clone(),
+            config.sample_interval(),
+            stop.clone(),
+        )),
+        tokio::spawn(health::run(
+            app.nodes.clone(),
+            app.metrics.clone(),
+            config.health_interval(),
+            config.failure.eject_after,
+            stop.clone(),
+        )),
+        tokio::spawn(app.near.clone().run(app.nodes.clone(), stop.clone())),
+        tokio::spawn(
+            Repairer {
+                queue: app.repairs.clone(),
+                nodes: app.nodes.clone(),
+                index: app.index.clone(),
+                metrics: app.metrics.clone(),
+                config: config.repair.clone(),
+                factor: config.replication.factor.get(),
+            }
+            .run(stop.clone()),
+        ),
+        tokio::spawn(probes::supervise(
+            config.probes.clone(),
+            app.coordinator.discovered_probes(),
+            app.nodes.clone(),
+            app.metrics.clone(),
+            stop.clone(),
+        )),
+    ];
+    let (a, s) = (app.clone(), stop.clone());
+    tasks.push(tokio::spawn(async move { a.locations.run(s).await }));
+    let (a, s) = (app.clone(), stop.clone());
+    tasks.push(tokio::spawn(async move {
+        a.index.watch(a.config.index_retry(), s).await;
+    }));
+    let (a, s) = (app.clone(), stop.clone());
+    tasks.push(tokio::spawn(async move {
+        let timeout = a.config.node_timeout();
+        a.coordinator.steer_membership(&a.nodes, timeout, s).await;
+    }));
+    let (a, s) = (app.clone(), stop.clone());
+    tasks.push(tokio::spawn(async move {
+        a.coordinator.run(advertise, a.metrics.clone(), s).await;
+    }));
+    Tasks(tasks)
+}

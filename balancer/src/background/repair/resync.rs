@@ -1,0 +1,156 @@
+//! Resync of a node that came back up or restarted empty (a new
+//! `run_id`): walk the index and repair every key whose set names the
+//! node; a key whose set has fewer than R members (written while fewer
+//! than R nodes were up) takes the node as a new member and is copied to
+//! it. Then walk the node and remove the copies it holds of keys whose
+//! set no longer names it, so they can never come back as answers. Both
+//! walks run at a bounded rate, and wait out index or node errors rather
+//! than stop: the resync is the only thing that refills the node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::{Outcome, Repairer, Retry, repair_key};
+use crate::index::Index;
+use crate::nodes::{Node, NodeTable};
+use crate::values;
+
+/// Keys per walk step.
+const WALK_BATCH: usize = 500;
+/// How long a walk waits before it retries a step that failed.
+const WALK_RETRY: Duration = Duration::from_secs(1);
+
+impl Repairer {
+    /// Refills a node that came back and clears its stale copies.
+    pub(super) async fn resync(self, id: Arc<str>) {
+        self.metrics.resyncs.inc();
+        tracing::info!(node = %id, "resync started");
+        let pace = Pace::new(self.config.resync_keys_per_sec);
+        let mut cursor = 0;
+        let mut repaired = 0u64;
+        loop {
+            let (next, entries) = match self.index.scan(cursor, WALK_BATCH).await {
+                Ok(step) => step,
+                Err(e) => {
+                    tracing::warn!(node = %id, error = %e, "resync waits for the index");
+                    tokio::time::sleep(WALK_RETRY).await;
+                    continue;
+                }
+            };
+            let table = self.nodes.current();
+            let mut mine: Vec<&String> = Vec::new();
+            for (key, set) in &entries {
+                let member = set.iter().any(|n| **n == *id);
+                // A short set takes the node back as a member.
+                if member
+                    || (set.len() < self.factor
+                        && self.index.swap_members(key, &[], &[&id]).await.is_ok())
+                {
+                    mine.push(key);
+                }
+            }
+            for key in &mine {
+                match repair_key(&table, &self.index, key).await {
+                    Ok(outcome) => {
+                        repaired += u64::from(outcome == Outcome::Repaired);
+                        self.count(outcome);
+                    }
+                    Err(Retry) => self.queue.enqueue(key),
+                }
+            }
+            pace.wait(mine.len()).await;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let removed = self.sweep(&id, &pace).await;
+        tracing::info!(node = %id, repaired, removed, "resync done");
+    }
+
+    /// Removes the node's copies of keys whose replica set no longer
+    /// names it and whose set holds a newer version.
+    async fn sweep(&self, id: &str, pace: &Pace) -> u64 {
+        let mut removed = 0;
+        let mut cursor = 0u64;
+        loop {
+            let table = self.nodes.current();
+            let Some(node) = table.by_id(id) else {
+                return removed;
+            };
+            let cmd = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(WALK_BATCH)
+                .arg("TYPE")
+                .arg("hash")
+                .clone();
+            let (next, keys) = match node.backend.cmd::<(u64, Vec<String>)>(&cmd).await {
+                Ok(step) => step,
+                Err(_) if node.is_up() => {
+                    tokio::time::sleep(WALK_RETRY).await;
+                    continue;
+                }
+                // Down again: its next return starts a new resync.
+                Err(_) => return removed,
+            };
+            for key in &keys {
+                if drop_if_stale(&table, &self.index, node, key).await {
+                    removed += 1;
+                    self.metrics.stale_copies_removed.inc();
+                }
+            }
+            pace.wait(keys.len()).await;
+            cursor = next;
+            if cursor == 0 {
+                return removed;
+            }
+        }
+    }
+}
+
+/// Drops `node`'s copy of `key` when the key's set no longer names the
+/// node and a member holds a newer version; returns whether it did.
+async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str) -> bool {
+    let Ok(Some(set)) = index.lookup(key).await else {
+        return false;
+    };
+    if set.iter().any(|id| **id == *node.id) {
+        return false;
+    }
+    let Ok(Some(mine)) = values::read(&node.backend, key).await else {
+        return false;
+    };
+    let members = set.iter().filter_map(|id| table.by_id(id));
+    let reads = join_all(members.map(|n| values::read(&n.backend, key))).await;
+    let superseded = reads.iter().any(|r| {
+        r.as_ref()
+            .ok()
+            .and_then(Option::as_ref)
+            .is_some_and(|v| v.timestamp > mine.timestamp)
+    });
+    superseded
+        && values::drop_if_at(&node.backend, key, &mine.timestamp)
+            .await
+            .unwrap_or(false)
+}
+
+/// Spreads a walk out to at most `per_sec` keys a second.
+#[derive(Debug)]
+struct Pace {
+    per_key: Duration,
+}
+
+impl Pace {
+    fn new(per_sec: u32) -> Pace {
+        Pace {
+            per_key: Duration::from_secs(1) / per_sec.max(1),
+        }
+    }
+
+    async fn wait(&self, keys: usize) {
+        tokio::time::sleep(self.per_key * keys as u32).await;
+    }
+}

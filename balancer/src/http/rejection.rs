@@ -1,0 +1,121 @@
+//! Why an HTTP request got no success, and the one place each reason
+//! becomes a status and a JSON body `{"error": code, "message": text}`
+//! (linkerd's single "rescue" at the server edge).
+//!
+//! A rejection is either the request's own fault (malformed, too large,
+//! no such route), the request budget running out, or a domain
+//! [`Error`] from the cache operations.
+
+use hyper::StatusCode;
+
+use crate::error::Error;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Rejection {
+    /// The request is malformed; `code` names the rule it broke.
+    #[error("{message}")]
+    BadRequest {
+        /// Machine-readable reason, e.g. `invalid_ttl`.
+        code: &'static str,
+        /// What is wrong, for a person.
+        message: String,
+    },
+    /// The body, key or value is over its limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// No such route.
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    /// The route exists but not for this method.
+    #[error("method {method} not allowed; allowed: {allowed}")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The methods the route takes.
+        allowed: &'static str,
+    },
+    /// The request took longer than its budget.
+    #[error("request timed out")]
+    Timeout,
+    /// The cache operation failed.
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+impl Rejection {
+    /// A 400 with a reason code.
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Rejection {
+        Rejection::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status and machine-readable code.
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Rejection::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Rejection::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Rejection::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
+            Rejection::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
+            Rejection::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            Rejection::Failed(e) => match e {
+                Error::NoNodes => (StatusCode::SERVICE_UNAVAILABLE, "no_nodes"),
+                Error::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
+                Error::TooFewReplicas { .. } => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "too_few_replicas")
+                }
+                Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
+                Error::NotJson => (StatusCode::BAD_GATEWAY, "stored_value_not_json"),
+            },
+        }
+    }
+
+    /// The JSON body: `{"error": code, "message": text}`.
+    pub(crate) fn body(&self) -> String {
+        let (_, code) = self.status_and_code();
+        error_body(code, &self.to_string())
+    }
+}
+
+/// `{"error": code, "message": text}`.
+pub(crate) fn error_body(code: &str, message: &str) -> String {
+    serde_json::json!({ "error": code, "message": message }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reason_has_its_status_and_code() {
+        let cases: Vec<(Rejection, u16, &str)> = vec![
+            (
+                Rejection::bad_request("invalid_ttl", "x"),
+                400,
+                "invalid_ttl",
+            ),
+            (Rejection::TooLarge("x".into()), 413, "too_large"),
+            (
+                Rejection::RouteNotFound("/x".into()),
+                404,
+                "route_not_found",
+            ),
+            (Rejection::Timeout, 504, "timeout"),
+            (Error::NoNodes.into(), 503, "no_nodes"),
+            (Error::NotJson.into(), 502, "stored_value_not_json"),
+        ];
+        for (rejection, status, code) in cases {
+            assert_eq!(
+                rejection.status_and_code(),
+                (StatusCode::from_u16(status).unwrap(), code)
+            );
+            let body: serde_json::Value = serde_json::from_str(&rejection.body()).unwrap();
+            assert_eq!(body["error"], code);
+            assert_eq!(body["message"], rejection.to_string());
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Choosing the newest version among a key's copies: last-writer-wins by
+//! timestamp, tombstones included. Used by the hashing fallback (which
+//! copy a read answers with, and in what order holders are listed) and by
+//! repair (which copy every replica is brought up to).
+//!
+//! Timestamps are hybrid logical clock strings that order as text (see
+//! [`crate::hlc`]). Two copies with the same timestamp are the same write;
+//! a tie keeps the earlier copy, so rank order decides.
+
+use crate::values::Version;
+
+/// The newest of `versions`; `None` when there are none.
+pub fn newest<'v>(versions: impl IntoIterator<Item = &'v Version>) -> Option<&'v Version> {
+    versions.into_iter().fold(None, |best, v| match best {
+        Some(b) if b.timestamp >= v.timestamp => Some(b),
+        _ => Some(v),
+    })
+}
+
+/// Where the newest of `versions` stands in the list.
+pub fn position<'v>(versions: impl IntoIterator<Item = &'v Version>) -> Option<usize> {
+    let mut best: Option<(usize, &Version)> = None;
+    for (i, v) in versions.into_iter().enumerate() {
+        if best.is_none_or(|(_, b)| v.timestamp > b.timestamp) {
+            best = Some((i, v));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Sorts copies held by nodes newest first; ties keep their order.
+pub fn sort_newest_first<N>(holders: &mut [(N, Version)]) {
+    holders.sort_by(|a, b| b.1.timestamp.cmp(&a.1.timestamp));
+}
+
+/// Whether a replica holding `held` (`None`: nothing) lacks `newest`.
+pub fn is_behind(held: Option<&Version>, newest: &Version) -> bool {
+    held.is_none_or(|v| v.timestamp < newest.timestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(timestamp: &str, json: Option<&str>) -> Version {
+        Version {
+            json: json.map(|j| j.as_bytes().to_vec()),
+            timestamp: timestamp.into(),
+            ttl_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_latest_timestamp_wins_tombstones_included() {
+        let copies = [v("0002", Some("1")), v("0003", None), v("0001", Some("2"))];
+        assert_eq!(newest(&copies), Some(&copies[1]));
+        assert_eq!(position(&copies), Some(1));
+        assert_eq!(newest(&[]), None);
+        assert_eq!(position(&[]), None);
+    }
+
+    #[test]
+    fn a_tie_keeps_the_first_copy() {
+        let copies = [v("0002", Some("a")), v("0002", Some("b"))];
+        assert!(std::ptr::eq(newest(&copies).unwrap(), &copies[0]));
+        assert_eq!(position(&copies), Some(0));
+    }
+
+    #[test]
+    fn holders_sort_newest_first_and_ties_keep_rank() {
+        let mut holders = vec![
+            ("a", v("0001", None)),
+            ("b", v("0003", None)),
+            ("c", v("0001", None)),
+            ("d", v("0002", None)),
+        ];
+        sort_newest_first(&mut holders);
+        let order: Vec<&str> = holders.iter().map(|h| h.0).collect();
+        assert_eq!(order, vec!["b", "d", "a", "c"]);
+    }
+
+    #[test]
+    fn behind_means_missing_or_older() {
+        let newest = v("0002", Some("x"));
+        assert!(is_behind(None, &newest));
+        assert!(is_behind(Some(&v("0001", Some("x"))), &newest));
+        assert!(!is_behind(Some(&v("0002", None)), &newest));
+        assert!(!is_behind(Some(&v("0003", None)), &newest));
+    }
+}

@@ -1,0 +1,55 @@
+//! The `/nodes` schema: what `GET /nodes` shows of each data node.
+//!
+//! loadgen's `--nodes-poll-ms`, dashboards and operators read these
+//! fields, so they are a contract: later changes add fields and keep the
+//! existing ones with their names, units and meanings. The same schema is
+//! written out for users in `docs/ARCHITECTURE.md` ("The /nodes schema").
+
+use serde::Serialize;
+
+/// One data node, as `GET /nodes` shows it under `"nodes"`.
+#[derive(Debug, Serialize)]
+pub struct NodeView {
+    /// Node id, as used in the index and in `X-Cache-Node`.
+    pub id: String,
+    /// `host:port` of the node's Redis.
+    pub addr: String,
+    /// `up`, `draining` (up, takes no new keys) or `down`.
+    pub state: &'static str,
+    /// Bytes used (Redis `used_memory`), from the last sample; null before one.
+    pub used_memory_bytes: Option<u64>,
+    /// Capacity in bytes: `maxmemory`, else the node's share of its host's memory.
+    pub capacity_bytes: Option<u64>,
+    /// (used + pending bytes) / capacity, a fraction (1.0 = full); null when
+    /// the sample is stale or the capacity unknown.
+    pub utilization: Option<f64>,
+    /// Keys on the node (all databases), from the last sample.
+    pub keys: Option<u64>,
+    /// New keys this balancer placed on the node since it started.
+    pub placed_keys: u64,
+    /// Bytes this balancer placed on the node since the last sample.
+    pub pending_bytes: u64,
+    /// Seconds since the last successful sample; null before one.
+    pub report_age_seconds: Option<f64>,
+    /// Where the memory figures come from: `agent:<host>` or `own_sampling`.
+    pub report_source: String,
+    /// Why the node was last marked down, until it answers again.
+    pub last_error: Option<String>,
+    /// Failed requests and health checks in a row.
+    pub consecutive_failures: u32,
+    /// The node's Redis `run_id`, as last seen; a new one means it restarted.
+    pub run_id: Option<String>,
+    /// The last state changes (at most 16), oldest first.
+    pub transitions: Vec<Transition>,
+}
+
+/// One change of a node's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    /// `up`, `down` or `restarted`.
+    pub state: &'static str,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// Why, in words.
+    pub reason: String,
+}

@@ -1,0 +1,69 @@
+//! Deleting a key: find the nodes that hold it → fan a tombstone out to
+//! them → let the index entry expire with the tombstones.
+//!
+//! A delete is a write of a tombstone (a version with no value, kept for
+//! `tombstone_ttl_secs`), so a late write older than the delete cannot
+//! bring the key back while the tombstone lives. It goes through the same
+//! fan-out and acknowledgement rule as a write ([`super::write`]).
+
+use super::Ops;
+use super::fanout::Job;
+use crate::answer::Deleted;
+use crate::config::WriteAck;
+use crate::error::Error;
+use crate::fallback::Scope;
+use crate::nodes::NodeTable;
+use crate::values::Version;
+
+impl Ops {
+    /// Deletes a key: writes a tombstone to every replica. Returns `None`
+    /// when no node held a live value.
+    pub async fn delete(&self, key: &str, ack: Option<WriteAck>) -> Result<Option<Deleted>, Error> {
+        self.locations.remove(key);
+        self.near.invalidate(key);
+        let nodes = self.nodes.current();
+        let set = self.holding(&nodes, key).await;
+        if set.is_empty() {
+            return Ok(None);
+        }
+        let tombstone_ttl = self.replication.tombstone_ttl_secs * 1000;
+        let job = Job {
+            key: key.to_string(),
+            version: Version {
+                json: None,
+                timestamp: self.clock.now(),
+                ttl_ms: Some(tombstone_ttl),
+            },
+            replicas: set.len(),
+            set,
+            claimed: false,
+        };
+        let accepted = self.replicate(&nodes, job, ack).await;
+        self.near.invalidate(key);
+        let accepted = accepted?;
+        let expired = self
+            .context
+            .index
+            .expire_with_tombstone(key, tombstone_ttl)
+            .await;
+        if let Err(e) = expired {
+            self.context.index_failed(&e);
+        }
+        Ok(accepted.any_existed.then_some(Deleted {
+            nodes: accepted.nodes,
+        }))
+    }
+
+    /// The nodes that may hold the key: its set in the index, else the
+    /// fallback's holders.
+    async fn holding(&self, nodes: &NodeTable, key: &str) -> Vec<String> {
+        match self.context.index.lookup(key).await {
+            Ok(Some(set)) => set,
+            Ok(None) => self.holders(nodes, key, Scope::Candidates).await,
+            Err(e) => {
+                self.context.index_failed(&e);
+                self.holders(nodes, key, Scope::AllUp).await
+            }
+        }
+    }
+}

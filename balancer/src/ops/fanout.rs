@@ -1,0 +1,227 @@
+//! One write's fan-out to its replica set, in a task of its own so that it
+//! finishes after the client has its answer.
+//!
+//! Each replica in the set that is up gets the version at once; a replica
+//! that is down, and one that fails the write, is replaced by a substitute
+//! chosen by [`crate::replicas::substitutes`] among the nodes outside the
+//! set. Every replica that takes the write is reported on the
+//! acknowledgement channel, which the caller waits on until its
+//! acknowledgement level is met.
+//!
+//! **When the set changes** (a member is down or failed), the
+//! acknowledgements still to come are held back ([`crate::acks::Progress`])
+//! until the set is settled: the index entry is edited to the nodes that
+//! took the write (so it never names a replica holding an older value, and
+//! every balancer's cached location of the key is invalidated by the
+//! index), a member that refused the write while up has its older copy
+//! removed, and a repair of the key is queued (a concurrent write may have
+//! edited the set too). Only then does the client hear that the write
+//! worked, so no read that follows the answer can be sent to the older
+//! copy.
+
+use std::sync::Arc;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+
+use super::Context;
+use crate::acks::{Ack, Progress};
+use crate::backend::BackendError;
+use crate::nodes::{Node, NodeTable};
+use crate::replicas;
+use crate::values::{self, Version};
+
+/// A write: the key, its version, the replica set it was given, and the
+/// number of replicas it should reach.
+#[derive(Debug)]
+pub(super) struct Job {
+    pub(super) key: String,
+    pub(super) version: Version,
+    pub(super) set: Vec<String>,
+    /// This write created the key's index entry.
+    pub(super) claimed: bool,
+    pub(super) replicas: usize,
+}
+
+/// Who a write went to: the members that got it, the substitutes added,
+/// the members skipped because they were down.
+#[derive(Debug, Default)]
+struct Targets<'t> {
+    nodes: Vec<&'t Node>,
+    added: Vec<Arc<str>>,
+    gone: Vec<Arc<str>>,
+}
+
+impl Context {
+    /// Carries out `job` on `nodes`, passing each acknowledgement on to
+    /// `acks` as [`Progress`] allows; returns the last replica error.
+    pub(super) async fn write(
+        self,
+        nodes: Arc<NodeTable>,
+        job: Job,
+        acks: mpsc::UnboundedSender<Ack>,
+    ) -> Option<BackendError> {
+        let mut targets = self.targets(&nodes, &job);
+        let mut progress = Progress::new(!targets.gone.is_empty() || !targets.added.is_empty());
+        let primary = job.set.first().map(String::as_str);
+        self.write_to(&targets.nodes, &job, primary, &mut progress, &acks)
+            .await;
+        let failed = progress.failed();
+        if failed > 0 {
+            let tried: Vec<Arc<str>> = targets.nodes.iter().map(|n| n.id.clone()).collect();
+            let extra = self.substitutes(&nodes, &job, &tried, failed);
+            targets.added.extend(extra.iter().map(|n| n.id.clone()));
+            self.write_to(&extra, &job, None, &mut progress, &acks)
+                .await;
+        }
+        let moved = !targets.gone.is_empty() || failed > 0 || !targets.added.is_empty();
+        if moved && !progress.acked.is_empty() {
+            self.settle(&nodes, &job, &targets, &progress).await;
+        }
+        for ack in progress.release() {
+            let _ = acks.send(ack);
+        }
+        drop(acks);
+        if progress.acked.is_empty() && job.claimed {
+            // Undo the claim so the key is placed afresh next time.
+            let _ = self.index.release(&job.key, &job.set).await;
+        } else if progress.acked.len() < job.replicas {
+            self.repairs.enqueue(&job.key);
+        }
+        progress.last_error
+    }
+
+    /// The set's members that are up, and substitutes for those that are
+    /// not (or for a set shorter than the write's replica count).
+    fn targets<'t>(&self, nodes: &'t NodeTable, job: &Job) -> Targets<'t> {
+        let mut targets = Targets::default();
+        for id in &job.set {
+            match nodes.by_id(id).filter(|n| n.is_up()) {
+                Some(node) => targets.nodes.push(node),
+                None => targets.gone.push(Arc::from(id.as_str())),
+            }
+        }
+        let short = job.replicas.saturating_sub(targets.nodes.len());
+        for node in self.substitutes(nodes, job, &[], short) {
+            targets.added.push(node.id.clone());
+            targets.nodes.push(node);
+        }
+        targets
+    }
+
+    /// Settles a set that changed: edits the index entry, removes older
+    /// copies left on members that left, and queues a repair.
+    async fn settle(
+        &self,
+        nodes: &NodeTable,
+        job: &Job,
+        targets: &Targets<'_>,
+        progress: &Progress,
+    ) {
+        let (key, timestamp) = (&job.key, &job.version.timestamp);
+        self.metrics.failovers.with_label_values(&["set"]).inc();
+        let out: Vec<&str> = targets
+            .gone
+            .iter()
+            .chain(&progress.refused)
+            .chain(&progress.unreachable)
+            .map(|id| &**id)
+            .collect();
+        let added_ok: Vec<&str> = targets
+            .added
+            .iter()
+            .filter(|id| progress.acked.contains(id))
+            .map(|id| &**id)
+            .collect();
+        if let Err(e) = self.index.swap_members(key, &out, &added_ok).await {
+            self.index_failed(&e);
+        }
+        let was_member = |id: &Arc<str>| job.set.iter().any(|s| **s == **id);
+        for id in progress.refused.iter().filter(|id| was_member(id)) {
+            // It answered, so it can be asked to drop its older copy now.
+            let dropped = match nodes.by_id(id) {
+                Some(node) => values::drop_if_older(&node.backend, key, timestamp).await,
+                None => Ok(false),
+            };
+            match dropped {
+                Ok(true) => self.metrics.stale_copies_removed.inc(),
+                Ok(false) => {}
+                Err(_) => self.repairs.drop_stale(key, id.clone(), timestamp),
+            }
+        }
+        for id in targets.gone.iter().chain(&progress.unreachable) {
+            if was_member(id) {
+                self.repairs.drop_stale(key, id.clone(), timestamp);
+            }
+        }
+        self.repairs.enqueue(key);
+    }
+
+    /// Writes to every target at once, recording each answer in `progress`
+    /// and passing on the acknowledgements it lets through.
+    async fn write_to(
+        &self,
+        targets: &[&Node],
+        job: &Job,
+        primary: Option<&str>,
+        progress: &mut Progress,
+        acks: &mpsc::UnboundedSender<Ack>,
+    ) {
+        let (key, version) = (&job.key, &job.version);
+        let mut writes: FuturesUnordered<_> = targets
+            .iter()
+            .map(|node| async move { (*node, values::apply(&node.backend, key, version).await) })
+            .collect();
+        while let Some((node, result)) = writes.next().await {
+            match result {
+                Ok(applied) => {
+                    node.record_success();
+                    if applied.applied && !applied.existed && version.is_live() {
+                        let bytes = version.json.as_ref().map_or(0, Vec::len) as u64;
+                        node.record_placement(bytes);
+                        self.metrics
+                            .placements
+                            .with_label_values(&[&*node.id])
+                            .inc();
+                    }
+                    let ack = Ack {
+                        node: node.id.clone(),
+                        primary: primary == Some(&*node.id),
+                        applied,
+                    };
+                    if let Some(ack) = progress.ack(ack) {
+                        let _ = acks.send(ack);
+                    }
+                }
+                Err(e) => {
+                    if e.is_unreachable() {
+                        self.node_failed(node, &e);
+                    }
+                    progress.fail(node.id.clone(), e);
+                }
+            }
+        }
+    }
+
+    /// Up to `count` up nodes, chosen by placement, that are neither in
+    /// the job's set nor already `tried`.
+    fn substitutes<'t>(
+        &self,
+        nodes: &'t NodeTable,
+        job: &Job,
+        tried: &[Arc<str>],
+        count: usize,
+    ) -> Vec<&'t Node> {
+        if count == 0 {
+            return Vec::new();
+        }
+        let excluded = |i: usize| {
+            let id = &nodes.get(i).id;
+            job.set.iter().any(|s| **s == **id) || tried.contains(id)
+        };
+        replicas::substitutes(&nodes.contenders(&job.key), excluded, &self.policy, count)
+            .into_iter()
+            .map(|i| nodes.get(i))
+            .collect()
+    }
+}

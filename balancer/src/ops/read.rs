@@ -1,0 +1,145 @@
+//! Reading a key: the lookup tiers in order, each a step below.
+//!
+//! 1. The near cache: the value itself, kept true by the nodes'
+//!    invalidations (see [`crate::near`]).
+//! 2. The location cache: the replica set, kept true by the index's
+//!    invalidations (see [`crate::locations`]).
+//! 3. The index Redis.
+//! 4. The hashing fallback, as wide as [`crate::fallback`] says; the
+//!    newest version among the holders answers.
+//!
+//! A replica set is read in order: the primary, then the next replica on
+//! an error, a timeout or an empty answer (a node that restarted empty);
+//! a hit past a replica that answered without the key queues a read
+//! repair. When every replica is down the key is a miss. A value read
+//! through the location cache or the index may be kept in the near cache;
+//! one found by the fallback is not.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::Ops;
+use crate::answer::Found;
+use crate::backend::BackendError;
+use crate::error::Error;
+use crate::fallback::Scope;
+use crate::newest;
+use crate::nodes::NodeTable;
+use crate::values::{self, Version};
+
+impl Ops {
+    /// Reads a key; `Ok(None)` is a miss.
+    pub async fn get(&self, key: &str) -> Result<Option<Found>, Error> {
+        let nodes = self.nodes.current();
+        let epoch = nodes.rejoin_epoch();
+        if let Some(found) = self.near.get(key, &nodes, epoch) {
+            self.count_lookup("near_cache");
+            return Ok(Some(found));
+        }
+        let reservation = self.near.reserve(key);
+        if let Some(location) = self.locations.get(key).filter(|l| l.epoch == epoch) {
+            if let Some(found) = self.read_replicas(&nodes, key, &location.nodes).await? {
+                self.count_lookup("cache");
+                self.near.fill(key, reservation, &found, &nodes, epoch);
+                return Ok(Some(found));
+            }
+            self.locations.remove(key);
+        }
+        let located = self.locations.reserve(key);
+        let scope = match self.context.index.lookup(key).await {
+            Ok(Some(set)) => {
+                self.count_lookup("index");
+                let set: Vec<Arc<str>> = set.into_iter().map(Arc::from).collect();
+                let found = self.read_replicas(&nodes, key, &set).await?;
+                if let Some(found) = &found {
+                    self.remember(key, located, set, epoch, found.ttl_ms);
+                    self.near.fill(key, reservation, found, &nodes, epoch);
+                }
+                return Ok(found);
+            }
+            Ok(None) => Scope::Candidates,
+            Err(e) => {
+                self.context.index_failed(&e);
+                Scope::AllUp
+            }
+        };
+        let mut holders = self.search(&nodes, key, scope).await;
+        self.count_lookup(if holders.is_empty() {
+            "none"
+        } else {
+            "fallback"
+        });
+        let Some(newest) = newest::position(holders.iter().map(|h| &h.1)) else {
+            return Ok(None);
+        };
+        let (node, version) = holders.swap_remove(newest);
+        check_json(&version)?;
+        Ok(found(node, version))
+    }
+
+    /// Reads the set in order, skipping nodes that are down, failing or
+    /// empty; a hit past a replica that answered without the key (or
+    /// failed) queues a read repair. Skipping a replica known to be down
+    /// does not: it cannot take a repair, and its resync covers it.
+    pub(super) async fn read_replicas(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        set: &[Arc<str>],
+    ) -> Result<Option<Found>, Error> {
+        let context = &self.context;
+        let mut passed_live = false;
+        for (position, id) in set.iter().enumerate() {
+            let Some(node) = nodes.by_id(id).filter(|n| n.is_up()) else {
+                continue;
+            };
+            match values::read(&node.backend, key).await {
+                Ok(Some(version)) => {
+                    node.record_success();
+                    if position > 0 {
+                        context.metrics.failovers.with_label_values(&["get"]).inc();
+                    }
+                    if passed_live {
+                        context.metrics.read_repairs.inc();
+                        context.repairs.enqueue(key);
+                    }
+                    check_json(&version)?;
+                    return Ok(found(node.id.clone(), version));
+                }
+                Ok(None) => {
+                    node.record_success();
+                    passed_live = true;
+                }
+                Err(e) if e.is_unreachable() => {
+                    context.node_failed(node, &e);
+                    passed_live = true;
+                }
+                Err(BackendError::Reply { .. }) => return Err(Error::NotJson),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A hit, unless the version is a tombstone.
+fn found(node: Arc<str>, version: Version) -> Option<Found> {
+    let ttl_ms = version.ttl_ms;
+    version.json.map(|json| Found {
+        node,
+        json: Bytes::from(json),
+        ttl_ms,
+    })
+}
+
+/// Checks that a live value is JSON (it may have been written around the
+/// balancer).
+fn check_json(version: &Version) -> Result<(), Error> {
+    match &version.json {
+        Some(json) => serde_json::from_slice::<serde::de::IgnoredAny>(json)
+            .map(drop)
+            .map_err(|_| Error::NotJson),
+        None => Ok(()),
+    }
+}

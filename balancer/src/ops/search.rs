@@ -1,0 +1,81 @@
+//! The hashing fallback's I/O: ask the nodes [`crate::fallback`] chose, in
+//! parallel, for their version of a key. Used when the index has no entry
+//! for a key or cannot be asked: by reads (which version answers), by
+//! deletes (which nodes get tombstones) and by writes with the index down
+//! (which nodes already hold the key).
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::Ops;
+use crate::fallback::{self, Scope};
+use crate::newest;
+use crate::nodes::NodeTable;
+use crate::replicas;
+use crate::values::{self, Version};
+
+impl Ops {
+    /// Asks the fallback nodes in parallel; returns each holder with the
+    /// version it has, in rank order.
+    pub(super) async fn search(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        scope: Scope,
+    ) -> Vec<(Arc<str>, Version)> {
+        let placing: Vec<usize> = nodes.contenders(key).iter().map(|c| c.node).collect();
+        let asked = fallback::nodes_to_ask(
+            scope,
+            &nodes.readable(key),
+            &placing,
+            &self.context.policy,
+            self.replication.factor.get(),
+        );
+        let asked: Vec<_> = asked.into_iter().map(|i| nodes.get(i)).collect();
+        let reads = join_all(asked.iter().map(|n| values::read(&n.backend, key))).await;
+        asked
+            .into_iter()
+            .zip(reads)
+            .filter_map(|(node, read)| match read {
+                Ok(Some(version)) => Some((node.id.clone(), version)),
+                Ok(None) => None,
+                Err(e) => {
+                    if e.is_unreachable() {
+                        self.context.node_failed(node, &e);
+                    }
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The ids of the fallback nodes that hold any version of the key,
+    /// newest first.
+    pub(super) async fn holders(&self, nodes: &NodeTable, key: &str, scope: Scope) -> Vec<String> {
+        let mut found = self.search(nodes, key, scope).await;
+        newest::sort_newest_first(&mut found);
+        found
+            .into_iter()
+            .map(|(node, _)| node.to_string())
+            .collect()
+    }
+
+    /// Where a write goes when the index cannot be asked: the nodes already
+    /// holding the key, else the best of its top candidates.
+    pub(super) async fn place_without_index(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        count: usize,
+    ) -> Vec<String> {
+        let holders = self.holders(nodes, key, Scope::AllUp).await;
+        if !holders.is_empty() {
+            return holders;
+        }
+        replicas::unindexed(&nodes.contenders(key), &self.context.policy, count)
+            .into_iter()
+            .map(|i| nodes.get(i).id.to_string())
+            .collect()
+    }
+}

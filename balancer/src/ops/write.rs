@@ -1,0 +1,128 @@
+//! Writing a key: claim → fan-out → acknowledgement.
+//!
+//! 1. **Claim**: the index arbitrates new keys. The replica set placement
+//!    proposes is claimed before the value is written, so two balancers
+//!    racing on one new key write to the same nodes; the loser of the
+//!    race uses the winner's set. With the index down, the write goes to
+//!    the nodes that already hold the key, or else to the key's top
+//!    candidates, where the fallback will find it.
+//! 2. **Fan-out** ([`super::fanout`]): the version, stamped by the hybrid
+//!    logical clock, goes to every replica in a task of its own; each node
+//!    keeps the newest (see [`crate::values`]).
+//! 3. **Acknowledgement**: the client hears back once the level (`one`,
+//!    `quorum`, `all`) is met, by the rule in [`crate::acks`]; the rest of
+//!    the write carries on in the background.
+//!
+//! Deletes ([`super::delete`]) use the same fan-out with a tombstone.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::Ops;
+use super::fanout::Job;
+use crate::acks::{self, Accepted, Ack};
+use crate::answer::Written;
+use crate::config::WriteAck;
+use crate::error::Error;
+use crate::nodes::NodeTable;
+use crate::replicas;
+use crate::values::Version;
+
+impl Ops {
+    /// Writes a key, placing it first if it is new.
+    pub async fn put(
+        &self,
+        key: &str,
+        json: &str,
+        ttl: Option<u64>,
+        ack: Option<WriteAck>,
+    ) -> Result<Written, Error> {
+        let ttl_ms = ttl.map(|t| t * 1000);
+        let version = Version {
+            json: Some(json.as_bytes().to_vec()),
+            timestamp: self.clock.now(),
+            ttl_ms,
+        };
+        self.near.invalidate(key);
+        let nodes = self.nodes.current();
+        let replicas = replicas::count(self.replication.factor.get(), nodes.up_count())
+            .ok_or(Error::NoNodes)?;
+        let (set, claimed) = self.claim(&nodes, key, replicas, ttl).await;
+        // After the claim: its own change to the entry is behind us, and
+        // any later one cancels the record below.
+        let located = self.locations.reserve(key);
+        let timestamp = version.timestamp.clone();
+        let job = Job {
+            key: key.to_string(),
+            version,
+            set,
+            claimed,
+            replicas,
+        };
+        let accepted = self.replicate(&nodes, job, ack).await;
+        self.near.invalidate(key);
+        let accepted = accepted?;
+        self.remember(
+            key,
+            located,
+            accepted.nodes.clone(),
+            nodes.rejoin_epoch(),
+            ttl_ms,
+        );
+        Ok(Written {
+            nodes: accepted.nodes,
+            created: !accepted.existed,
+            version: timestamp,
+        })
+    }
+
+    /// The key's replica set, and whether this write created its index
+    /// entry: the set the index holds or takes from placement's proposal,
+    /// or, with the index down, one found without it.
+    async fn claim(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        replicas: usize,
+        ttl: Option<u64>,
+    ) -> (Vec<String>, bool) {
+        let proposal = replicas::propose(&nodes.contenders(key), &self.context.policy, replicas);
+        let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
+        match self.context.index.claim(key, &proposal, ttl).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                self.context.index_failed(&e);
+                (self.place_without_index(nodes, key, replicas).await, false)
+            }
+        }
+    }
+
+    /// Sends `job` to its replica set in a task of its own and waits until
+    /// `ack` (else the configured level) is met.
+    pub(super) async fn replicate(
+        &self,
+        nodes: &Arc<NodeTable>,
+        job: Job,
+        ack: Option<WriteAck>,
+    ) -> Result<Accepted, Error> {
+        let ack = ack.unwrap_or(self.replication.write_ack);
+        let needed = acks::needed(ack, job.replicas);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(self.context.clone().write(nodes.clone(), job, tx));
+        let mut taken: Vec<Ack> = Vec::with_capacity(needed);
+        while taken.len() < needed {
+            let Some(ack) = rx.recv().await else { break };
+            if !ack.applied.applied {
+                self.clock.observe(&ack.applied.timestamp);
+            }
+            taken.push(ack);
+        }
+        let last_error = if taken.len() < needed {
+            task.await.ok().flatten()
+        } else {
+            None
+        };
+        acks::verdict(taken, needed, last_error)
+    }
+}

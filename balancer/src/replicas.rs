@@ -1,0 +1,104 @@
+//! Replica choice, as pure decisions: how many copies a write makes, which
+//! nodes a new key's set proposes, and which nodes stand in for members
+//! that are down or fail a write.
+//!
+//! All three come from [`crate::placement`]: each replica is the best
+//! candidate (least utilized among the top `k` by rendezvous rank) of what
+//! the earlier ones left, so a key's copies land on distinct nodes, and the
+//! hashing fallback can find them among the top `k + R - 1`.
+
+use crate::placement::{self, Contender, Policy};
+
+/// Copies a new write makes: the replication factor, capped at the nodes
+/// up; `None` when no node is up.
+pub fn count(factor: usize, up: usize) -> Option<usize> {
+    (up > 0).then(|| factor.min(up))
+}
+
+/// The set proposed for a new key: `count` distinct nodes, best first,
+/// overflowing past full candidates (the index will remember where).
+pub fn propose(ranked: &[Contender], policy: &Policy, count: usize) -> Vec<usize> {
+    placement::choose_replicas(ranked, policy, true, count)
+}
+
+/// Where a write goes when the index cannot remember it: the best of the
+/// key's top candidates only, so the fallback finds it again.
+pub fn unindexed(ranked: &[Contender], policy: &Policy, count: usize) -> Vec<usize> {
+    placement::choose_replicas(ranked, policy, false, count)
+}
+
+/// Up to `count` stand-ins for a write, chosen by placement among the
+/// ranked nodes that `excluded` does not rule out (members of the set,
+/// nodes already tried).
+pub fn substitutes(
+    ranked: &[Contender],
+    excluded: impl Fn(usize) -> bool,
+    policy: &Policy,
+    count: usize,
+) -> Vec<usize> {
+    if count == 0 {
+        return Vec::new();
+    }
+    let free: Vec<Contender> = ranked
+        .iter()
+        .filter(|c| !excluded(c.node))
+        .copied()
+        .collect();
+    placement::choose_replicas(&free, policy, true, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+    use crate::config::Choices;
+
+    fn policy(k: usize) -> Policy {
+        Policy {
+            choices: Choices::Top(NonZeroUsize::new(k).unwrap()),
+            load_epsilon: 0.25,
+        }
+    }
+
+    fn ranked(utils: &[f64]) -> Vec<Contender> {
+        utils
+            .iter()
+            .enumerate()
+            .map(|(node, &u)| Contender {
+                node,
+                utilization: Some(u),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn count_is_capped_at_the_nodes_up() {
+        assert_eq!(count(2, 4), Some(2));
+        assert_eq!(count(3, 2), Some(2));
+        assert_eq!(count(2, 0), None);
+    }
+
+    #[test]
+    fn proposals_are_distinct_and_least_utilized_first() {
+        let r = ranked(&[0.5, 0.2, 0.1, 0.3]);
+        assert_eq!(propose(&r, &policy(2), 2), vec![1, 2]);
+        assert_eq!(unindexed(&r, &policy(2), 2), vec![1, 2]);
+    }
+
+    #[test]
+    fn only_proposals_overflow_past_full_candidates() {
+        let r = ranked(&[0.9, 0.8, 0.05, 0.05]);
+        assert_eq!(propose(&r, &policy(2), 1), vec![2]);
+        assert_eq!(unindexed(&r, &policy(2), 1), vec![1]);
+    }
+
+    #[test]
+    fn substitutes_skip_excluded_nodes_and_never_repeat() {
+        let r = ranked(&[0.1, 0.2, 0.3, 0.4]);
+        assert_eq!(substitutes(&r, |n| n == 0, &policy(2), 1), vec![1]);
+        assert_eq!(substitutes(&r, |n| n < 2, &policy(2), 5), vec![2, 3]);
+        assert!(substitutes(&r, |_| true, &policy(2), 1).is_empty());
+        assert!(substitutes(&r, |_| false, &policy(2), 0).is_empty());
+    }
+}
