@@ -58,21 +58,11 @@ pub fn nodes_to_ask(
 
 #[cfg(test)]
 mod tests {
-    use std::num::NonZeroUsize;
-
     use super::*;
-    use crate::config::Choices;
-
-    fn policy(k: usize) -> Policy {
-        Policy {
-            choices: Choices::Top(NonZeroUsize::new(k).unwrap()),
-            load_epsilon: 0.25,
-        }
-    }
 
     #[test]
     fn all_up_asks_every_readable_node_in_rank_order() {
-        let asked = nodes_to_ask(Scope::AllUp, &[3, 1, 0, 2], &[1, 0], &policy(2), 2);
+        let asked = nodes_to_ask(Scope::AllUp, &[3, 1, 0, 2], &[1, 0], &Policy::top(2), 2);
         assert_eq!(asked, vec![3, 1, 0, 2]);
     }
 
@@ -80,15 +70,15 @@ mod tests {
     fn candidates_are_the_top_k_plus_r_minus_one() {
         let readable = [3, 1, 0, 2, 4];
         assert_eq!(
-            nodes_to_ask(Scope::Candidates, &readable, &readable, &policy(2), 1),
+            nodes_to_ask(Scope::Candidates, &readable, &readable, &Policy::top(2), 1),
             vec![3, 1]
         );
         assert_eq!(
-            nodes_to_ask(Scope::Candidates, &readable, &readable, &policy(2), 2),
+            nodes_to_ask(Scope::Candidates, &readable, &readable, &Policy::top(2), 2),
             vec![3, 1, 0]
         );
         assert_eq!(
-            nodes_to_ask(Scope::Candidates, &readable, &readable, &policy(2), 9),
+            nodes_to_ask(Scope::Candidates, &readable, &readable, &Policy::top(2), 9),
             vec![3, 1, 0, 2, 4]
         );
     }
@@ -97,13 +87,13 @@ mod tests {
     fn candidates_also_cover_the_ranking_before_a_node_drained() {
         // Node 3 drains: it is still readable, but no longer places keys,
         // so the placing ranking reaches one node further.
-        let asked = nodes_to_ask(Scope::Candidates, &[3, 1, 0, 2], &[1, 0, 2], &policy(2), 1);
+        let asked = nodes_to_ask(Scope::Candidates, &[3, 1, 0, 2], &[1, 0, 2], &Policy::top(2), 1);
         assert_eq!(asked, vec![3, 1, 0]);
     }
 
     #[test]
     fn nothing_up_asks_nobody() {
-        assert!(nodes_to_ask(Scope::Candidates, &[], &[], &policy(2), 2).is_empty());
-        assert!(nodes_to_ask(Scope::AllUp, &[], &[], &policy(2), 2).is_empty());
+        assert!(nodes_to_ask(Scope::Candidates, &[], &[], &Policy::top(2), 2).is_empty());
+        assert!(nodes_to_ask(Scope::AllUp, &[], &[], &Policy::top(2), 2).is_empty());
     }
 }

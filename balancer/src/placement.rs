@@ -33,6 +33,15 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The top `k` candidates compete, with the default slack: for tests.
+    #[cfg(test)]
+    pub(crate) fn top(k: usize) -> Policy {
+        Policy {
+            choices: Choices::Top(std::num::NonZeroUsize::new(k).expect("k > 0")),
+            load_epsilon: 0.25,
+        }
+    }
+
     /// How many of `n` ranked nodes are candidates.
     pub fn candidate_count(&self, n: usize) -> usize {
         match self.choices {
@@ -100,16 +109,7 @@ fn load_cap(nodes: &[Contender], epsilon: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use std::num::NonZeroUsize;
-
     use super::*;
-
-    fn policy(k: usize) -> Policy {
-        Policy {
-            choices: Choices::Top(NonZeroUsize::new(k).unwrap()),
-            load_epsilon: 0.25,
-        }
-    }
 
     fn ranked(utils: &[Option<f64>]) -> Vec<Contender> {
         utils
@@ -121,13 +121,13 @@ mod tests {
 
     #[test]
     fn empty_has_no_choice() {
-        assert_eq!(choose(&[], &policy(2), true), None);
+        assert_eq!(choose(&[], &Policy::top(2), true), None);
     }
 
     #[test]
     fn picks_least_utilized_of_top_k() {
         let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
-        assert_eq!(choose(&r, &policy(2), true), Some(1));
+        assert_eq!(choose(&r, &Policy::top(2), true), Some(1));
         let all = Policy {
             choices: Choices::All,
             load_epsilon: 0.25,
@@ -138,23 +138,23 @@ mod tests {
     #[test]
     fn ties_keep_rendezvous_order() {
         let r = ranked(&[Some(0.2), Some(0.2), Some(0.2)]);
-        assert_eq!(choose(&r, &policy(3), true), Some(0));
+        assert_eq!(choose(&r, &Policy::top(3), true), Some(0));
     }
 
     #[test]
     fn unknown_utilization_ranks_last() {
         let r = ranked(&[None, Some(0.9), Some(0.1)]);
-        assert_eq!(choose(&r, &policy(2), false), Some(1));
+        assert_eq!(choose(&r, &Policy::top(2), false), Some(1));
         let r = ranked(&[None, None]);
-        assert_eq!(choose(&r, &policy(2), true), Some(0));
+        assert_eq!(choose(&r, &Policy::top(2), true), Some(0));
     }
 
     #[test]
     fn overflows_past_full_candidates_only_when_allowed() {
         // Mean 0.45, cap 0.5625: both top candidates are above it.
         let r = ranked(&[Some(0.9), Some(0.8), Some(0.05), Some(0.05)]);
-        assert_eq!(choose(&r, &policy(2), true), Some(2));
-        assert_eq!(choose(&r, &policy(2), false), Some(1));
+        assert_eq!(choose(&r, &Policy::top(2), true), Some(2));
+        assert_eq!(choose(&r, &Policy::top(2), false), Some(1));
     }
 
     #[test]
@@ -167,7 +167,7 @@ mod tests {
                     let r = ranked(&[a, b, c]);
                     for k in 1..=3 {
                         for overflow in [false, true] {
-                            let n = choose(&r, &policy(k), overflow).unwrap();
+                            let n = choose(&r, &Policy::top(k), overflow).unwrap();
                             assert!(n < 3);
                             if !overflow {
                                 assert!(n < k, "picked outside the top {k}");
@@ -182,9 +182,9 @@ mod tests {
     #[test]
     fn replicas_are_distinct_and_each_the_best_of_what_is_left() {
         let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
-        assert_eq!(choose_replicas(&r, &policy(2), false, 2), vec![1, 2]);
-        assert_eq!(choose_replicas(&r, &policy(4), false, 3), vec![2, 1, 3]);
-        assert_eq!(choose_replicas(&r, &policy(2), false, 9), vec![1, 2, 3, 0]);
-        assert!(choose_replicas(&[], &policy(2), false, 2).is_empty());
+        assert_eq!(choose_replicas(&r, &Policy::top(2), false, 2), vec![1, 2]);
+        assert_eq!(choose_replicas(&r, &Policy::top(4), false, 3), vec![2, 1, 3]);
+        assert_eq!(choose_replicas(&r, &Policy::top(2), false, 9), vec![1, 2, 3, 0]);
+        assert!(choose_replicas(&[], &Policy::top(2), false, 2).is_empty());
     }
 }

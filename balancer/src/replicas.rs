@@ -49,17 +49,7 @@ pub fn substitutes(
 
 #[cfg(test)]
 mod tests {
-    use std::num::NonZeroUsize;
-
     use super::*;
-    use crate::config::Choices;
-
-    fn policy(k: usize) -> Policy {
-        Policy {
-            choices: Choices::Top(NonZeroUsize::new(k).unwrap()),
-            load_epsilon: 0.25,
-        }
-    }
 
     fn ranked(utils: &[f64]) -> Vec<Contender> {
         utils
@@ -82,23 +72,23 @@ mod tests {
     #[test]
     fn proposals_are_distinct_and_least_utilized_first() {
         let r = ranked(&[0.5, 0.2, 0.1, 0.3]);
-        assert_eq!(propose(&r, &policy(2), 2), vec![1, 2]);
-        assert_eq!(unindexed(&r, &policy(2), 2), vec![1, 2]);
+        assert_eq!(propose(&r, &Policy::top(2), 2), vec![1, 2]);
+        assert_eq!(unindexed(&r, &Policy::top(2), 2), vec![1, 2]);
     }
 
     #[test]
     fn only_proposals_overflow_past_full_candidates() {
         let r = ranked(&[0.9, 0.8, 0.05, 0.05]);
-        assert_eq!(propose(&r, &policy(2), 1), vec![2]);
-        assert_eq!(unindexed(&r, &policy(2), 1), vec![1]);
+        assert_eq!(propose(&r, &Policy::top(2), 1), vec![2]);
+        assert_eq!(unindexed(&r, &Policy::top(2), 1), vec![1]);
     }
 
     #[test]
     fn substitutes_skip_excluded_nodes_and_never_repeat() {
         let r = ranked(&[0.1, 0.2, 0.3, 0.4]);
-        assert_eq!(substitutes(&r, |n| n == 0, &policy(2), 1), vec![1]);
-        assert_eq!(substitutes(&r, |n| n < 2, &policy(2), 5), vec![2, 3]);
-        assert!(substitutes(&r, |_| true, &policy(2), 1).is_empty());
-        assert!(substitutes(&r, |_| false, &policy(2), 0).is_empty());
+        assert_eq!(substitutes(&r, |n| n == 0, &Policy::top(2), 1), vec![1]);
+        assert_eq!(substitutes(&r, |n| n < 2, &Policy::top(2), 5), vec![2, 3]);
+        assert!(substitutes(&r, |_| true, &Policy::top(2), 1).is_empty());
+        assert!(substitutes(&r, |_| false, &Policy::top(2), 0).is_empty());
     }
 }

@@ -47,11 +47,7 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
             redis.call('HSET', KEYS[1], 't', ARGV[1])
         end
         local ttl = tonumber(ARGV[2])
-        if ttl > 0 then
-            redis.call('PEXPIRE', KEYS[1], ttl)
-        else
-            redis.call('PERSIST', KEYS[1])
-        end
+        if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
         return {1, live, ARGV[1]}
         ",
     )
