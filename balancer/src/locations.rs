@@ -46,7 +46,7 @@ pub struct LocationCache {
 
 /// A read's claim to record a location; see [`LocationCache::reserve`].
 #[derive(Debug)]
-pub struct Reservation(Ticket);
+pub struct LocationReservation(Ticket);
 
 /// Turns the index's `loc:<key>` invalidations into cache keys.
 struct IndexSink<'a>(&'a Store<Location>);
@@ -79,14 +79,14 @@ impl LocationCache {
 
     /// Reserves `key` before asking the index: a change to its entry that
     /// arrives before [`LocationCache::record`] cancels the record.
-    pub fn reserve(&self, key: &str) -> Reservation {
+    pub fn reserve(&self, key: &str) -> LocationReservation {
         self.stream.drain(&IndexSink(&self.store));
-        Reservation(self.store.reserve(key))
+        LocationReservation(self.store.reserve(key))
     }
 
     /// Records where a key lives, if nothing changed its index entry since
     /// `reservation` and the stream is current.
-    pub fn record(&self, key: &str, reservation: Reservation, location: Location) {
+    pub fn record(&self, key: &str, reservation: LocationReservation, location: Location) {
         if self.stream.drain(&IndexSink(&self.store)).fresh {
             self.store.fill(key, reservation.0, location);
         }

@@ -66,7 +66,7 @@ pub struct NearCache {
 
 /// A read's claim to fill the cache; see [`NearCache::reserve`].
 #[derive(Debug)]
-pub struct Reservation(Option<Ticket>);
+pub struct ValueReservation(Option<Ticket>);
 
 /// What `GET /nodes` shows of the near cache.
 #[derive(Debug, Serialize)]
@@ -130,14 +130,14 @@ impl NearCache {
     /// invalidation that arrives before [`NearCache::fill`] cancels it.
     /// Invalidations already delivered (a write just acknowledged) are
     /// applied first, so they cannot cancel the read that follows them.
-    pub fn reserve(&self, key: &str) -> Reservation {
+    pub fn reserve(&self, key: &str) -> ValueReservation {
         if !self.enabled() {
-            return Reservation(None);
+            return ValueReservation(None);
         }
         for stream in self.read_streams().values() {
             self.drain(stream);
         }
-        Reservation(Some(self.store.reserve(key)))
+        ValueReservation(Some(self.store.reserve(key)))
     }
 
     /// Keeps `found`, read under `reservation` at rejoin `epoch` through the
@@ -146,12 +146,12 @@ impl NearCache {
     pub fn fill(
         &self,
         key: &str,
-        reservation: Reservation,
+        reservation: ValueReservation,
         found: &Found,
         nodes: &NodeTable,
         epoch: u64,
     ) {
-        let Reservation(Some(ticket)) = reservation else {
+        let ValueReservation(Some(ticket)) = reservation else {
             return;
         };
         if !self.drain_all(nodes, &found.node) {

@@ -96,7 +96,7 @@ impl Ops {
     fn remember(
         &self,
         key: &str,
-        reservation: locations::Reservation,
+        reservation: locations::LocationReservation,
         set: Vec<Arc<str>>,
         epoch: u64,
         ttl_ms: Option<u64>,

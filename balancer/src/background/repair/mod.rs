@@ -49,7 +49,7 @@ pub(crate) struct Repairer {
 
 /// How one repair ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+enum RepairOutcome {
     /// Every replica already held the newest version, or the key is gone.
     InSync,
     /// At least one replica was brought up to date.
@@ -123,9 +123,9 @@ impl Repairer {
         key: &str,
         id: &str,
         timestamp: &str,
-    ) -> Result<Outcome, Retry> {
+    ) -> Result<RepairOutcome, Retry> {
         let Some(node) = table.by_id(id) else {
-            return Ok(Outcome::InSync);
+            return Ok(RepairOutcome::InSync);
         };
         if !node.is_up() {
             return Err(Retry);
@@ -133,17 +133,17 @@ impl Repairer {
         match values::drop_if_older(&node.backend, key, timestamp).await {
             Ok(true) => {
                 self.metrics.stale_copies_removed.inc();
-                Ok(Outcome::Repaired)
+                Ok(RepairOutcome::Repaired)
             }
-            Ok(false) => Ok(Outcome::InSync),
+            Ok(false) => Ok(RepairOutcome::InSync),
             Err(_) => Err(Retry),
         }
     }
 
-    fn count(&self, outcome: Outcome) {
+    fn count(&self, outcome: RepairOutcome) {
         let label = match outcome {
-            Outcome::InSync => "in_sync",
-            Outcome::Repaired => "repaired",
+            RepairOutcome::InSync => "in_sync",
+            RepairOutcome::Repaired => "repaired",
         };
         self.metrics.repairs.with_label_values(&[label]).inc();
     }
@@ -151,9 +151,9 @@ impl Repairer {
 
 /// Copies the newest version of `key` to every replica in its set that
 /// lacks it.
-async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<Outcome, Retry> {
+async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<RepairOutcome, Retry> {
     let Some(set) = index.lookup(key).await.map_err(|_| Retry)? else {
-        return Ok(Outcome::InSync);
+        return Ok(RepairOutcome::InSync);
     };
     // Members that are down are not asked (a hung one would cost a
     // timeout on every try); the repair is retried until they are back.
@@ -173,7 +173,7 @@ async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<Outco
         return if reads.iter().any(Result::is_err) || unreachable {
             Err(Retry)
         } else {
-            Ok(Outcome::InSync)
+            Ok(RepairOutcome::InSync)
         };
     };
     let mut behind: Vec<&Node> = Vec::new();
@@ -195,8 +195,8 @@ async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<Outco
         return Err(Retry);
     }
     Ok(if behind.is_empty() {
-        Outcome::InSync
+        RepairOutcome::InSync
     } else {
-        Outcome::Repaired
+        RepairOutcome::Repaired
     })
 }

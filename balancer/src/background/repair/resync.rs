@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use super::{Outcome, Repairer, Retry, repair_key};
+use super::{RepairOutcome, Repairer, Retry, repair_key};
 use crate::index::Index;
 use crate::nodes::{Node, NodeTable};
 use crate::values;
@@ -54,7 +54,7 @@ impl Repairer {
             for key in &mine {
                 match repair_key(&table, &self.index, key).await {
                     Ok(outcome) => {
-                        repaired += u64::from(outcome == Outcome::Repaired);
+                        repaired += u64::from(outcome == RepairOutcome::Repaired);
                         self.count(outcome);
                     }
                     Err(Retry) => self.queue.enqueue(key),
