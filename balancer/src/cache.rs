@@ -239,7 +239,7 @@ impl Cache {
         if set.is_empty() {
             return Ok(None);
         }
-        let tombstone_ttl = self.replication.tombstone_ttl_secs * 1000;
+        let tombstone_ttl = self.replication.tombstone_ttl.as_millis() as u64;
         let version = Version {
             json: None,
             timestamp: self.clock.now(),

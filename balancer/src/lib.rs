@@ -95,12 +95,12 @@ impl App {
     pub fn build(config: Config) -> Result<App, BackendError> {
         let nodes = Arc::new(Membership::new(NodeTable::new(
             &config.nodes,
-            config.node_timeout(),
-            config.sample_interval(),
+            config.timeouts.node,
+            config.sample_interval,
         )?));
         let index = Arc::new(Index::new(Backend::new(
             &config.index,
-            config.index_timeout(),
+            config.timeouts.index,
         )?));
         let metrics = Arc::new(Metrics::new());
         let policy = Policy {
@@ -115,12 +115,12 @@ impl App {
         let locations = Arc::new(LocationCache::new(
             config.location_cache_entries,
             &config.index,
-            config.index_timeout(),
+            config.timeouts.index,
             metrics.location_clears.clone(),
         ));
         let near = Arc::new(NearCache::new(
             config.near_cache_bytes,
-            config.node_timeout(),
+            config.timeouts.node,
             metrics.clone(),
         ));
         let cache = Cache::new(
@@ -161,13 +161,13 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     let sampler = tokio::spawn(sampler::run(
         app.nodes.clone(),
         app.metrics.clone(),
-        app.config.sample_interval(),
+        app.config.sample_interval,
         stop_rx.clone(),
     ));
     let health = tokio::spawn(health::run(
         app.nodes.clone(),
         app.metrics.clone(),
-        app.config.health_interval(),
+        app.config.failure.health_interval,
         app.config.failure.eject_after,
         stop_rx.clone(),
     ));
@@ -191,7 +191,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     let membership = {
         let (app, stop) = (app.clone(), stop_rx.clone());
         tokio::spawn(async move {
-            let timeout = app.config.node_timeout();
+            let timeout = app.config.timeouts.node;
             app.coordinator
                 .steer_membership(&app.nodes, timeout, stop)
                 .await
@@ -210,7 +210,11 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     };
     let index_watch = {
         let app = app.clone();
-        tokio::spawn(async move { app.index.watch(app.config.index_retry(), stop_rx).await })
+        tokio::spawn(async move {
+            app.index
+                .watch(app.config.timeouts.index_retry, stop_rx)
+                .await
+        })
     };
     http::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);

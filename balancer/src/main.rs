@@ -107,13 +107,13 @@ impl Args {
         set(&mut c.replication.factor, self.replication_factor);
         set(&mut c.replication.write_ack, self.write_ack);
         set(&mut c.failure.eject_after, self.eject_after);
-        set(&mut c.failure.health_interval_ms, self.health_interval_ms);
+        set(&mut c.failure.health_interval, ms(self.health_interval_ms));
         set(&mut c.limits.max_key_bytes, self.max_key_bytes);
         set(&mut c.limits.max_value_bytes, self.max_value_bytes);
-        set(&mut c.timeouts.node_ms, self.node_timeout_ms);
-        set(&mut c.timeouts.index_ms, self.index_timeout_ms);
-        set(&mut c.timeouts.request_ms, self.request_timeout_ms);
-        set(&mut c.sample_interval_ms, self.sample_interval_ms);
+        set(&mut c.timeouts.node, ms(self.node_timeout_ms));
+        set(&mut c.timeouts.index, ms(self.index_timeout_ms));
+        set(&mut c.timeouts.request, ms(self.request_timeout_ms));
+        set(&mut c.sample_interval, ms(self.sample_interval_ms));
         set(&mut c.near_cache_bytes, self.near_cache_bytes);
         c.validate()?;
         Ok(c)
@@ -124,6 +124,10 @@ fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
     }
+}
+
+fn ms(value: Option<u64>) -> Option<std::time::Duration> {
+    value.map(std::time::Duration::from_millis)
 }
 
 fn main() -> ExitCode {
