@@ -1,15 +1,23 @@
 //! The balancer's configuration: one typed tree, read from a TOML file and
 //! then overridden by command-line flags or environment variables.
 //!
+//! The `Default` impls (here and in [`sections`]) are the one place the
+//! defaults are written: the flags ([`Overrides`]) carry none of their own
+//! and replace only what they are given, and the README, the example file
+//! and the `[default: ...]` of each `--help` text are checked against them
+//! by tests where they state a value.
+//!
 //! Durations are [`Duration`]s; in the file and on the command line they are
 //! whole milliseconds (or seconds) under names that say so (`node_ms`,
 //! `--node-timeout-ms`), read by [`millis`] and [`secs`].
 //!
 //! Reading a source (a file, the process arguments) is kept apart from
-//! parsing it, so tests build a [`Config`] from a string or by hand and never
-//! touch the real environment. [`Config::validate`] checks everything once at
-//! start-up; a bad value is a [`ConfigError`], never a panic later.
+//! parsing it, so tests build a [`Config`] from a string, an [`Overrides`]
+//! or by hand and never touch the real environment. [`Config::validate`]
+//! checks everything once at start-up; a bad value is a [`ConfigError`],
+//! never a panic later.
 
+mod cli;
 mod sections;
 
 use std::net::SocketAddr;
@@ -20,6 +28,7 @@ pub use memreport::NodeSpec;
 pub use memreport::settings::{millis, secs};
 use serde::Deserialize;
 
+pub use self::cli::{Args, Overrides};
 pub use self::sections::{
     Choices, FailureConfig, Limits, PlacementConfig, RepairConfig, ReplicationConfig, Timeouts,
     WriteAck,
@@ -140,6 +149,18 @@ impl Config {
             source,
         })?;
         Config::from_toml_str(&text)
+    }
+
+    /// The configuration to run with: the file's (the defaults without
+    /// one), with `overrides` written over it, checked.
+    pub fn load(file: Option<&str>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        overrides.apply(&mut config);
+        config.validate()?;
+        Ok(config)
     }
 
     /// Checks the values that types alone cannot.
