@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::backend::BackendError;
-use crate::config::{ReplicationConfig, WriteAck};
+use crate::config::{PlacementConfig, ReplicationConfig, WriteAck};
 use crate::error::Error;
 use crate::health::count_failure;
 use crate::hlc::Clock;
@@ -44,7 +44,7 @@ use crate::locations::{self, Location, LocationCache};
 use crate::metrics::Metrics;
 use crate::near::NearCache;
 use crate::nodes::{Membership, Node, NodeTable};
-use crate::placement::{self, Policy};
+use crate::placement;
 use crate::repair::Repairer;
 use crate::replication::{Ack, Job, Writer, count_index_error};
 use crate::values::{self, Version};
@@ -108,7 +108,7 @@ impl Cache {
         near: Arc<NearCache>,
         index: Arc<Index>,
         locations: Arc<LocationCache>,
-        policy: Policy,
+        policy: PlacementConfig,
         replication: ReplicationConfig,
         eject_after: u32,
         clock: Clock,

@@ -63,7 +63,6 @@ use crate::locations::LocationCache;
 use crate::metrics::Metrics;
 use crate::near::NearCache;
 use crate::nodes::{Membership, NodeTable};
-use crate::placement::Policy;
 use crate::repair::Repairer;
 
 /// Everything a running balancer shares between requests.
@@ -103,10 +102,6 @@ impl App {
             config.timeouts.index,
         )?));
         let metrics = Arc::new(Metrics::new());
-        let policy = Policy {
-            choices: config.placement.choices,
-            load_epsilon: config.placement.load_epsilon,
-        };
         let repairs = Arc::new(Repairer::new(
             config.repair.clone(),
             config.replication.factor.get(),
@@ -128,7 +123,7 @@ impl App {
             near.clone(),
             index.clone(),
             locations.clone(),
-            policy,
+            config.placement,
             config.replication.clone(),
             config.failure.eject_after,
             hlc::Clock::new(&config.balancer_id()),

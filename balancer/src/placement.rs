@@ -11,7 +11,7 @@
 //! recorded in the index (`may_overflow`), since the hashing fallback asks
 //! only the top `k`.
 
-use crate::config::Choices;
+use crate::config::{Choices, PlacementConfig};
 
 /// A node as placement sees it, in the key's rendezvous order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,16 +23,7 @@ pub struct Contender {
     pub utilization: Option<f64>,
 }
 
-/// How placement decides.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Policy {
-    /// Candidates per key.
-    pub choices: Choices,
-    /// Bounded-load slack over the mean utilization.
-    pub load_epsilon: f64,
-}
-
-impl Policy {
+impl PlacementConfig {
     /// How many of `n` ranked nodes are candidates.
     pub fn candidate_count(&self, n: usize) -> usize {
         match self.choices {
@@ -47,7 +38,7 @@ impl Policy {
 ///
 /// Nodes with unknown utilization rank after every known one; ties keep
 /// rendezvous order.
-pub fn choose(ranked: &[Contender], policy: &Policy, may_overflow: bool) -> Option<usize> {
+pub fn choose(ranked: &[Contender], policy: &PlacementConfig, may_overflow: bool) -> Option<usize> {
     let k = policy.candidate_count(ranked.len());
     let best = least_utilized(&ranked[..k])?;
     let cap = load_cap(ranked, policy.load_epsilon);
@@ -64,7 +55,7 @@ pub fn choose(ranked: &[Contender], policy: &Policy, may_overflow: bool) -> Opti
 /// nodes not chosen yet. Fewer when fewer nodes are ranked.
 pub fn choose_replicas(
     ranked: &[Contender],
-    policy: &Policy,
+    policy: &PlacementConfig,
     may_overflow: bool,
     count: usize,
 ) -> Vec<usize> {
@@ -104,8 +95,8 @@ mod tests {
 
     use super::*;
 
-    fn policy(k: usize) -> Policy {
-        Policy {
+    fn policy(k: usize) -> PlacementConfig {
+        PlacementConfig {
             choices: Choices::Top(NonZeroUsize::new(k).unwrap()),
             load_epsilon: 0.25,
         }
@@ -128,7 +119,7 @@ mod tests {
     fn picks_least_utilized_of_top_k() {
         let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
         assert_eq!(choose(&r, &policy(2), true), Some(1));
-        let all = Policy {
+        let all = PlacementConfig {
             choices: Choices::All,
             load_epsilon: 0.25,
         };

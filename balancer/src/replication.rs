@@ -23,11 +23,12 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::backend::BackendError;
+use crate::config::PlacementConfig;
 use crate::health::count_failure;
 use crate::index::{Index, IndexError};
 use crate::metrics::Metrics;
 use crate::nodes::{Node, NodeTable};
-use crate::placement::{self, Policy};
+use crate::placement;
 use crate::repair::Repairer;
 use crate::values::{self, Applied, Version};
 
@@ -37,7 +38,7 @@ pub(crate) struct Writer {
     pub(crate) index: Arc<Index>,
     pub(crate) repairs: Arc<Repairer>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) policy: Policy,
+    pub(crate) policy: PlacementConfig,
     pub(crate) eject_after: u32,
 }
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::{millis, secs};
 
-/// Placement settings (see `placement.rs`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// Where new keys go (see `placement.rs`, which decides with it).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlacementConfig {
     /// How many rendezvous candidates compete for a new key: a number, or
