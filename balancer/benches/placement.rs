@@ -185,7 +185,7 @@ fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> tokio::sync::oneshot:
             .iter()
             .map(|n| NodeSpec::from_addr(n.addr()))
             .collect(),
-        interval_ms: 1000,
+        interval: std::time::Duration::from_secs(1),
         zookeeper: Some(zk.addr()),
         ..Default::default()
     };

@@ -35,7 +35,7 @@ async fn coordination(http: &HttpClient, b: &TestBalancer) -> Value {
 async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> Agent {
     let mut config = Agent::config(test_support::free_port(), host, nodes);
     config.zookeeper = Some(zk.addr());
-    config.zookeeper_session_ms = SESSION_MS;
+    config.zookeeper_session = Duration::from_millis(SESSION_MS);
     Agent::start(config).await
 }
 
