@@ -168,7 +168,7 @@ async fn load(
 fn configure(config: &mut Config, policy: &Policy) {
     config.placement.choices = policy.choices;
     config.placement.load_epsilon = policy.load_epsilon;
-    config.sample_interval_ms = 1000;
+    config.sample_interval = std::time::Duration::from_secs(1);
     // One copy per key: the table compares where policies put keys, and
     // replication would only double every node's share.
     config.replication.factor = std::num::NonZeroUsize::MIN;
@@ -185,7 +185,7 @@ fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> tokio::sync::oneshot:
             .iter()
             .map(|n| NodeSpec::from_addr(n.addr()))
             .collect(),
-        interval_ms: 1000,
+        interval: std::time::Duration::from_secs(1),
         zookeeper: Some(zk.addr()),
         ..Default::default()
     };

@@ -9,7 +9,7 @@
 //! sit anywhere placement's bounded-load overflow put it, so every up node
 //! is asked.
 
-use crate::placement::Policy;
+use crate::config::PlacementConfig;
 
 /// Which nodes the hashing fallback asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub fn nodes_to_ask(
     scope: Scope,
     readable: &[usize],
     placing: &[usize],
-    policy: &Policy,
+    policy: &PlacementConfig,
     factor: usize,
 ) -> Vec<usize> {
     let mut asked: Vec<usize> = match scope {
@@ -62,7 +62,13 @@ mod tests {
 
     #[test]
     fn all_up_asks_every_readable_node_in_rank_order() {
-        let asked = nodes_to_ask(Scope::AllUp, &[3, 1, 0, 2], &[1, 0], &Policy::top(2), 2);
+        let asked = nodes_to_ask(
+            Scope::AllUp,
+            &[3, 1, 0, 2],
+            &[1, 0],
+            &PlacementConfig::top(2),
+            2,
+        );
         assert_eq!(asked, vec![3, 1, 0, 2]);
     }
 
@@ -70,15 +76,33 @@ mod tests {
     fn candidates_are_the_top_k_plus_r_minus_one() {
         let readable = [3, 1, 0, 2, 4];
         assert_eq!(
-            nodes_to_ask(Scope::Candidates, &readable, &readable, &Policy::top(2), 1),
+            nodes_to_ask(
+                Scope::Candidates,
+                &readable,
+                &readable,
+                &PlacementConfig::top(2),
+                1
+            ),
             vec![3, 1]
         );
         assert_eq!(
-            nodes_to_ask(Scope::Candidates, &readable, &readable, &Policy::top(2), 2),
+            nodes_to_ask(
+                Scope::Candidates,
+                &readable,
+                &readable,
+                &PlacementConfig::top(2),
+                2
+            ),
             vec![3, 1, 0]
         );
         assert_eq!(
-            nodes_to_ask(Scope::Candidates, &readable, &readable, &Policy::top(2), 9),
+            nodes_to_ask(
+                Scope::Candidates,
+                &readable,
+                &readable,
+                &PlacementConfig::top(2),
+                9
+            ),
             vec![3, 1, 0, 2, 4]
         );
     }
@@ -87,13 +111,19 @@ mod tests {
     fn candidates_also_cover_the_ranking_before_a_node_drained() {
         // Node 3 drains: it is still readable, but no longer places keys,
         // so the placing ranking reaches one node further.
-        let asked = nodes_to_ask(Scope::Candidates, &[3, 1, 0, 2], &[1, 0, 2], &Policy::top(2), 1);
+        let asked = nodes_to_ask(
+            Scope::Candidates,
+            &[3, 1, 0, 2],
+            &[1, 0, 2],
+            &PlacementConfig::top(2),
+            1,
+        );
         assert_eq!(asked, vec![3, 1, 0]);
     }
 
     #[test]
     fn nothing_up_asks_nobody() {
-        assert!(nodes_to_ask(Scope::Candidates, &[], &[], &Policy::top(2), 2).is_empty());
-        assert!(nodes_to_ask(Scope::AllUp, &[], &[], &Policy::top(2), 2).is_empty());
+        assert!(nodes_to_ask(Scope::Candidates, &[], &[], &PlacementConfig::top(2), 2).is_empty());
+        assert!(nodes_to_ask(Scope::AllUp, &[], &[], &PlacementConfig::top(2), 2).is_empty());
     }
 }

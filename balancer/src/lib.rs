@@ -81,7 +81,6 @@ use crate::metrics::Metrics;
 use crate::near::NearCache;
 use crate::nodes::{Membership, NodeTable};
 use crate::ops::{Context, Ops};
-use crate::placement::Policy;
 use crate::repairs::RepairQueue;
 
 /// Everything a running balancer shares between requests.
@@ -113,12 +112,12 @@ impl App {
     pub fn build(config: Config) -> Result<App, BackendError> {
         let nodes = Arc::new(Membership::new(NodeTable::new(
             &config.nodes,
-            config.node_timeout(),
-            config.sample_interval(),
+            config.timeouts.node,
+            config.sample_interval,
         )?));
         let index = Arc::new(Index::new(Backend::new(
             &config.index,
-            config.index_timeout(),
+            config.timeouts.index,
         )?));
         let metrics = Arc::new(Metrics::new());
         let repairs = Arc::new(RepairQueue::new(
@@ -129,12 +128,12 @@ impl App {
         let locations = Arc::new(LocationCache::new(
             config.location_cache_entries,
             &config.index,
-            config.index_timeout(),
+            config.timeouts.index,
             metrics.location_clears.clone(),
         ));
         let near = Arc::new(NearCache::new(
             config.near_cache_bytes,
-            config.node_timeout(),
+            config.timeouts.node,
             metrics.clone(),
         ));
         let ops = Ops {
@@ -147,10 +146,7 @@ impl App {
                 index: index.clone(),
                 repairs: repairs.clone(),
                 metrics: metrics.clone(),
-                policy: Policy {
-                    choices: config.placement.choices,
-                    load_epsilon: config.placement.load_epsilon,
-                },
+                placement: config.placement,
                 eject_after: config.failure.eject_after,
             },
         };

@@ -11,7 +11,7 @@
 //! recorded in the index (`may_overflow`), since the hashing fallback asks
 //! only the top `k`.
 
-use crate::config::Choices;
+use crate::config::{Choices, PlacementConfig};
 
 /// A node as placement sees it, in the key's rendezvous order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,20 +23,11 @@ pub struct Contender {
     pub utilization: Option<f64>,
 }
 
-/// How placement decides.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Policy {
-    /// Candidates per key.
-    pub choices: Choices,
-    /// Bounded-load slack over the mean utilization.
-    pub load_epsilon: f64,
-}
-
-impl Policy {
+impl PlacementConfig {
     /// The top `k` candidates compete, with the default slack: for tests.
     #[cfg(test)]
-    pub(crate) fn top(k: usize) -> Policy {
-        Policy {
+    pub(crate) fn top(k: usize) -> PlacementConfig {
+        PlacementConfig {
             choices: Choices::Top(std::num::NonZeroUsize::new(k).expect("k > 0")),
             load_epsilon: 0.25,
         }
@@ -56,7 +47,7 @@ impl Policy {
 ///
 /// Nodes with unknown utilization rank after every known one; ties keep
 /// rendezvous order.
-pub fn choose(ranked: &[Contender], policy: &Policy, may_overflow: bool) -> Option<usize> {
+pub fn choose(ranked: &[Contender], policy: &PlacementConfig, may_overflow: bool) -> Option<usize> {
     let k = policy.candidate_count(ranked.len());
     let best = least_utilized(&ranked[..k])?;
     let cap = load_cap(ranked, policy.load_epsilon);
@@ -73,7 +64,7 @@ pub fn choose(ranked: &[Contender], policy: &Policy, may_overflow: bool) -> Opti
 /// nodes not chosen yet. Fewer when fewer nodes are ranked.
 pub fn choose_replicas(
     ranked: &[Contender],
-    policy: &Policy,
+    policy: &PlacementConfig,
     may_overflow: bool,
     count: usize,
 ) -> Vec<usize> {
@@ -121,14 +112,14 @@ mod tests {
 
     #[test]
     fn empty_has_no_choice() {
-        assert_eq!(choose(&[], &Policy::top(2), true), None);
+        assert_eq!(choose(&[], &PlacementConfig::top(2), true), None);
     }
 
     #[test]
     fn picks_least_utilized_of_top_k() {
         let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
-        assert_eq!(choose(&r, &Policy::top(2), true), Some(1));
-        let all = Policy {
+        assert_eq!(choose(&r, &PlacementConfig::top(2), true), Some(1));
+        let all = PlacementConfig {
             choices: Choices::All,
             load_epsilon: 0.25,
         };
@@ -138,23 +129,23 @@ mod tests {
     #[test]
     fn ties_keep_rendezvous_order() {
         let r = ranked(&[Some(0.2), Some(0.2), Some(0.2)]);
-        assert_eq!(choose(&r, &Policy::top(3), true), Some(0));
+        assert_eq!(choose(&r, &PlacementConfig::top(3), true), Some(0));
     }
 
     #[test]
     fn unknown_utilization_ranks_last() {
         let r = ranked(&[None, Some(0.9), Some(0.1)]);
-        assert_eq!(choose(&r, &Policy::top(2), false), Some(1));
+        assert_eq!(choose(&r, &PlacementConfig::top(2), false), Some(1));
         let r = ranked(&[None, None]);
-        assert_eq!(choose(&r, &Policy::top(2), true), Some(0));
+        assert_eq!(choose(&r, &PlacementConfig::top(2), true), Some(0));
     }
 
     #[test]
     fn overflows_past_full_candidates_only_when_allowed() {
         // Mean 0.45, cap 0.5625: both top candidates are above it.
         let r = ranked(&[Some(0.9), Some(0.8), Some(0.05), Some(0.05)]);
-        assert_eq!(choose(&r, &Policy::top(2), true), Some(2));
-        assert_eq!(choose(&r, &Policy::top(2), false), Some(1));
+        assert_eq!(choose(&r, &PlacementConfig::top(2), true), Some(2));
+        assert_eq!(choose(&r, &PlacementConfig::top(2), false), Some(1));
     }
 
     #[test]
@@ -167,7 +158,7 @@ mod tests {
                     let r = ranked(&[a, b, c]);
                     for k in 1..=3 {
                         for overflow in [false, true] {
-                            let n = choose(&r, &Policy::top(k), overflow).unwrap();
+                            let n = choose(&r, &PlacementConfig::top(k), overflow).unwrap();
                             assert!(n < 3);
                             if !overflow {
                                 assert!(n < k, "picked outside the top {k}");
@@ -182,9 +173,18 @@ mod tests {
     #[test]
     fn replicas_are_distinct_and_each_the_best_of_what_is_left() {
         let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
-        assert_eq!(choose_replicas(&r, &Policy::top(2), false, 2), vec![1, 2]);
-        assert_eq!(choose_replicas(&r, &Policy::top(4), false, 3), vec![2, 1, 3]);
-        assert_eq!(choose_replicas(&r, &Policy::top(2), false, 9), vec![1, 2, 3, 0]);
-        assert!(choose_replicas(&[], &Policy::top(2), false, 2).is_empty());
+        assert_eq!(
+            choose_replicas(&r, &PlacementConfig::top(2), false, 2),
+            vec![1, 2]
+        );
+        assert_eq!(
+            choose_replicas(&r, &PlacementConfig::top(4), false, 3),
+            vec![2, 1, 3]
+        );
+        assert_eq!(
+            choose_replicas(&r, &PlacementConfig::top(2), false, 9),
+            vec![1, 2, 3, 0]
+        );
+        assert!(choose_replicas(&[], &PlacementConfig::top(2), false, 2).is_empty());
     }
 }

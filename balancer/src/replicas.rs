@@ -7,7 +7,8 @@
 //! the earlier ones left, so a key's copies land on distinct nodes, and the
 //! hashing fallback can find them among the top `k + R - 1`.
 
-use crate::placement::{self, Contender, Policy};
+use crate::config::PlacementConfig;
+use crate::placement::{self, Contender};
 
 /// Copies a new write makes: the replication factor, capped at the nodes
 /// up; `None` when no node is up.
@@ -17,13 +18,13 @@ pub fn count(factor: usize, up: usize) -> Option<usize> {
 
 /// The set proposed for a new key: `count` distinct nodes, best first,
 /// overflowing past full candidates (the index will remember where).
-pub fn propose(ranked: &[Contender], policy: &Policy, count: usize) -> Vec<usize> {
+pub fn propose(ranked: &[Contender], policy: &PlacementConfig, count: usize) -> Vec<usize> {
     placement::choose_replicas(ranked, policy, true, count)
 }
 
 /// Where a write goes when the index cannot remember it: the best of the
 /// key's top candidates only, so the fallback finds it again.
-pub fn unindexed(ranked: &[Contender], policy: &Policy, count: usize) -> Vec<usize> {
+pub fn unindexed(ranked: &[Contender], policy: &PlacementConfig, count: usize) -> Vec<usize> {
     placement::choose_replicas(ranked, policy, false, count)
 }
 
@@ -33,7 +34,7 @@ pub fn unindexed(ranked: &[Contender], policy: &Policy, count: usize) -> Vec<usi
 pub fn substitutes(
     ranked: &[Contender],
     excluded: impl Fn(usize) -> bool,
-    policy: &Policy,
+    policy: &PlacementConfig,
     count: usize,
 ) -> Vec<usize> {
     if count == 0 {
@@ -72,23 +73,29 @@ mod tests {
     #[test]
     fn proposals_are_distinct_and_least_utilized_first() {
         let r = ranked(&[0.5, 0.2, 0.1, 0.3]);
-        assert_eq!(propose(&r, &Policy::top(2), 2), vec![1, 2]);
-        assert_eq!(unindexed(&r, &Policy::top(2), 2), vec![1, 2]);
+        assert_eq!(propose(&r, &PlacementConfig::top(2), 2), vec![1, 2]);
+        assert_eq!(unindexed(&r, &PlacementConfig::top(2), 2), vec![1, 2]);
     }
 
     #[test]
     fn only_proposals_overflow_past_full_candidates() {
         let r = ranked(&[0.9, 0.8, 0.05, 0.05]);
-        assert_eq!(propose(&r, &Policy::top(2), 1), vec![2]);
-        assert_eq!(unindexed(&r, &Policy::top(2), 1), vec![1]);
+        assert_eq!(propose(&r, &PlacementConfig::top(2), 1), vec![2]);
+        assert_eq!(unindexed(&r, &PlacementConfig::top(2), 1), vec![1]);
     }
 
     #[test]
     fn substitutes_skip_excluded_nodes_and_never_repeat() {
         let r = ranked(&[0.1, 0.2, 0.3, 0.4]);
-        assert_eq!(substitutes(&r, |n| n == 0, &Policy::top(2), 1), vec![1]);
-        assert_eq!(substitutes(&r, |n| n < 2, &Policy::top(2), 5), vec![2, 3]);
-        assert!(substitutes(&r, |_| true, &Policy::top(2), 1).is_empty());
-        assert!(substitutes(&r, |_| false, &Policy::top(2), 0).is_empty());
+        assert_eq!(
+            substitutes(&r, |n| n == 0, &PlacementConfig::top(2), 1),
+            vec![1]
+        );
+        assert_eq!(
+            substitutes(&r, |n| n < 2, &PlacementConfig::top(2), 5),
+            vec![2, 3]
+        );
+        assert!(substitutes(&r, |_| true, &PlacementConfig::top(2), 1).is_empty());
+        assert!(substitutes(&r, |_| false, &PlacementConfig::top(2), 0).is_empty());
     }
 }

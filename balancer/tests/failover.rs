@@ -231,7 +231,7 @@ async fn a_killed_node_fails_no_read_and_loses_no_acknowledged_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_node_is_ejected_by_timeouts_and_rejoins_when_it_resumes() {
     let f = fault_under_load(2, |node| node.pause()).await;
-    let budget = f.cluster.config().request_timeout();
+    let budget = f.cluster.config().timeouts.request;
     assert!(
         f.report.slowest_read < budget,
         "slowest read {:?}",

@@ -121,7 +121,11 @@ fn no_two_top_level_modules_import_each_other() {
         for targets in graph.values_mut() {
             targets.retain(|t| modules.contains(t));
         }
-        assert_eq!(cycles(&graph), Vec::<Vec<String>>::new(), "{name}: import cycles");
+        assert_eq!(
+            cycles(&graph),
+            Vec::<Vec<String>>::new(),
+            "{name}: import cycles"
+        );
     }
 }
 
@@ -132,7 +136,8 @@ fn the_cycle_check_finds_a_cycle() {
     graph.entry("b".into()).or_default().insert("c".into());
     graph.entry("c".into()).or_default().insert("a".into());
     assert_eq!(cycles(&graph), vec![vec!["a", "b", "c"]]);
-    let text = "use crate::{near::NearCache, ops::Ops};\n// crate::docs\nlet x = crate::metrics::M;";
+    let text =
+        "use crate::{near::NearCache, ops::Ops};\n// crate::docs\nlet x = crate::metrics::M;";
     let found: Vec<String> = imports(text).into_iter().collect();
     assert_eq!(found, vec!["metrics", "near", "ops"]);
 }
@@ -155,7 +160,11 @@ fn no_function_needs_too_many_arguments() {
     let allowed = ["clippy::too", "_many_arguments"].concat();
     for name in CRATES {
         let dirs = ["src", "tests", "benches"].map(|d| workspace().join(name).join(d));
-        for file in dirs.iter().filter(|d| d.is_dir()).flat_map(|d| rust_files(d)) {
+        for file in dirs
+            .iter()
+            .filter(|d| d.is_dir())
+            .flat_map(|d| rust_files(d))
+        {
             let text = fs::read_to_string(&file).unwrap();
             let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
             assert!(

@@ -22,7 +22,7 @@ const SESSION_MS: u64 = 2000;
 
 fn with_zk(mut config: Config, zk: &ZooKeeperServer, id: &str) -> Config {
     config.zookeeper = Some(zk.addr());
-    config.zookeeper_session_ms = SESSION_MS;
+    config.zookeeper_session = Duration::from_millis(SESSION_MS);
     config.id = Some(id.into());
     config
 }
@@ -35,7 +35,7 @@ async fn coordination(http: &HttpClient, b: &TestBalancer) -> Value {
 async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> Agent {
     let mut config = Agent::config(test_support::free_port(), host, nodes);
     config.zookeeper = Some(zk.addr());
-    config.zookeeper_session_ms = SESSION_MS;
+    config.zookeeper_session = Duration::from_millis(SESSION_MS);
     Agent::start(config).await
 }
 
@@ -314,7 +314,7 @@ async fn a_killed_leader_is_replaced_within_the_session_timeout() {
     })
     .await;
     let mut config = with_zk(cluster.unreplicated_config(), &zk, "survivor");
-    config.zookeeper_session_ms = 5000; // the killed process asked for 5 s (the default)
+    config.zookeeper_session = Duration::from_millis(5000); // the killed process asked for 5 s (the default)
     let survivor = TestBalancer::start(config).await;
     wait_until("the survivor sees the leader", 10, async || {
         coordination(&http, &survivor).await["leader"] == json!("doomed")

@@ -10,9 +10,12 @@
 //!   served at `GET /report`, versioned by [`VERSION`].
 //! - [`info`]: `INFO` text to [`info::NodeInfo`].
 //! - [`node_spec`]: a node's id and address as configured.
+//! - [`settings`]: what both configurations share: durations in
+//!   milliseconds or seconds, and [`overrides!`] for flags over a file.
 
 pub mod info;
 pub mod node_spec;
+pub mod settings;
 
 use serde::{Deserialize, Serialize};
 

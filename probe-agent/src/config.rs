@@ -1,9 +1,17 @@
-//! The agent's configuration: a TOML file, overridden by flags.
+//! The agent's configuration: a TOML file, overridden by flags or `PROBE_*`
+//! environment variables.
+//!
+//! [`Config`]'s `Default` is the one place the defaults are written; the
+//! flags ([`Overrides`]) replace only what they are given, and the
+//! `[default: ...]` in their help texts is checked against it by a test.
+//! Durations are [`Duration`]s, written in whole milliseconds under names
+//! that say so (`interval_ms`, `--interval-ms`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use memreport::NodeSpec;
+use memreport::settings::millis;
 use serde::Deserialize;
 
 /// Everything the agent needs.
@@ -17,17 +25,67 @@ pub struct Config {
     /// The local Redis instances to watch, `addr` or `id=addr`; ids must
     /// match the balancer's. Default: none.
     pub nodes: Vec<NodeSpec>,
-    /// Sampling interval in milliseconds. Default 1000.
-    pub interval_ms: u64,
-    /// Time limit for one `INFO`, milliseconds. Default 500.
-    pub node_timeout_ms: u64,
+    /// Sampling interval. Whole milliseconds, key `interval_ms`. Default 1000 ms.
+    #[serde(rename = "interval_ms", deserialize_with = "millis::deserialize")]
+    pub interval: Duration,
+    /// Time limit for one `INFO`. Whole milliseconds, key
+    /// `node_timeout_ms`. Default 500 ms.
+    #[serde(rename = "node_timeout_ms", deserialize_with = "millis::deserialize")]
+    pub node_timeout: Duration,
     /// ZooKeeper ensemble (`host:port[,...]`) to register in; none by default.
     pub zookeeper: Option<String>,
-    /// ZooKeeper session timeout, milliseconds. Default 5000.
-    pub zookeeper_session_ms: u64,
+    /// ZooKeeper session timeout: how long the registration outlives the
+    /// agent. Whole milliseconds, key `zookeeper_session_ms`. Default 5000 ms.
+    #[serde(
+        rename = "zookeeper_session_ms",
+        deserialize_with = "millis::deserialize"
+    )]
+    pub zookeeper_session: Duration,
     /// The URL balancers should use to reach this agent; default
     /// `http://<listen>`.
     pub advertise: Option<String>,
+}
+
+/// Reports this host's memory and each local Redis's INFO to balancers.
+#[derive(Debug, clap::Parser)]
+#[command(name = "probe-agent", version)]
+pub struct Args {
+    /// TOML configuration file (every field optional).
+    #[arg(long, env = "PROBE_CONFIG")]
+    pub config: Option<String>,
+    /// The settings that replace the file's.
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+memreport::overrides! {
+    /// The settings given as flags or environment variables, each written
+    /// over the file's value by [`Overrides::apply`]. `None` is "not given".
+    #[derive(Debug, Default, clap::Args)]
+    pub struct Overrides for Config {
+        /// Address of the HTTP server [default: 127.0.0.1:8000].
+        #[arg(long, env = "PROBE_LISTEN")]
+        listen: SocketAddr => listen,
+        /// Host name in reports [default: this machine's name].
+        #[arg(long, env = "PROBE_HOST")]
+        host: String => host,
+        /// Redis instances to watch, comma-separated, each host:port or
+        /// id=host:port (ids must match the balancer's).
+        #[arg(long, env = "PROBE_NODES", value_delimiter = ',')]
+        nodes: Vec<NodeSpec> => nodes,
+        /// Sampling interval, ms [default: 1000].
+        #[arg(long, env = "PROBE_INTERVAL_MS", value_parser = millis::parse)]
+        interval_ms: Duration => interval,
+        /// Time limit for one INFO, ms [default: 500].
+        #[arg(long, env = "PROBE_NODE_TIMEOUT_MS", value_parser = millis::parse)]
+        node_timeout_ms: Duration => node_timeout,
+        /// ZooKeeper ensemble to register in, host:port[,host:port] [default: none].
+        #[arg(long, env = "PROBE_ZOOKEEPER")]
+        zookeeper: String => zookeeper,
+        /// URL balancers use to reach this agent [default: http://<listen>].
+        #[arg(long, env = "PROBE_ADVERTISE")]
+        advertise: String => advertise,
+    }
 }
 
 impl Default for Config {
@@ -36,10 +94,10 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             host: None,
             nodes: Vec::new(),
-            interval_ms: 1000,
-            node_timeout_ms: 500,
+            interval: Duration::from_millis(1000),
+            node_timeout: Duration::from_millis(500),
             zookeeper: None,
-            zookeeper_session_ms: 5000,
+            zookeeper_session: Duration::from_millis(5000),
             advertise: None,
         }
     }
@@ -53,6 +111,18 @@ impl Config {
         toml::from_str(&text).map_err(|e| format!("invalid config file {path}: {e}"))
     }
 
+    /// The configuration to run with: the file's (the defaults without
+    /// one), with `overrides` written over it, checked.
+    pub fn load(file: Option<&str>, overrides: Overrides) -> Result<Config, String> {
+        let mut config = match file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        overrides.apply(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks what types cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.nodes.is_empty() {
@@ -61,23 +131,22 @@ impl Config {
         for node in &self.nodes {
             memreport::check_host_port(&node.addr).map_err(|e| format!("node address {e}"))?;
         }
-        if self.interval_ms == 0 || self.node_timeout_ms == 0 {
-            return Err("interval_ms and node_timeout_ms must be positive".into());
+        if self.interval.is_zero() {
+            return Err("interval_ms must be positive".into());
+        }
+        if self.node_timeout.is_zero() {
+            return Err("node_timeout_ms must be positive".into());
         }
         Ok(())
     }
 
-    /// The sampling interval.
-    pub fn interval(&self) -> Duration {
-        Duration::from_millis(self.interval_ms)
-    }
-
     /// ZooKeeper settings, when configured.
     pub fn zookeeper(&self) -> Option<coordination::session::ZkConfig> {
-        let session_ms = self.zookeeper_session_ms;
-        self.zookeeper
-            .as_deref()
-            .map(|address| coordination::session::ZkConfig::new(address, session_ms))
+        let address = self.zookeeper.clone()?;
+        Some(coordination::session::ZkConfig {
+            address,
+            session_timeout: self.zookeeper_session,
+        })
     }
 
     /// The URL to register.
@@ -86,9 +155,65 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
     }
+}
 
-    /// The time limit for one `INFO`.
-    pub fn node_timeout(&self) -> Duration {
-        Duration::from_millis(self.node_timeout_ms)
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::*;
+
+    /// Parses `args` as the binary would, with the environment ignored.
+    fn parse(args: &[&str]) -> Overrides {
+        let command = Args::command().mut_args(|a| a.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(std::iter::once("probe-agent").chain(args.iter().copied()))
+            .unwrap();
+        Args::from_arg_matches(&matches).unwrap().overrides
+    }
+
+    #[test]
+    fn help_defaults_are_the_config_defaults() {
+        // Texts that describe what an unset value means instead of a value.
+        const DESCRIBED: [&str; 3] = ["this machine's name", "none", "http://<listen>"];
+        let mut checked = 0;
+        for arg in Args::command().get_arguments() {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let Some((_, rest)) = help.split_once("[default: ") else {
+                continue; // --config, and --nodes, which has none
+            };
+            let default = rest.split_once(']').map_or(rest, |(d, _)| d);
+            if DESCRIBED.contains(&default) {
+                continue;
+            }
+            let long = format!("--{}", arg.get_long().unwrap());
+            let mut config = Config::default();
+            parse(&[&long, default]).apply(&mut config);
+            assert_eq!(
+                config,
+                Config::default(),
+                "{long} says [default: {default}]"
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 3);
+    }
+
+    #[test]
+    fn flags_replace_only_what_they_give_and_load_checks() {
+        let mut config: Config = toml::from_str("interval_ms = 200\nnode_timeout_ms = 90").unwrap();
+        assert_eq!(config.interval, Duration::from_millis(200));
+        parse(&["--node-timeout-ms", "70", "--host", "h"]).apply(&mut config);
+        assert_eq!(config.node_timeout, Duration::from_millis(70));
+        assert_eq!(config.interval, Duration::from_millis(200));
+        assert_eq!(config.host.as_deref(), Some("h"));
+
+        let overrides = Overrides {
+            nodes: Some(vec![NodeSpec::from_addr("127.0.0.1:6379".into())]),
+            interval_ms: Some(Duration::ZERO),
+            ..Overrides::default()
+        };
+        let err = Config::load(None, overrides).unwrap_err();
+        assert!(err.contains("interval_ms must be positive"), "{err}");
     }
 }

@@ -45,7 +45,7 @@ pub async fn run(
     let probes = config
         .nodes
         .iter()
-        .map(|spec| RedisProbe::new(spec.clone(), config.node_timeout()))
+        .map(|spec| RedisProbe::new(spec.clone(), config.node_timeout))
         .collect::<Result<Vec<_>, _>>()?;
     let metrics = Arc::new(Metrics::new());
     let (reports, latest) = watch::channel(None);
@@ -53,7 +53,7 @@ pub async fn run(
         host: config.host.clone().unwrap_or_else(host::host_name),
         source,
         probes,
-        interval: config.interval(),
+        interval: config.interval,
         reports,
         metrics: metrics.clone(),
     };

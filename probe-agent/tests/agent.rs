@@ -43,8 +43,8 @@ async fn start(nodes: &[&RedisServer], interval_ms: u64) -> Agent {
                 addr: n.addr(),
             })
             .collect(),
-        interval_ms,
-        node_timeout_ms: 300,
+        interval: Duration::from_millis(interval_ms),
+        node_timeout: Duration::from_millis(300),
         ..Config::default()
     };
     let (stop, stopped) = oneshot::channel::<()>();

@@ -1,6 +1,7 @@
 //! A balancer running in this process on a free port, stopped on drop.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use balancer::App;
 use balancer::config::{Config, NodeSpec};
@@ -27,13 +28,13 @@ pub fn test_config(index: &RedisServer, nodes: &[&RedisServer]) -> Config {
             .iter()
             .map(|n| NodeSpec::from_addr(n.addr()))
             .collect(),
-        sample_interval_ms: 200,
+        sample_interval: Duration::from_millis(200),
         ..Config::default()
     };
-    config.timeouts.node_ms = 300;
-    config.timeouts.index_ms = 300;
-    config.timeouts.index_retry_ms = 300;
-    config.timeouts.shutdown_grace_ms = 2000;
+    config.timeouts.node = Duration::from_millis(300);
+    config.timeouts.index = Duration::from_millis(300);
+    config.timeouts.index_retry = Duration::from_millis(300);
+    config.timeouts.shutdown_grace = Duration::from_millis(2000);
     config
 }
 

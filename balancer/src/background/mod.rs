@@ -51,13 +51,13 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
         tokio::spawn(sampler::run(
             app.nodes.clone(),
             app.metrics.clone(),
-            config.sample_interval(),
+            config.sample_interval,
             stop.clone(),
         )),
         tokio::spawn(health::run(
             app.nodes.clone(),
             app.metrics.clone(),
-            config.health_interval(),
+            config.failure.health_interval,
             config.failure.eject_after,
             stop.clone(),
         )),
@@ -85,11 +85,11 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
     tasks.push(tokio::spawn(async move { a.locations.run(s).await }));
     let (a, s) = (app.clone(), stop.clone());
     tasks.push(tokio::spawn(async move {
-        a.index.watch(a.config.index_retry(), s).await;
+        a.index.watch(a.config.timeouts.index_retry, s).await;
     }));
     let (a, s) = (app.clone(), stop.clone());
     tasks.push(tokio::spawn(async move {
-        let timeout = a.config.node_timeout();
+        let timeout = a.config.timeouts.node;
         a.coordinator.steer_membership(&a.nodes, timeout, s).await;
     }));
     let (a, s) = (app.clone(), stop.clone());

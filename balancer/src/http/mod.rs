@@ -62,7 +62,7 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    let grace = app.config.shutdown_grace();
+    let grace = app.config.timeouts.shutdown_grace;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over, dropping connections"),

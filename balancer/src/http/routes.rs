@@ -67,7 +67,7 @@ type Handled = Result<(Reply, Outcome), Rejection>;
 /// Runs a cache handler under the request budget and records its metrics.
 async fn timed(app: &App, op: Op, handler: impl Future<Output = Handled>) -> Reply {
     let start = Instant::now();
-    let result = tokio::time::timeout(app.config.request_timeout(), handler)
+    let result = tokio::time::timeout(app.config.timeouts.request, handler)
         .await
         .unwrap_or(Err(Rejection::Timeout));
     let (reply, outcome) = result.unwrap_or_else(|e| {

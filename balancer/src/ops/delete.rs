@@ -26,7 +26,7 @@ impl Ops {
         if set.is_empty() {
             return Ok(None);
         }
-        let tombstone_ttl = self.replication.tombstone_ttl_secs * 1000;
+        let tombstone_ttl = self.replication.tombstone_ttl.as_millis() as u64;
         let job = Job {
             key: key.to_string(),
             version: Version {

@@ -219,9 +219,14 @@ impl Context {
             let id = &nodes.get(i).id;
             job.set.iter().any(|s| **s == **id) || tried.contains(id)
         };
-        replicas::substitutes(&nodes.contenders(&job.key), excluded, &self.policy, count)
-            .into_iter()
-            .map(|i| nodes.get(i))
-            .collect()
+        replicas::substitutes(
+            &nodes.contenders(&job.key),
+            excluded,
+            &self.placement,
+            count,
+        )
+        .into_iter()
+        .map(|i| nodes.get(i))
+        .collect()
     }
 }

@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::backend::BackendError;
+use crate::config::PlacementConfig;
 use crate::config::ReplicationConfig;
 use crate::hlc::Clock;
 use crate::index::{Index, IndexError};
@@ -34,7 +35,6 @@ use crate::locations::{self, Location, LocationCache};
 use crate::metrics::Metrics;
 use crate::near::NearCache;
 use crate::nodes::{Membership, Node};
-use crate::placement::Policy;
 use crate::repairs::RepairQueue;
 
 /// The cache operations over the node table, the index and the caches.
@@ -64,7 +64,7 @@ pub(crate) struct Context {
     /// Metric families.
     pub(crate) metrics: Arc<Metrics>,
     /// Where new keys and substitutes go.
-    pub(crate) policy: Policy,
+    pub(crate) placement: PlacementConfig,
     /// Failures in a row that eject a node.
     pub(crate) eject_after: u32,
 }

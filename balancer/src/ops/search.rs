@@ -29,7 +29,7 @@ impl Ops {
             scope,
             &nodes.readable(key),
             &placing,
-            &self.context.policy,
+            &self.context.placement,
             self.replication.factor.get(),
         );
         let asked: Vec<_> = asked.into_iter().map(|i| nodes.get(i)).collect();
@@ -73,7 +73,7 @@ impl Ops {
         if !holders.is_empty() {
             return holders;
         }
-        replicas::unindexed(&nodes.contenders(key), &self.context.policy, count)
+        replicas::unindexed(&nodes.contenders(key), &self.context.placement, count)
             .into_iter()
             .map(|i| nodes.get(i).id.to_string())
             .collect()

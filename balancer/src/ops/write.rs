@@ -87,7 +87,7 @@ impl Ops {
         replicas: usize,
         ttl: Option<u64>,
     ) -> (Vec<String>, bool) {
-        let proposal = replicas::propose(&nodes.contenders(key), &self.context.policy, replicas);
+        let proposal = replicas::propose(&nodes.contenders(key), &self.context.placement, replicas);
         let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
         match self.context.index.claim(key, &proposal, ttl).await {
             Ok(claimed) => claimed,

@@ -2,6 +2,7 @@
 //! agent with fixed host figures.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use memreport::{HostMemory, NodeSpec};
 use probe_agent::config::Config;
@@ -25,8 +26,8 @@ impl Agent {
                 .iter()
                 .map(|n| NodeSpec::from_addr(n.addr()))
                 .collect(),
-            interval_ms: 200,
-            node_timeout_ms: 300,
+            interval: Duration::from_millis(200),
+            node_timeout: Duration::from_millis(300),
             ..Config::default()
         }
     }

@@ -1,0 +1,322 @@
+//! The balancer's configuration: one typed tree, read from a TOML file and
+//! then overridden by command-line flags or environment variables.
+//!
+//! The `Default` impls (here and in [`sections`]) are the one place the
+//! defaults are written: the flags ([`Overrides`]) carry none of their own
+//! and replace only what they are given, and the README, the example file
+//! and the `[default: ...]` of each `--help` text are checked against them
+//! by tests where they state a value.
+//!
+//! Durations are [`Duration`]s; in the file and on the command line they are
+//! whole milliseconds (or seconds) under names that say so (`node_ms`,
+//! `--node-timeout-ms`), read by [`millis`] and [`secs`].
+//!
+//! Reading a source (a file, the process arguments) is kept apart from
+//! parsing it, so tests build a [`Config`] from a string, an [`Overrides`]
+//! or by hand and never touch the real environment. [`Config::validate`]
+//! checks everything once at start-up; a bad value is a [`ConfigError`],
+//! never a panic later.
+
+mod cli;
+mod sections;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+pub use memreport::NodeSpec;
+pub use memreport::settings::{millis, secs};
+use serde::Deserialize;
+
+pub use self::cli::{Args, Overrides};
+pub use self::sections::{
+    Choices, FailureConfig, Limits, PlacementConfig, RepairConfig, ReplicationConfig, Timeouts,
+    WriteAck,
+};
+
+/// Everything the balancer needs to run. Every field has a default, so an
+/// empty file is a valid configuration for the one-machine local stack.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on. Default `127.0.0.1:3100`.
+    pub listen: SocketAddr,
+    /// Address of the index Redis that holds key locations. Default `127.0.0.1:5000`.
+    pub index: String,
+    /// The data nodes, each `addr` or `id=addr` (the id defaults to the
+    /// address). Default: 127.0.0.1 ports 5300, 5400, 5500 and 5600.
+    pub nodes: Vec<NodeSpec>,
+    /// Probe agents to follow, as base URLs (`http://host:8000`). Nodes
+    /// they report take their memory figures from them; the rest are
+    /// sampled by the balancer itself. Default: none.
+    pub probes: Vec<String>,
+    /// ZooKeeper ensemble (`host:port[,...]`) for registration, leader
+    /// election and probe discovery; none by default (static settings only).
+    pub zookeeper: Option<String>,
+    /// ZooKeeper session timeout: how long this balancer's registration
+    /// outlives it. Whole milliseconds, key `zookeeper_session_ms`. Default 5000 ms.
+    #[serde(
+        rename = "zookeeper_session_ms",
+        deserialize_with = "millis::deserialize"
+    )]
+    pub zookeeper_session: Duration,
+    /// This balancer's id in ZooKeeper; default `balancer-<listen address>`.
+    pub id: Option<String>,
+    /// Where new keys go.
+    pub placement: PlacementConfig,
+    /// Request size limits.
+    pub limits: Limits,
+    /// Replication and write acknowledgement.
+    pub replication: ReplicationConfig,
+    /// Failure detection.
+    pub failure: FailureConfig,
+    /// Repairs of replicas that missed writes.
+    pub repair: RepairConfig,
+    /// Time budgets.
+    pub timeouts: Timeouts,
+    /// How often each node's memory is sampled with `INFO`. Whole
+    /// milliseconds, key `sample_interval_ms`. Default 1000 ms.
+    #[serde(
+        rename = "sample_interval_ms",
+        deserialize_with = "millis::deserialize"
+    )]
+    pub sample_interval: Duration,
+    /// Entries in the in-process key-location cache (an LRU). Default 100 000.
+    pub location_cache_entries: NonZeroUsize,
+    /// Bytes of values the near cache keeps in the balancer, answered
+    /// without a Redis round trip and invalidated by the data nodes
+    /// (`CLIENT TRACKING`); 0 turns it off. Default 64 MiB (67108864).
+    pub near_cache_bytes: usize,
+}
+
+/// A configuration that cannot be used, with what is wrong in words.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file's path.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this tree.
+    #[error("invalid config file: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// A value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+// === impl Config ===
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3100)),
+            index: "127.0.0.1:5000".into(),
+            nodes: [5300, 5400, 5500, 5600]
+                .iter()
+                .map(|p| NodeSpec::from_addr(format!("127.0.0.1:{p}")))
+                .collect(),
+            probes: Vec::new(),
+            zookeeper: None,
+            zookeeper_session: Duration::from_millis(5000),
+            id: None,
+            placement: PlacementConfig::default(),
+            limits: Limits::default(),
+            replication: ReplicationConfig::default(),
+            failure: FailureConfig::default(),
+            repair: RepairConfig::default(),
+            timeouts: Timeouts::default(),
+            sample_interval: Duration::from_millis(1000),
+            location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
+            near_cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; missing fields take their defaults.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &str) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_string(),
+            source,
+        })?;
+        Config::from_toml_str(&text)
+    }
+
+    /// The configuration to run with: the file's (the defaults without
+    /// one), with `overrides` written over it, checked.
+    pub fn load(file: Option<&str>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        overrides.apply(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.nodes.is_empty() {
+            return invalid("at least one data node is needed".into());
+        }
+        let mut ids: Vec<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return invalid(format!("node id {:?} appears twice", w[0]));
+        }
+        for node in &self.nodes {
+            if node.id.contains(',') {
+                return invalid(format!("node id {:?} must not contain a comma", node.id));
+            }
+            check_host_port("node address", &node.addr)?;
+        }
+        check_host_port("index address", &self.index)?;
+        for url in &self.probes {
+            let rest = url.strip_prefix("http://").unwrap_or_default();
+            check_host_port("probe agent URL", rest.trim_end_matches('/')).map_err(|_| {
+                ConfigError::Invalid(format!("probe agent URL {url:?} is not http://host:port"))
+            })?;
+        }
+        let eps = self.placement.load_epsilon;
+        if !(eps.is_finite() && eps >= 0.0) {
+            return invalid(format!("placement.load_epsilon must be >= 0, got {eps}"));
+        }
+        if self.limits.max_key_bytes == 0 || self.limits.max_value_bytes == 0 {
+            return invalid("limits must be positive".into());
+        }
+        if self.failure.eject_after == 0 {
+            return invalid("failure.eject_after must be positive".into());
+        }
+        let r = &self.repair;
+        if r.queue_limit == 0 || r.max_attempts == 0 || r.resync_keys_per_sec == 0 {
+            return invalid("repair settings must be positive".into());
+        }
+        // Named as the file names them; the flags' names end the same way.
+        // Only the shutdown grace may be zero (no grace).
+        let t = &self.timeouts;
+        let durations = [
+            ("timeouts.node_ms", t.node),
+            ("timeouts.index_ms", t.index),
+            ("timeouts.index_retry_ms", t.index_retry),
+            ("timeouts.request_ms", t.request),
+            ("sample_interval_ms", self.sample_interval),
+            ("failure.health_interval_ms", self.failure.health_interval),
+            (
+                "replication.tombstone_ttl_secs",
+                self.replication.tombstone_ttl,
+            ),
+        ];
+        match durations.iter().find(|(_, d)| d.is_zero()) {
+            Some((name, _)) => invalid(format!("{name} must be positive")),
+            None => Ok(()),
+        }
+    }
+
+    /// ZooKeeper settings, when configured.
+    pub fn zookeeper(&self) -> Option<coordination::session::ZkConfig> {
+        let address = self.zookeeper.clone()?;
+        Some(coordination::session::ZkConfig {
+            address,
+            session_timeout: self.zookeeper_session,
+        })
+    }
+
+    /// This balancer's id.
+    pub fn balancer_id(&self) -> String {
+        self.id
+            .clone()
+            .unwrap_or_else(|| format!("balancer-{}", self.listen))
+    }
+}
+
+fn check_host_port(what: &str, addr: &str) -> Result<(), ConfigError> {
+    memreport::check_host_port(addr).map_err(|e| ConfigError::Invalid(format!("{what} {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn example_file_shows_the_defaults() {
+        let example = Config::from_toml_str(include_str!("../../balancer.example.toml")).unwrap();
+        assert_eq!(example, Config::default());
+    }
+
+    #[test]
+    fn parses_nodes_and_choices() {
+        let c = Config::from_toml_str(
+            r#"
+            nodes = ["a=127.0.0.1:7000", "127.0.0.1:7001"]
+            [placement]
+            choices = "all"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.nodes[0].id, "a");
+        assert_eq!(c.nodes[1].id, "127.0.0.1:7001");
+        assert_eq!(c.placement.choices, Choices::All);
+        let c = Config::from_toml_str("[placement]\nchoices = 3").unwrap();
+        assert_eq!(
+            c.placement.choices,
+            Choices::Top(NonZeroUsize::new(3).unwrap())
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(Config::from_toml_str("[placement]\nchoices = 0").is_err());
+        assert!(Config::from_toml_str("bogus = 1").is_err());
+        let mut c = Config::default();
+        c.nodes.push(c.nodes[0].clone());
+        assert!(c.validate().unwrap_err().to_string().contains("twice"));
+        let c = Config {
+            nodes: vec!["nope".parse().unwrap()],
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.timeouts.index_retry = Duration::ZERO;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("timeouts.index_retry_ms must be positive"),
+            "{err}"
+        );
+        c.timeouts = Timeouts {
+            shutdown_grace: Duration::ZERO,
+            ..Timeouts::default()
+        };
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn durations_keep_their_unit_in_the_file() {
+        let c = Config::from_toml_str(
+            "sample_interval_ms = 250\n[timeouts]\nnode_ms = 7\n\
+             [replication]\ntombstone_ttl_secs = 3",
+        )
+        .unwrap();
+        assert_eq!(c.sample_interval, Duration::from_millis(250));
+        assert_eq!(c.timeouts.node, Duration::from_millis(7));
+        assert_eq!(c.replication.tombstone_ttl, Duration::from_secs(3));
+        // The field's own name is not a key: the unit must be written.
+        assert!(Config::from_toml_str("[timeouts]\nnode = 7").is_err());
+        assert!(Config::from_toml_str("[timeouts]\nnode_ms = -1").is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! Pieces both binaries' configurations share: durations written as whole
+//! milliseconds or seconds, and [`overrides!`](crate::overrides), which
+//! declares the flags that replace a file's settings.
+//!
+//! Durations are typed ([`Duration`]) inside the programs, but the names
+//! users write keep their unit (`node_ms`, `--node-timeout-ms`), so the
+//! conversion happens once, here, when a value is read.
+
+use std::time::Duration;
+
+/// Whole milliseconds: `#[serde(deserialize_with = "millis::deserialize")]`
+/// on a [`Duration`] field, `value_parser = millis::parse` on a flag.
+pub mod millis {
+    use super::Duration;
+    use serde::{Deserialize, Deserializer};
+
+    /// Reads a non-negative integer number of milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+
+    /// Parses a non-negative integer number of milliseconds.
+    pub fn parse(text: &str) -> Result<Duration, std::num::ParseIntError> {
+        text.parse().map(Duration::from_millis)
+    }
+}
+
+/// Whole seconds, as [`millis`] is for milliseconds.
+pub mod secs {
+    use super::Duration;
+    use serde::{Deserialize, Deserializer};
+
+    /// Reads a non-negative integer number of seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+
+    /// Parses a non-negative integer number of seconds.
+    pub fn parse(text: &str) -> Result<Duration, std::num::ParseIntError> {
+        text.parse().map(Duration::from_secs)
+    }
+}
+
+/// Declares a struct of optional settings, each naming the field of a
+/// configuration it replaces, and its `apply(self, &mut Config)`, which
+/// writes every setting that is `Some` and leaves the rest alone.
+///
+/// The settings carry no defaults: the configuration's own `Default` is
+/// the one source. Attributes pass through, so with `#[derive(clap::Args)]`
+/// the fields are flags; a field's type is the flag's value type (the
+/// struct holds `Option` of it) and may also go into an `Option` field.
+///
+/// ```
+/// #[derive(Debug, Default, PartialEq)]
+/// struct Config { port: u16, limits: Limits, name: Option<String> }
+/// #[derive(Debug, Default, PartialEq)]
+/// struct Limits { max_bytes: usize }
+///
+/// memreport::overrides! {
+///     /// What the command line gave.
+///     #[derive(Debug, Default)]
+///     pub struct Overrides for Config {
+///         /// The port.
+///         port: u16 => port,
+///         /// The size limit.
+///         max_bytes: usize => limits.max_bytes,
+///         /// The name.
+///         name: String => name,
+///     }
+/// }
+///
+/// let mut config = Config { port: 80, ..Config::default() };
+/// Overrides { max_bytes: Some(9), name: Some("a".into()), ..Overrides::default() }
+///     .apply(&mut config);
+/// assert_eq!(config.port, 80);
+/// assert_eq!(config.limits.max_bytes, 9);
+/// assert_eq!(config.name.as_deref(), Some("a"));
+/// ```
+#[macro_export]
+macro_rules! overrides {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident for $config:ty {
+            $(
+                $(#[$attr:meta])*
+                $flag:ident: $ty:ty => $($field:ident).+
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $( $(#[$attr])* pub $flag: Option<$ty>, )*
+        }
+
+        impl $name {
+            /// Writes each setting that was given into `config`; the rest
+            /// keep the values they have.
+            $vis fn apply(self, config: &mut $config) {
+                $(
+                    if let Some(value) = self.$flag {
+                        $crate::settings::replace(&mut config.$($field).+, value);
+                    }
+                )*
+            }
+        }
+    };
+}
+
+/// `*field = value`, converting `T` into `Option<T>` where the field is optional.
+#[doc(hidden)]
+pub fn replace<T, F: From<T>>(field: &mut F, value: T) {
+    *field = F::from(value);
+}
