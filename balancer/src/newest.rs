@@ -5,14 +5,15 @@
 //!
 //! Timestamps are hybrid logical clock strings that order as text (see
 //! [`crate::hlc`]). Two copies with the same timestamp are the same write;
-//! a tie keeps the earlier copy, so rank order decides.
+//! among them the last listed answers (the lowest-ranked holder, whose TTL
+//! and node id the reply carries), as it always has.
 
 use crate::values::Version;
 
 /// The newest of `versions`; `None` when there are none.
 pub fn newest<'v>(versions: impl IntoIterator<Item = &'v Version>) -> Option<&'v Version> {
     versions.into_iter().fold(None, |best, v| match best {
-        Some(b) if b.timestamp >= v.timestamp => Some(b),
+        Some(b) if b.timestamp > v.timestamp => Some(b),
         _ => Some(v),
     })
 }
@@ -21,7 +22,7 @@ pub fn newest<'v>(versions: impl IntoIterator<Item = &'v Version>) -> Option<&'v
 pub fn position<'v>(versions: impl IntoIterator<Item = &'v Version>) -> Option<usize> {
     let mut best: Option<(usize, &Version)> = None;
     for (i, v) in versions.into_iter().enumerate() {
-        if best.is_none_or(|(_, b)| v.timestamp > b.timestamp) {
+        if best.is_none_or(|(_, b)| v.timestamp >= b.timestamp) {
             best = Some((i, v));
         }
     }
@@ -60,10 +61,10 @@ mod tests {
     }
 
     #[test]
-    fn a_tie_keeps_the_first_copy() {
-        let copies = [v("0002", Some("a")), v("0002", Some("b"))];
-        assert!(std::ptr::eq(newest(&copies).unwrap(), &copies[0]));
-        assert_eq!(position(&copies), Some(0));
+    fn a_tie_answers_with_the_last_copy() {
+        let copies = [v("0002", Some("a")), v("0002", Some("b")), v("0001", None)];
+        assert!(std::ptr::eq(newest(&copies).unwrap(), &copies[1]));
+        assert_eq!(position(&copies), Some(1));
     }
 
     #[test]

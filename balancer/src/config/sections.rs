@@ -178,17 +178,6 @@ impl Default for ReplicationConfig {
     }
 }
 
-impl WriteAck {
-    /// Acknowledgements needed from a replica set of `replicas` nodes.
-    pub fn needed(self, replicas: usize) -> usize {
-        match self {
-            WriteAck::One => 1.min(replicas),
-            WriteAck::Quorum => replicas / 2 + 1,
-            WriteAck::All => replicas,
-        }
-    }
-}
-
 impl std::str::FromStr for WriteAck {
     type Err = String;
 

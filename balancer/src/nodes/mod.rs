@@ -125,11 +125,6 @@ impl NodeTable {
         self.by_id.get(id).map(|&i| &*self.nodes[i])
     }
 
-    /// The position of the node with this id.
-    pub fn position(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
-    }
-
     /// The node at this position.
     pub fn get(&self, index: usize) -> &Node {
         &self.nodes[index]

@@ -126,6 +126,9 @@ impl Node {
     /// row marks the node down. Returns whether this call ejected it.
     pub fn record_failure(&self, error: &dyn std::fmt::Display, eject_after: u32) -> bool {
         let streak = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if streak < eject_after {
+            return false;
+        }
         let mut state = self.lock();
         let (step, ejected) = state.health.failed(streak, eject_after, &error.to_string());
         self.apply(&mut state, step);
@@ -169,9 +172,11 @@ impl Node {
             match change {
                 Change::Down => tracing::warn!(node = %self.id, error = %reason, "data node down"),
                 Change::Restarted => {
-                    tracing::warn!(node = %self.id, %reason, "data node restarted, empty");
+                    let run_id = state.health.run_id.as_deref().unwrap_or_default();
+                    tracing::warn!(node = %self.id, run_id, "data node restarted, empty");
                 }
-                Change::Up => tracing::info!(node = %self.id, %reason, "data node up"),
+                Change::Up if step.rejoins > 0 => tracing::info!(node = %self.id, "data node up"),
+                Change::Up => {}
             }
             if state.transitions.len() == TRANSITIONS_KEPT {
                 state.transitions.pop_front();

@@ -24,7 +24,10 @@ impl Ops {
         key: &str,
         scope: Scope,
     ) -> Vec<(Arc<str>, Version)> {
-        let placing: Vec<usize> = nodes.contenders(key).iter().map(|c| c.node).collect();
+        let placing: Vec<usize> = match scope {
+            Scope::Candidates => nodes.contenders(key).iter().map(|c| c.node).collect(),
+            Scope::AllUp => Vec::new(),
+        };
         let asked = fallback::nodes_to_ask(
             scope,
             &nodes.readable(key),
