@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 
 use balancer::config::{Choices, Config};
 use hdrhistogram::Histogram;
-use memreport::NodeSpec;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use test_support::{Cluster, HttpClient, TestBalancer, ZooKeeperServer};
+use test_support::{Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer};
 
 const MAXMEMORY: [&str; 4] = ["64mb", "64mb", "128mb", "256mb"];
 
@@ -174,33 +173,16 @@ fn configure(config: &mut Config, policy: &Policy) {
     config.replication.factor = std::num::NonZeroUsize::MIN;
 }
 
-/// Starts a probe agent reporting `cluster`'s nodes every second and
-/// registering in `zk`; stops when the returned sender drops.
-fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> tokio::sync::oneshot::Sender<()> {
-    let config = probe_agent::config::Config {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], test_support::free_port())),
-        host: Some("bench-host".into()),
-        nodes: cluster
-            .nodes
-            .iter()
-            .map(|n| NodeSpec::from_addr(n.addr()))
-            .collect(),
-        interval_ms: 1000,
-        zookeeper: Some(zk.addr()),
-        ..Default::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .expect("bind");
-        let source = Box::new(probe_agent::host::SysinfoSource::new().expect("sysinfo"));
-        probe_agent::run(listener, config, source, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    stop
+/// Starts a probe agent reporting `cluster`'s nodes (with this host's real
+/// memory and CPU) every second and registering in `zk`; stops on drop.
+async fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> TestAgent {
+    let nodes: Vec<&RedisServer> = cluster.nodes.iter().collect();
+    let mut config = TestAgent::config("bench-host", &nodes);
+    config.interval_ms = 1000;
+    config.node_timeout_ms = probe_agent::config::Config::default().node_timeout_ms;
+    config.zookeeper = Some(zk.addr());
+    let source = Box::new(probe_agent::host::SysinfoSource::new().expect("sysinfo"));
+    TestAgent::start_with(config, source).await
 }
 
 /// Waits until every balancer takes its figures from the agent.
@@ -280,7 +262,7 @@ async fn section_agents(sizes: &Arc<Vec<usize>>, concurrency: usize) {
     for policy in &policies() {
         let zk = ZooKeeperServer::start();
         let cluster = Cluster::start(&MAXMEMORY);
-        let _agent = start_agent(&cluster, &zk);
+        let _agent = start_agent(&cluster, &zk).await;
         let mut balancers = Vec::new();
         for id in ["a", "b"] {
             let mut config = cluster.config();
@@ -308,7 +290,11 @@ async fn section_overhead(sizes: &Arc<Vec<usize>>, concurrency: usize) {
     for with_coordination in [false, true] {
         let zk = ZooKeeperServer::start();
         let cluster = Cluster::start(&MAXMEMORY);
-        let _agent = with_coordination.then(|| start_agent(&cluster, &zk));
+        let _agent = if with_coordination {
+            Some(start_agent(&cluster, &zk).await)
+        } else {
+            None
+        };
         let mut config = cluster.config();
         configure(&mut config, policy);
         if with_coordination {

@@ -5,11 +5,8 @@
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
-use support::Agent;
 use test_support::wait_until;
-use test_support::{Cluster, HttpClient, TestBalancer};
-
-mod support;
+use test_support::{Cluster, HttpClient, TestAgent, TestBalancer};
 
 async fn nodes(http: &HttpClient, b: &TestBalancer) -> Vec<Value> {
     let v = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
@@ -33,19 +30,14 @@ async fn placements(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let (port_a, port_b) = (test_support::free_port(), test_support::free_port());
-    let agent_a = Agent::start(Agent::config(port_a, "host-a", &[&cluster.nodes[0]])).await;
-    let _agent_b = Agent::start(Agent::config(
-        port_b,
+    let agent_a = TestAgent::start(TestAgent::config("host-a", &[&cluster.nodes[0]])).await;
+    let agent_b = TestAgent::start(TestAgent::config(
         "host-b",
         &[&cluster.nodes[1], &cluster.nodes[2]],
     ))
     .await;
     let mut config = cluster.unreplicated_config();
-    config.probes = vec![
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ];
+    config.probes = vec![agent_a.url.clone(), agent_b.url.clone()];
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
 
@@ -81,6 +73,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
         .map(|(i, _)| i)
         .collect();
     assert!(!on_node0.is_empty());
+    let addr_a = agent_a.addr;
     agent_a.stop().await;
     wait_until("node 0 is stale", 5, async || {
         nodes(&http, &b).await[0]["utilization"].is_null()
@@ -103,7 +96,9 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     );
 
     // Agent A returns (on the same port): node 0 is fresh again.
-    let _agent_a = Agent::start(Agent::config(port_a, "host-a", &[&cluster.nodes[0]])).await;
+    let mut config_a = TestAgent::config("host-a", &[&cluster.nodes[0]]);
+    config_a.listen = addr_a;
+    let _agent_a = TestAgent::start(config_a).await;
     wait_until("node 0 is fresh again", 5, async || {
         !nodes(&http, &b).await[0]["utilization"].is_null()
     })
@@ -118,15 +113,13 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
 #[tokio::test]
 async fn an_agent_reporting_a_node_down_takes_it_out_of_placement() {
     let mut cluster = Cluster::start(&["64mb", "64mb"]);
-    let port = test_support::free_port();
-    let _agent = Agent::start(Agent::config(
-        port,
+    let agent = TestAgent::start(TestAgent::config(
         "host",
         &[&cluster.nodes[0], &cluster.nodes[1]],
     ))
     .await;
     let mut config = cluster.unreplicated_config();
-    config.probes = vec![format!("http://127.0.0.1:{port}")];
+    config.probes = vec![agent.url.clone()];
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
     cluster.nodes[0].stop();

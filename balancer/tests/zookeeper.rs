@@ -10,13 +10,8 @@ use coordination::paths;
 use coordination::session::{ZkConfig, connect};
 use hyper::StatusCode;
 use serde_json::{Value, json};
-use support::Agent;
 use test_support::wait_until;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, ZooKeeperServer};
-
-// Each test binary compiles its own copy of the shared module and uses part of it.
-#[allow(dead_code)]
-mod support;
+use test_support::{Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer};
 
 const SESSION_MS: u64 = 2000;
 
@@ -32,11 +27,11 @@ async fn coordination(http: &HttpClient, b: &TestBalancer) -> Value {
 }
 
 /// A probe agent on a free port registering in `zk`; stopped on drop.
-async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> Agent {
-    let mut config = Agent::config(test_support::free_port(), host, nodes);
+async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> TestAgent {
+    let mut config = TestAgent::config(host, nodes);
     config.zookeeper = Some(zk.addr());
     config.zookeeper_session_ms = SESSION_MS;
-    Agent::start(config).await
+    TestAgent::start(config).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! Test support: real `redis-server` and ZooKeeper processes on free loopback ports, a
-//! balancer running in-process on port 0, and a small HTTP client.
+//! balancer and a probe agent running in-process on port 0, and a small
+//! HTTP client.
 //!
 //! Everything here cleans up on `Drop`: a test that panics leaves no
 //! process behind.
@@ -7,14 +8,17 @@
 //! # Layout
 //! - [`redis_server`]: [`RedisServer`], one child process per instance.
 //! - [`balancer`]: [`TestBalancer`], `balancer::run` on a spawned task.
+//! - [`agent`]: [`TestAgent`], `probe_agent::run` with fixed host figures.
 //! - [`http`]: [`HttpClient`], JSON requests with status and headers.
 //! - [`zookeeper`]: [`ZooKeeperServer`], a standalone ZooKeeper process.
 
+pub mod agent;
 pub mod balancer;
 pub mod http;
 pub mod redis_server;
 pub mod zookeeper;
 
+pub use self::agent::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, TestAgent};
 pub use self::balancer::{Cluster, TestBalancer, test_config};
 pub use self::http::{HttpClient, HttpReply};
 pub use self::redis_server::RedisServer;
