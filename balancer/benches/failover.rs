@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use balancer::config::Config;
+use balancer::index::ENTRY_PREFIX;
 use serde_json::json;
 use test_support::{Cluster, HttpClient, RedisServer, TestBalancer};
 
@@ -132,6 +133,8 @@ async fn fully_repaired(index: &RedisServer, node: &RedisServer) -> bool {
     loop {
         let (next, entries): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{ENTRY_PREFIX}*"))
             .arg("COUNT")
             .arg(1000)
             .query_async(&mut index)
@@ -148,7 +151,7 @@ async fn fully_repaired(index: &RedisServer, node: &RedisServer) -> bool {
         };
         for (entry, set) in entries.iter().zip(sets) {
             if set.is_some_and(|s| s.split(',').any(|id| id == node.addr())) {
-                let key = &entry["loc:".len()..];
+                let key = entry.strip_prefix(ENTRY_PREFIX).expect("an index entry");
                 let held: bool = redis::cmd("EXISTS")
                     .arg(key)
                     .query_async(&mut conn)

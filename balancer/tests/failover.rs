@@ -12,22 +12,6 @@ use serde_json::json;
 use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, wait_until};
 use tokio::time::Instant;
 
-/// The replica set the index records for `key`.
-async fn replica_set(index: &RedisServer, key: &str) -> Vec<String> {
-    let mut conn = index.connection().await;
-    let entry: Option<String> = redis::cmd("GET")
-        .arg(format!("loc:{key}"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    entry
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// `(value, timestamp)` as one node holds `key`.
 async fn held(node: &RedisServer, key: &str) -> (Option<String>, Option<String>) {
     let mut conn = node.connection().await;
@@ -257,7 +241,7 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
     let victim = cluster.nodes[3].addr();
     let mut owned = Vec::new();
     for key in before.keys() {
-        if replica_set(&cluster.index, key).await.contains(&victim) {
+        if cluster.replica_set(key).await.contains(&victim) {
             owned.push(key.clone());
         }
     }
@@ -336,7 +320,7 @@ async fn racing_writers_converge_on_the_latest_timestamp() {
             Some(serde_json::to_string(&latest.1).unwrap()),
             Some(latest.0),
         );
-        let set = replica_set(&cluster.index, &key).await;
+        let set = cluster.replica_set(&key).await;
         assert_eq!(set.len(), 3, "{set:?}");
         // A quorum write answers after two of three replicas; the third
         // catches up in the background.
@@ -362,7 +346,8 @@ async fn keys_with_every_replica_dead_are_misses_and_the_rest_read_fine() {
     let dead = [cluster.nodes[0].addr(), cluster.nodes[1].addr()];
     let mut lost = Vec::new();
     for key in before.keys() {
-        if replica_set(&cluster.index, key)
+        if cluster
+            .replica_set(key)
             .await
             .iter()
             .all(|id| dead.contains(id))
@@ -411,7 +396,7 @@ async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        if replica_set(&cluster.index, &key).await.contains(&full) {
+        if cluster.replica_set(&key).await.contains(&full) {
             break;
         }
     }
@@ -429,7 +414,7 @@ async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
         r.body
     );
 
-    let set = replica_set(&cluster.index, &key).await;
+    let set = cluster.replica_set(&key).await;
     assert_eq!(set.len(), 2, "{set:?}");
     assert!(!set.contains(&full), "the full node left the set: {set:?}");
     wait_until("the full node's old copy is removed", 10, async || {
@@ -498,7 +483,7 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
     .await;
     let written = write_keys(&http, &b, "lonely", 50).await;
     for key in written.keys() {
-        assert_eq!(replica_set(&cluster.index, key).await.len(), 1, "{key}");
+        assert_eq!(cluster.replica_set(key).await.len(), 1, "{key}");
     }
 
     cluster.nodes[1].restart();
@@ -506,8 +491,7 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
     wait_until("every key is on both nodes again", 20, || async {
         for (key, value) in &written {
             let stored = serde_json::to_string(value).unwrap();
-            if replica_set(&cluster.index, key).await.len() != 2
-                || held(node, key).await.0 != Some(stored)
+            if cluster.replica_set(key).await.len() != 2 || held(node, key).await.0 != Some(stored)
             {
                 return false;
             }

@@ -183,7 +183,6 @@ async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
         view["location_cache"]["index_stream"] == "fresh"
     })
     .await;
-    let mut index = cluster.index.connection().await;
 
     for round in 1..=50 {
         let key = format!("moved-{round}");
@@ -195,19 +194,10 @@ async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
 
         // Elsewhere, the key moves: a newer value on another node, and the
         // index entry pointing there. The old node keeps its old copy.
-        let entry: String = redis::cmd("GET")
-            .arg(format!("loc:{key}"))
-            .query_async(&mut index)
-            .await
-            .unwrap();
+        let entry = cluster.index_entry(&key).await.unwrap();
         let elsewhere = cluster.nodes.iter().find(|n| n.addr() != entry).unwrap();
         write_around(elsewhere, &key, "new", round).await;
-        let _: () = redis::cmd("SET")
-            .arg(format!("loc:{key}"))
-            .arg(elsewhere.addr())
-            .query_async(&mut index)
-            .await
-            .unwrap();
+        cluster.set_index_entry(&key, &elsewhere.addr()).await;
         assert_eq!(read(&http, &b, &key).await, "new", "round {round}");
     }
 }

@@ -85,39 +85,3 @@ impl Drop for TestBalancer {
         }
     }
 }
-
-/// An index Redis and a set of data nodes, all real processes.
-#[derive(Debug)]
-pub struct Cluster {
-    /// The index Redis.
-    pub index: RedisServer,
-    /// The data nodes, in configuration order.
-    pub nodes: Vec<RedisServer>,
-}
-
-impl Cluster {
-    /// Starts an index and one data node per `maxmemory` value.
-    pub fn start(maxmemories: &[&str]) -> Cluster {
-        Cluster {
-            index: RedisServer::start(),
-            nodes: maxmemories
-                .iter()
-                .map(|m| RedisServer::with_maxmemory(m))
-                .collect(),
-        }
-    }
-
-    /// A test configuration pointing at these servers.
-    pub fn config(&self) -> Config {
-        let nodes: Vec<&RedisServer> = self.nodes.iter().collect();
-        test_config(&self.index, &nodes)
-    }
-
-    /// The same with one copy per key, for tests of where a key goes
-    /// (placement, the index and its fallback); replication has its own.
-    pub fn unreplicated_config(&self) -> Config {
-        let mut config = self.config();
-        config.replication.factor = std::num::NonZeroUsize::MIN;
-        config
-    }
-}
