@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use hyper::StatusCode;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, wait_until};
+use test_support::{
+    Cluster, HttpClient, RedisServer, TestBalancer, values_by_key, wait_until, write_keys,
+};
 use tokio::time::Instant;
 
 /// `(value, timestamp)` as one node holds `key`.
@@ -33,30 +35,6 @@ async fn node_state(http: &HttpClient, b: &TestBalancer, addr: &str) -> String {
         .find(|n| n["addr"] == addr)
         .map(|n| n["state"].as_str().unwrap().to_string())
         .unwrap()
-}
-
-/// Writes `count` keys `<prefix>-<i>` and returns their values.
-async fn write_keys(
-    http: &HttpClient,
-    b: &TestBalancer,
-    prefix: &str,
-    count: usize,
-) -> HashMap<String, String> {
-    let mut written = HashMap::new();
-    for i in 0..count {
-        let key = format!("{prefix}-{i}");
-        let value = format!("value of {key}");
-        let r = http
-            .post_json(
-                &format!("{}/cache", b.url),
-                &json!({"key": key, "value": value}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        written.insert(key, value);
-    }
-    written
 }
 
 /// Makes `node` refuse every write, as a full node does: its `maxmemory`
@@ -182,7 +160,7 @@ async fn fault_under_load(victim: usize, fault: fn(&mut RedisServer)) -> Faulted
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
-    let before = write_keys(&http, &b, "before", 300).await;
+    let before = values_by_key(&write_keys(&http, &b, "before", 300).await);
     let addr = cluster.nodes[victim].addr();
     let report = load_through(
         &http,
@@ -237,7 +215,7 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
-    let before = write_keys(&http, &b, "before", 200).await;
+    let before = values_by_key(&write_keys(&http, &b, "before", 200).await);
     let victim = cluster.nodes[3].addr();
     let mut owned = Vec::new();
     for key in before.keys() {
@@ -342,7 +320,7 @@ async fn keys_with_every_replica_dead_are_misses_and_the_rest_read_fine() {
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
-    let before = write_keys(&http, &b, "before", 200).await;
+    let before = values_by_key(&write_keys(&http, &b, "before", 200).await);
     let dead = [cluster.nodes[0].addr(), cluster.nodes[1].addr()];
     let mut lost = Vec::new();
     for key in before.keys() {
@@ -481,7 +459,7 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
         node_state(&http, &b, &returning).await == "down"
     })
     .await;
-    let written = write_keys(&http, &b, "lonely", 50).await;
+    let written = values_by_key(&write_keys(&http, &b, "lonely", 50).await);
     for key in written.keys() {
         assert_eq!(cluster.replica_set(key).await.len(), 1, "{key}");
     }

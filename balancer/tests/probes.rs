@@ -6,25 +6,11 @@
 use hyper::StatusCode;
 use serde_json::{Value, json};
 use test_support::wait_until;
-use test_support::{Cluster, HttpClient, TestAgent, TestBalancer};
+use test_support::{Cluster, HttpClient, TestAgent, TestBalancer, WrittenKey, write_keys};
 
 async fn nodes(http: &HttpClient, b: &TestBalancer) -> Vec<Value> {
     let v = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
     v["nodes"].as_array().unwrap().clone()
-}
-
-async fn placements(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize) -> Vec<String> {
-    let mut placed = Vec::new();
-    for i in 0..n {
-        let body = json!({"key": format!("{prefix}{i}"), "value": i});
-        let r = http
-            .post_json(&format!("{}/cache", b.url), &body)
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        placed.push(r.node().unwrap());
-    }
-    placed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,19 +44,17 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
             > 40 << 20
     })
     .await;
-    let placed = placements(&http, &b, "steered", 100).await;
+    let placed = write_keys(&http, &b, "steered", 100).await;
     assert!(
-        !placed.contains(&cluster.nodes[1].addr()),
+        !placed.iter().any(|w| w.node == cluster.nodes[1].addr()),
         "no new key on the full node"
     );
 
     // Agent A goes silent: node 0 goes stale, still serves its keys, takes no new ones.
-    let on_node0: Vec<usize> = placements(&http, &b, "before", 60)
+    let on_node0: Vec<WrittenKey> = write_keys(&http, &b, "before", 60)
         .await
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n == cluster.nodes[0].addr())
-        .map(|(i, _)| i)
+        .into_iter()
+        .filter(|w| w.node == cluster.nodes[0].addr())
         .collect();
     assert!(!on_node0.is_empty());
     let addr_a = agent_a.addr;
@@ -82,16 +66,16 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     let n0 = &nodes(&http, &b).await[0];
     assert_eq!(n0["state"], json!("up"));
     assert!(n0["report_age_seconds"].as_f64().unwrap() > 0.5);
-    for i in &on_node0 {
+    for w in &on_node0 {
         let r = http
-            .get(&format!("{}/cache/before{i}", b.url))
+            .get(&format!("{}/cache/{}", b.url, w.key))
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::OK, "a stale node still serves reads");
     }
-    let placed = placements(&http, &b, "stale", 100).await;
+    let placed = write_keys(&http, &b, "stale", 100).await;
     assert!(
-        !placed.contains(&cluster.nodes[0].addr()),
+        !placed.iter().any(|w| w.node == cluster.nodes[0].addr()),
         "no new key on the stale node"
     );
 
@@ -103,9 +87,9 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
         !nodes(&http, &b).await[0]["utilization"].is_null()
     })
     .await;
-    let placed = placements(&http, &b, "fresh", 100).await;
+    let placed = write_keys(&http, &b, "fresh", 100).await;
     assert!(
-        placed.contains(&cluster.nodes[0].addr()),
+        placed.iter().any(|w| w.node == cluster.nodes[0].addr()),
         "node 0 takes new keys again"
     );
 }
@@ -131,6 +115,6 @@ async fn an_agent_reporting_a_node_down_takes_it_out_of_placement() {
                 .is_some_and(|e| e.contains("agent host"))
     })
     .await;
-    let placed = placements(&http, &b, "k", 20).await;
-    assert!(placed.iter().all(|n| *n == cluster.nodes[1].addr()));
+    let placed = write_keys(&http, &b, "k", 20).await;
+    assert!(placed.iter().all(|w| w.node == cluster.nodes[1].addr()));
 }

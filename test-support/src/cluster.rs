@@ -1,10 +1,14 @@
-//! An index Redis and data nodes, all real processes, and what tests read
-//! from them: where the index put a key.
+//! An index Redis and data nodes, all real processes, and what tests do to
+//! them through a balancer: write keys, read where the index put them.
+
+use std::collections::HashMap;
 
 use balancer::config::Config;
 use balancer::index::entry_key;
+use hyper::StatusCode;
+use serde_json::json;
 
-use crate::{RedisServer, test_config};
+use crate::{HttpClient, RedisServer, TestBalancer, test_config};
 
 /// An index Redis and a set of data nodes, all real processes.
 #[derive(Debug)]
@@ -75,4 +79,50 @@ impl Cluster {
             .await
             .expect("write the index entry");
     }
+}
+
+/// One key written through a balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenKey {
+    /// `<prefix>-<i>`.
+    pub key: String,
+    /// The JSON string stored: `value of <key>`.
+    pub value: String,
+    /// The write's `X-Cache-Node`: the node, or the replicas comma
+    /// separated.
+    pub node: String,
+}
+
+/// Writes `count` new keys `<prefix>-0`, `<prefix>-1`, ... through
+/// `balancer`, asserting each is created; returns them in that order.
+pub async fn write_keys(
+    http: &HttpClient,
+    balancer: &TestBalancer,
+    prefix: &str,
+    count: usize,
+) -> Vec<WrittenKey> {
+    let mut written = Vec::with_capacity(count);
+    for i in 0..count {
+        let key = format!("{prefix}-{i}");
+        let value = format!("value of {key}");
+        let r = http
+            .post_json(
+                &format!("{}/cache", balancer.url),
+                &json!({"key": key, "value": value}),
+            )
+            .await
+            .expect("POST /cache");
+        assert_eq!(r.status, StatusCode::CREATED, "{key}: {}", r.body);
+        let node = r.node().expect("X-Cache-Node");
+        written.push(WrittenKey { key, value, node });
+    }
+    written
+}
+
+/// The written keys with their values.
+pub fn values_by_key(written: &[WrittenKey]) -> HashMap<String, String> {
+    written
+        .iter()
+        .map(|w| (w.key.clone(), w.value.clone()))
+        .collect()
 }

@@ -8,8 +8,9 @@
 //! # Layout
 //! - [`redis_server`]: [`RedisServer`], one child process per instance.
 //! - [`balancer`]: [`TestBalancer`], `balancer::run` on a spawned task.
-//! - [`cluster`]: [`Cluster`], an index and data nodes, and a key's
-//!   replica set as the index records it ([`Cluster::replica_set`]).
+//! - [`cluster`]: [`Cluster`], an index and data nodes; [`write_keys`]
+//!   through a balancer, and a key's replica set as the index records it
+//!   ([`Cluster::replica_set`]).
 //! - [`agent`]: [`TestAgent`], `probe_agent::run` with fixed host figures.
 //! - [`http`]: [`HttpClient`], JSON requests with status and headers.
 //! - [`zookeeper`]: [`ZooKeeperServer`], a standalone ZooKeeper process.
@@ -23,7 +24,7 @@ pub mod zookeeper;
 
 pub use self::agent::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, TestAgent};
 pub use self::balancer::{TestBalancer, test_config};
-pub use self::cluster::Cluster;
+pub use self::cluster::{Cluster, WrittenKey, values_by_key, write_keys};
 pub use self::http::{HttpClient, HttpReply};
 pub use self::redis_server::RedisServer;
 pub use self::zookeeper::ZooKeeperServer;
