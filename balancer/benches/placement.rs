@@ -20,13 +20,16 @@
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use balancer::config::{Choices, Config};
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use test_support::{Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer};
+use test_support::{
+    Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer, node_entries,
+    wait_until,
+};
 
 const MAXMEMORY: [&str; 4] = ["64mb", "64mb", "128mb", "256mb"];
 
@@ -186,28 +189,25 @@ async fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> TestAgent {
 }
 
 /// Waits until every balancer takes its figures from the agent.
-async fn await_agent_reports(urls: &[String]) {
+async fn await_agent_reports(balancers: &[TestBalancer]) {
     let http = HttpClient::new();
-    for _ in 0..200 {
-        let mut all = true;
-        for url in urls {
-            let nodes = http
-                .get(&format!("{url}/nodes"))
-                .await
-                .expect("nodes")
-                .json();
-            all &= nodes["nodes"]
-                .as_array()
-                .expect("nodes")
-                .iter()
-                .all(|n| n["report_source"] == serde_json::json!("agent:bench-host"));
-        }
-        if all {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the balancers never received the agent's reports");
+    wait_until(
+        "the balancers receive the agent's reports",
+        10,
+        async || {
+            for b in balancers {
+                let nodes = node_entries(&http, b).await;
+                if !nodes
+                    .iter()
+                    .all(|n| n["report_source"] == serde_json::json!("agent:bench-host"))
+                {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -272,7 +272,7 @@ async fn section_agents(sizes: &Arc<Vec<usize>>, concurrency: usize) {
             balancers.push(TestBalancer::start(config).await);
         }
         let urls: Vec<String> = balancers.iter().map(|b| b.url.clone()).collect();
-        await_agent_reports(&urls).await;
+        await_agent_reports(&balancers).await;
         let outcome = load(&cluster, &urls, sizes, concurrency).await;
         for b in balancers {
             b.shutdown().await;
@@ -302,7 +302,7 @@ async fn section_overhead(sizes: &Arc<Vec<usize>>, concurrency: usize) {
         }
         let b = TestBalancer::start(config).await;
         if with_coordination {
-            await_agent_reports(std::slice::from_ref(&b.url)).await;
+            await_agent_reports(std::slice::from_ref(&b)).await;
         }
         let outcome = load(&cluster, std::slice::from_ref(&b.url), sizes, concurrency).await;
         b.shutdown().await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hyper::StatusCode;
 use redis::AsyncCommands;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, TestBalancer};
+use test_support::{Cluster, HttpClient, TestBalancer, node_entries};
 
 async fn stack() -> (Cluster, TestBalancer, HttpClient) {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
@@ -303,8 +303,7 @@ async fn admin_endpoints_report_nodes_health_and_metrics() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["nodes_up"], json!(4));
 
-    let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-    let nodes = nodes["nodes"].as_array().unwrap().clone();
+    let nodes = node_entries(&http, &b).await;
     assert_eq!(nodes.len(), 4);
     let placed: u64 = nodes
         .iter()

@@ -4,14 +4,11 @@
 //! exist; a restarted agent makes them fresh again.
 
 use hyper::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use test_support::wait_until;
-use test_support::{Cluster, HttpClient, TestAgent, TestBalancer, WrittenKey, write_keys};
-
-async fn nodes(http: &HttpClient, b: &TestBalancer) -> Vec<Value> {
-    let v = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-    v["nodes"].as_array().unwrap().clone()
-}
+use test_support::{
+    Cluster, HttpClient, TestAgent, TestBalancer, WrittenKey, node_entries, write_keys,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
@@ -28,7 +25,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     let http = HttpClient::new();
 
     wait_until("every node is reported by its agent", 5, async || {
-        let n = nodes(&http, &b).await;
+        let n = node_entries(&http, &b).await;
         n[0]["report_source"] == json!("agent:host-a")
             && n[1]["report_source"] == json!("agent:host-b")
             && n[2]["report_source"] == json!("agent:host-b")
@@ -38,7 +35,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     // Fill node 1 around the balancer: the agent's next report steers new keys away.
     cluster.nodes[1].fill_with_junk(40).await;
     wait_until("the agent reports the filled node", 5, async || {
-        nodes(&http, &b).await[1]["used_memory_bytes"]
+        node_entries(&http, &b).await[1]["used_memory_bytes"]
             .as_u64()
             .unwrap()
             > 40 << 20
@@ -60,10 +57,10 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     let addr_a = agent_a.addr;
     agent_a.stop().await;
     wait_until("node 0 is stale", 5, async || {
-        nodes(&http, &b).await[0]["utilization"].is_null()
+        node_entries(&http, &b).await[0]["utilization"].is_null()
     })
     .await;
-    let n0 = &nodes(&http, &b).await[0];
+    let n0 = &node_entries(&http, &b).await[0];
     assert_eq!(n0["state"], json!("up"));
     assert!(n0["report_age_seconds"].as_f64().unwrap() > 0.5);
     for w in &on_node0 {
@@ -84,7 +81,7 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     config_a.listen = addr_a;
     let _agent_a = TestAgent::start(config_a).await;
     wait_until("node 0 is fresh again", 5, async || {
-        !nodes(&http, &b).await[0]["utilization"].is_null()
+        !node_entries(&http, &b).await[0]["utilization"].is_null()
     })
     .await;
     let placed = write_keys(&http, &b, "fresh", 100).await;
@@ -108,7 +105,7 @@ async fn an_agent_reporting_a_node_down_takes_it_out_of_placement() {
     let http = HttpClient::new();
     cluster.nodes[0].stop();
     wait_until("the agent reports node 0 down", 5, async || {
-        let n = nodes(&http, &b).await;
+        let n = node_entries(&http, &b).await;
         n[0]["state"] == json!("down")
             && n[0]["last_error"]
                 .as_str()

@@ -11,7 +11,10 @@ use coordination::session::{ZkConfig, connect};
 use hyper::StatusCode;
 use serde_json::{Value, json};
 use test_support::wait_until;
-use test_support::{Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer};
+use test_support::{
+    Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer, node_entries,
+    node_state, nodes_view,
+};
 
 const SESSION_MS: u64 = 2000;
 
@@ -23,7 +26,7 @@ fn with_zk(mut config: Config, zk: &ZooKeeperServer, id: &str) -> Config {
 }
 
 async fn coordination(http: &HttpClient, b: &TestBalancer) -> Value {
-    http.get(&format!("{}/nodes", b.url)).await.unwrap().json()["coordination"].clone()
+    nodes_view(http, b).await["coordination"].clone()
 }
 
 /// A probe agent on a free port registering in `zk`; stopped on drop.
@@ -88,10 +91,8 @@ async fn probe_agents_are_found_through_zookeeper() {
     let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
     let http = HttpClient::new();
     wait_until("the agent's reports arrive", 10, async || {
-        let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-        nodes["nodes"]
-            .as_array()
-            .unwrap()
+        node_entries(&http, &b)
+            .await
             .iter()
             .all(|n| n["report_source"] == json!("agent:zk-host"))
     })
@@ -205,17 +206,8 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
             .await
             .unwrap();
     }
-    let state_of = async |addr: &str| -> Value {
-        let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-        nodes["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["addr"] == json!(addr))
-            .map_or(Value::Null, |n| n["state"].clone())
-    };
     wait_until("the added node is up", 10, async || {
-        state_of(&extra.addr()).await == json!("up")
+        node_state(&http, &b, &extra.addr()).await.as_deref() == Some("up")
     })
     .await;
 
@@ -247,7 +239,7 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
         .await
         .unwrap();
     wait_until("the node drains", 10, async || {
-        state_of(&extra.addr()).await == json!("draining")
+        node_state(&http, &b, &extra.addr()).await.as_deref() == Some("draining")
     })
     .await;
     for i in 0..100 {

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use balancer::App;
 use balancer::config::{Config, NodeSpec};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::RedisServer;
+use crate::{HttpClient, RedisServer};
 
 /// A running balancer.
 #[derive(Debug)]
@@ -52,7 +53,7 @@ impl TestBalancer {
             let _ = stopped.await;
         }));
         // `run` samples the nodes before it serves; wait until it answers.
-        let client = crate::HttpClient::new();
+        let client = HttpClient::new();
         for _ in 0..200 {
             if client.get(&format!("{url}/healthz")).await.is_ok() {
                 break;
@@ -84,4 +85,29 @@ impl Drop for TestBalancer {
             let _ = stop.send(());
         }
     }
+}
+
+/// The balancer's `GET /nodes` answer.
+pub async fn nodes_view(http: &HttpClient, balancer: &TestBalancer) -> Value {
+    http.get(&format!("{}/nodes", balancer.url))
+        .await
+        .expect("GET /nodes")
+        .json()
+}
+
+/// Its `nodes` list: one entry per data node, in configuration order.
+pub async fn node_entries(http: &HttpClient, balancer: &TestBalancer) -> Vec<Value> {
+    nodes_view(http, balancer).await["nodes"]
+        .as_array()
+        .expect("a nodes list")
+        .clone()
+}
+
+/// The `state` that `/nodes` gives the node at `addr`, if it lists it.
+pub async fn node_state(http: &HttpClient, balancer: &TestBalancer, addr: &str) -> Option<String> {
+    node_entries(http, balancer)
+        .await
+        .iter()
+        .find(|n| n["addr"] == addr)
+        .map(|n| n["state"].as_str().expect("a state").to_string())
 }
