@@ -11,7 +11,7 @@ use hyper::StatusCode;
 use serde_json::json;
 use test_support::{
     Cluster, HttpClient, RedisServer, TestBalancer, node_state, values_by_key, wait_until,
-    write_keys,
+    write_keys, write_keys_with,
 };
 use tokio::time::Instant;
 
@@ -236,16 +236,10 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
 
     // Values big enough that the other nodes' growth outweighs the few
     // KiB by which the refilled node may be fuller.
+    let after = write_keys_with(&http, &b, "after", 100, |_| "x".repeat(8 * 1024)).await;
     let mut on_victim = 0;
-    for i in 0..100 {
-        let key = format!("after-{i}");
-        let body = json!({"key": key, "value": "x".repeat(8 * 1024)});
-        let r = http
-            .post_json(&format!("{}/cache", b.url), &body)
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        on_victim += usize::from(held(node, &key).await.0.is_some());
+    for w in &after {
+        on_victim += usize::from(held(node, &w.key).await.0.is_some());
     }
     let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().body;
     assert!(on_victim > 0, "the restarted node takes new keys: {nodes}");

@@ -12,8 +12,8 @@ use hyper::StatusCode;
 use serde_json::{Value, json};
 use test_support::wait_until;
 use test_support::{
-    Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer, node_entries,
-    node_state, nodes_view,
+    Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, WrittenKey, ZooKeeperServer,
+    node_entries, node_state, nodes_view, write_keys_with,
 };
 
 const SESSION_MS: u64 = 2000;
@@ -213,20 +213,12 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
 
     // Values big enough that the other nodes' growth outweighs the few KiB
     // by which a fresh node's own bookkeeping may start out fuller.
-    let mut on_extra = Vec::new();
-    for i in 0..100 {
-        let r = http
-            .post_json(
-                &format!("{}/cache", b.url),
-                &json!({"key": format!("grow{i}"), "value": "x".repeat(8 * 1024)}),
-            )
+    let on_extra: Vec<WrittenKey> =
+        write_keys_with(&http, &b, "grow", 100, |_| "x".repeat(8 * 1024))
             .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED);
-        if r.node().unwrap() == extra.addr() {
-            on_extra.push(i);
-        }
-    }
+            .into_iter()
+            .filter(|w| w.node == extra.addr())
+            .collect();
     let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().body;
     assert!(
         !on_extra.is_empty(),
@@ -256,8 +248,11 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
             "no new key on a draining node"
         );
     }
-    for i in on_extra {
-        let r = http.get(&format!("{}/cache/grow{i}", b.url)).await.unwrap();
+    for w in on_extra {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
         assert_eq!(
             r.status,
             StatusCode::OK,

@@ -86,7 +86,7 @@ impl Cluster {
 pub struct WrittenKey {
     /// `<prefix>-<i>`.
     pub key: String,
-    /// The JSON string stored: `value of <key>`.
+    /// The JSON string stored.
     pub value: String,
     /// The write's `X-Cache-Node`: the node, or the replicas comma
     /// separated.
@@ -94,17 +94,32 @@ pub struct WrittenKey {
 }
 
 /// Writes `count` new keys `<prefix>-0`, `<prefix>-1`, ... through
-/// `balancer`, asserting each is created; returns them in that order.
+/// `balancer`, each with the value `value of <key>`, asserting each is
+/// created; returns them in that order.
 pub async fn write_keys(
     http: &HttpClient,
     balancer: &TestBalancer,
     prefix: &str,
     count: usize,
 ) -> Vec<WrittenKey> {
+    write_keys_with(http, balancer, prefix, count, |key| {
+        format!("value of {key}")
+    })
+    .await
+}
+
+/// The same with the value `value_of(key)`, e.g. a large one.
+pub async fn write_keys_with(
+    http: &HttpClient,
+    balancer: &TestBalancer,
+    prefix: &str,
+    count: usize,
+    value_of: impl Fn(&str) -> String,
+) -> Vec<WrittenKey> {
     let mut written = Vec::with_capacity(count);
     for i in 0..count {
         let key = format!("{prefix}-{i}");
-        let value = format!("value of {key}");
+        let value = value_of(&key);
         let r = http
             .post_json(
                 &format!("{}/cache", balancer.url),
