@@ -263,14 +263,11 @@ async fn section_agents(sizes: &Arc<Vec<usize>>, concurrency: usize) {
         let zk = ZooKeeperServer::start();
         let cluster = Cluster::start(&MAXMEMORY);
         let _agent = start_agent(&cluster, &zk).await;
-        let mut balancers = Vec::new();
-        for id in ["a", "b"] {
-            let mut config = cluster.config();
-            configure(&mut config, policy);
-            config.zookeeper = Some(zk.addr());
-            config.id = Some(id.into());
-            balancers.push(TestBalancer::start(config).await);
-        }
+        let mut config = cluster.config();
+        configure(&mut config, policy);
+        config.zookeeper = Some(zk.addr());
+        let (a, b) = TestBalancer::start_pair(config).await;
+        let balancers = [a, b];
         let urls: Vec<String> = balancers.iter().map(|b| b.url.clone()).collect();
         await_agent_reports(&balancers).await;
         let outcome = load(&cluster, &urls, sizes, concurrency).await;

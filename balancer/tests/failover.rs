@@ -250,10 +250,7 @@ async fn racing_writers_converge_on_the_latest_timestamp() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let mut config = cluster.config();
     config.replication.factor = std::num::NonZeroUsize::new(3).unwrap();
-    config.id = Some("a".into());
-    let a = TestBalancer::start(config.clone()).await;
-    config.id = Some("b".into());
-    let b = TestBalancer::start(config).await;
+    let (a, b) = TestBalancer::start_pair(config).await;
     let http = HttpClient::new();
 
     for round in 0..100 {

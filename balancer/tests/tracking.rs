@@ -27,11 +27,7 @@ async fn wait_for_streams(http: &HttpClient, b: &TestBalancer) {
 
 /// Balancers `a` and `b` on `cluster`, `a`'s streams fresh.
 async fn two_balancers(cluster: &Cluster) -> (TestBalancer, TestBalancer) {
-    let mut config = cluster.config();
-    config.id = Some("a".into());
-    let a = TestBalancer::start(config.clone()).await;
-    config.id = Some("b".into());
-    let b = TestBalancer::start(config).await;
+    let (a, b) = TestBalancer::start_pair(cluster.config()).await;
     wait_for_streams(&HttpClient::new(), &a).await;
     (a, b)
 }

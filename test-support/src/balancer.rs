@@ -68,6 +68,15 @@ impl TestBalancer {
         }
     }
 
+    /// Two balancers on one configuration, with ids `a` and `b`, as two
+    /// processes sharing the index and the nodes.
+    pub async fn start_pair(mut config: Config) -> (TestBalancer, TestBalancer) {
+        config.id = Some("a".into());
+        let a = TestBalancer::start(config.clone()).await;
+        config.id = Some("b".into());
+        (a, TestBalancer::start(config).await)
+    }
+
     /// Stops it and waits for in-flight requests to finish.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
