@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use balancer::config::Config;
+use balancer::index::ENTRY_PREFIX;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer};
+use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, WrittenKey, write_keys};
 
 /// What a load saw.
 #[derive(Debug, Default)]
@@ -35,7 +36,7 @@ struct Counts {
 /// of the two) until `stop` turns true.
 fn start_load(
     url: &str,
-    keys: Arc<Vec<(String, String)>>,
+    keys: Arc<Vec<WrittenKey>>,
     concurrency: usize,
     mix: Mix,
     stop: Arc<AtomicBool>,
@@ -50,7 +51,7 @@ fn start_load(
                 let mut i = w;
                 while !stop.load(Ordering::Relaxed) {
                     if mix != Mix::WritesOnly {
-                        let (key, value) = &keys[i % keys.len()];
+                        let WrittenKey { key, value, .. } = &keys[i % keys.len()];
                         let ok = match http.get(&format!("{url}/cache/{key}")).await {
                             Ok(r) => r.status == 200 && r.json()["value"] == value.as_str(),
                             Err(_) => false,
@@ -86,23 +87,6 @@ enum Mix {
     WritesOnly,
 }
 
-async fn preload(http: &HttpClient, url: &str, count: usize) -> Arc<Vec<(String, String)>> {
-    let mut keys = Vec::with_capacity(count);
-    for i in 0..count {
-        let (key, value) = (format!("pre-{i}"), format!("value-{i}"));
-        let r = http
-            .post_json(
-                &format!("{url}/cache"),
-                &json!({"key": key, "value": value}),
-            )
-            .await
-            .expect("preload");
-        assert!(r.status.is_success(), "{}", r.body);
-        keys.push((key, value));
-    }
-    Arc::new(keys)
-}
-
 fn config(cluster: &Cluster, factor: usize) -> Config {
     let mut config = cluster.config();
     config.replication.factor = NonZeroUsize::new(factor).expect("positive");
@@ -132,6 +116,8 @@ async fn fully_repaired(index: &RedisServer, node: &RedisServer) -> bool {
     loop {
         let (next, entries): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{ENTRY_PREFIX}*"))
             .arg("COUNT")
             .arg(1000)
             .query_async(&mut index)
@@ -148,7 +134,7 @@ async fn fully_repaired(index: &RedisServer, node: &RedisServer) -> bool {
         };
         for (entry, set) in entries.iter().zip(sets) {
             if set.is_some_and(|s| s.split(',').any(|id| id == node.addr())) {
-                let key = &entry["loc:".len()..];
+                let key = entry.strip_prefix(ENTRY_PREFIX).expect("an index entry");
                 let held: bool = redis::cmd("EXISTS")
                     .arg(key)
                     .query_async(&mut conn)
@@ -187,7 +173,7 @@ async fn event(fault: Fault, keys: usize, concurrency: usize, window: Duration) 
     let mut cluster = Cluster::start(&["256mb", "256mb", "256mb", "256mb"]);
     let b = TestBalancer::start(config(&cluster, 2)).await;
     let http = HttpClient::new();
-    let preloaded = preload(&http, &b.url, keys).await;
+    let preloaded = Arc::new(write_keys(&http, &b, "pre", keys).await);
     let stop = Arc::new(AtomicBool::new(false));
     let (counts, workers) = start_load(&b.url, preloaded, concurrency, Mix::Both, stop.clone());
     tokio::time::sleep(window / 4).await;
@@ -258,7 +244,7 @@ async fn throughput(
         .expect("flush");
     let b = TestBalancer::start(config(cluster, r)).await;
     let http = HttpClient::new();
-    let preloaded = preload(&http, &b.url, keys).await;
+    let preloaded = Arc::new(write_keys(&http, &b, "pre", keys).await);
     let mut rates = [0.0; 2];
     for (slot, mix) in [(0, Mix::ReadsOnly), (1, Mix::WritesOnly)] {
         let stop = Arc::new(AtomicBool::new(false));

@@ -20,14 +20,16 @@
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use balancer::config::{Choices, Config};
 use hdrhistogram::Histogram;
-use memreport::NodeSpec;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use test_support::{Cluster, HttpClient, TestBalancer, ZooKeeperServer};
+use test_support::{
+    Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, ZooKeeperServer, node_entries,
+    wait_until,
+};
 
 const MAXMEMORY: [&str; 4] = ["64mb", "64mb", "128mb", "256mb"];
 
@@ -174,58 +176,38 @@ fn configure(config: &mut Config, policy: &Policy) {
     config.replication.factor = std::num::NonZeroUsize::MIN;
 }
 
-/// Starts a probe agent reporting `cluster`'s nodes every second and
-/// registering in `zk`; stops when the returned sender drops.
-fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> tokio::sync::oneshot::Sender<()> {
-    let config = probe_agent::config::Config {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], test_support::free_port())),
-        host: Some("bench-host".into()),
-        nodes: cluster
-            .nodes
-            .iter()
-            .map(|n| NodeSpec::from_addr(n.addr()))
-            .collect(),
-        interval: std::time::Duration::from_secs(1),
-        zookeeper: Some(zk.addr()),
-        ..Default::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .expect("bind");
-        let source = Box::new(probe_agent::host::SysinfoSource::new().expect("sysinfo"));
-        probe_agent::run(listener, config, source, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    stop
+/// Starts a probe agent reporting `cluster`'s nodes (with this host's real
+/// memory and CPU) every second and registering in `zk`; stops on drop.
+async fn start_agent(cluster: &Cluster, zk: &ZooKeeperServer) -> TestAgent {
+    let nodes: Vec<&RedisServer> = cluster.nodes.iter().collect();
+    let mut config = TestAgent::config("bench-host", &nodes);
+    config.interval = std::time::Duration::from_secs(1);
+    config.node_timeout = probe_agent::config::Config::default().node_timeout;
+    config.zookeeper = Some(zk.addr());
+    let source = Box::new(probe_agent::host::SysinfoSource::new().expect("sysinfo"));
+    TestAgent::start_with(config, source).await
 }
 
 /// Waits until every balancer takes its figures from the agent.
-async fn await_agent_reports(urls: &[String]) {
+async fn await_agent_reports(balancers: &[TestBalancer]) {
     let http = HttpClient::new();
-    for _ in 0..200 {
-        let mut all = true;
-        for url in urls {
-            let nodes = http
-                .get(&format!("{url}/nodes"))
-                .await
-                .expect("nodes")
-                .json();
-            all &= nodes["nodes"]
-                .as_array()
-                .expect("nodes")
-                .iter()
-                .all(|n| n["report_source"] == serde_json::json!("agent:bench-host"));
-        }
-        if all {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the balancers never received the agent's reports");
+    wait_until(
+        "the balancers receive the agent's reports",
+        10,
+        async || {
+            for b in balancers {
+                let nodes = node_entries(&http, b).await;
+                if !nodes
+                    .iter()
+                    .all(|n| n["report_source"] == serde_json::json!("agent:bench-host"))
+                {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -280,17 +262,14 @@ async fn section_agents(sizes: &Arc<Vec<usize>>, concurrency: usize) {
     for policy in &policies() {
         let zk = ZooKeeperServer::start();
         let cluster = Cluster::start(&MAXMEMORY);
-        let _agent = start_agent(&cluster, &zk);
-        let mut balancers = Vec::new();
-        for id in ["a", "b"] {
-            let mut config = cluster.config();
-            configure(&mut config, policy);
-            config.zookeeper = Some(zk.addr());
-            config.id = Some(id.into());
-            balancers.push(TestBalancer::start(config).await);
-        }
+        let _agent = start_agent(&cluster, &zk).await;
+        let mut config = cluster.config();
+        configure(&mut config, policy);
+        config.zookeeper = Some(zk.addr());
+        let (a, b) = TestBalancer::start_pair(config).await;
+        let balancers = [a, b];
         let urls: Vec<String> = balancers.iter().map(|b| b.url.clone()).collect();
-        await_agent_reports(&urls).await;
+        await_agent_reports(&balancers).await;
         let outcome = load(&cluster, &urls, sizes, concurrency).await;
         for b in balancers {
             b.shutdown().await;
@@ -308,7 +287,11 @@ async fn section_overhead(sizes: &Arc<Vec<usize>>, concurrency: usize) {
     for with_coordination in [false, true] {
         let zk = ZooKeeperServer::start();
         let cluster = Cluster::start(&MAXMEMORY);
-        let _agent = with_coordination.then(|| start_agent(&cluster, &zk));
+        let _agent = if with_coordination {
+            Some(start_agent(&cluster, &zk).await)
+        } else {
+            None
+        };
         let mut config = cluster.config();
         configure(&mut config, policy);
         if with_coordination {
@@ -316,7 +299,7 @@ async fn section_overhead(sizes: &Arc<Vec<usize>>, concurrency: usize) {
         }
         let b = TestBalancer::start(config).await;
         if with_coordination {
-            await_agent_reports(std::slice::from_ref(&b.url)).await;
+            await_agent_reports(std::slice::from_ref(&b)).await;
         }
         let outcome = load(&cluster, std::slice::from_ref(&b.url), sizes, concurrency).await;
         b.shutdown().await;

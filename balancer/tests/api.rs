@@ -6,7 +6,7 @@ use std::time::Duration;
 use hyper::StatusCode;
 use redis::AsyncCommands;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, TestBalancer};
+use test_support::{Cluster, HttpClient, TestBalancer, node_entries};
 
 async fn stack() -> (Cluster, TestBalancer, HttpClient) {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
@@ -142,8 +142,7 @@ async fn ttl_expires_the_value_and_its_index_entry() {
     let r = http.get(&format!("{}/cache/short", b.url)).await.unwrap();
     let ttl = r.json()["ttl"].as_u64().expect("a ttl");
     assert!(ttl <= 1, "ttl {ttl}");
-    let mut index = cluster.index.connection().await;
-    let entry: Option<String> = index.get("loc:short").await.unwrap();
+    let entry = cluster.index_entry("short").await;
     assert!(
         entry.is_some(),
         "the index entry exists while the value lives"
@@ -152,7 +151,7 @@ async fn ttl_expires_the_value_and_its_index_entry() {
     tokio::time::sleep(Duration::from_millis(2600)).await;
     let r = http.get(&format!("{}/cache/short", b.url)).await.unwrap();
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let entry: Option<String> = index.get("loc:short").await.unwrap();
+    let entry = cluster.index_entry("short").await;
     assert_eq!(entry, None, "the index entry expires with the value");
     for node in &cluster.nodes {
         let mut c = node.connection().await;
@@ -304,8 +303,7 @@ async fn admin_endpoints_report_nodes_health_and_metrics() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["nodes_up"], json!(4));
 
-    let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-    let nodes = nodes["nodes"].as_array().unwrap().clone();
+    let nodes = node_entries(&http, &b).await;
     assert_eq!(nodes.len(), 4);
     let placed: u64 = nodes
         .iter()
@@ -406,8 +404,7 @@ async fn a_full_node_refuses_an_update_with_507_and_keeps_the_key() {
     assert_eq!(r.status, StatusCode::INSUFFICIENT_STORAGE, "{}", r.body);
     assert_eq!(r.json()["error"], json!("node_full"));
 
-    let mut index = cluster.index.connection().await;
-    let entry: Option<String> = index.get("loc:kept").await.unwrap();
+    let entry = cluster.index_entry("kept").await;
     assert_eq!(
         entry,
         Some(cluster.nodes[0].addr()),

@@ -9,24 +9,11 @@ use std::time::Duration;
 
 use hyper::StatusCode;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, wait_until};
+use test_support::{
+    Cluster, HttpClient, RedisServer, TestBalancer, node_state, values_by_key, wait_until,
+    write_keys, write_keys_with,
+};
 use tokio::time::Instant;
-
-/// The replica set the index records for `key`.
-async fn replica_set(index: &RedisServer, key: &str) -> Vec<String> {
-    let mut conn = index.connection().await;
-    let entry: Option<String> = redis::cmd("GET")
-        .arg(format!("loc:{key}"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    entry
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 /// `(value, timestamp)` as one node holds `key`.
 async fn held(node: &RedisServer, key: &str) -> (Option<String>, Option<String>) {
@@ -38,41 +25,6 @@ async fn held(node: &RedisServer, key: &str) -> (Option<String>, Option<String>)
         .query_async(&mut conn)
         .await
         .unwrap()
-}
-
-async fn node_state(http: &HttpClient, b: &TestBalancer, addr: &str) -> String {
-    let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-    nodes["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["addr"] == addr)
-        .map(|n| n["state"].as_str().unwrap().to_string())
-        .unwrap()
-}
-
-/// Writes `count` keys `<prefix>-<i>` and returns their values.
-async fn write_keys(
-    http: &HttpClient,
-    b: &TestBalancer,
-    prefix: &str,
-    count: usize,
-) -> HashMap<String, String> {
-    let mut written = HashMap::new();
-    for i in 0..count {
-        let key = format!("{prefix}-{i}");
-        let value = format!("value of {key}");
-        let r = http
-            .post_json(
-                &format!("{}/cache", b.url),
-                &json!({"key": key, "value": value}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        written.insert(key, value);
-    }
-    written
 }
 
 /// Makes `node` refuse every write, as a full node does: its `maxmemory`
@@ -198,7 +150,7 @@ async fn fault_under_load(victim: usize, fault: fn(&mut RedisServer)) -> Faulted
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
-    let before = write_keys(&http, &b, "before", 300).await;
+    let before = values_by_key(&write_keys(&http, &b, "before", 300).await);
     let addr = cluster.nodes[victim].addr();
     let report = load_through(
         &http,
@@ -210,7 +162,7 @@ async fn fault_under_load(victim: usize, fault: fn(&mut RedisServer)) -> Faulted
     )
     .await;
     report.assert_served();
-    assert_eq!(node_state(&http, &b, &addr).await, "down");
+    assert_eq!(node_state(&http, &b, &addr).await.as_deref(), Some("down"));
     Faulted {
         cluster,
         b,
@@ -241,7 +193,7 @@ async fn a_hung_node_is_ejected_by_timeouts_and_rejoins_when_it_resumes() {
 
     f.cluster.nodes[2].resume();
     wait_until("the resumed node is up", 10, || async {
-        node_state(&f.http, &f.b, &f.victim).await == "up"
+        node_state(&f.http, &f.b, &f.victim).await.as_deref() == Some("up")
     })
     .await;
     assert_all_read_back(&f.http, &f.b, &f.before).await;
@@ -253,11 +205,11 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
-    let before = write_keys(&http, &b, "before", 200).await;
+    let before = values_by_key(&write_keys(&http, &b, "before", 200).await);
     let victim = cluster.nodes[3].addr();
     let mut owned = Vec::new();
     for key in before.keys() {
-        if replica_set(&cluster.index, key).await.contains(&victim) {
+        if cluster.replica_set(key).await.contains(&victim) {
             owned.push(key.clone());
         }
     }
@@ -265,7 +217,7 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
 
     cluster.nodes[3].stop();
     wait_until("the killed node is down", 10, || async {
-        node_state(&http, &b, &victim).await == "down"
+        node_state(&http, &b, &victim).await.as_deref() == Some("down")
     })
     .await;
     cluster.nodes[3].restart();
@@ -284,16 +236,10 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
 
     // Values big enough that the other nodes' growth outweighs the few
     // KiB by which the refilled node may be fuller.
+    let after = write_keys_with(&http, &b, "after", 100, |_| "x".repeat(8 * 1024)).await;
     let mut on_victim = 0;
-    for i in 0..100 {
-        let key = format!("after-{i}");
-        let body = json!({"key": key, "value": "x".repeat(8 * 1024)});
-        let r = http
-            .post_json(&format!("{}/cache", b.url), &body)
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        on_victim += usize::from(held(node, &key).await.0.is_some());
+    for w in &after {
+        on_victim += usize::from(held(node, &w.key).await.0.is_some());
     }
     let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().body;
     assert!(on_victim > 0, "the restarted node takes new keys: {nodes}");
@@ -304,10 +250,7 @@ async fn racing_writers_converge_on_the_latest_timestamp() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let mut config = cluster.config();
     config.replication.factor = std::num::NonZeroUsize::new(3).unwrap();
-    config.id = Some("a".into());
-    let a = TestBalancer::start(config.clone()).await;
-    config.id = Some("b".into());
-    let b = TestBalancer::start(config).await;
+    let (a, b) = TestBalancer::start_pair(config).await;
     let http = HttpClient::new();
 
     for round in 0..100 {
@@ -336,7 +279,7 @@ async fn racing_writers_converge_on_the_latest_timestamp() {
             Some(serde_json::to_string(&latest.1).unwrap()),
             Some(latest.0),
         );
-        let set = replica_set(&cluster.index, &key).await;
+        let set = cluster.replica_set(&key).await;
         assert_eq!(set.len(), 3, "{set:?}");
         // A quorum write answers after two of three replicas; the third
         // catches up in the background.
@@ -358,11 +301,12 @@ async fn keys_with_every_replica_dead_are_misses_and_the_rest_read_fine() {
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
-    let before = write_keys(&http, &b, "before", 200).await;
+    let before = values_by_key(&write_keys(&http, &b, "before", 200).await);
     let dead = [cluster.nodes[0].addr(), cluster.nodes[1].addr()];
     let mut lost = Vec::new();
     for key in before.keys() {
-        if replica_set(&cluster.index, key)
+        if cluster
+            .replica_set(key)
             .await
             .iter()
             .all(|id| dead.contains(id))
@@ -374,7 +318,7 @@ async fn keys_with_every_replica_dead_are_misses_and_the_rest_read_fine() {
     cluster.nodes[1].stop();
     for id in &dead {
         wait_until("both killed nodes are down", 10, || async {
-            node_state(&http, &b, id).await == "down"
+            node_state(&http, &b, id).await.as_deref() == Some("down")
         })
         .await;
     }
@@ -411,7 +355,7 @@ async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        if replica_set(&cluster.index, &key).await.contains(&full) {
+        if cluster.replica_set(&key).await.contains(&full) {
             break;
         }
     }
@@ -429,7 +373,7 @@ async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
         r.body
     );
 
-    let set = replica_set(&cluster.index, &key).await;
+    let set = cluster.replica_set(&key).await;
     assert_eq!(set.len(), 2, "{set:?}");
     assert!(!set.contains(&full), "the full node left the set: {set:?}");
     wait_until("the full node's old copy is removed", 10, async || {
@@ -493,12 +437,12 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
     let returning = cluster.nodes[1].addr();
     cluster.nodes[1].stop();
     wait_until("the stopped node is down", 10, || async {
-        node_state(&http, &b, &returning).await == "down"
+        node_state(&http, &b, &returning).await.as_deref() == Some("down")
     })
     .await;
-    let written = write_keys(&http, &b, "lonely", 50).await;
+    let written = values_by_key(&write_keys(&http, &b, "lonely", 50).await);
     for key in written.keys() {
-        assert_eq!(replica_set(&cluster.index, key).await.len(), 1, "{key}");
+        assert_eq!(cluster.replica_set(key).await.len(), 1, "{key}");
     }
 
     cluster.nodes[1].restart();
@@ -506,8 +450,7 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
     wait_until("every key is on both nodes again", 20, || async {
         for (key, value) in &written {
             let stored = serde_json::to_string(value).unwrap();
-            if replica_set(&cluster.index, key).await.len() != 2
-                || held(node, key).await.0 != Some(stored)
+            if cluster.replica_set(key).await.len() != 2 || held(node, key).await.0 != Some(stored)
             {
                 return false;
             }

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use hyper::StatusCode;
-use redis::AsyncCommands;
 use serde_json::json;
 use test_support::{Cluster, HttpClient, TestBalancer};
 
@@ -67,7 +66,6 @@ async fn reads_and_writes_survive_an_index_outage() {
         }
     }
     assert!(ready, "the index is seen again after it returns");
-    let mut index = cluster.index.connection().await;
     for i in 0..20 {
         let key = format!("after{i}");
         let r = http
@@ -75,7 +73,7 @@ async fn reads_and_writes_survive_an_index_outage() {
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::CREATED);
-        let entry: Option<String> = index.get(format!("loc:{key}")).await.unwrap();
+        let entry = cluster.index_entry(&key).await;
         assert_eq!(entry, r.node(), "{key} is indexed on its node");
     }
     // The restarted index is empty: keys from before are found by hashing.

@@ -5,28 +5,11 @@ use std::time::Duration;
 
 use balancer::config::Choices;
 use hyper::StatusCode;
-use serde_json::json;
-use test_support::{Cluster, HttpClient, TestBalancer};
+use test_support::{Cluster, HttpClient, TestBalancer, write_keys};
 
 /// Waits past a few sample intervals so the balancer sees the new memory.
 async fn let_samples_catch_up() {
     tokio::time::sleep(Duration::from_millis(700)).await;
-}
-
-async fn write_keys(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize) -> Vec<String> {
-    let mut nodes = Vec::new();
-    for i in 0..n {
-        let r = http
-            .post_json(
-                &format!("{}/cache", b.url),
-                &json!({"key": format!("{prefix}{i}"), "value": "v"}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        nodes.push(r.node().unwrap());
-    }
-    nodes
 }
 
 #[tokio::test]
@@ -38,25 +21,26 @@ async fn new_keys_avoid_a_node_filled_around_the_balancer() {
 
     let before = write_keys(&http, &b, "before", 200).await;
     assert!(
-        before.contains(&full),
+        before.iter().any(|w| w.node == full),
         "the node takes keys while it is empty"
     );
 
     cluster.nodes[0].fill_with_junk(40).await;
     let_samples_catch_up().await;
     let after = write_keys(&http, &b, "after", 200).await;
-    assert!(!after.contains(&full), "no new key lands on the full node");
+    assert!(
+        !after.iter().any(|w| w.node == full),
+        "no new key lands on the full node"
+    );
 
     // Its keys are still read from it.
-    for (i, node) in before.iter().enumerate() {
-        if *node == full {
-            let r = http
-                .get(&format!("{}/cache/before{i}", b.url))
-                .await
-                .unwrap();
-            assert_eq!(r.status, StatusCode::OK);
-            assert_eq!(r.node().unwrap(), full);
-        }
+    for w in before.iter().filter(|w| w.node == full) {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.node().unwrap(), full);
     }
 }
 
@@ -70,9 +54,9 @@ async fn with_choices_all_new_keys_go_to_the_emptiest_node() {
     config.placement.choices = Choices::All;
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
-    let nodes = write_keys(&http, &b, "k", 100).await;
+    let written = write_keys(&http, &b, "k", 100).await;
     let emptiest = cluster.nodes[2].addr();
-    assert!(nodes.iter().all(|n| *n == emptiest), "{nodes:?}");
+    assert!(written.iter().all(|w| w.node == emptiest), "{written:?}");
 }
 
 #[tokio::test]
@@ -83,7 +67,7 @@ async fn utilization_counts_capacity_not_just_bytes() {
     config.placement.choices = Choices::All;
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
-    let nodes = write_keys(&http, &b, "k", 50).await;
+    let written = write_keys(&http, &b, "k", 50).await;
     let big = cluster.nodes[1].addr();
-    assert!(nodes.iter().all(|n| *n == big), "{nodes:?}");
+    assert!(written.iter().all(|w| w.node == big), "{written:?}");
 }

@@ -4,53 +4,28 @@
 //! exist; a restarted agent makes them fresh again.
 
 use hyper::StatusCode;
-use serde_json::{Value, json};
-use support::Agent;
+use serde_json::json;
 use test_support::wait_until;
-use test_support::{Cluster, HttpClient, TestBalancer};
-
-mod support;
-
-async fn nodes(http: &HttpClient, b: &TestBalancer) -> Vec<Value> {
-    let v = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-    v["nodes"].as_array().unwrap().clone()
-}
-
-async fn placements(http: &HttpClient, b: &TestBalancer, prefix: &str, n: usize) -> Vec<String> {
-    let mut placed = Vec::new();
-    for i in 0..n {
-        let body = json!({"key": format!("{prefix}{i}"), "value": i});
-        let r = http
-            .post_json(&format!("{}/cache", b.url), &body)
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        placed.push(r.node().unwrap());
-    }
-    placed
-}
+use test_support::{
+    Cluster, HttpClient, TestAgent, TestBalancer, WrittenKey, node_entries, write_keys,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let (port_a, port_b) = (test_support::free_port(), test_support::free_port());
-    let agent_a = Agent::start(Agent::config(port_a, "host-a", &[&cluster.nodes[0]])).await;
-    let _agent_b = Agent::start(Agent::config(
-        port_b,
+    let agent_a = TestAgent::start(TestAgent::config("host-a", &[&cluster.nodes[0]])).await;
+    let agent_b = TestAgent::start(TestAgent::config(
         "host-b",
         &[&cluster.nodes[1], &cluster.nodes[2]],
     ))
     .await;
     let mut config = cluster.unreplicated_config();
-    config.probes = vec![
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ];
+    config.probes = vec![agent_a.url.clone(), agent_b.url.clone()];
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
 
     wait_until("every node is reported by its agent", 5, async || {
-        let n = nodes(&http, &b).await;
+        let n = node_entries(&http, &b).await;
         n[0]["report_source"] == json!("agent:host-a")
             && n[1]["report_source"] == json!("agent:host-b")
             && n[2]["report_source"] == json!("agent:host-b")
@@ -60,57 +35,58 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
     // Fill node 1 around the balancer: the agent's next report steers new keys away.
     cluster.nodes[1].fill_with_junk(40).await;
     wait_until("the agent reports the filled node", 5, async || {
-        nodes(&http, &b).await[1]["used_memory_bytes"]
+        node_entries(&http, &b).await[1]["used_memory_bytes"]
             .as_u64()
             .unwrap()
             > 40 << 20
     })
     .await;
-    let placed = placements(&http, &b, "steered", 100).await;
+    let placed = write_keys(&http, &b, "steered", 100).await;
     assert!(
-        !placed.contains(&cluster.nodes[1].addr()),
+        !placed.iter().any(|w| w.node == cluster.nodes[1].addr()),
         "no new key on the full node"
     );
 
     // Agent A goes silent: node 0 goes stale, still serves its keys, takes no new ones.
-    let on_node0: Vec<usize> = placements(&http, &b, "before", 60)
+    let on_node0: Vec<WrittenKey> = write_keys(&http, &b, "before", 60)
         .await
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n == cluster.nodes[0].addr())
-        .map(|(i, _)| i)
+        .into_iter()
+        .filter(|w| w.node == cluster.nodes[0].addr())
         .collect();
     assert!(!on_node0.is_empty());
+    let addr_a = agent_a.addr;
     agent_a.stop().await;
     wait_until("node 0 is stale", 5, async || {
-        nodes(&http, &b).await[0]["utilization"].is_null()
+        node_entries(&http, &b).await[0]["utilization"].is_null()
     })
     .await;
-    let n0 = &nodes(&http, &b).await[0];
+    let n0 = &node_entries(&http, &b).await[0];
     assert_eq!(n0["state"], json!("up"));
     assert!(n0["report_age_seconds"].as_f64().unwrap() > 0.5);
-    for i in &on_node0 {
+    for w in &on_node0 {
         let r = http
-            .get(&format!("{}/cache/before{i}", b.url))
+            .get(&format!("{}/cache/{}", b.url, w.key))
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::OK, "a stale node still serves reads");
     }
-    let placed = placements(&http, &b, "stale", 100).await;
+    let placed = write_keys(&http, &b, "stale", 100).await;
     assert!(
-        !placed.contains(&cluster.nodes[0].addr()),
+        !placed.iter().any(|w| w.node == cluster.nodes[0].addr()),
         "no new key on the stale node"
     );
 
     // Agent A returns (on the same port): node 0 is fresh again.
-    let _agent_a = Agent::start(Agent::config(port_a, "host-a", &[&cluster.nodes[0]])).await;
+    let mut config_a = TestAgent::config("host-a", &[&cluster.nodes[0]]);
+    config_a.listen = addr_a;
+    let _agent_a = TestAgent::start(config_a).await;
     wait_until("node 0 is fresh again", 5, async || {
-        !nodes(&http, &b).await[0]["utilization"].is_null()
+        !node_entries(&http, &b).await[0]["utilization"].is_null()
     })
     .await;
-    let placed = placements(&http, &b, "fresh", 100).await;
+    let placed = write_keys(&http, &b, "fresh", 100).await;
     assert!(
-        placed.contains(&cluster.nodes[0].addr()),
+        placed.iter().any(|w| w.node == cluster.nodes[0].addr()),
         "node 0 takes new keys again"
     );
 }
@@ -118,26 +94,24 @@ async fn reports_steer_placement_and_a_silent_agent_makes_its_nodes_stale() {
 #[tokio::test]
 async fn an_agent_reporting_a_node_down_takes_it_out_of_placement() {
     let mut cluster = Cluster::start(&["64mb", "64mb"]);
-    let port = test_support::free_port();
-    let _agent = Agent::start(Agent::config(
-        port,
+    let agent = TestAgent::start(TestAgent::config(
         "host",
         &[&cluster.nodes[0], &cluster.nodes[1]],
     ))
     .await;
     let mut config = cluster.unreplicated_config();
-    config.probes = vec![format!("http://127.0.0.1:{port}")];
+    config.probes = vec![agent.url.clone()];
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
     cluster.nodes[0].stop();
     wait_until("the agent reports node 0 down", 5, async || {
-        let n = nodes(&http, &b).await;
+        let n = node_entries(&http, &b).await;
         n[0]["state"] == json!("down")
             && n[0]["last_error"]
                 .as_str()
                 .is_some_and(|e| e.contains("agent host"))
     })
     .await;
-    let placed = placements(&http, &b, "k", 20).await;
-    assert!(placed.iter().all(|n| *n == cluster.nodes[1].addr()));
+    let placed = write_keys(&http, &b, "k", 20).await;
+    assert!(placed.iter().all(|w| w.node == cluster.nodes[1].addr()));
 }

@@ -8,7 +8,7 @@
 
 use hyper::StatusCode;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, wait_until};
+use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, nodes_view, wait_until};
 
 /// Reads answered by `source` (`near_cache`, `cache`, `index`, ...).
 fn lookups(b: &TestBalancer, source: &str) -> u64 {
@@ -18,7 +18,7 @@ fn lookups(b: &TestBalancer, source: &str) -> u64 {
 /// Waits until every node's invalidation stream is open and current.
 async fn wait_for_streams(http: &HttpClient, b: &TestBalancer) {
     wait_until("every invalidation stream is fresh", 10, async || {
-        let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        let view = nodes_view(http, b).await;
         let streams = view["near_cache"]["streams"].as_object().unwrap().clone();
         !streams.is_empty() && streams.values().all(|s| s == "fresh")
     })
@@ -27,11 +27,7 @@ async fn wait_for_streams(http: &HttpClient, b: &TestBalancer) {
 
 /// Balancers `a` and `b` on `cluster`, `a`'s streams fresh.
 async fn two_balancers(cluster: &Cluster) -> (TestBalancer, TestBalancer) {
-    let mut config = cluster.config();
-    config.id = Some("a".into());
-    let a = TestBalancer::start(config.clone()).await;
-    config.id = Some("b".into());
-    let b = TestBalancer::start(config).await;
+    let (a, b) = TestBalancer::start_pair(cluster.config()).await;
     wait_for_streams(&HttpClient::new(), &a).await;
     (a, b)
 }
@@ -100,7 +96,7 @@ async fn hot_keys_are_served_near_and_a_change_around_the_balancer_shows_at_once
     let near = lookups(&b, "near_cache");
     assert!(near >= 150, "repeat reads were near hits: {near} of 200");
 
-    let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+    let view = nodes_view(&http, &b).await;
     assert!(
         view["near_cache"]["entries"].as_u64().unwrap() > 0,
         "{view}"
@@ -108,7 +104,7 @@ async fn hot_keys_are_served_near_and_a_change_around_the_balancer_shows_at_once
     let mut conn = cluster.nodes[0].connection().await;
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
     wait_until("a flush empties the near cache", 5, async || {
-        let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        let view = nodes_view(&http, &b).await;
         view["near_cache"]["entries"] == 0
     })
     .await;
@@ -166,7 +162,7 @@ async fn with_no_bytes_every_read_asks_a_node() {
     }
     assert_eq!(lookups(&b, "near_cache"), 0);
     assert_eq!(lookups(&b, "cache"), 5);
-    let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+    let view = nodes_view(&http, &b).await;
     assert_eq!(view["near_cache"]["max_bytes"], 0);
 }
 
@@ -179,11 +175,10 @@ async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
     wait_until("the index stream is fresh", 10, async || {
-        let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        let view = nodes_view(&http, &b).await;
         view["location_cache"]["index_stream"] == "fresh"
     })
     .await;
-    let mut index = cluster.index.connection().await;
 
     for round in 1..=50 {
         let key = format!("moved-{round}");
@@ -195,19 +190,10 @@ async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
 
         // Elsewhere, the key moves: a newer value on another node, and the
         // index entry pointing there. The old node keeps its old copy.
-        let entry: String = redis::cmd("GET")
-            .arg(format!("loc:{key}"))
-            .query_async(&mut index)
-            .await
-            .unwrap();
+        let entry = cluster.index_entry(&key).await.unwrap();
         let elsewhere = cluster.nodes.iter().find(|n| n.addr() != entry).unwrap();
         write_around(elsewhere, &key, "new", round).await;
-        let _: () = redis::cmd("SET")
-            .arg(format!("loc:{key}"))
-            .arg(elsewhere.addr())
-            .query_async(&mut index)
-            .await
-            .unwrap();
+        cluster.set_index_entry(&key, &elsewhere.addr()).await;
         assert_eq!(read(&http, &b, &key).await, "new", "round {round}");
     }
 }

@@ -10,33 +10,31 @@ use coordination::paths;
 use coordination::session::{ZkConfig, connect};
 use hyper::StatusCode;
 use serde_json::{Value, json};
-use support::Agent;
 use test_support::wait_until;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, ZooKeeperServer};
-
-// Each test binary compiles its own copy of the shared module and uses part of it.
-#[allow(dead_code)]
-mod support;
+use test_support::{
+    Cluster, HttpClient, RedisServer, TestAgent, TestBalancer, WrittenKey, ZooKeeperServer,
+    node_entries, node_state, nodes_view, write_keys_with,
+};
 
 const SESSION_MS: u64 = 2000;
 
 fn with_zk(mut config: Config, zk: &ZooKeeperServer, id: &str) -> Config {
     config.zookeeper = Some(zk.addr());
-    config.zookeeper_session = Duration::from_millis(SESSION_MS);
+    config.zookeeper_session = std::time::Duration::from_millis(SESSION_MS);
     config.id = Some(id.into());
     config
 }
 
 async fn coordination(http: &HttpClient, b: &TestBalancer) -> Value {
-    http.get(&format!("{}/nodes", b.url)).await.unwrap().json()["coordination"].clone()
+    nodes_view(http, b).await["coordination"].clone()
 }
 
 /// A probe agent on a free port registering in `zk`; stopped on drop.
-async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> Agent {
-    let mut config = Agent::config(test_support::free_port(), host, nodes);
+async fn start_agent(zk: &ZooKeeperServer, host: &str, nodes: &[&RedisServer]) -> TestAgent {
+    let mut config = TestAgent::config(host, nodes);
     config.zookeeper = Some(zk.addr());
-    config.zookeeper_session = Duration::from_millis(SESSION_MS);
-    Agent::start(config).await
+    config.zookeeper_session = std::time::Duration::from_millis(SESSION_MS);
+    TestAgent::start(config).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,10 +91,8 @@ async fn probe_agents_are_found_through_zookeeper() {
     let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
     let http = HttpClient::new();
     wait_until("the agent's reports arrive", 10, async || {
-        let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-        nodes["nodes"]
-            .as_array()
-            .unwrap()
+        node_entries(&http, &b)
+            .await
             .iter()
             .all(|n| n["report_source"] == json!("agent:zk-host"))
     })
@@ -210,36 +206,19 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
             .await
             .unwrap();
     }
-    let state_of = async |addr: &str| -> Value {
-        let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
-        nodes["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["addr"] == json!(addr))
-            .map_or(Value::Null, |n| n["state"].clone())
-    };
     wait_until("the added node is up", 10, async || {
-        state_of(&extra.addr()).await == json!("up")
+        node_state(&http, &b, &extra.addr()).await.as_deref() == Some("up")
     })
     .await;
 
     // Values big enough that the other nodes' growth outweighs the few KiB
     // by which a fresh node's own bookkeeping may start out fuller.
-    let mut on_extra = Vec::new();
-    for i in 0..100 {
-        let r = http
-            .post_json(
-                &format!("{}/cache", b.url),
-                &json!({"key": format!("grow{i}"), "value": "x".repeat(8 * 1024)}),
-            )
+    let on_extra: Vec<WrittenKey> =
+        write_keys_with(&http, &b, "grow", 100, |_| "x".repeat(8 * 1024))
             .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED);
-        if r.node().unwrap() == extra.addr() {
-            on_extra.push(i);
-        }
-    }
+            .into_iter()
+            .filter(|w| w.node == extra.addr())
+            .collect();
     let view = http.get(&format!("{}/nodes", b.url)).await.unwrap().body;
     assert!(
         !on_extra.is_empty(),
@@ -252,7 +231,7 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
         .await
         .unwrap();
     wait_until("the node drains", 10, async || {
-        state_of(&extra.addr()).await == json!("draining")
+        node_state(&http, &b, &extra.addr()).await.as_deref() == Some("draining")
     })
     .await;
     for i in 0..100 {
@@ -269,8 +248,11 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
             "no new key on a draining node"
         );
     }
-    for i in on_extra {
-        let r = http.get(&format!("{}/cache/grow{i}", b.url)).await.unwrap();
+    for w in on_extra {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
         assert_eq!(
             r.status,
             StatusCode::OK,
@@ -314,7 +296,7 @@ async fn a_killed_leader_is_replaced_within_the_session_timeout() {
     })
     .await;
     let mut config = with_zk(cluster.unreplicated_config(), &zk, "survivor");
-    config.zookeeper_session = Duration::from_millis(5000); // the killed process asked for 5 s (the default)
+    config.zookeeper_session = std::time::Duration::from_millis(5000); // the killed process asked for 5 s (the default)
     let survivor = TestBalancer::start(config).await;
     wait_until("the survivor sees the leader", 10, async || {
         coordination(&http, &survivor).await["leader"] == json!("doomed")

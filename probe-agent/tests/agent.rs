@@ -5,61 +5,17 @@
 use std::time::Duration;
 
 use hyper::StatusCode;
-use memreport::{HostMemory, NodeSpec, NodeState, Report};
-use probe_agent::config::Config;
-use probe_agent::host::FixedSource;
-use test_support::{HttpClient, RedisServer};
-use tokio::sync::oneshot;
+use memreport::{NodeState, Report};
+use test_support::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, HttpClient, RedisServer, TestAgent};
 
-struct Agent {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+/// An agent on host `test-host` naming its nodes `n0`, `n1`, ...
+async fn start(nodes: &[&RedisServer], interval_ms: u64) -> TestAgent {
+    let mut config = TestAgent::config("test-host", nodes);
+    config.interval = std::time::Duration::from_millis(interval_ms);
+    for (i, node) in config.nodes.iter_mut().enumerate() {
+        node.id = format!("n{i}");
     }
-}
-
-const HOST: HostMemory = HostMemory {
-    total_bytes: 16 << 30,
-    available_bytes: 12 << 30,
-    used_bytes: 4 << 30,
-};
-
-async fn start(nodes: &[&RedisServer], interval_ms: u64) -> Agent {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = Config {
-        host: Some("test-host".into()),
-        nodes: nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| NodeSpec {
-                id: format!("n{i}"),
-                addr: n.addr(),
-            })
-            .collect(),
-        interval: Duration::from_millis(interval_ms),
-        node_timeout: Duration::from_millis(300),
-        ..Config::default()
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(probe_agent::run(
-        listener,
-        config,
-        Box::new(FixedSource(HOST, 12.5)),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    Agent {
-        url,
-        stop: Some(stop),
-    }
+    TestAgent::start(config).await
 }
 
 async fn report(http: &HttpClient, url: &str) -> Report {
@@ -83,8 +39,8 @@ async fn reports_host_and_node_figures() {
     let r = report(&http, &format!("{}/report", agent.url)).await;
     assert_eq!(r.version, memreport::VERSION);
     assert_eq!(r.host, "test-host");
-    assert_eq!(r.memory, HOST);
-    assert_eq!(r.cpu_percent, 12.5);
+    assert_eq!(r.memory, AGENT_HOST_MEMORY);
+    assert_eq!(r.cpu_percent, AGENT_CPU_PERCENT);
     assert!(r.seq >= 1 && r.taken_at_ms > 0);
     assert_eq!(r.interval_ms, 200);
     let (n0, n1) = (&r.nodes[0], &r.nodes[1]);

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use balancer::App;
 use balancer::config::{Config, NodeSpec};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::RedisServer;
+use crate::{HttpClient, RedisServer};
 
 /// A running balancer.
 #[derive(Debug)]
@@ -53,7 +54,7 @@ impl TestBalancer {
             let _ = stopped.await;
         }));
         // `run` samples the nodes before it serves; wait until it answers.
-        let client = crate::HttpClient::new();
+        let client = HttpClient::new();
         for _ in 0..200 {
             if client.get(&format!("{url}/healthz")).await.is_ok() {
                 break;
@@ -66,6 +67,15 @@ impl TestBalancer {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// Two balancers on one configuration, with ids `a` and `b`, as two
+    /// processes sharing the index and the nodes.
+    pub async fn start_pair(mut config: Config) -> (TestBalancer, TestBalancer) {
+        config.id = Some("a".into());
+        let a = TestBalancer::start(config.clone()).await;
+        config.id = Some("b".into());
+        (a, TestBalancer::start(config).await)
     }
 
     /// Stops it and waits for in-flight requests to finish.
@@ -87,38 +97,27 @@ impl Drop for TestBalancer {
     }
 }
 
-/// An index Redis and a set of data nodes, all real processes.
-#[derive(Debug)]
-pub struct Cluster {
-    /// The index Redis.
-    pub index: RedisServer,
-    /// The data nodes, in configuration order.
-    pub nodes: Vec<RedisServer>,
+/// The balancer's `GET /nodes` answer.
+pub async fn nodes_view(http: &HttpClient, balancer: &TestBalancer) -> Value {
+    http.get(&format!("{}/nodes", balancer.url))
+        .await
+        .expect("GET /nodes")
+        .json()
 }
 
-impl Cluster {
-    /// Starts an index and one data node per `maxmemory` value.
-    pub fn start(maxmemories: &[&str]) -> Cluster {
-        Cluster {
-            index: RedisServer::start(),
-            nodes: maxmemories
-                .iter()
-                .map(|m| RedisServer::with_maxmemory(m))
-                .collect(),
-        }
-    }
+/// Its `nodes` list: one entry per data node, in configuration order.
+pub async fn node_entries(http: &HttpClient, balancer: &TestBalancer) -> Vec<Value> {
+    nodes_view(http, balancer).await["nodes"]
+        .as_array()
+        .expect("a nodes list")
+        .clone()
+}
 
-    /// A test configuration pointing at these servers.
-    pub fn config(&self) -> Config {
-        let nodes: Vec<&RedisServer> = self.nodes.iter().collect();
-        test_config(&self.index, &nodes)
-    }
-
-    /// The same with one copy per key, for tests of where a key goes
-    /// (placement, the index and its fallback); replication has its own.
-    pub fn unreplicated_config(&self) -> Config {
-        let mut config = self.config();
-        config.replication.factor = std::num::NonZeroUsize::MIN;
-        config
-    }
+/// The `state` that `/nodes` gives the node at `addr`, if it lists it.
+pub async fn node_state(http: &HttpClient, balancer: &TestBalancer, addr: &str) -> Option<String> {
+    node_entries(http, balancer)
+        .await
+        .iter()
+        .find(|n| n["addr"] == addr)
+        .map(|n| n["state"].as_str().expect("a state").to_string())
 }

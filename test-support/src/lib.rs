@@ -1,21 +1,31 @@
 //! Test support: real `redis-server` and ZooKeeper processes on free loopback ports, a
-//! balancer running in-process on port 0, and a small HTTP client.
+//! balancer and a probe agent running in-process on port 0, a small HTTP
+//! client, and helpers over a running cluster.
 //!
 //! Everything here cleans up on `Drop`: a test that panics leaves no
 //! process behind.
 //!
 //! # Layout
 //! - [`redis_server`]: [`RedisServer`], one child process per instance.
-//! - [`balancer`]: [`TestBalancer`], `balancer::run` on a spawned task.
+//! - [`balancer`]: [`TestBalancer`], `balancer::run` on a spawned task,
+//!   and its `/nodes` view ([`nodes_view`], [`node_entries`], [`node_state`]).
+//! - [`cluster`]: [`Cluster`], an index and data nodes; [`write_keys`]
+//!   through a balancer, and a key's replica set as the index records it
+//!   ([`Cluster::replica_set`]).
+//! - [`agent`]: [`TestAgent`], `probe_agent::run` with fixed host figures.
 //! - [`http`]: [`HttpClient`], JSON requests with status and headers.
 //! - [`zookeeper`]: [`ZooKeeperServer`], a standalone ZooKeeper process.
 
+pub mod agent;
 pub mod balancer;
+pub mod cluster;
 pub mod http;
 pub mod redis_server;
 pub mod zookeeper;
 
-pub use self::balancer::{Cluster, TestBalancer, test_config};
+pub use self::agent::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, TestAgent};
+pub use self::balancer::{TestBalancer, node_entries, node_state, nodes_view, test_config};
+pub use self::cluster::{Cluster, WrittenKey, values_by_key, write_keys, write_keys_with};
 pub use self::http::{HttpClient, HttpReply};
 pub use self::redis_server::RedisServer;
 pub use self::zookeeper::ZooKeeperServer;

@@ -1,0 +1,143 @@
+//! An index Redis and data nodes, all real processes, and what tests do to
+//! them through a balancer: write keys, read where the index put them.
+
+use std::collections::HashMap;
+
+use balancer::config::Config;
+use balancer::index::entry_key;
+use hyper::StatusCode;
+use serde_json::json;
+
+use crate::{HttpClient, RedisServer, TestBalancer, test_config};
+
+/// An index Redis and a set of data nodes, all real processes.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The index Redis.
+    pub index: RedisServer,
+    /// The data nodes, in configuration order.
+    pub nodes: Vec<RedisServer>,
+}
+
+impl Cluster {
+    /// Starts an index and one data node per `maxmemory` value.
+    pub fn start(maxmemories: &[&str]) -> Cluster {
+        Cluster {
+            index: RedisServer::start(),
+            nodes: maxmemories
+                .iter()
+                .map(|m| RedisServer::with_maxmemory(m))
+                .collect(),
+        }
+    }
+
+    /// A test configuration pointing at these servers.
+    pub fn config(&self) -> Config {
+        let nodes: Vec<&RedisServer> = self.nodes.iter().collect();
+        test_config(&self.index, &nodes)
+    }
+
+    /// The same with one copy per key, for tests of where a key goes
+    /// (placement, the index and its fallback); replication has its own.
+    pub fn unreplicated_config(&self) -> Config {
+        let mut config = self.config();
+        config.replication.factor = std::num::NonZeroUsize::MIN;
+        config
+    }
+
+    /// The index entry of `key` as stored: its replica set, primary first,
+    /// comma separated; `None` when the index has no entry.
+    pub async fn index_entry(&self, key: &str) -> Option<String> {
+        let mut conn = self.index.connection().await;
+        redis::cmd("GET")
+            .arg(entry_key(key))
+            .query_async(&mut conn)
+            .await
+            .expect("read the index entry")
+    }
+
+    /// The replica set the index records for `key`, primary first; empty
+    /// when it has no entry.
+    pub async fn replica_set(&self, key: &str) -> Vec<String> {
+        self.index_entry(key)
+            .await
+            .unwrap_or_default()
+            .split(',')
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Overwrites the index entry of `key` with `entry`, as another balancer
+    /// moving the key would.
+    pub async fn set_index_entry(&self, key: &str, entry: &str) {
+        let mut conn = self.index.connection().await;
+        let _: () = redis::cmd("SET")
+            .arg(entry_key(key))
+            .arg(entry)
+            .query_async(&mut conn)
+            .await
+            .expect("write the index entry");
+    }
+}
+
+/// One key written through a balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenKey {
+    /// `<prefix>-<i>`.
+    pub key: String,
+    /// The JSON string stored.
+    pub value: String,
+    /// The write's `X-Cache-Node`: the node, or the replicas comma
+    /// separated.
+    pub node: String,
+}
+
+/// Writes `count` new keys `<prefix>-0`, `<prefix>-1`, ... through
+/// `balancer`, each with the value `value of <key>`, asserting each is
+/// created; returns them in that order.
+pub async fn write_keys(
+    http: &HttpClient,
+    balancer: &TestBalancer,
+    prefix: &str,
+    count: usize,
+) -> Vec<WrittenKey> {
+    write_keys_with(http, balancer, prefix, count, |key| {
+        format!("value of {key}")
+    })
+    .await
+}
+
+/// The same with the value `value_of(key)`, e.g. a large one.
+pub async fn write_keys_with(
+    http: &HttpClient,
+    balancer: &TestBalancer,
+    prefix: &str,
+    count: usize,
+    value_of: impl Fn(&str) -> String,
+) -> Vec<WrittenKey> {
+    let mut written = Vec::with_capacity(count);
+    for i in 0..count {
+        let key = format!("{prefix}-{i}");
+        let value = value_of(&key);
+        let r = http
+            .post_json(
+                &format!("{}/cache", balancer.url),
+                &json!({"key": key, "value": value}),
+            )
+            .await
+            .expect("POST /cache");
+        assert_eq!(r.status, StatusCode::CREATED, "{key}: {}", r.body);
+        let node = r.node().expect("X-Cache-Node");
+        written.push(WrittenKey { key, value, node });
+    }
+    written
+}
+
+/// The written keys with their values.
+pub fn values_by_key(written: &[WrittenKey]) -> HashMap<String, String> {
+    written
+        .iter()
+        .map(|w| (w.key.clone(), w.value.clone()))
+        .collect()
+}
