@@ -75,36 +75,11 @@ mod tests {
     #[test]
     fn candidates_are_the_top_k_plus_r_minus_one() {
         let readable = [3, 1, 0, 2, 4];
-        assert_eq!(
-            nodes_to_ask(
-                Scope::Candidates,
-                &readable,
-                &readable,
-                &PlacementConfig::top(2),
-                1
-            ),
-            vec![3, 1]
-        );
-        assert_eq!(
-            nodes_to_ask(
-                Scope::Candidates,
-                &readable,
-                &readable,
-                &PlacementConfig::top(2),
-                2
-            ),
-            vec![3, 1, 0]
-        );
-        assert_eq!(
-            nodes_to_ask(
-                Scope::Candidates,
-                &readable,
-                &readable,
-                &PlacementConfig::top(2),
-                9
-            ),
-            vec![3, 1, 0, 2, 4]
-        );
+        let k2 = PlacementConfig::top(2);
+        for (factor, expected) in [(1, vec![3, 1]), (2, vec![3, 1, 0]), (9, readable.to_vec())] {
+            let asked = nodes_to_ask(Scope::Candidates, &readable, &readable, &k2, factor);
+            assert_eq!(asked, expected, "R = {factor}");
+        }
     }
 
     #[test]
