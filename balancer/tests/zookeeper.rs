@@ -319,7 +319,10 @@ async fn a_killed_leader_is_replaced_within_the_session_timeout() {
 #[tokio::test]
 async fn the_lock_helper_admits_one_holder_at_a_time() {
     let zk = ZooKeeperServer::start();
-    let config = ZkConfig::new(&zk.addr(), SESSION_MS);
+    // No session expires here: a long timeout only gives a JVM that is
+    // still warming up (the other tests start theirs at the same moment)
+    // time for its first answer.
+    let config = ZkConfig::new(&zk.addr(), 10_000);
     let (a, b) = (
         connect(&config).await.unwrap(),
         connect(&config).await.unwrap(),
@@ -347,7 +350,10 @@ async fn the_lock_helper_admits_one_holder_at_a_time() {
 async fn a_registration_never_evicts_another_process() {
     use coordination::registry::register_ephemeral;
     let zk = ZooKeeperServer::start();
-    let config = ZkConfig::new(&zk.addr(), SESSION_MS);
+    // No session expires here: a long timeout only gives a JVM that is
+    // still warming up (the other tests start theirs at the same moment)
+    // time for its first answer.
+    let config = ZkConfig::new(&zk.addr(), 10_000);
     let (a, b) = (
         connect(&config).await.unwrap(),
         connect(&config).await.unwrap(),
