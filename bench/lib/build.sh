@@ -63,11 +63,16 @@ build_balancer() {
   commit=$(git rev-parse --verify -q "$rev^{commit}") || { echo "unknown revision: $rev" >&2; return 1; }
   rustc_id=$(rustc -vV | sha1sum | cut -c1-12)
   cached=$COMPARE_DIR/bin/$commit-$rustc_id/balancer
+  # One build at a time in target/compare: two runs of bench/compare or
+  # bench/callgrind at once would share its worktree.
+  mkdir -p "$COMPARE_DIR"
+  local lock
+  exec {lock}>"$COMPARE_DIR/build.lock"
+  flock "$lock"
   if [[ -x $cached ]]; then
     echo "using the build of $rev (${commit:0:12}) from $cached" >&2
   else
     echo "building $rev (${commit:0:12}) in a temporary worktree (release; target dir $COMPARE_DIR/target)..." >&2
-    mkdir -p "$COMPARE_DIR"
     local own=${CARGO_TARGET_DIR:-target}/release
     if [[ ! -d $COMPARE_DIR/target/release && -d $own ]]; then
       # Seeded with the working tree's build: cargo then reuses the
@@ -85,6 +90,7 @@ build_balancer() {
     cp "$COMPARE_DIR/target/release/balancer" "$cached.tmp" && mv "$cached.tmp" "$cached"
     remove_build_worktree
   fi
+  exec {lock}>&-
   cp "$cached" "$dest"
 }
 

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # work, pids, KEYS, DURATION, CONNECTIONS: set by the caller
 # Pieces shared by bench/throughput, bench/compare and bench/callgrind:
 # Redis nodes and balancers on free loopback ports, the key preload, the
 # wrk Lua scripts and the parsing of wrk's output. Source it after `cd` to
