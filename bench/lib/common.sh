@@ -1,0 +1,120 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154 # work, pids, KEYS, DURATION, CONNECTIONS: set by the caller
+# Pieces shared by bench/throughput, bench/compare and bench/callgrind:
+# Redis nodes and balancers on free loopback ports, the key preload, the
+# wrk Lua scripts and the parsing of wrk's output. Source it after `cd` to
+# the repository root; it defines functions only.
+#
+# The caller sets:
+#   work       a scratch directory (logs, Lua scripts, results)
+#   pids       an array; every process started here is appended to it
+#   KEYS       how many keys the preload and the Lua scripts cover
+#   DURATION, CONNECTIONS   for run_wrk
+# and calls bench_cleanup from its EXIT trap.
+
+# bench_cleanup: stops what was started here (the pids array) and removes
+# $work.
+bench_cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_for() { # wait_for CMD...: retry for WAIT_SECONDS (10 s unless set)
+  for _ in $(seq $((${WAIT_SECONDS:-10} * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "timed out waiting for: $*" >&2; return 1
+}
+
+start_redis() { # start_redis PORT MAXMEMORY
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no \
+    --maxmemory "$2" --maxmemory-policy noeviction >"$work/redis-$1.log" 2>&1 &
+  pids+=($!)
+  wait_for redis-cli -p "$1" ping
+}
+
+# start_nodes: an index Redis (64 MiB) and four data nodes (256 MiB each);
+# sets index_port, node_ports and nodes (the --nodes list).
+start_nodes() {
+  index_port=$(free_port)
+  start_redis "$index_port" 64mb
+  node_ports=()
+  for _ in 1 2 3 4; do
+    p=$(free_port); start_redis "$p" 256mb; node_ports+=("$p")
+  done
+  nodes=$(printf '127.0.0.1:%s,' "${node_ports[@]}"); nodes=${nodes%,}
+}
+
+# run_balancer PORT BINARY FLAGS...: starts BINARY on PORT against the
+# nodes of start_nodes, with RUST_LOG=warn, logging to
+# $work/balancer-PORT.log, and waits until it is ready. The words of the
+# array BALANCER_PREFIX, when set, go in front (e.g. valgrind); the pid
+# appended to pids is the one of that command.
+run_balancer() {
+  local port=$1 binary=$2
+  shift 2
+  RUST_LOG=warn ${BALANCER_PREFIX[@]+"${BALANCER_PREFIX[@]}"} "$binary" --listen "127.0.0.1:$port" \
+    --index "127.0.0.1:$index_port" --nodes "$nodes" "$@" >"$work/balancer-$port.log" 2>&1 &
+  pids+=($!)
+  wait_for curl -sf "127.0.0.1:$port/readyz"
+}
+
+value=$(head -c 100 /dev/zero | tr '\0' v)
+
+# preload PORT PREFIX: writes KEYS keys PREFIX0.. with 100-byte values
+# through the balancer on PORT, 50 at a time.
+preload() {
+  local i
+  for ((i = 0; i < KEYS; i++)); do
+    printf '{"key":"%s%d","value":"%s"}\n' "$2" "$i" "$value"
+  done >"$work/bodies"
+  xargs -P 50 -d '\n' -I{} curl -sf -o /dev/null -XPOST "127.0.0.1:$1/cache" -d {} <"$work/bodies"
+}
+
+# Each script builds its requests once, in a shuffled order, so wrk's Lua
+# costs the same per request for every target.
+lua_requests() { # lua_requests PATH_PREFIX: GET PATH_PREFIX<i> for every key
+  cat <<LUA
+local reqs, n = {}, 0
+init = function(args)
+  for i = 0, $KEYS - 1 do reqs[i + 1] = wrk.format("GET", "$1" .. i) end
+  math.randomseed(42)
+  for i = #reqs, 2, -1 do local j = math.random(i); reqs[i], reqs[j] = reqs[j], reqs[i] end
+end
+request = function() n = n % #reqs + 1; return reqs[n] end
+LUA
+}
+post_requests() { # post_requests KEY_PREFIX: POSTs cycling over KEYS keys
+  cat <<LUA
+local value = string.rep("v", 100)
+local i = 0
+request = function()
+  i = (i + 1) % $KEYS
+  local body = '{"key":"$1' .. i .. '","value":"' .. value .. '"}'
+  return wrk.format("POST", "/cache", {["content-type"] = "application/json"}, body)
+end
+LUA
+}
+
+# run_wrk NAME PORT SCRIPT -> appends "name rps p50_ms p99_ms non2xx" to
+# $work/results
+run_wrk() {
+  local out
+  out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$3" "http://127.0.0.1:$2")
+  local rps p50 p99 bad
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
+  echo "$1 $rps $(to_ms "$p50") $(to_ms "$p99") $bad" >>"$work/results"
+}
+to_ms() { # wrk prints 1.23ms, 456.00us or 1.20s
+  awk -v v="$1" 'BEGIN { n = v + 0;
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000;
+    printf "%.2f", n }'
+}
+
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+col() { awk -v n="$1" -v c="$2" '$1 == n {print $c}' "$work/results" | median; }
