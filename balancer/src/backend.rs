@@ -31,6 +31,15 @@ pub enum BackendError {
         /// The server's address.
         addr: String,
     },
+    /// The server refused a write stamped further ahead of its clock than
+    /// the drift bound allows (see `values.rs`).
+    #[error("{addr} refused the write: {reason}")]
+    ClockAhead {
+        /// The server's address.
+        addr: String,
+        /// How far ahead, in the server's words.
+        reason: String,
+    },
     /// The server answered with an error.
     #[error("{addr} replied with an error: {reason}")]
     Reply {
@@ -122,6 +131,11 @@ impl Backend {
         let addr = self.addr.clone();
         if e.code() == Some("OOM") {
             BackendError::OutOfMemory { addr }
+        } else if e.code() == Some("CLOCKAHEAD") {
+            BackendError::ClockAhead {
+                addr,
+                reason: e.detail().unwrap_or_default().to_string(),
+            }
         } else if matches!(
             e.code(),
             Some("LOADING" | "BUSY" | "MASTERDOWN" | "TRYAGAIN")

@@ -26,6 +26,10 @@ pub enum Error {
     /// The node holding the key is at its memory limit.
     #[error("data node full: {0}")]
     NodeFull(BackendError),
+    /// The nodes refused the write: its timestamp is further ahead of their
+    /// clocks than the drift bound (this balancer's clock runs fast).
+    #[error("write refused, clock ahead: {0}")]
+    ClockAhead(BackendError),
     /// A node holds something under the key that is not a JSON value
     /// (written around the balancer).
     #[error("the value stored under this key is not JSON")]
@@ -36,6 +40,7 @@ impl From<BackendError> for Error {
     fn from(e: BackendError) -> Error {
         match e {
             BackendError::OutOfMemory { .. } => Error::NodeFull(e),
+            BackendError::ClockAhead { .. } => Error::ClockAhead(e),
             _ => Error::NodeUnavailable(e),
         }
     }

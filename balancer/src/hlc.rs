@@ -7,15 +7,26 @@
 //! `<ms:013>.<counter:06>.<balancer id>`, so the Lua script on a data node
 //! orders two timestamps by comparing strings: that comparison is
 //! last-writer-wins.
+//!
+//! **Bounded drift.** A clock moves past the timestamps it observes on the
+//! nodes, so that a balancer whose wall clock lags still orders its next
+//! write after what it saw. Unbounded, that lets one balancer with a fast
+//! wall clock drag every other clock ahead, and win every write from then
+//! on. So a timestamp more than `max_drift` ahead of this balancer's wall
+//! clock is not adopted ([`Clock::observe`] says so, and the caller counts
+//! it), and the nodes refuse writes stamped more than `max_drift` ahead of
+//! their own clock (see [`crate::values`]).
 
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One balancer's clock.
 #[derive(Debug)]
 pub struct Clock {
     id: String,
     last: Mutex<(u64, u64)>,
+    /// How far ahead of the wall clock an observed timestamp may be.
+    max_drift_ms: u64,
 }
 
 /// A timestamp as its two numbers; `Ord` is the write order.
@@ -29,11 +40,13 @@ struct Stamp {
 const MAX_COUNTER: u64 = 999_999;
 
 impl Clock {
-    /// A clock for the balancer `id`.
-    pub fn new(id: &str) -> Clock {
+    /// A clock for the balancer `id` that adopts observed timestamps at
+    /// most `max_drift` ahead of its wall clock.
+    pub fn new(id: &str, max_drift: Duration) -> Clock {
         Clock {
             id: id.to_string(),
             last: Mutex::new((0, 0)),
+            max_drift_ms: max_drift.as_millis() as u64,
         }
     }
 
@@ -43,9 +56,20 @@ impl Clock {
     }
 
     /// Moves the clock past `timestamp`, seen on a node, so this balancer's
-    /// next write orders after it even when its wall clock lags.
-    pub fn observe(&self, timestamp: &str) {
-        let Some(seen) = parse(timestamp) else { return };
+    /// next write orders after it even when its wall clock lags. Returns
+    /// `false` when the timestamp is more than the drift bound ahead of the
+    /// wall clock, and so was not adopted.
+    pub fn observe(&self, timestamp: &str) -> bool {
+        self.observe_at(timestamp, wall_millis())
+    }
+
+    fn observe_at(&self, timestamp: &str, wall: u64) -> bool {
+        let Some(seen) = parse(timestamp) else {
+            return true;
+        };
+        if seen.millis > wall.saturating_add(self.max_drift_ms) {
+            return false;
+        }
         let mut last = self.lock();
         if seen
             > (Stamp {
@@ -55,6 +79,12 @@ impl Clock {
         {
             *last = (seen.millis, seen.counter);
         }
+        true
+    }
+
+    /// The drift bound, in milliseconds.
+    pub fn max_drift_ms(&self) -> u64 {
+        self.max_drift_ms
     }
 
     fn tick(&self, wall: u64) -> String {
@@ -92,9 +122,14 @@ fn wall_millis() -> u64 {
 mod tests {
     use super::*;
 
+    /// A clock whose bound no test timestamp comes near.
+    fn clock(id: &str) -> Clock {
+        Clock::new(id, Duration::from_secs(3600 * 24 * 365 * 100))
+    }
+
     #[test]
     fn timestamps_grow_even_when_the_wall_clock_stands_still_or_steps_back() {
-        let clock = Clock::new("b1");
+        let clock = clock("b1");
         let a = clock.tick(1_000);
         let b = clock.tick(1_000);
         let c = clock.tick(900);
@@ -106,24 +141,35 @@ mod tests {
 
     #[test]
     fn observing_a_later_timestamp_moves_the_clock_past_it() {
-        let ahead = Clock::new("fast");
+        let ahead = clock("fast");
         let seen = ahead.tick(5_000);
-        let clock = Clock::new("slow");
+        let clock = clock("slow");
         clock.observe(&seen);
         let next = clock.tick(1_000);
         assert!(next > seen, "{next} <= {seen}");
     }
 
     #[test]
+    fn a_timestamp_beyond_the_drift_bound_is_not_adopted() {
+        let clock = Clock::new("slow", Duration::from_millis(500));
+        assert!(clock.observe_at("0000000010400.000000.fast", 10_000));
+        assert_eq!(clock.tick(10_000), "0000000010400.000001.slow");
+        assert!(!clock.observe_at("0000000010501.000000.fast", 10_000));
+        assert_eq!(clock.tick(10_000), "0000000010400.000002.slow");
+        assert!(!clock.observe("9999999999999.000000.fast"));
+        assert!(clock.now().as_str() < "9999999999999");
+    }
+
+    #[test]
     fn the_balancer_id_breaks_ties() {
-        let a = Clock::new("a").tick(7);
-        let b = Clock::new("b").tick(7);
+        let a = clock("a").tick(7);
+        let b = clock("b").tick(7);
         assert!(a < b);
     }
 
     #[test]
     fn a_full_counter_rolls_into_the_next_millisecond() {
-        let clock = Clock::new("x");
+        let clock = clock("x");
         clock.observe("0000000000010.999999.y");
         let next = clock.tick(10);
         assert_eq!(next, "0000000000011.000000.x");

@@ -140,7 +140,7 @@ impl App {
             nodes: nodes.clone(),
             near: near.clone(),
             locations: locations.clone(),
-            clock: hlc::Clock::new(&config.balancer_id()),
+            clock: hlc::Clock::new(&config.balancer_id(), config.replication.max_clock_drift),
             replication: config.replication.clone(),
             context: Context {
                 index: index.clone(),
@@ -148,6 +148,7 @@ impl App {
                 metrics: metrics.clone(),
                 placement: config.placement,
                 eject_after: config.failure.eject_after,
+                max_drift_ms: config.replication.max_clock_drift.as_millis() as u64,
             },
         };
         let coordinator = Coordinator::new(config.zookeeper(), config.balancer_id());

@@ -17,16 +17,25 @@ use redis::Script;
 use crate::backend::{Backend, BackendError};
 
 /// Applies a version if it is newer than the node's. KEYS[1]: the key.
-/// ARGV: timestamp, TTL in ms (0 for none), then the JSON value, absent for
-/// a tombstone. Returns `{applied, 1 if a live value was there, the
-/// timestamp the node now holds}`. Anything under the key that is not a
-/// versioned hash (written around the balancer) counts as older.
+/// ARGV: timestamp, TTL in ms (0 for none), the drift bound in ms, then the
+/// JSON value, absent for a tombstone. Returns `{applied, 1 if a live value
+/// was there, the timestamp the node now holds}`. Anything under the key
+/// that is not a versioned hash (written around the balancer) counts as
+/// older. A timestamp more than the bound ahead of the node's own clock
+/// (`TIME`) is refused with a `CLOCKAHEAD` error, so a balancer with a
+/// fast clock cannot win every later write (see [`crate::hlc`]).
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
     // A live write's first write command is HSET, so a full node refuses
     // it (OOM) before anything changes; a tombstone starts with DEL, which
     // Redis allows when full, so deletes still work on a full node.
     Script::new(
         r"
+        local now = redis.call('TIME')
+        local ahead = tonumber(string.sub(ARGV[1], 1, 13))
+            - (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+        if ahead > tonumber(ARGV[3]) then
+            return redis.error_reply('CLOCKAHEAD write stamped ' .. ahead .. ' ms ahead of this node')
+        end
         local kind = redis.call('TYPE', KEYS[1]).ok
         local current = false
         local live = 0
@@ -37,11 +46,11 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
         if current and current >= ARGV[1] then
             return {0, live, current}
         end
-        if #ARGV >= 3 then
+        if #ARGV >= 4 then
             if kind ~= 'hash' and kind ~= 'none' then
                 redis.call('DEL', KEYS[1])
             end
-            redis.call('HSET', KEYS[1], 't', ARGV[1], 'v', ARGV[3])
+            redis.call('HSET', KEYS[1], 't', ARGV[1], 'v', ARGV[4])
         else
             redis.call('DEL', KEYS[1])
             redis.call('HSET', KEYS[1], 't', ARGV[1])
@@ -110,13 +119,21 @@ pub struct Applied {
     pub timestamp: String,
 }
 
-/// Writes `version` to the node unless the node holds a newer one.
-pub async fn apply(node: &Backend, key: &str, version: &Version) -> Result<Applied, BackendError> {
+/// Writes `version` to the node unless the node holds a newer one, or the
+/// version is stamped more than `max_drift_ms` ahead of the node's clock
+/// ([`BackendError::ClockAhead`]).
+pub async fn apply(
+    node: &Backend,
+    key: &str,
+    version: &Version,
+    max_drift_ms: u64,
+) -> Result<Applied, BackendError> {
     let mut call = APPLY.key(key);
     // 0 means "no TTL" to the script: a value read a moment before it
     // expires (PTTL 0) is copied with the shortest TTL instead.
     call.arg(&version.timestamp)
-        .arg(version.ttl_ms.map_or(0, |ms| ms.max(1)));
+        .arg(version.ttl_ms.map_or(0, |ms| ms.max(1)))
+        .arg(max_drift_ms);
     if let Some(json) = &version.json {
         call.arg(json);
     }

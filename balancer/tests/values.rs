@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
-use balancer::backend::Backend;
+use balancer::backend::{Backend, BackendError};
 use balancer::values::{self, Version};
 use test_support::RedisServer;
+
+/// The drift bound the balancer uses by default, in ms.
+const DRIFT_MS: u64 = 1000;
 
 fn live(timestamp: &str, value: &str) -> Version {
     Version {
@@ -31,11 +34,11 @@ async fn the_newest_version_wins_whatever_order_writes_arrive_in() {
     let newer = "0000000000002.000000.b";
     let older = "0000000000001.000000.a";
 
-    let first = values::apply(&node, "k", &live(newer, "\"new\""))
+    let first = values::apply(&node, "k", &live(newer, "\"new\""), DRIFT_MS)
         .await
         .unwrap();
     assert!(first.applied && !first.existed);
-    let late = values::apply(&node, "k", &live(older, "\"old\""))
+    let late = values::apply(&node, "k", &live(older, "\"old\""), DRIFT_MS)
         .await
         .unwrap();
     assert!(!late.applied && late.existed);
@@ -44,7 +47,7 @@ async fn the_newest_version_wins_whatever_order_writes_arrive_in() {
     assert_eq!(held.json.as_deref(), Some(&b"\"new\""[..]));
     assert_eq!(held.timestamp, newer);
 
-    let same = values::apply(&node, "k", &live(newer, "\"other\""))
+    let same = values::apply(&node, "k", &live(newer, "\"other\""), DRIFT_MS)
         .await
         .unwrap();
     assert!(!same.applied, "an equal timestamp is not newer");
@@ -58,10 +61,14 @@ async fn a_delete_then_a_delayed_older_write_leaves_the_key_deleted() {
     let delayed = "0000000000006.000000.b";
     let delete = "0000000000007.000000.a";
 
-    values::apply(&node, "k", &live(write, "1")).await.unwrap();
-    let deleted = values::apply(&node, "k", &tombstone(delete)).await.unwrap();
+    values::apply(&node, "k", &live(write, "1"), DRIFT_MS)
+        .await
+        .unwrap();
+    let deleted = values::apply(&node, "k", &tombstone(delete), DRIFT_MS)
+        .await
+        .unwrap();
     assert!(deleted.applied && deleted.existed);
-    let resurrect = values::apply(&node, "k", &live(delayed, "2"))
+    let resurrect = values::apply(&node, "k", &live(delayed, "2"), DRIFT_MS)
         .await
         .unwrap();
     assert!(!resurrect.applied && !resurrect.existed);
@@ -74,7 +81,7 @@ async fn a_delete_then_a_delayed_older_write_leaves_the_key_deleted() {
         "tombstones expire"
     );
 
-    let recreate = values::apply(&node, "k", &live("0000000000008.000000.b", "3"))
+    let recreate = values::apply(&node, "k", &live("0000000000008.000000.b", "3"), DRIFT_MS)
         .await
         .unwrap();
     assert!(
@@ -87,7 +94,7 @@ async fn a_delete_then_a_delayed_older_write_leaves_the_key_deleted() {
 async fn a_stale_copy_is_dropped_only_at_the_version_it_held() {
     let redis = RedisServer::start();
     let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
-    values::apply(&node, "k", &live("0000000000001.000000.a", "1"))
+    values::apply(&node, "k", &live("0000000000001.000000.a", "1"), DRIFT_MS)
         .await
         .unwrap();
     assert!(
@@ -101,4 +108,37 @@ async fn a_stale_copy_is_dropped_only_at_the_version_it_held() {
             .unwrap()
     );
     assert_eq!(values::read(&node, "k").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_write_stamped_past_the_drift_bound_is_refused() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let stamp = |ms: u64| format!("{ms:013}.000000.b");
+    let current = live(&stamp(now_ms), "1");
+    values::apply(&node, "k", &current, DRIFT_MS).await.unwrap();
+
+    // A balancer whose clock runs a minute fast: refused, nothing changes.
+    let fast = live(&stamp(now_ms + 60_000), "2");
+    let refused = values::apply(&node, "k", &fast, DRIFT_MS).await;
+    assert!(
+        matches!(refused, Err(BackendError::ClockAhead { .. })),
+        "{refused:?}"
+    );
+    let held = values::read(&node, "k").await.unwrap().unwrap();
+    assert_eq!(held.timestamp, current.timestamp, "the node kept its value");
+
+    // Within the bound, ahead of the node's clock, still applies.
+    let slightly = live(&stamp(now_ms + DRIFT_MS / 2), "3");
+    let applied = values::apply(&node, "k", &slightly, DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(applied.applied);
+    let tombstone_ahead = tombstone(&stamp(now_ms + 60_000));
+    let refused = values::apply(&node, "k", &tombstone_ahead, DRIFT_MS).await;
+    assert!(matches!(refused, Err(BackendError::ClockAhead { .. })));
 }

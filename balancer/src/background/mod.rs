@@ -70,6 +70,7 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
                 metrics: app.metrics.clone(),
                 config: config.repair.clone(),
                 factor: config.replication.factor.get(),
+                max_drift_ms: config.replication.max_clock_drift.as_millis() as u64,
             }
             .run(stop.clone()),
         ),

@@ -67,6 +67,9 @@ memreport::overrides! {
         /// Replicas that must take a write: one, quorum or all [default: quorum].
         #[arg(long, env = "DLB_WRITE_ACK")]
         write_ack: WriteAck => replication.write_ack,
+        /// Furthest a write timestamp may be ahead of a clock, ms [default: 1000].
+        #[arg(long, env = "DLB_MAX_CLOCK_DRIFT_MS", value_parser = millis::parse)]
+        max_clock_drift_ms: Duration => replication.max_clock_drift,
         /// Failed requests or health checks in a row that mark a node down [default: 3].
         #[arg(long, env = "DLB_EJECT_AFTER")]
         eject_after: u32 => failure.eject_after,
@@ -148,7 +151,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 16);
+        assert_eq!(checked, 17);
     }
 
     #[test]

@@ -215,6 +215,10 @@ impl Config {
                 "replication.tombstone_ttl_secs",
                 self.replication.tombstone_ttl,
             ),
+            (
+                "replication.max_clock_drift_ms",
+                self.replication.max_clock_drift,
+            ),
         ];
         match durations.iter().find(|(_, d)| d.is_zero()) {
             Some((name, _)) => invalid(format!("{name} must be positive")),

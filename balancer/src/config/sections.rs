@@ -38,6 +38,15 @@ pub struct ReplicationConfig {
     /// Default 60 s.
     #[serde(rename = "tombstone_ttl_secs", deserialize_with = "secs::deserialize")]
     pub tombstone_ttl: Duration,
+    /// How far ahead of a clock a write timestamp may be: this balancer
+    /// adopts no timestamp seen on a node further ahead of its wall clock,
+    /// and a node refuses a write stamped further ahead of its own (see
+    /// `hlc.rs`); whole milliseconds, key `max_clock_drift_ms`. Default 1000 ms.
+    #[serde(
+        rename = "max_clock_drift_ms",
+        deserialize_with = "millis::deserialize"
+    )]
+    pub max_clock_drift: Duration,
 }
 
 /// How many replicas must take a write before the client hears it worked.
@@ -174,6 +183,7 @@ impl Default for ReplicationConfig {
             factor: NonZeroUsize::new(2).expect("non-zero"),
             write_ack: WriteAck::Quorum,
             tombstone_ttl: Duration::from_secs(60),
+            max_clock_drift: Duration::from_millis(1000),
         }
     }
 }

@@ -69,6 +69,7 @@ impl Rejection {
                     (StatusCode::SERVICE_UNAVAILABLE, "too_few_replicas")
                 }
                 Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
+                Error::ClockAhead(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_ahead"),
                 Error::NotJson => (StatusCode::BAD_GATEWAY, "stored_value_not_json"),
             },
         }

@@ -7,12 +7,10 @@ use prometheus::{
 };
 
 mod labels;
+mod record;
 
 use labels::{OPS, OUTCOMES};
 pub use labels::{Op, Outcome};
-
-use crate::index::IndexError;
-use crate::nodes::{Node, NodeTable};
 
 /// The balancer's metric families.
 #[derive(Debug, Clone)]
@@ -49,6 +47,11 @@ pub struct Metrics {
     /// `dlb_stale_copies_removed_total`: copies dropped from nodes that
     /// are no longer a key's replicas.
     pub stale_copies_removed: IntCounter,
+    /// `dlb_clock_drift_total{kind}`: timestamps past the drift bound:
+    /// `not_adopted` (seen on a node, too far ahead of this balancer's
+    /// clock) and `refused` (this balancer's write, too far ahead of a
+    /// node's clock).
+    pub clock_drift: IntCounterVec,
     /// `dlb_ejections_total{node}`: nodes marked down by failures in a row.
     pub ejections: IntCounterVec,
     /// `dlb_near_cache_invalidations_total`: keys the data nodes said
@@ -150,6 +153,14 @@ impl Metrics {
                 "Copies removed from nodes no longer in a key's replica set",
             )
             .expect("valid metric"),
+            clock_drift: IntCounterVec::new(
+                Opts::new(
+                    "dlb_clock_drift_total",
+                    "Write timestamps past the clock drift bound: not_adopted (seen on a node) and refused (by a node)",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
             ejections: IntCounterVec::new(
                 Opts::new(
                     "dlb_ejections_total",
@@ -218,7 +229,8 @@ impl Metrics {
             leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
                 .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 24] = [
+        let families: [Box<dyn prometheus::core::Collector>; 25] = [
+            Box::new(m.clock_drift.clone()),
             Box::new(m.location_clears.clone()),
             Box::new(m.near_invalidations.clone()),
             Box::new(m.near_clears.clone()),
@@ -266,65 +278,6 @@ impl Metrics {
             .map(|op| m.latency.with_label_values(&[op.label()]))
             .collect();
         m
-    }
-
-    /// Counts one finished cache operation and its latency.
-    pub fn record_request(&self, op: Op, outcome: Outcome, seconds: f64) {
-        if let Some(counter) = &self.request_counters[op as usize][outcome as usize] {
-            counter.inc();
-        }
-        self.latency_histograms[op as usize].observe(seconds);
-    }
-
-    /// A request or check to `node` failed: counts it toward the node's
-    /// ejection after `eject_after` in a row, and counts the ejection.
-    pub fn count_failure(&self, node: &Node, error: &dyn std::fmt::Display, eject_after: u32) {
-        if node.record_failure(error, eject_after) {
-            self.ejections.with_label_values(&[&*node.id]).inc();
-        }
-    }
-
-    /// Counts a failed or skipped index call.
-    pub fn count_index_error(&self, e: &IndexError) {
-        let kind = match e {
-            IndexError::Skipped => "skipped",
-            IndexError::Failed(_) => "failed",
-        };
-        self.index_errors.with_label_values(&[kind]).inc();
-    }
-
-    /// Copies the node table's latest figures into the node gauges.
-    pub fn record_nodes(&self, nodes: &NodeTable) {
-        for view in nodes.views() {
-            let id = [view.id.as_str()];
-            self.node_up
-                .with_label_values(&id)
-                .set(i64::from(view.state == "up"));
-            if let Some(used) = view.used_memory_bytes {
-                self.node_used.with_label_values(&id).set(used as i64);
-            }
-            if let Some(capacity) = view.capacity_bytes {
-                self.node_capacity
-                    .with_label_values(&id)
-                    .set(capacity as i64);
-            }
-            if let Some(u) = view.utilization {
-                self.node_utilization.with_label_values(&id).set(u);
-            }
-        }
-        self.nodes_up.set(nodes.up_count() as i64);
-    }
-
-    /// Records the near cache's size.
-    pub fn record_near_cache(&self, entries: usize, bytes: usize) {
-        self.near_entries.set(entries as i64);
-        self.near_bytes.set(bytes as i64);
-    }
-
-    /// Records the ZooKeeper session state and leadership.
-    pub fn record_coordination(&self, connected: bool, leader: bool) {
-        self.zookeeper_connected.set(i64::from(connected));
-        self.leader.set(i64::from(leader));
     }
 
     /// The Prometheus text exposition of every family.

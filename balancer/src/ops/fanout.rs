@@ -170,7 +170,12 @@ impl Context {
         let (key, version) = (&job.key, &job.version);
         let mut writes: FuturesUnordered<_> = targets
             .iter()
-            .map(|node| async move { (*node, values::apply(&node.backend, key, version).await) })
+            .map(|node| async move {
+                (
+                    *node,
+                    values::apply(&node.backend, key, version, self.max_drift_ms).await,
+                )
+            })
             .collect();
         while let Some((node, result)) = writes.next().await {
             match result {
@@ -196,6 +201,12 @@ impl Context {
                 Err(e) => {
                     if e.is_unreachable() {
                         self.node_failed(node, &e);
+                    }
+                    if matches!(e, BackendError::ClockAhead { .. }) {
+                        self.metrics
+                            .clock_drift
+                            .with_label_values(&["refused"])
+                            .inc();
                     }
                     progress.fail(node.id.clone(), e);
                 }

@@ -67,6 +67,8 @@ pub(crate) struct Context {
     pub(crate) placement: PlacementConfig,
     /// Failures in a row that eject a node.
     pub(crate) eject_after: u32,
+    /// How far ahead of a node's clock a write may be stamped, in ms.
+    pub(crate) max_drift_ms: u64,
 }
 
 impl Context {

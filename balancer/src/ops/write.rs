@@ -113,8 +113,12 @@ impl Ops {
         let mut taken: Vec<Ack> = Vec::with_capacity(needed);
         while taken.len() < needed {
             let Some(ack) = rx.recv().await else { break };
-            if !ack.applied.applied {
-                self.clock.observe(&ack.applied.timestamp);
+            if !ack.applied.applied && !self.clock.observe(&ack.applied.timestamp) {
+                let metrics = &self.context.metrics;
+                metrics
+                    .clock_drift
+                    .with_label_values(&["not_adopted"])
+                    .inc();
             }
             taken.push(ack);
         }

@@ -45,6 +45,8 @@ pub(crate) struct Repairer {
     pub(crate) config: RepairConfig,
     /// The replication factor R: sets shorter than this are topped up.
     pub(crate) factor: usize,
+    /// How far ahead of a node's clock a copied version may be stamped, in ms.
+    pub(crate) max_drift_ms: u64,
 }
 
 /// How one repair ended.
@@ -99,7 +101,7 @@ impl Repairer {
                 return;
             }
             let outcome = match &task.job {
-                RepairJob::Repair(key) => repair_key(table, &self.index, key).await,
+                RepairJob::Repair(key) => self.repair_key(table, key).await,
                 RepairJob::DropStale {
                     key,
                     node,
@@ -149,54 +151,56 @@ impl Repairer {
     }
 }
 
-/// Copies the newest version of `key` to every replica in its set that
-/// lacks it.
-async fn repair_key(table: &NodeTable, index: &Index, key: &str) -> Result<RepairOutcome, Retry> {
-    let Some(set) = index.lookup(key).await.map_err(|_| Retry)? else {
-        return Ok(RepairOutcome::InSync);
-    };
-    // Members that are down are not asked (a hung one would cost a
-    // timeout on every try); the repair is retried until they are back.
-    let mut unreachable = set
-        .iter()
-        .any(|id| table.by_id(id).is_none_or(|n| !n.is_up()));
-    let members: Vec<&Node> = set
-        .iter()
-        .filter_map(|id| table.by_id(id))
-        .filter(|n| n.is_up())
-        .collect();
-    let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
-    let held = reads
-        .iter()
-        .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref));
-    let Some(newest) = newest::newest(held).cloned() else {
-        return if reads.iter().any(Result::is_err) || unreachable {
-            Err(Retry)
-        } else {
-            Ok(RepairOutcome::InSync)
+impl Repairer {
+    /// Copies the newest version of `key` to every replica in its set that
+    /// lacks it.
+    async fn repair_key(&self, table: &NodeTable, key: &str) -> Result<RepairOutcome, Retry> {
+        let Some(set) = self.index.lookup(key).await.map_err(|_| Retry)? else {
+            return Ok(RepairOutcome::InSync);
         };
-    };
-    let mut behind: Vec<&Node> = Vec::new();
-    for (node, read) in members.iter().zip(&reads) {
-        match read {
-            Ok(held) if newest::is_behind(held.as_ref(), &newest) => behind.push(node),
-            Ok(_) => {}
-            Err(_) => unreachable = true,
-        }
-    }
-    let writes = join_all(
-        behind
+        // Members that are down are not asked (a hung one would cost a
+        // timeout on every try); the repair is retried until they are back.
+        let mut unreachable = set
             .iter()
-            .map(|n| values::apply(&n.backend, key, &newest)),
-    )
-    .await;
-    unreachable |= writes.iter().any(Result::is_err);
-    if unreachable {
-        return Err(Retry);
+            .any(|id| table.by_id(id).is_none_or(|n| !n.is_up()));
+        let members: Vec<&Node> = set
+            .iter()
+            .filter_map(|id| table.by_id(id))
+            .filter(|n| n.is_up())
+            .collect();
+        let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
+        let held = reads
+            .iter()
+            .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref));
+        let Some(newest) = newest::newest(held).cloned() else {
+            return if reads.iter().any(Result::is_err) || unreachable {
+                Err(Retry)
+            } else {
+                Ok(RepairOutcome::InSync)
+            };
+        };
+        let mut behind: Vec<&Node> = Vec::new();
+        for (node, read) in members.iter().zip(&reads) {
+            match read {
+                Ok(held) if newest::is_behind(held.as_ref(), &newest) => behind.push(node),
+                Ok(_) => {}
+                Err(_) => unreachable = true,
+            }
+        }
+        let writes = join_all(
+            behind
+                .iter()
+                .map(|n| values::apply(&n.backend, key, &newest, self.max_drift_ms)),
+        )
+        .await;
+        unreachable |= writes.iter().any(Result::is_err);
+        if unreachable {
+            return Err(Retry);
+        }
+        Ok(if behind.is_empty() {
+            RepairOutcome::InSync
+        } else {
+            RepairOutcome::Repaired
+        })
     }
-    Ok(if behind.is_empty() {
-        RepairOutcome::InSync
-    } else {
-        RepairOutcome::Repaired
-    })
 }

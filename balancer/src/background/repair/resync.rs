@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use super::{RepairOutcome, Repairer, Retry, repair_key};
+use super::{RepairOutcome, Repairer, Retry};
 use crate::index::Index;
 use crate::nodes::{Node, NodeTable};
 use crate::values;
@@ -52,7 +52,7 @@ impl Repairer {
                 }
             }
             for key in &mine {
-                match repair_key(&table, &self.index, key).await {
+                match self.repair_key(&table, key).await {
                     Ok(outcome) => {
                         repaired += u64::from(outcome == RepairOutcome::Repaired);
                         self.count(outcome);
