@@ -150,16 +150,29 @@ pub async fn apply(
 pub async fn read(node: &Backend, key: &str) -> Result<Option<Version>, BackendError> {
     let mut pipe = redis::pipe();
     pipe.cmd("HMGET").arg(key).arg("v").arg("t").pttl(key);
-    let ((json, timestamp), ttl): ((Option<Vec<u8>>, Option<String>), i64) =
+    let ((json, timestamp), pttl): ((Option<Vec<u8>>, Option<String>), i64) =
         node.pipe(&pipe).await?;
+    Ok(version_from(json, timestamp, pttl))
+}
+
+/// What a read's two answers make. The pipeline is not atomic: a key that
+/// expired (or was deleted) between `HMGET` and `PTTL` answers `PTTL` with
+/// -2, and is gone, not a value without a TTL (which a repair would then
+/// copy back for good). -1 is a key without a TTL.
+fn version_from(json: Option<Vec<u8>>, timestamp: Option<String>, pttl: i64) -> Option<Version> {
     if json.is_none() && timestamp.is_none() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(Version {
+    let ttl_ms = match pttl {
+        -2 => return None,
+        -1 => None,
+        ms => Some(u64::try_from(ms).unwrap_or(0)),
+    };
+    Some(Version {
         json,
         timestamp: timestamp.unwrap_or_default(),
-        ttl_ms: u64::try_from(ttl).ok(),
-    }))
+        ttl_ms,
+    })
 }
 
 /// Deletes the key if the node still holds `timestamp`: removes a copy
@@ -183,4 +196,28 @@ pub async fn drop_if_older(
     call.arg(timestamp);
     let dropped: i64 = node.script(&call).await?;
     Ok(dropped == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pttl: i64) -> Option<Version> {
+        version_from(Some(b"1".to_vec()), Some("t".into()), pttl)
+    }
+
+    #[test]
+    fn a_key_gone_before_its_ttl_was_read_is_gone() {
+        assert_eq!(read(-2), None);
+    }
+
+    #[test]
+    fn a_ttl_is_kept_and_none_means_none() {
+        assert_eq!(read(1500).unwrap().ttl_ms, Some(1500));
+        assert_eq!(read(0).unwrap().ttl_ms, Some(0));
+        assert_eq!(read(-1).unwrap().ttl_ms, None);
+        assert_eq!(version_from(None, None, -2), None);
+        let tombstone = version_from(None, Some("t".into()), 900).unwrap();
+        assert!(!tombstone.is_live());
+    }
 }
