@@ -3,6 +3,11 @@
 //! the repairer in [`crate::background`] works it, retrying with doubling
 //! back-off. The queue is bounded: a job over the limit is dropped and
 //! counted, and left to the resync that follows the node's return.
+//!
+//! A job is queued once however often it is asked for. A job asked for
+//! again while it runs is run once more after it ends: the running repair
+//! may have read the replicas before the write that asked again reached
+//! them, and dropping the ask would leave a replica behind.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -54,7 +59,12 @@ pub struct RepairQueue {
 #[derive(Debug, Default)]
 struct Inner {
     tasks: VecDeque<Task>,
+    /// Every job waiting or running.
     queued: HashSet<RepairJob>,
+    /// Jobs taken out to run and not yet ended.
+    running: HashSet<RepairJob>,
+    /// Running jobs asked for again meanwhile.
+    again: HashSet<RepairJob>,
 }
 
 impl RepairQueue {
@@ -87,6 +97,10 @@ impl RepairQueue {
 
     fn push(&self, job: RepairJob) {
         let mut inner = self.lock();
+        if inner.running.contains(&job) {
+            inner.again.insert(job);
+            return;
+        }
         if inner.queued.contains(&job) {
             return;
         }
@@ -122,21 +136,35 @@ impl RepairQueue {
             .into_iter()
             .partition(|t| t.due <= now);
         inner.tasks = later;
+        inner
+            .running
+            .extend(due.iter().map(|t: &Task| t.job.clone()));
         due
     }
 
     /// Puts tasks taken but not run back, as they were.
     pub fn put_back(&self, tasks: impl IntoIterator<Item = Task>) {
         let mut inner = self.lock();
-        inner.tasks.extend(tasks);
+        for task in tasks {
+            inner.running.remove(&task.job);
+            inner.again.remove(&task.job);
+            inner.tasks.push_back(task);
+        }
         self.metrics.repairs_pending.set(inner.tasks.len() as i64);
     }
 
-    /// The task ran to an end: it leaves the queue.
+    /// The task ran to an end: it leaves the queue, unless it was asked
+    /// for again while it ran.
     pub fn finish(&self, task: &Task) {
         let mut inner = self.lock();
         inner.queued.remove(&task.job);
+        inner.running.remove(&task.job);
+        let again = inner.again.remove(&task.job);
         self.metrics.repairs_pending.set(inner.tasks.len() as i64);
+        drop(inner);
+        if again {
+            self.push(task.job.clone());
+        }
     }
 
     /// The task failed: it is tried again after a back-off, or given up
@@ -171,13 +199,29 @@ mod tests {
         q.enqueue("k");
         q.enqueue("k");
         assert_eq!(q.pending(), 1);
-        let mut due = q.take_due(Instant::now());
-        let task = due.pop_front().unwrap();
-        q.enqueue("k");
-        assert_eq!(q.pending(), 0, "still running: not queued twice");
+        let task = q.take_due(Instant::now()).pop_front().unwrap();
         q.finish(&task);
         q.enqueue("k");
-        assert_eq!(q.pending(), 1);
+        assert_eq!(q.pending(), 1, "a finished repair can be asked for again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_repair_asked_for_while_it_runs_runs_again_after() {
+        // The running repair may have read the replicas before the write
+        // that asked again reached them: dropping the ask would leave a
+        // replica behind for good.
+        let q = queue(10);
+        q.enqueue("k");
+        let task = q.take_due(Instant::now()).pop_front().unwrap();
+        q.enqueue("k");
+        q.enqueue("k");
+        assert_eq!(q.pending(), 0, "not run twice at once");
+        q.finish(&task);
+        assert_eq!(q.pending(), 1, "run once more after");
+        let again = q.take_due(Instant::now()).pop_front().unwrap();
+        assert_eq!(again.job, RepairJob::Repair("k".into()));
+        q.finish(&again);
+        assert_eq!(q.pending(), 0);
     }
 
     #[tokio::test(start_paused = true)]
