@@ -44,6 +44,9 @@ pub struct Written {
 pub struct Deleted {
     /// The replicas that acknowledged the tombstone before the reply.
     pub nodes: Vec<Arc<str>>,
+    /// The tombstone's timestamp, so a history can order the delete
+    /// among the writes of the key.
+    pub version: String,
 }
 
 #[cfg(test)]

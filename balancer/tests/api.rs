@@ -61,12 +61,18 @@ async fn set_get_overwrite_delete_and_miss() {
         .unwrap();
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(replicas(&r), nodes, "an update stays on its replicas");
+    let written_version = r.json()["version"].as_str().unwrap().to_string();
     let r = http.get(&url("/cache/user:1")).await.unwrap();
     assert_eq!(r.json()["value"], json!("grace"));
 
     let r = http.delete(&url("/cache/user:1")).await.unwrap();
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(replicas(&r), nodes);
+    let deleted_version = r.headers["x-cache-version"].to_str().unwrap();
+    assert!(
+        deleted_version > written_version.as_str(),
+        "a delete answers its tombstone's version, ordered after the write: {deleted_version} vs {written_version}"
+    );
     let r = http.get(&url("/cache/user:1")).await.unwrap();
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.json()["error"], json!("key_not_found"));

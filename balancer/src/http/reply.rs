@@ -13,6 +13,9 @@ pub(super) type Reply = Response<Full<Bytes>>;
 /// The header naming the node(s) that served a request.
 pub(super) const CACHE_NODE: &str = "x-cache-node";
 
+/// The header carrying a delete's version (a write's is in its body).
+const CACHE_VERSION: &str = "x-cache-version";
+
 /// A JSON response with `status`.
 pub(super) fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     let mut response = Response::new(Full::new(body.into()));
@@ -52,6 +55,14 @@ pub(super) fn miss() -> Reply {
         StatusCode::NOT_FOUND,
         error_body("key_not_found", "key not found"),
     )
+}
+
+/// Adds `X-Cache-Version`: the version (HLC timestamp) the request wrote.
+pub(super) fn with_version(mut response: Reply, version: &str) -> Reply {
+    if let Ok(value) = HeaderValue::from_str(version) {
+        response.headers_mut().insert(CACHE_VERSION, value);
+    }
+    response
 }
 
 /// Adds `X-Cache-Node` with the given node ids, comma-separated.

@@ -151,6 +151,7 @@ async fn delete(app: &App, parts: &Parts, encoded: &str) -> Handled {
     match app.ops.delete(&key, ack).await? {
         Some(deleted) => {
             let reply = reply::empty(StatusCode::NO_CONTENT);
+            let reply = reply::with_version(reply, &deleted.version);
             Ok((reply::with_nodes(reply, &deleted.nodes), Outcome::Deleted))
         }
         None => Ok((reply::miss(), Outcome::Miss)),

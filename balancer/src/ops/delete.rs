@@ -27,11 +27,12 @@ impl Ops {
             return Ok(None);
         }
         let tombstone_ttl = self.replication.tombstone_ttl.as_millis() as u64;
+        let timestamp = self.clock.now();
         let job = Job {
             key: key.to_string(),
             version: Version {
                 json: None,
-                timestamp: self.clock.now(),
+                timestamp: timestamp.clone(),
                 ttl_ms: Some(tombstone_ttl),
             },
             replicas: set.len(),
@@ -51,6 +52,7 @@ impl Ops {
         }
         Ok(accepted.any_existed.then_some(Deleted {
             nodes: accepted.nodes,
+            version: timestamp,
         }))
     }
 
