@@ -23,6 +23,10 @@ pub enum Error {
         /// The last replica error.
         last: String,
     },
+    /// The write reached replicas outside the key's set, and the index
+    /// could not record the new set: its outcome is unknown.
+    #[error("the index could not record the write's replica set: {0}")]
+    IndexUnavailable(String),
     /// The node holding the key is at its memory limit.
     #[error("data node full: {0}")]
     NodeFull(BackendError),

@@ -459,3 +459,46 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_set_change_the_index_cannot_record_is_not_acknowledged() {
+    // A member hangs, so the write goes to a substitute; the index hangs
+    // after the claim, so the entry cannot be edited to name it. The
+    // index still names the old set, and only the member that keeps
+    // running holds the write there: acknowledging it would stake an
+    // acknowledged write on one old replica.
+    let cluster = Cluster::start(&["16mb", "16mb", "16mb"]);
+    let mut config = cluster.config();
+    config.timeouts.node = Duration::from_millis(600);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v1"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let set = cluster.replica_set("k").await;
+    let hung = cluster
+        .nodes
+        .iter()
+        .find(|n| n.addr() == set[0])
+        .expect("a member");
+
+    hung.pause();
+    let write = {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move {
+            http.post_json(&url, &json!({"key": "k", "value": "v2"}))
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.index.pause();
+    let r = write.await.unwrap();
+    cluster.index.resume();
+    hung.resume();
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.json()["error"], json!("index_unavailable"), "{}", r.body);
+}

@@ -68,6 +68,9 @@ impl Rejection {
                 Error::TooFewReplicas { .. } => {
                     (StatusCode::SERVICE_UNAVAILABLE, "too_few_replicas")
                 }
+                Error::IndexUnavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "index_unavailable")
+                }
                 Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
                 Error::ClockAhead(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_ahead"),
                 Error::NotJson => (StatusCode::BAD_GATEWAY, "stored_value_not_json"),

@@ -22,7 +22,7 @@ impl Ops {
         self.locations.remove(key);
         self.near.invalidate(key);
         let nodes = self.nodes.current();
-        let set = self.holding(&nodes, key).await;
+        let (set, indexed) = self.holding(&nodes, key).await;
         if set.is_empty() {
             return Ok(None);
         }
@@ -38,6 +38,7 @@ impl Ops {
             replicas: set.len(),
             set,
             claimed: false,
+            indexed,
         };
         let accepted = self.replicate(&nodes, job, ack).await;
         self.near.invalidate(key);
@@ -56,15 +57,15 @@ impl Ops {
         }))
     }
 
-    /// The nodes that may hold the key: its set in the index, else the
-    /// fallback's holders.
-    async fn holding(&self, nodes: &NodeTable, key: &str) -> Vec<String> {
+    /// The nodes that may hold the key, and whether the index named them:
+    /// its set in the index, else the fallback's holders.
+    async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
         match self.context.index.lookup(key).await {
-            Ok(Some(set)) => set,
-            Ok(None) => self.holders(nodes, key, Scope::Candidates).await,
+            Ok(Some(set)) => (set, true),
+            Ok(None) => (self.holders(nodes, key, Scope::Candidates).await, false),
             Err(e) => {
                 self.context.index_failed(&e);
-                self.holders(nodes, key, Scope::AllUp).await
+                (self.holders(nodes, key, Scope::AllUp).await, false)
             }
         }
     }

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use super::Context;
 use crate::acks::{Ack, Progress};
 use crate::backend::BackendError;
+use crate::index::IndexError;
 use crate::nodes::{Node, NodeTable};
 use crate::replicas;
 use crate::values::{self, Version};
@@ -40,7 +41,21 @@ pub(super) struct Job {
     pub(super) set: Vec<String>,
     /// This write created the key's index entry.
     pub(super) claimed: bool,
+    /// The set came from the index (else from the fallback, the index
+    /// being unreachable): a changed set must then be recorded there.
+    pub(super) indexed: bool,
     pub(super) replicas: usize,
+}
+
+/// How a write's task ended, for a caller that got too few
+/// acknowledgements.
+#[derive(Debug, Default)]
+pub(super) struct Fate {
+    /// The last replica error.
+    pub(super) last_error: Option<BackendError>,
+    /// The set changed and the index could not record it: the held
+    /// acknowledgements were never released.
+    pub(super) unrecorded: Option<IndexError>,
 }
 
 /// Who a write went to: the members that got it, the substitutes added,
@@ -54,13 +69,13 @@ struct Targets<'t> {
 
 impl Context {
     /// Carries out `job` on `nodes`, passing each acknowledgement on to
-    /// `acks` as [`Progress`] allows; returns the last replica error.
+    /// `acks` as [`Progress`] allows; returns how it ended.
     pub(super) async fn write(
         self,
         nodes: Arc<NodeTable>,
         job: Job,
         acks: mpsc::UnboundedSender<Ack>,
-    ) -> Option<BackendError> {
+    ) -> Fate {
         let mut targets = self.targets(&nodes, &job);
         let mut progress = Progress::new(!targets.gone.is_empty() || !targets.added.is_empty());
         let primary = job.set.first().map(String::as_str);
@@ -75,11 +90,14 @@ impl Context {
                 .await;
         }
         let moved = !targets.gone.is_empty() || failed > 0 || !targets.added.is_empty();
+        let mut unrecorded = None;
         if moved && !progress.acked.is_empty() {
-            self.settle(&nodes, &job, &targets, &progress).await;
+            unrecorded = self.settle(&nodes, &job, &targets, &progress).await.err();
         }
-        for ack in progress.release() {
-            let _ = acks.send(ack);
+        if unrecorded.is_none() {
+            for ack in progress.release() {
+                let _ = acks.send(ack);
+            }
         }
         drop(acks);
         if progress.acked.is_empty() && job.claimed {
@@ -88,7 +106,10 @@ impl Context {
         } else if progress.acked.len() < job.replicas {
             self.repairs.enqueue(&job.key);
         }
-        progress.last_error
+        Fate {
+            last_error: progress.last_error,
+            unrecorded,
+        }
     }
 
     /// The set's members that are up, and substitutes for those that are
@@ -110,14 +131,18 @@ impl Context {
     }
 
     /// Settles a set that changed: edits the index entry, removes older
-    /// copies left on members that left, and queues a repair.
+    /// copies left on members that left, and queues a repair. When the
+    /// index cannot record the new set of a key it lists, the old set
+    /// stays the key's set: no copy is dropped, the repair brings its
+    /// members up to date, and the error says the write is not to be
+    /// acknowledged.
     async fn settle(
         &self,
         nodes: &NodeTable,
         job: &Job,
         targets: &Targets<'_>,
         progress: &Progress,
-    ) {
+    ) -> Result<(), IndexError> {
         let (key, timestamp) = (&job.key, &job.version.timestamp);
         self.metrics.failovers.with_label_values(&["set"]).inc();
         let out: Vec<&str> = targets
@@ -135,6 +160,10 @@ impl Context {
             .collect();
         if let Err(e) = self.index.swap_members(key, &out, &added_ok).await {
             self.index_failed(&e);
+            if job.indexed {
+                self.repairs.enqueue(key);
+                return Err(e);
+            }
         }
         let was_member = |id: &Arc<str>| job.set.iter().any(|s| **s == **id);
         for id in progress.refused.iter().filter(|id| was_member(id)) {
@@ -155,6 +184,7 @@ impl Context {
             }
         }
         self.repairs.enqueue(key);
+        Ok(())
     }
 
     /// Writes to every target at once, recording each answer in `progress`

@@ -48,7 +48,7 @@ impl Ops {
         let nodes = self.nodes.current();
         let replicas = replicas::count(self.replication.factor.get(), nodes.up_count())
             .ok_or(Error::NoNodes)?;
-        let (set, claimed) = self.claim(&nodes, key, replicas, ttl).await;
+        let (set, claimed, indexed) = self.claim(&nodes, key, replicas, ttl).await;
         // After the claim: its own change to the entry is behind us, and
         // any later one cancels the record below.
         let located = self.locations.reserve(key);
@@ -58,6 +58,7 @@ impl Ops {
             version,
             set,
             claimed,
+            indexed,
             replicas,
         };
         let accepted = self.replicate(&nodes, job, ack).await;
@@ -77,23 +78,25 @@ impl Ops {
         })
     }
 
-    /// The key's replica set, and whether this write created its index
-    /// entry: the set the index holds or takes from placement's proposal,
-    /// or, with the index down, one found without it.
+    /// The key's replica set, whether this write created its index entry,
+    /// and whether the index answered: the set the index holds or takes
+    /// from placement's proposal, or, with the index down, one found
+    /// without it.
     async fn claim(
         &self,
         nodes: &NodeTable,
         key: &str,
         replicas: usize,
         ttl: Option<u64>,
-    ) -> (Vec<String>, bool) {
+    ) -> (Vec<String>, bool, bool) {
         let proposal = replicas::propose(&nodes.contenders(key), &self.context.placement, replicas);
         let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
         match self.context.index.claim(key, &proposal, ttl).await {
-            Ok(claimed) => claimed,
+            Ok((set, created)) => (set, created, true),
             Err(e) => {
                 self.context.index_failed(&e);
-                (self.place_without_index(nodes, key, replicas).await, false)
+                let set = self.place_without_index(nodes, key, replicas).await;
+                (set, false, false)
             }
         }
     }
@@ -122,11 +125,13 @@ impl Ops {
             }
             taken.push(ack);
         }
-        let last_error = if taken.len() < needed {
-            task.await.ok().flatten()
-        } else {
-            None
-        };
-        acks::verdict(taken, needed, last_error)
+        if taken.len() >= needed {
+            return acks::verdict(taken, needed, None);
+        }
+        let fate = task.await.unwrap_or_default();
+        if let Some(e) = fate.unrecorded {
+            return Err(Error::IndexUnavailable(e.to_string()));
+        }
+        acks::verdict(taken, needed, fate.last_error)
     }
 }
