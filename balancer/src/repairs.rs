@@ -26,7 +26,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub enum RepairJob {
     /// Bring the key's replicas in line.
     Repair(String),
-    /// Delete `node`'s copy of `key` if older than `timestamp`.
+    /// Delete `node`'s copy of `key` unless newer than `timestamp`.
     DropStale {
         /// The key.
         key: String,

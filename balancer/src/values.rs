@@ -75,13 +75,13 @@ static DROP_IF_AT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Deletes the key only if it holds a timestamp older than ARGV[1].
-static DROP_IF_OLDER: LazyLock<Script> = LazyLock::new(|| {
+/// Deletes the key only if it holds a timestamp not newer than ARGV[1].
+static DROP_UNLESS_NEWER: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         if redis.call('TYPE', KEYS[1]).ok == 'hash' then
             local current = redis.call('HGET', KEYS[1], 't')
-            if current and current < ARGV[1] then
+            if current and current <= ARGV[1] then
                 return redis.call('DEL', KEYS[1])
             end
         end
@@ -185,14 +185,18 @@ pub async fn drop_if_at(node: &Backend, key: &str, timestamp: &str) -> Result<bo
     Ok(dropped == 1)
 }
 
-/// Deletes the key if the node holds a version older than `timestamp`:
-/// removes what a replica kept after it missed a write and left the set.
-pub async fn drop_if_older(
+/// Deletes the key if the node holds a version no newer than `timestamp`:
+/// removes what a replica that left the set kept, whether it missed the
+/// write (an older copy) or applied it late, after it was replaced (a hung
+/// node resuming with the write still in its socket): the set holds that
+/// write, and a copy outside it could come back once the set's tombstones
+/// expire.
+pub async fn drop_unless_newer(
     node: &Backend,
     key: &str,
     timestamp: &str,
 ) -> Result<bool, BackendError> {
-    let mut call = DROP_IF_OLDER.key(key);
+    let mut call = DROP_UNLESS_NEWER.key(key);
     call.arg(timestamp);
     let dropped: i64 = node.script(&call).await?;
     Ok(dropped == 1)

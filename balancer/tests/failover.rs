@@ -502,3 +502,53 @@ async fn a_write_whose_set_change_the_index_cannot_record_is_not_acknowledged() 
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert_eq!(r.json()["error"], json!("index_unavailable"), "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_a_hung_member_takes_late_does_not_bring_a_deleted_key_back() {
+    // Issue 11, item 1: a member hangs while a write is sent to it, so a
+    // substitute takes the write; the member applies it when it resumes,
+    // outside the key's set. Once the delete's tombstones expire, that
+    // copy must not be there for the fallback to find.
+    let cluster = Cluster::start(&["16mb", "16mb", "16mb"]);
+    let mut config = cluster.config();
+    config.replication.tombstone_ttl = Duration::from_secs(2);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v1"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let set = cluster.replica_set("k").await;
+    let hung = cluster
+        .nodes
+        .iter()
+        .find(|n| n.addr() == set[0])
+        .expect("a member");
+
+    hung.pause();
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a substitute takes it: {}",
+        r.body
+    );
+    hung.resume();
+    let r = http.delete(&format!("{url}/k")).await.unwrap();
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+
+    wait_until(
+        "the late copy is gone from the member that left",
+        10,
+        async || held(hung, "k").await == (None, None),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = http.get(&format!("{url}/k")).await.unwrap();
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "came back: {}", r.body);
+}

@@ -169,7 +169,7 @@ impl Context {
         for id in progress.refused.iter().filter(|id| was_member(id)) {
             // It answered, so it can be asked to drop its older copy now.
             let dropped = match nodes.by_id(id) {
-                Some(node) => values::drop_if_older(&node.backend, key, timestamp).await,
+                Some(node) => values::drop_unless_newer(&node.backend, key, timestamp).await,
                 None => Ok(false),
             };
             match dropped {

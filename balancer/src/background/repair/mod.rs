@@ -7,10 +7,11 @@
 //!   own timestamp, to the members that lack it. The node's
 //!   last-writer-wins script makes a repair that races a newer write
 //!   harmless. Failed repairs are retried with back-off.
-//! - **Stale copies**: a replica that failed a write while still up was
-//!   taken out of the key's set; its older copy is deleted (only if still
-//!   older than the write), so a location cached by another balancer
-//!   cannot read it back.
+//! - **Stale copies**: a replica that failed or missed a write was taken
+//!   out of the key's set; its copy is deleted unless it is newer than the
+//!   write (it may have applied the write late, on resuming), so neither a
+//!   location cached by another balancer nor the fallback, once the set's
+//!   tombstones expire, can read it back.
 //! - **Resync** of a node that came back up or restarted empty: see
 //!   [`resync`].
 
@@ -118,7 +119,7 @@ impl Repairer {
         }
     }
 
-    /// Deletes `id`'s copy of `key` if it is older than `timestamp`.
+    /// Deletes `id`'s copy of `key` unless it is newer than `timestamp`.
     async fn drop_older(
         &self,
         table: &NodeTable,
@@ -132,7 +133,7 @@ impl Repairer {
         if !node.is_up() {
             return Err(Retry);
         }
-        match values::drop_if_older(&node.backend, key, timestamp).await {
+        match values::drop_unless_newer(&node.backend, key, timestamp).await {
             Ok(true) => {
                 self.metrics.stale_copies_removed.inc();
                 Ok(RepairOutcome::Repaired)

@@ -112,7 +112,8 @@ impl Repairer {
 }
 
 /// Drops `node`'s copy of `key` when the key's set no longer names the
-/// node and a member holds a newer version; returns whether it did.
+/// node and a member holds the same version or a newer one; returns
+/// whether it did.
 async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str) -> bool {
     let Ok(Some(set)) = index.lookup(key).await else {
         return false;
@@ -129,7 +130,7 @@ async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str)
         r.as_ref()
             .ok()
             .and_then(Option::as_ref)
-            .is_some_and(|v| v.timestamp > mine.timestamp)
+            .is_some_and(|v| v.timestamp >= mine.timestamp)
     });
     superseded
         && values::drop_if_at(&node.backend, key, &mine.timestamp)
