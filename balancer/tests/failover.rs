@@ -460,6 +460,26 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
     .await;
 }
 
+/// Writes `k = "v1"` through the balancer at `url` (`.../cache`) and
+/// returns the server of its primary replica.
+async fn write_v1_and_find_its_primary<'c>(
+    cluster: &'c Cluster,
+    http: &HttpClient,
+    url: &str,
+) -> &'c RedisServer {
+    let r = http
+        .post_json(url, &json!({"key": "k", "value": "v1"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let set = cluster.replica_set("k").await;
+    cluster
+        .nodes
+        .iter()
+        .find(|n| n.addr() == set[0])
+        .expect("a member")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_set_change_the_index_cannot_record_is_not_acknowledged() {
     // A member hangs, so the write goes to a substitute; the index hangs
@@ -473,17 +493,7 @@ async fn a_write_whose_set_change_the_index_cannot_record_is_not_acknowledged() 
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
     let url = format!("{}/cache", b.url);
-    let r = http
-        .post_json(&url, &json!({"key": "k", "value": "v1"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let set = cluster.replica_set("k").await;
-    let hung = cluster
-        .nodes
-        .iter()
-        .find(|n| n.addr() == set[0])
-        .expect("a member");
+    let hung = write_v1_and_find_its_primary(&cluster, &http, &url).await;
 
     hung.pause();
     let write = {
@@ -515,17 +525,7 @@ async fn a_write_a_hung_member_takes_late_does_not_bring_a_deleted_key_back() {
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
     let url = format!("{}/cache", b.url);
-    let r = http
-        .post_json(&url, &json!({"key": "k", "value": "v1"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let set = cluster.replica_set("k").await;
-    let hung = cluster
-        .nodes
-        .iter()
-        .find(|n| n.addr() == set[0])
-        .expect("a member");
+    let hung = write_v1_and_find_its_primary(&cluster, &http, &url).await;
 
     hung.pause();
     let r = http
