@@ -82,11 +82,6 @@ impl Clock {
         true
     }
 
-    /// The drift bound, in milliseconds.
-    pub fn max_drift_ms(&self) -> u64 {
-        self.max_drift_ms
-    }
-
     fn tick(&self, wall: u64) -> String {
         let mut last = self.lock();
         let (millis, counter) = if wall > last.0 {
