@@ -68,6 +68,16 @@ impl Cluster {
             .collect()
     }
 
+    /// Empties the index Redis (`FLUSHALL`), as a restart without
+    /// persistence does; its `run_id` stays the same.
+    pub async fn flush_index(&self) {
+        let mut conn = self.index.connection().await;
+        let _: () = redis::cmd("FLUSHALL")
+            .query_async(&mut conn)
+            .await
+            .expect("flush the index");
+    }
+
     /// Overwrites the index entry of `key` with `entry`, as another balancer
     /// moving the key would.
     pub async fn set_index_entry(&self, key: &str, entry: &str) {
@@ -79,6 +89,32 @@ impl Cluster {
             .await
             .expect("write the index entry");
     }
+}
+
+/// Stores a version of `key` straight on `node`, around every balancer, as
+/// the balancer stores values (a hash: `v` the JSON text, `t` the
+/// timestamp): a copy an earlier placement left there.
+pub async fn put_copy(node: &RedisServer, key: &str, json: &str, timestamp: &str) {
+    let mut conn = node.connection().await;
+    let _: () = redis::cmd("HSET")
+        .arg(key)
+        .arg("t")
+        .arg(timestamp)
+        .arg("v")
+        .arg(json)
+        .query_async(&mut conn)
+        .await
+        .expect("write a copy");
+}
+
+/// A write timestamp `ms_ago` milliseconds in the past, ordered before
+/// every write a balancer stamps now.
+pub fn past_timestamp(ms_ago: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    format!("{:013}.000000.test", now - ms_ago)
 }
 
 /// One key written through a balancer.

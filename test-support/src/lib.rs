@@ -25,7 +25,9 @@ pub mod zookeeper;
 
 pub use self::agent::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, TestAgent};
 pub use self::balancer::{TestBalancer, node_entries, node_state, nodes_view, test_config};
-pub use self::cluster::{Cluster, WrittenKey, values_by_key, write_keys, write_keys_with};
+pub use self::cluster::{
+    Cluster, WrittenKey, past_timestamp, put_copy, values_by_key, write_keys, write_keys_with,
+};
 pub use self::http::{HttpClient, HttpReply};
 pub use self::redis_server::RedisServer;
 pub use self::zookeeper::ZooKeeperServer;
