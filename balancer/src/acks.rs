@@ -140,6 +140,18 @@ pub fn verdict(
     })
 }
 
+/// Whether a write created its key (201) rather than replaced it (200).
+/// A key whose entry this write created is new unless a search found a
+/// live copy or any replica held one; otherwise the primary decides, as
+/// for [`Accepted::existed`].
+pub fn created(claimed: bool, copies_found: bool, accepted: &Accepted) -> bool {
+    if claimed {
+        !(copies_found || accepted.any_existed)
+    } else {
+        !accepted.existed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +227,23 @@ mod tests {
         assert_eq!(accepted.nodes, vec![Arc::from("b"), Arc::from("a")]);
         let accepted = verdict(vec![ack("b", false, true)], 1, None).unwrap();
         assert!(accepted.existed);
+    }
+
+    #[test]
+    fn a_new_entry_is_a_new_key_only_if_no_copy_was_live() {
+        let accepted = |existed, any_existed| Accepted {
+            nodes: Vec::new(),
+            existed,
+            any_existed,
+        };
+        assert!(created(true, false, &accepted(false, false)));
+        assert!(!created(true, true, &accepted(false, false)));
+        assert!(!created(true, false, &accepted(false, true)));
+        assert!(
+            created(false, false, &accepted(false, true)),
+            "the primary decides"
+        );
+        assert!(!created(false, false, &accepted(true, true)));
     }
 
     #[test]

@@ -7,7 +7,14 @@
 //! know can only sit where placement puts keys it cannot index (the key's
 //! top candidates), while with the index unreachable an indexed key may
 //! sit anywhere placement's bounded-load overflow put it, so every up node
-//! is asked.
+//! is asked. The same holds for an index that lost its data and is not
+//! yet rebuilt (see `index/recovery.rs`): its missing entries prove
+//! nothing.
+//!
+//! A write whose claim *created* the key's entry looks for copies already
+//! on nodes the same way ([`unlisted`]), and starts that search alongside
+//! the claim ([`search_before_claim`]) so that a new key pays the longer
+//! of the two round trips, not both.
 
 use crate::config::PlacementConfig;
 
@@ -18,6 +25,30 @@ pub enum Scope {
     Candidates,
     /// Every up node: the index is unreachable.
     AllUp,
+}
+
+/// How wide to look for a key the index answered without an entry:
+/// its candidates while the index is complete, else every up node.
+pub fn unlisted(complete: bool) -> Scope {
+    if complete {
+        Scope::Candidates
+    } else {
+        Scope::AllUp
+    }
+}
+
+/// Whether a search as wide as `done` answers for one as wide as `needed`.
+pub fn covers(done: Scope, needed: Scope) -> bool {
+    done == Scope::AllUp || needed == Scope::Candidates
+}
+
+/// The search a write starts alongside its claim, before it knows whether
+/// the key is new, as wide as the index's last known state needs. None
+/// when the key's location is cached (most likely an overwrite: a claim
+/// that turns out to create the entry searches after it), or when the
+/// index is down (the write then looks on every node without it).
+pub fn search_before_claim(located: bool, index_down: bool, complete: bool) -> Option<Scope> {
+    (!located && !index_down).then(|| unlisted(complete))
 }
 
 /// The nodes a fallback lookup asks, best-ranked first, without repeats.
@@ -94,6 +125,31 @@ mod tests {
             1,
         );
         assert_eq!(asked, vec![3, 1, 0]);
+    }
+
+    #[test]
+    fn an_incomplete_index_proves_nothing_by_a_missing_entry() {
+        assert_eq!(unlisted(true), Scope::Candidates);
+        assert_eq!(unlisted(false), Scope::AllUp);
+    }
+
+    #[test]
+    fn a_wider_search_answers_for_a_narrower_one() {
+        assert!(covers(Scope::AllUp, Scope::AllUp));
+        assert!(covers(Scope::AllUp, Scope::Candidates));
+        assert!(covers(Scope::Candidates, Scope::Candidates));
+        assert!(!covers(Scope::Candidates, Scope::AllUp));
+    }
+
+    #[test]
+    fn a_write_searches_early_unless_its_key_is_located_or_the_index_down() {
+        assert_eq!(
+            search_before_claim(false, false, true),
+            Some(Scope::Candidates)
+        );
+        assert_eq!(search_before_claim(false, false, false), Some(Scope::AllUp));
+        assert_eq!(search_before_claim(true, false, false), None);
+        assert_eq!(search_before_claim(false, true, true), None);
     }
 
     #[test]

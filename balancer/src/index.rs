@@ -11,6 +11,13 @@
 //! outage costs them nothing instead of a timeout each; they use the
 //! hashing fallback. [`Index::watch`] pings a down index every
 //! `index_retry_ms` and marks it up again when it answers.
+//!
+//! Whether the index is *complete* (names every copy on the nodes) is
+//! kept apart, in `index/recovery.rs`: every lookup and claim reads the
+//! marker a finished rebuild leaves, so an index that lost its data is
+//! noticed on the next request.
+
+mod recovery;
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,13 +28,15 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::backend::{Backend, BackendError};
+pub use recovery::{Adopted, COMPLETE_MARKER, REBUILD_LOCK};
 
 /// Seconds an index entry outlives its value.
 const TTL_GRACE_SECONDS: u64 = 1;
 
-/// Returns `{replica set, 1 if this call created the entry else 0}`,
-/// claiming the key for the set ARGV[1] if it has none, and sets the
-/// entry's TTL (ARGV[2], 0 for none).
+/// Returns `{replica set, 1 if this call created the entry else 0, 1 if
+/// the completeness marker KEYS[2] exists else 0}`, claiming the key for
+/// the set ARGV[1] if it has none, and sets the entry's TTL (ARGV[2], 0
+/// for none).
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -44,7 +53,7 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| {
         else
             redis.call('PERSIST', KEYS[1])
         end
-        return {owner, created}
+        return {owner, created, redis.call('EXISTS', KEYS[2])}
         ",
     )
 });
@@ -97,11 +106,24 @@ pub enum IndexError {
     Failed(#[from] BackendError),
 }
 
-/// The index Redis, and whether it is marked down.
+/// The index Redis, whether it is marked down, and whether it was
+/// complete when last asked.
 #[derive(Debug)]
 pub struct Index {
     backend: Backend,
     down: AtomicBool,
+    complete: AtomicBool,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The key's replica set, primary first.
+    pub set: Vec<String>,
+    /// This call created the entry: the index did not know the key.
+    pub created: bool,
+    /// The index was complete ([`Index::is_complete`]) when it answered.
+    pub complete: bool,
 }
 
 /// The ids in a stored replica set.
@@ -121,11 +143,13 @@ pub fn entry_key(key: &str) -> String {
 }
 
 impl Index {
-    /// An index at `backend`, assumed up until a call fails.
+    /// An index at `backend`, assumed up until a call fails, and
+    /// incomplete until it shows its marker.
     pub fn new(backend: Backend) -> Index {
         Index {
             backend,
             down: AtomicBool::new(false),
+            complete: AtomicBool::new(false),
         }
     }
 
@@ -135,26 +159,39 @@ impl Index {
     }
 
     /// The replica set of `key`, primary first, if the index knows it.
+    /// Reads the completeness marker in the same command.
     pub async fn lookup(&self, key: &str) -> Result<Option<Vec<String>>, IndexError> {
-        let cmd = redis::cmd("GET").arg(entry_key(key)).clone();
-        let entry: Option<String> = self.guarded(self.backend.cmd(&cmd)).await?;
+        let cmd = redis::cmd("MGET")
+            .arg(entry_key(key))
+            .arg(COMPLETE_MARKER)
+            .clone();
+        let (entry, marker): (Option<String>, Option<String>) =
+            self.guarded(self.backend.cmd(&cmd)).await?;
+        self.saw_marker(marker.is_some());
         Ok(entry.as_deref().map(split_set))
     }
 
     /// Claims `key` for the replica set `proposed` unless it has one;
-    /// returns the set and whether this call created the entry. Sets the
-    /// entry's TTL to follow the value's.
+    /// returns the set, whether this call created the entry and whether
+    /// the index was complete. Sets the entry's TTL to follow the value's.
     pub async fn claim(
         &self,
         key: &str,
         proposed: &[&str],
         ttl: Option<u64>,
-    ) -> Result<(Vec<String>, bool), IndexError> {
+    ) -> Result<Claimed, IndexError> {
         let mut call = CLAIM.key(entry_key(key));
-        call.arg(proposed.join(","))
+        call.key(COMPLETE_MARKER)
+            .arg(proposed.join(","))
             .arg(ttl.map_or(0, |t| t + TTL_GRACE_SECONDS));
-        let (set, created): (String, i64) = self.guarded(self.backend.script(&call)).await?;
-        Ok((split_set(&set), created == 1))
+        let (set, created, complete): (String, i64, i64) =
+            self.guarded(self.backend.script(&call)).await?;
+        self.saw_marker(complete == 1);
+        Ok(Claimed {
+            set: split_set(&set),
+            created: created == 1,
+            complete: complete == 1,
+        })
     }
 
     /// Undoes a claim this balancer created, when no replica took the value.

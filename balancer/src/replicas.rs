@@ -2,7 +2,12 @@
 //! nodes a new key's set proposes, and which nodes stand in for members
 //! that are down or fail a write.
 //!
-//! All three come from [`crate::placement`]: each replica is the best
+//! A write whose claim created the key's index entry may still find copies
+//! of the key on nodes (the index lost them, an entry expired early, a
+//! write went around an index outage): [`supersede`] decides which nodes
+//! join the set so that the write reaches every copy.
+//!
+//! The proposals come from [`crate::placement`]: each replica is the best
 //! candidate (least utilized among the top `k` by rendezvous rank) of what
 //! the earlier ones left, so a key's copies land on distinct nodes, and the
 //! hashing fallback can find them among the top `k + R - 1`.
@@ -48,6 +53,32 @@ pub fn substitutes(
     placement::choose_replicas(&free, policy, true, count)
 }
 
+/// What a write that created its key's entry does about the copies a
+/// search found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Superseding<'h> {
+    /// The holders outside the claimed set: they join it, so the write
+    /// (and every later one, and the delete) reaches their copies. The
+    /// claimed set is kept whole: a racing writer that read it from the
+    /// index writes there.
+    pub joining: Vec<&'h str>,
+    /// A holder had a live value: the write replaces it (200, not 201).
+    pub existed: bool,
+}
+
+/// Decides [`Superseding`] from the `claimed` set and the `holders` found,
+/// each a node id and whether its copy is live (else a tombstone).
+pub fn supersede<'h>(claimed: &[String], holders: &'h [(&'h str, bool)]) -> Superseding<'h> {
+    Superseding {
+        joining: holders
+            .iter()
+            .map(|&(id, _)| id)
+            .filter(|id| !claimed.iter().any(|c| c == id))
+            .collect(),
+        existed: holders.iter().any(|&(_, live)| live),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +113,20 @@ mod tests {
         let r = ranked(&[0.9, 0.8, 0.05, 0.05]);
         assert_eq!(propose(&r, &PlacementConfig::top(2), 1), vec![2]);
         assert_eq!(unindexed(&r, &PlacementConfig::top(2), 1), vec![1]);
+    }
+
+    #[test]
+    fn holders_outside_the_claimed_set_join_it() {
+        let claimed = vec!["c".to_string(), "d".to_string()];
+        let none = supersede(&claimed, &[]);
+        assert!(none.joining.is_empty() && !none.existed);
+        let found = [("a", true), ("d", false), ("b", false)];
+        let s = supersede(&claimed, &found);
+        assert_eq!(s.joining, vec!["a", "b"]);
+        assert!(s.existed, "a live copy makes it an overwrite");
+        let tombstones = supersede(&claimed, &[("a", false)]);
+        assert_eq!(tombstones.joining, vec!["a"]);
+        assert!(!tombstones.existed, "after a delete the key is new again");
     }
 
     #[test]

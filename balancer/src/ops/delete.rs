@@ -11,7 +11,7 @@ use super::fanout::Job;
 use crate::answer::Deleted;
 use crate::config::WriteAck;
 use crate::error::Error;
-use crate::fallback::Scope;
+use crate::fallback::{self, Scope};
 use crate::nodes::NodeTable;
 use crate::values::Version;
 
@@ -62,7 +62,10 @@ impl Ops {
     async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
         match self.context.index.lookup(key).await {
             Ok(Some(set)) => (set, true),
-            Ok(None) => (self.holders(nodes, key, Scope::Candidates).await, false),
+            Ok(None) => {
+                let scope = fallback::unlisted(self.context.index.is_complete());
+                (self.holders(nodes, key, scope).await, false)
+            }
             Err(e) => {
                 self.context.index_failed(&e);
                 (self.holders(nodes, key, Scope::AllUp).await, false)

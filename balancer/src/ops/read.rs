@@ -5,8 +5,9 @@
 //! 2. The location cache: the replica set, kept true by the index's
 //!    invalidations (see [`crate::locations`]).
 //! 3. The index Redis.
-//! 4. The hashing fallback, as wide as [`crate::fallback`] says; the
-//!    newest version among the holders answers.
+//! 4. The hashing fallback, as wide as [`crate::fallback`] says (every
+//!    up node while the index is unreachable or not yet rebuilt after a
+//!    loss); the newest version among the holders answers.
 //!
 //! A replica set is read in order: the primary, then the next replica on
 //! an error, a timeout or an empty answer (a node that restarted empty);
@@ -23,7 +24,7 @@ use super::Ops;
 use crate::answer::Found;
 use crate::backend::BackendError;
 use crate::error::Error;
-use crate::fallback::Scope;
+use crate::fallback::{self, Scope};
 use crate::newest;
 use crate::nodes::NodeTable;
 use crate::values::{self, Version};
@@ -58,7 +59,7 @@ impl Ops {
                 }
                 return Ok(found);
             }
-            Ok(None) => Scope::Candidates,
+            Ok(None) => fallback::unlisted(self.context.index.is_complete()),
             Err(e) => {
                 self.context.index_failed(&e);
                 Scope::AllUp

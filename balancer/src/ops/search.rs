@@ -1,8 +1,9 @@
 //! The hashing fallback's I/O: ask the nodes [`crate::fallback`] chose, in
 //! parallel, for their version of a key. Used when the index has no entry
 //! for a key or cannot be asked: by reads (which version answers), by
-//! deletes (which nodes get tombstones) and by writes with the index down
-//! (which nodes already hold the key).
+//! deletes (which nodes get tombstones), by writes with the index down
+//! and by writes whose claim created the key's entry (which nodes already
+//! hold the key).
 
 use std::sync::Arc;
 
@@ -15,15 +16,13 @@ use crate::nodes::NodeTable;
 use crate::replicas;
 use crate::values::{self, Version};
 
+/// Nodes holding a version of a key, each with the version it holds.
+pub(super) type Holders = Vec<(Arc<str>, Version)>;
+
 impl Ops {
     /// Asks the fallback nodes in parallel; returns each holder with the
     /// version it has, in rank order.
-    pub(super) async fn search(
-        &self,
-        nodes: &NodeTable,
-        key: &str,
-        scope: Scope,
-    ) -> Vec<(Arc<str>, Version)> {
+    pub(super) async fn search(&self, nodes: &NodeTable, key: &str, scope: Scope) -> Holders {
         let placing: Vec<usize> = match scope {
             Scope::Candidates => nodes.contenders(key).iter().map(|c| c.node).collect(),
             Scope::AllUp => Vec::new(),
@@ -51,6 +50,17 @@ impl Ops {
                 }
             })
             .collect()
+    }
+
+    /// [`Ops::search`] as wide as `scope`, if one is given, with the scope.
+    pub(super) async fn search_if(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        scope: Option<Scope>,
+    ) -> Option<(Scope, Holders)> {
+        let scope = scope?;
+        Some((scope, self.search(nodes, key, scope).await))
     }
 
     /// The ids of the fallback nodes that hold any version of the key,

@@ -6,6 +6,15 @@
 //!    race uses the winner's set. With the index down, the write goes to
 //!    the nodes that already hold the key, or else to the key's top
 //!    candidates, where the fallback will find it.
+//!
+//!    A claim that *creates* the entry does not prove the key new: the
+//!    index may have lost it, the entry may have expired early, or a write
+//!    may have gone around an index outage. So the nodes are searched too
+//!    (as wide as [`crate::fallback::unlisted`] says, started alongside
+//!    the claim unless the key's location is cached), and the holders
+//!    found join the set ([`crate::replicas::supersede`]): the write
+//!    reaches every copy, answers 200 if one was live, and no older copy is
+//!    left outside the set for the fallback to bring back.
 //! 2. **Fan-out** ([`super::fanout`]): the version, stamped by the hybrid
 //!    logical clock, goes to every replica in a task of its own; each node
 //!    keeps the newest (see [`crate::values`]).
@@ -21,13 +30,29 @@ use tokio::sync::mpsc;
 
 use super::Ops;
 use super::fanout::Job;
+use super::search::Holders;
 use crate::acks::{self, Accepted, Ack};
 use crate::answer::Written;
 use crate::config::WriteAck;
 use crate::error::Error;
+use crate::fallback::{self, Scope};
+use crate::index::Claimed;
 use crate::nodes::NodeTable;
 use crate::replicas;
 use crate::values::Version;
+
+/// Where a write goes, as its claim decided.
+#[derive(Debug)]
+struct Placed {
+    /// The replica set.
+    set: Vec<String>,
+    /// This write created the key's index entry.
+    claimed: bool,
+    /// The set came from the index.
+    indexed: bool,
+    /// A search found a live copy: the key is not new.
+    copies_found: bool,
+}
 
 impl Ops {
     /// Writes a key, placing it first if it is new.
@@ -48,7 +73,7 @@ impl Ops {
         let nodes = self.nodes.current();
         let replicas = replicas::count(self.replication.factor.get(), nodes.up_count())
             .ok_or(Error::NoNodes)?;
-        let (set, claimed, indexed) = self.claim(&nodes, key, replicas, ttl).await;
+        let placed = self.claim(&nodes, key, replicas, ttl).await?;
         // After the claim: its own change to the entry is behind us, and
         // any later one cancels the record below.
         let located = self.locations.reserve(key);
@@ -56,9 +81,9 @@ impl Ops {
         let job = Job {
             key: key.to_string(),
             version,
-            set,
-            claimed,
-            indexed,
+            set: placed.set,
+            claimed: placed.claimed,
+            indexed: placed.indexed,
             replicas,
         };
         let accepted = self.replicate(&nodes, job, ack).await;
@@ -72,33 +97,96 @@ impl Ops {
             ttl_ms,
         );
         Ok(Written {
+            created: acks::created(placed.claimed, placed.copies_found, &accepted),
             nodes: accepted.nodes,
-            created: !accepted.existed,
             version: timestamp,
         })
     }
 
-    /// The key's replica set, whether this write created its index entry,
-    /// and whether the index answered: the set the index holds or takes
-    /// from placement's proposal, or, with the index down, one found
-    /// without it.
+    /// Where the write goes: the set the index holds, or the one it takes
+    /// from placement's proposal joined by the nodes found holding the
+    /// key, or, with the index down, one found without it.
     async fn claim(
         &self,
         nodes: &NodeTable,
         key: &str,
         replicas: usize,
         ttl: Option<u64>,
-    ) -> (Vec<String>, bool, bool) {
+    ) -> Result<Placed, Error> {
         let proposal = replicas::propose(&nodes.contenders(key), &self.context.placement, replicas);
         let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
-        match self.context.index.claim(key, &proposal, ttl).await {
-            Ok((set, created)) => (set, created, true),
+        let index = &self.context.index;
+        let early = fallback::search_before_claim(
+            self.locations.get(key).is_some(),
+            index.is_down(),
+            index.is_complete(),
+        );
+        let (claimed, searched) = tokio::join!(
+            index.claim(key, &proposal, ttl),
+            self.search_if(nodes, key, early)
+        );
+        match claimed {
+            Ok(claimed) if !claimed.created => Ok(Placed {
+                set: claimed.set,
+                claimed: false,
+                indexed: true,
+                copies_found: false,
+            }),
+            Ok(claimed) => self.take_over(nodes, key, claimed, searched, ttl).await,
             Err(e) => {
                 self.context.index_failed(&e);
-                let set = self.place_without_index(nodes, key, replicas).await;
-                (set, false, false)
+                Ok(Placed {
+                    set: self.place_without_index(nodes, key, replicas).await,
+                    claimed: false,
+                    indexed: false,
+                    copies_found: false,
+                })
             }
         }
+    }
+
+    /// After a claim that created the key's entry: finds the copies
+    /// already on nodes (reusing the early search if it was wide enough)
+    /// and adds their nodes to the entry. If the index cannot record them
+    /// the write is not made: it would leave older copies outside the set.
+    async fn take_over(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        claimed: Claimed,
+        searched: Option<(Scope, Holders)>,
+        ttl: Option<u64>,
+    ) -> Result<Placed, Error> {
+        let needed = fallback::unlisted(claimed.complete);
+        let found = match searched {
+            Some((done, found)) if fallback::covers(done, needed) => found,
+            _ => self.search(nodes, key, needed).await,
+        };
+        let holders: Vec<(&str, bool)> = found.iter().map(|(id, v)| (&**id, v.is_live())).collect();
+        let decision = replicas::supersede(&claimed.set, &holders);
+        let mut set = claimed.set;
+        if !decision.joining.is_empty() {
+            let index = &self.context.index;
+            match index
+                .adopt(key, &decision.joining, ttl.map(|t| t * 1000))
+                .await
+            {
+                Ok(adopted) => set = adopted,
+                Err(e) => {
+                    self.context.index_failed(&e);
+                    let _ = index.release(key, &set).await;
+                    return Err(Error::IndexUnavailable(e.to_string()));
+                }
+            }
+            // A racing writer that read the claimed set wrote only there.
+            self.context.repairs.enqueue(key);
+        }
+        Ok(Placed {
+            set,
+            claimed: true,
+            indexed: true,
+            copies_found: decision.existed,
+        })
     }
 
     /// Sends `job` to its replica set in a task of its own and waits until
