@@ -124,6 +124,12 @@ impl RepairQueue {
         self.lock().tasks.len()
     }
 
+    /// Whether the queue is half full: a walk that queues repairs waits
+    /// then, rather than have them dropped.
+    pub fn is_filling(&self) -> bool {
+        self.pending() * 2 >= self.limit
+    }
+
     /// Completes when a job may have been added.
     pub async fn woken(&self) {
         self.wake.notified().await;

@@ -10,6 +10,8 @@
 //! - [`coordinator`]: ZooKeeper registration, election, discovery, and
 //!   the node list it publishes ([`coordinator::Coordinator::steer_membership`]);
 //! - [`repair`]: the repair queue and the resync of returning nodes;
+//! - [`rebuild`]: the index's completeness check, and its rebuild from
+//!   the nodes after it lost its data (paced by [`pace`], as resyncs are);
 //! - the caches' invalidation streams (near cache, location cache) and
 //!   the index's health ping, which live with what they serve.
 //!
@@ -18,7 +20,9 @@
 
 pub mod coordinator;
 pub mod health;
+mod pace;
 pub mod probes;
+mod rebuild;
 mod repair;
 pub mod sampler;
 
@@ -28,6 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::App;
+use rebuild::Rebuilder;
 use repair::Repairer;
 
 /// The running background loops.
@@ -71,6 +76,18 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
                 config: config.repair.clone(),
                 factor: config.replication.factor.get(),
                 max_drift_ms: config.replication.max_clock_drift.as_millis() as u64,
+            }
+            .run(stop.clone()),
+        ),
+        tokio::spawn(
+            Rebuilder {
+                index: app.index.clone(),
+                nodes: app.nodes.clone(),
+                repairs: app.repairs.clone(),
+                metrics: app.metrics.clone(),
+                owner: config.balancer_id(),
+                keys_per_sec: config.repair.index_rebuild_keys_per_sec,
+                interval: config.timeouts.index_retry,
             }
             .run(stop.clone()),
         ),

@@ -89,6 +89,9 @@ pub struct RepairConfig {
     pub max_attempts: u32,
     /// Keys per second a resync of a returning node copies at most. Default 5000.
     pub resync_keys_per_sec: u32,
+    /// Keys per second the rebuild of an index that lost its data reads
+    /// from the nodes and adopts into the index at most. Default 20000.
+    pub index_rebuild_keys_per_sec: u32,
 }
 
 /// The number of rendezvous candidates considered for a new key.
@@ -220,6 +223,7 @@ impl Default for RepairConfig {
             queue_limit: 100_000,
             max_attempts: 8,
             resync_keys_per_sec: 5000,
+            index_rebuild_keys_per_sec: 20_000,
         }
     }
 }

@@ -47,6 +47,13 @@ pub struct Metrics {
     /// `dlb_stale_copies_removed_total`: copies dropped from nodes that
     /// are no longer a key's replicas.
     pub stale_copies_removed: IntCounter,
+    /// `dlb_index_rebuilding`: 1 while this balancer finds the index
+    /// incomplete (it lost its data and is not rebuilt yet), so keys it
+    /// lacks are looked for on every node.
+    pub index_rebuilding: IntGauge,
+    /// `dlb_index_rebuild_keys_total`: copies found on the nodes and
+    /// adopted into the index by this balancer's rebuilds.
+    pub index_rebuild_keys: IntCounter,
     /// `dlb_clock_drift_total{kind}`: timestamps past the drift bound:
     /// `not_adopted` (seen on a node, too far ahead of this balancer's
     /// clock) and `refused` (this balancer's write, too far ahead of a
@@ -153,6 +160,16 @@ impl Metrics {
                 "Copies removed from nodes no longer in a key's replica set",
             )
             .expect("valid metric"),
+            index_rebuilding: IntGauge::new(
+                "dlb_index_rebuilding",
+                "1 while the index is incomplete after losing its data: keys it lacks are looked for on every node",
+            )
+            .expect("valid metric"),
+            index_rebuild_keys: IntCounter::new(
+                "dlb_index_rebuild_keys_total",
+                "Copies found on the data nodes and adopted into the index by this balancer's rebuilds",
+            )
+            .expect("valid metric"),
             clock_drift: IntCounterVec::new(
                 Opts::new(
                     "dlb_clock_drift_total",
@@ -229,7 +246,9 @@ impl Metrics {
             leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
                 .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 25] = [
+        let families: [Box<dyn prometheus::core::Collector>; 27] = [
+            Box::new(m.index_rebuilding.clone()),
+            Box::new(m.index_rebuild_keys.clone()),
             Box::new(m.clock_drift.clone()),
             Box::new(m.location_clears.clone()),
             Box::new(m.near_invalidations.clone()),

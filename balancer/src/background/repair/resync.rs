@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use super::super::pace::Pace;
 use super::{RepairOutcome, Repairer, Retry};
 use crate::index::Index;
 use crate::nodes::{Node, NodeTable};
@@ -136,22 +137,4 @@ async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str)
         && values::drop_if_at(&node.backend, key, &mine.timestamp)
             .await
             .unwrap_or(false)
-}
-
-/// Spreads a walk out to at most `per_sec` keys a second.
-#[derive(Debug)]
-struct Pace {
-    per_key: Duration,
-}
-
-impl Pace {
-    fn new(per_sec: u32) -> Pace {
-        Pace {
-            per_key: Duration::from_secs(1) / per_sec.max(1),
-        }
-    }
-
-    async fn wait(&self, keys: usize) {
-        tokio::time::sleep(self.per_key * keys as u32).await;
-    }
 }
