@@ -42,13 +42,23 @@ pub fn covers(done: Scope, needed: Scope) -> bool {
     done == Scope::AllUp || needed == Scope::Candidates
 }
 
+/// The search for copies a write needs once its claim answered: none when
+/// a complete index already listed the key; else as wide as
+/// [`unlisted`] says. An index not yet rebuilt may list only some of a
+/// key's copies (the rebuild has not reached the others), so it is
+/// searched for even when listed.
+pub fn search_after_claim(created: bool, complete: bool) -> Option<Scope> {
+    (created || !complete).then(|| unlisted(complete))
+}
+
 /// The search a write starts alongside its claim, before it knows whether
 /// the key is new, as wide as the index's last known state needs. None
-/// when the key's location is cached (most likely an overwrite: a claim
-/// that turns out to create the entry searches after it), or when the
-/// index is down (the write then looks on every node without it).
+/// when a complete index is expected to list the key, its location being
+/// cached (most likely an overwrite: a claim that turns out to create the
+/// entry searches after it), or when the index is down (the write then
+/// looks on every node without it).
 pub fn search_before_claim(located: bool, index_down: bool, complete: bool) -> Option<Scope> {
-    (!located && !index_down).then(|| unlisted(complete))
+    (!(index_down || located && complete)).then(|| unlisted(complete))
 }
 
 /// The nodes a fallback lookup asks, best-ranked first, without repeats.
@@ -148,8 +158,21 @@ mod tests {
             Some(Scope::Candidates)
         );
         assert_eq!(search_before_claim(false, false, false), Some(Scope::AllUp));
-        assert_eq!(search_before_claim(true, false, false), None);
+        assert_eq!(search_before_claim(true, false, true), None);
+        assert_eq!(
+            search_before_claim(true, false, false),
+            Some(Scope::AllUp),
+            "an index being rebuilt may list a key partly"
+        );
         assert_eq!(search_before_claim(false, true, true), None);
+    }
+
+    #[test]
+    fn a_claim_needs_a_search_unless_a_complete_index_listed_the_key() {
+        assert_eq!(search_after_claim(false, true), None);
+        assert_eq!(search_after_claim(true, true), Some(Scope::Candidates));
+        assert_eq!(search_after_claim(false, false), Some(Scope::AllUp));
+        assert_eq!(search_after_claim(true, false), Some(Scope::AllUp));
     }
 
     #[test]

@@ -279,3 +279,60 @@ async fn one_balancer_rebuilds_the_index_from_the_nodes() {
         "one balancer adopts all 400 copies: {adopted:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_index_is_rebuilt_writes_and_deletes_reach_copies_it_does_not_name_yet() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    marked_complete(&cluster).await;
+    let mut sets = Vec::new();
+    for key in ["w", "d"] {
+        let r = http
+            .post_json(&url, &json!({"key": key, "value": "v1"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        sets.push(cluster.replica_set(key).await);
+    }
+
+    // The index is lost, and its rebuild has adopted only the first copy
+    // of each key so far (another balancer holds the lock, and stalls).
+    cluster.flush_index().await;
+    let mut conn = cluster.index.connection().await;
+    let _: () = redis::cmd("SET")
+        .arg("dlb:index:rebuild")
+        .arg("stalled")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for (key, set) in ["w", "d"].iter().zip(&sets) {
+        cluster.set_index_entry(key, &set[0]).await;
+    }
+
+    let r = http
+        .post_json(&url, &json!({"key": "w", "value": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = http.delete(&format!("{url}/d")).await.unwrap();
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    wait_until("every copy took the write and the delete", 5, async || {
+        for id in &sets[0] {
+            if held(server(&cluster, id), "w").await.0.as_deref() != Some("\"v2\"") {
+                return false;
+            }
+        }
+        for id in &sets[1] {
+            let (value, timestamp) = held(server(&cluster, id), "d").await;
+            if value.is_some() || timestamp.is_none() {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+}

@@ -58,10 +58,22 @@ impl Ops {
     }
 
     /// The nodes that may hold the key, and whether the index named them:
-    /// its set in the index, else the fallback's holders.
+    /// its set in the index, else the fallback's holders. An index not yet
+    /// rebuilt may name only some of the holders: every up node is asked
+    /// too, so no copy is left without its tombstone.
     async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
-        match self.context.index.lookup(key).await {
-            Ok(Some(set)) => (set, true),
+        let index = &self.context.index;
+        match index.lookup(key).await {
+            Ok(Some(mut set)) => {
+                if !index.is_complete() {
+                    for holder in self.holders(nodes, key, Scope::AllUp).await {
+                        if !set.contains(&holder) {
+                            set.push(holder);
+                        }
+                    }
+                }
+                (set, true)
+            }
             Ok(None) => {
                 let scope = fallback::unlisted(self.context.index.is_complete());
                 (self.holders(nodes, key, scope).await, false)

@@ -35,7 +35,7 @@ use crate::acks::{self, Accepted, Ack};
 use crate::answer::Written;
 use crate::config::WriteAck;
 use crate::error::Error;
-use crate::fallback::{self, Scope};
+use crate::fallback;
 use crate::index::Claimed;
 use crate::nodes::NodeTable;
 use crate::replicas;
@@ -50,7 +50,8 @@ struct Placed {
     claimed: bool,
     /// The set came from the index.
     indexed: bool,
-    /// A search found a live copy: the key is not new.
+    /// A search after a claim that created the entry found a live copy:
+    /// the key is not new.
     copies_found: bool,
 }
 
@@ -126,13 +127,21 @@ impl Ops {
             self.search_if(nodes, key, early)
         );
         match claimed {
-            Ok(claimed) if !claimed.created => Ok(Placed {
-                set: claimed.set,
-                claimed: false,
-                indexed: true,
-                copies_found: false,
-            }),
-            Ok(claimed) => self.take_over(nodes, key, claimed, searched, ttl).await,
+            Ok(claimed) => match fallback::search_after_claim(claimed.created, claimed.complete) {
+                Some(needed) => {
+                    let found = match searched {
+                        Some((done, found)) if fallback::covers(done, needed) => found,
+                        _ => self.search(nodes, key, needed).await,
+                    };
+                    self.take_over(key, claimed, &found, ttl).await
+                }
+                None => Ok(Placed {
+                    set: claimed.set,
+                    claimed: false,
+                    indexed: true,
+                    copies_found: false,
+                }),
+            },
             Err(e) => {
                 self.context.index_failed(&e);
                 Ok(Placed {
@@ -145,23 +154,17 @@ impl Ops {
         }
     }
 
-    /// After a claim that created the key's entry: finds the copies
-    /// already on nodes (reusing the early search if it was wide enough)
-    /// and adds their nodes to the entry. If the index cannot record them
-    /// the write is not made: it would leave older copies outside the set.
+    /// After a claim that created the key's entry, or found one in an
+    /// index not yet rebuilt: adds the nodes `found` holding copies to the
+    /// entry. If the index cannot record them the write is not made: it
+    /// would leave older copies outside the set.
     async fn take_over(
         &self,
-        nodes: &NodeTable,
         key: &str,
         claimed: Claimed,
-        searched: Option<(Scope, Holders)>,
+        found: &Holders,
         ttl: Option<u64>,
     ) -> Result<Placed, Error> {
-        let needed = fallback::unlisted(claimed.complete);
-        let found = match searched {
-            Some((done, found)) if fallback::covers(done, needed) => found,
-            _ => self.search(nodes, key, needed).await,
-        };
         let holders: Vec<(&str, bool)> = found.iter().map(|(id, v)| (&**id, v.is_live())).collect();
         let decision = replicas::supersede(&claimed.set, &holders);
         let mut set = claimed.set;
@@ -174,7 +177,9 @@ impl Ops {
                 Ok(adopted) => set = adopted,
                 Err(e) => {
                     self.context.index_failed(&e);
-                    let _ = index.release(key, &set).await;
+                    if claimed.created {
+                        let _ = index.release(key, &set).await;
+                    }
                     return Err(Error::IndexUnavailable(e.to_string()));
                 }
             }
@@ -183,7 +188,7 @@ impl Ops {
         }
         Ok(Placed {
             set,
-            claimed: true,
+            claimed: claimed.created,
             indexed: true,
             copies_found: decision.existed,
         })
