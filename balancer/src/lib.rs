@@ -21,7 +21,8 @@
 //!    and calls [`ops::Ops::put`].
 //! 2. `ops/write.rs`: [`replicas::count`] and [`replicas::propose`] (over
 //!    [`placement`] and [`rendezvous`]) choose the set; the [`index`]
-//!    claims it.
+//!    claims it, while `ops/search.rs` looks for copies already on nodes,
+//!    which join the set if the claim created the entry.
 //! 3. `ops/fanout.rs`: a task writes the version to every replica
 //!    ([`values::apply`], last-writer-wins by [`hlc`] timestamps), picks
 //!    substitutes for failed ones and settles a changed set.
@@ -38,7 +39,8 @@
 //! [`repairs`] (the queue it adds to), [`metrics`].
 //!
 //! Background work, started by [`background::spawn_all`]: memory
-//! sampling, health checks, probe agents, ZooKeeper, repair and resync.
+//! sampling, health checks, probe agents, ZooKeeper, repair and resync,
+//! and the rebuild of an index that lost its data.
 //! The request path imports none of it.
 //!
 //! Set-up: [`config`]; domain errors: [`error`]; what operations answer:

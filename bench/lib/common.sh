@@ -98,6 +98,21 @@ end
 LUA
 }
 
+new_key_requests() { # new_key_requests KEY_PREFIX: a POST of a new key each time
+  # The run's start time in the keys: a later run (or round) writes new
+  # keys again.
+  cat <<LUA
+local value = string.rep("v", 100)
+local i = 0
+local run = tostring(os.time()) .. tostring(math.random(1000000))
+request = function()
+  i = i + 1
+  local body = '{"key":"$1' .. run .. ':' .. i .. '","value":"' .. value .. '"}'
+  return wrk.format("POST", "/cache", {["content-type"] = "application/json"}, body)
+end
+LUA
+}
+
 # run_wrk NAME PORT SCRIPT -> appends "name rps p50_ms p99_ms non2xx" to
 # $work/results
 run_wrk() {

@@ -19,9 +19,14 @@ impl Pace {
         }
     }
 
+    /// The time `keys` keys take at this pace.
+    pub(super) fn time(&self, keys: usize) -> Duration {
+        self.per_key * keys as u32
+    }
+
     /// Waits for the time `keys` keys take at this pace.
     pub(super) async fn wait(&self, keys: usize) {
-        tokio::time::sleep(self.per_key * keys as u32).await;
+        tokio::time::sleep(self.time(keys)).await;
     }
 }
 

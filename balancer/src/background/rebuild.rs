@@ -122,12 +122,10 @@ impl Rebuilder {
                     }
                 }
             }
-            if scanned.len() < table.all().len() {
-                // Some node is down: wait for it, holding the lock.
-                tokio::time::sleep(RETRY).await;
-                if self.renew().await.is_err() {
-                    return;
-                }
+            if scanned.len() < table.all().len() && self.wait(RETRY).await.is_err() {
+                // Some node is down: it was waited for, holding the lock,
+                // until the lock was lost.
+                return;
             }
         }
         if matches!(self.index.finish_rebuild(&self.owner).await, Ok(true)) {
@@ -148,8 +146,7 @@ impl Rebuilder {
         let mut cursor = 0u64;
         loop {
             while self.repairs.is_filling() {
-                tokio::time::sleep(RETRY).await;
-                self.renew().await.map_err(Stopped::Lock)?;
+                self.wait(RETRY).await.map_err(Stopped::Lock)?;
             }
             let cmd = redis::cmd("SCAN")
                 .arg(cursor)
@@ -162,7 +159,7 @@ impl Rebuilder {
             let (next, keys) = match step {
                 Ok(step) => step,
                 Err(_) if node.is_up() => {
-                    tokio::time::sleep(RETRY).await;
+                    self.wait(RETRY).await.map_err(Stopped::Lock)?;
                     continue;
                 }
                 Err(_) => return Err(Stopped::NodeDown),
@@ -171,7 +168,7 @@ impl Rebuilder {
             let copies = match self.copies(node, keys).await {
                 Ok(copies) => copies,
                 Err(()) if node.is_up() => {
-                    tokio::time::sleep(RETRY).await;
+                    self.wait(RETRY).await.map_err(Stopped::Lock)?;
                     continue;
                 }
                 Err(()) => return Err(Stopped::NodeDown),
@@ -179,10 +176,7 @@ impl Rebuilder {
             let outcomes = loop {
                 match self.index.adopt_all(&node.id, &copies).await {
                     Ok(outcomes) => break outcomes,
-                    Err(_) => {
-                        tokio::time::sleep(RETRY).await;
-                        self.renew().await.map_err(Stopped::Lock)?;
-                    }
+                    Err(_) => self.wait(RETRY).await.map_err(Stopped::Lock)?,
                 }
             };
             for ((key, _), outcome) in copies.iter().zip(outcomes) {
@@ -192,8 +186,7 @@ impl Rebuilder {
             }
             adopted += copies.len() as u64;
             self.metrics.index_rebuild_keys.inc_by(copies.len() as u64);
-            self.renew().await.map_err(Stopped::Lock)?;
-            pace.wait(found).await;
+            self.wait(pace.time(found)).await.map_err(Stopped::Lock)?;
             cursor = next;
             if cursor == 0 {
                 return Ok(adopted);
@@ -221,6 +214,21 @@ impl Rebuilder {
             .zip(answers.chunks(2))
             .filter_map(|(key, a)| Some((key, copy_ttl(a[0] == 1, a[1])?)))
             .collect())
+    }
+
+    /// Sleeps for `time`, renewing the lock at least every quarter of its
+    /// lease and at the end; an error once it is lost.
+    async fn wait(&self, time: Duration) -> Result<(), LockLost> {
+        let mut left = time;
+        loop {
+            let slice = left.min(LOCK_TTL / 4);
+            tokio::time::sleep(slice).await;
+            self.renew().await?;
+            left -= slice;
+            if left.is_zero() {
+                return Ok(());
+            }
+        }
     }
 
     /// Keeps the lock; an error once it is lost. An index that does not
