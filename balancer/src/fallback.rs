@@ -42,6 +42,14 @@ pub fn covers(done: Scope, needed: Scope) -> bool {
     done == Scope::AllUp || needed == Scope::Candidates
 }
 
+/// Whether a write's early search, as wide as `done` and skipping the
+/// nodes it proposed (`skipped`: they get the write, and say whether they
+/// held the key), answers for the search `needed` outside the key's `set`
+/// as the claim returned it: it must be as wide, and skip only members.
+pub fn reusable(done: Scope, needed: Scope, skipped: &[&str], set: &[String]) -> bool {
+    covers(done, needed) && skipped.iter().all(|s| set.iter().any(|m| m == s))
+}
+
 /// The search for copies a write needs once its claim answered: none when
 /// a complete index already listed the key; else as wide as
 /// [`unlisted`] says. An index not yet rebuilt may list only some of a
@@ -165,6 +173,22 @@ mod tests {
             "an index being rebuilt may list a key partly"
         );
         assert_eq!(search_before_claim(false, true, true), None);
+    }
+
+    #[test]
+    fn an_early_search_is_reused_if_wide_enough_and_it_skipped_only_members() {
+        let set = vec!["a".to_string(), "b".to_string()];
+        let (c, all) = (Scope::Candidates, Scope::AllUp);
+        assert!(
+            reusable(c, c, &["a", "b"], &set),
+            "the claim took the proposal"
+        );
+        assert!(reusable(all, c, &["a"], &set));
+        assert!(!reusable(c, all, &["a"], &set), "not wide enough");
+        assert!(
+            !reusable(all, all, &["a", "c"], &set),
+            "c is no member: its copy would be missed"
+        );
     }
 
     #[test]

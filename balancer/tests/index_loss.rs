@@ -179,6 +179,22 @@ async fn a_write_supersedes_a_copy_its_index_entry_does_not_name() {
         Some("\"v2\"")
     );
 
+    // A copy on a node the write goes to anyway (the search skips it: the
+    // node's own answer to the write says it held the key).
+    let first = ranked(&b, "k2")[0].clone();
+    put_copy(
+        server(&cluster, &first),
+        "k2",
+        "\"v1\"",
+        &past_timestamp(1000),
+    )
+    .await;
+    let r = http
+        .post_json(&url, &json!({"key": "k2", "value": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "an overwrite: {}", r.body);
+
     let r = http.delete(&format!("{url}/k")).await.unwrap();
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -73,6 +73,10 @@ mod tests {
         tokio::time::advance(Duration::from_millis(900)).await;
         assert_eq!(pace.time(100), Duration::ZERO, "behind: no wait");
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert_eq!(pace.time(2000), Duration::from_secs(1), "one second caught up");
+        assert_eq!(
+            pace.time(2000),
+            Duration::from_secs(1),
+            "one second caught up"
+        );
     }
 }

@@ -23,6 +23,18 @@ impl Ops {
     /// Asks the fallback nodes in parallel; returns each holder with the
     /// version it has, in rank order.
     pub(super) async fn search(&self, nodes: &NodeTable, key: &str, scope: Scope) -> Holders {
+        self.search_outside(nodes, key, scope, &[]).await
+    }
+
+    /// [`Ops::search`] without asking the nodes in `skip` (those a write
+    /// goes to anyway: their own answers say whether they held the key).
+    pub(super) async fn search_outside(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        scope: Scope,
+        skip: &[&str],
+    ) -> Holders {
         let placing: Vec<usize> = match scope {
             Scope::Candidates => nodes.contenders(key).iter().map(|c| c.node).collect(),
             Scope::AllUp => Vec::new(),
@@ -34,7 +46,11 @@ impl Ops {
             &self.context.placement,
             self.replication.factor.get(),
         );
-        let asked: Vec<_> = asked.into_iter().map(|i| nodes.get(i)).collect();
+        let asked: Vec<_> = asked
+            .into_iter()
+            .map(|i| nodes.get(i))
+            .filter(|n| !skip.contains(&&*n.id))
+            .collect();
         let reads = join_all(asked.iter().map(|n| values::read(&n.backend, key))).await;
         asked
             .into_iter()
@@ -52,15 +68,17 @@ impl Ops {
             .collect()
     }
 
-    /// [`Ops::search`] as wide as `scope`, if one is given, with the scope.
+    /// [`Ops::search_outside`] as wide as `scope`, if one is given, with
+    /// the scope.
     pub(super) async fn search_if(
         &self,
         nodes: &NodeTable,
         key: &str,
         scope: Option<Scope>,
+        skip: &[&str],
     ) -> Option<(Scope, Holders)> {
         let scope = scope?;
-        Some((scope, self.search(nodes, key, scope).await))
+        Some((scope, self.search_outside(nodes, key, scope, skip).await))
     }
 
     /// The ids of the fallback nodes that hold any version of the key,

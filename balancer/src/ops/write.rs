@@ -11,7 +11,9 @@
 //!    index may have lost it, the entry may have expired early, or a write
 //!    may have gone around an index outage. So the nodes are searched too
 //!    (as wide as [`crate::fallback::unlisted`] says, started alongside
-//!    the claim unless the key's location is cached), and the holders
+//!    the claim unless the key's location is cached; the set's own
+//!    members are not asked, their answers to the write say whether they
+//!    held the key), and the holders
 //!    found join the set ([`crate::replicas::supersede`]): the write
 //!    reaches every copy, answers 200 if one was live, and no older copy is
 //!    left outside the set for the fallback to bring back.
@@ -124,14 +126,21 @@ impl Ops {
         );
         let (claimed, searched) = tokio::join!(
             index.claim(key, &proposal, ttl),
-            self.search_if(nodes, key, early)
+            self.search_if(nodes, key, early, &proposal)
         );
         match claimed {
             Ok(claimed) => match fallback::search_after_claim(claimed.created, claimed.complete) {
                 Some(needed) => {
                     let found = match searched {
-                        Some((done, found)) if fallback::covers(done, needed) => found,
-                        _ => self.search(nodes, key, needed).await,
+                        Some((done, found))
+                            if fallback::reusable(done, needed, &proposal, &claimed.set) =>
+                        {
+                            found
+                        }
+                        _ => {
+                            let set: Vec<&str> = claimed.set.iter().map(String::as_str).collect();
+                            self.search_outside(nodes, key, needed, &set).await
+                        }
                     };
                     self.take_over(key, claimed, &found, ttl).await
                 }
