@@ -77,6 +77,12 @@ impl LocationCache {
         self.store.get(key, expired)
     }
 
+    /// Whether the cache holds a location for `key`, current or not: a
+    /// hint (a write's "most likely an overwrite"), never an answer.
+    pub fn knows(&self, key: &str) -> bool {
+        self.store.get(key, expired).is_some()
+    }
+
     /// Reserves `key` before asking the index: a change to its entry that
     /// arrives before [`LocationCache::record`] cancels the record.
     pub fn reserve(&self, key: &str) -> LocationReservation {

@@ -120,7 +120,7 @@ impl Ops {
         let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
         let index = &self.context.index;
         let early = fallback::search_before_claim(
-            self.locations.get(key).is_some(),
+            self.locations.knows(key),
             index.is_down(),
             index.is_complete(),
         );
