@@ -1,11 +1,14 @@
 //! Replica choice, as pure decisions: how many copies a write makes, which
-//! nodes a new key's set proposes, and which nodes stand in for members
-//! that are down or fail a write.
+//! nodes a new key's set proposes, which nodes stand in for members that
+//! are down or fail a write, and which members of a set another write
+//! changed this write must still reach.
 //!
 //! All three come from [`crate::placement`]: each replica is the best
 //! candidate (least utilized among the top `k` by rendezvous rank) of what
 //! the earlier ones left, so a key's copies land on distinct nodes, and the
 //! hashing fallback can find them among the top `k + R - 1`.
+
+use std::sync::Arc;
 
 use crate::config::PlacementConfig;
 use crate::placement::{self, Contender};
@@ -46,6 +49,18 @@ pub fn substitutes(
         .copied()
         .collect();
     placement::choose_replicas(&free, policy, true, count)
+}
+
+/// The members of a key's `current` set that a write has neither
+/// `reached` nor taken `out`: when another write changed the set first,
+/// this one must reach them before it records its own change over that
+/// set, or the set would name a node without this write.
+pub fn unreached(current: &[String], reached: &[Arc<str>], out: &[&str]) -> Vec<String> {
+    current
+        .iter()
+        .filter(|id| !reached.iter().any(|r| **r == ***id) && !out.contains(&id.as_str()))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -97,5 +112,14 @@ mod tests {
         );
         assert!(substitutes(&r, |_| true, &PlacementConfig::top(2), 1).is_empty());
         assert!(substitutes(&r, |_| false, &PlacementConfig::top(2), 0).is_empty());
+    }
+
+    #[test]
+    fn unreached_members_are_those_neither_written_nor_taken_out() {
+        let current: Vec<String> = ["a", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let reached: Vec<Arc<str>> = vec![Arc::from("a"), Arc::from("e")];
+        assert_eq!(unreached(&current, &reached, &["d"]), vec!["c".to_string()]);
+        assert!(unreached(&current, &reached, &["c", "d"]).is_empty());
+        assert!(unreached(&[], &reached, &[]).is_empty());
     }
 }

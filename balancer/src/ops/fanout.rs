@@ -13,7 +13,9 @@
 //! until the set is settled: the index entry is edited to the nodes that
 //! took the write (so it never names a replica holding an older value, and
 //! every balancer's cached location of the key is invalidated by the
-//! index), a member that refused the write while up has its older copy
+//! index), over the set the write used only: when a concurrent write
+//! changed the set first, this write reaches that set's other members and
+//! records its change over it. A member that refused the write while up has its older copy
 //! removed, and a repair of the key is queued (a concurrent write may have
 //! edited the set too). Only then does the client hear that the write
 //! worked, so no read that follows the answer can be sent to the older
@@ -27,10 +29,13 @@ use tokio::sync::mpsc;
 use super::Context;
 use crate::acks::{Ack, Progress};
 use crate::backend::BackendError;
-use crate::index::IndexError;
+use crate::index::{IndexError, Swap};
 use crate::nodes::{Node, NodeTable};
 use crate::replicas;
 use crate::values::{self, Version};
+
+/// Tries at recording a changed set while other writes change it too.
+const RECORD_ATTEMPTS: usize = 3;
 
 /// A write: the key, its version, the replica set it was given, and the
 /// number of replicas it should reach.
@@ -158,7 +163,7 @@ impl Context {
             .filter(|id| progress.acked.contains(id))
             .map(|id| &**id)
             .collect();
-        if let Err(e) = self.index.swap_members(key, &out, &added_ok).await {
+        if let Err(e) = self.record(nodes, job, &out, &added_ok, progress).await {
             self.index_failed(&e);
             if job.indexed {
                 self.repairs.enqueue(key);
@@ -185,6 +190,41 @@ impl Context {
         }
         self.repairs.enqueue(key);
         Ok(())
+    }
+
+    /// Records the changed set over the set this write used. When another
+    /// write changed it first, this write's version goes to the members of
+    /// that set it has not reached (each node keeps the newest), and the
+    /// change is recorded over that set instead, up to
+    /// [`RECORD_ATTEMPTS`] times.
+    async fn record(
+        &self,
+        nodes: &NodeTable,
+        job: &Job,
+        out: &[&str],
+        added: &[&str],
+        progress: &Progress,
+    ) -> Result<(), IndexError> {
+        let mut expected = job.set.clone();
+        let mut reached = progress.acked.clone();
+        for _ in 0..RECORD_ATTEMPTS {
+            let current = match self.index.swap_members(&job.key, &expected, out, added).await? {
+                Swap::Done(_) | Swap::Missing => return Ok(()),
+                Swap::Changed(current) => current,
+            };
+            for id in replicas::unreached(&current, &reached, out) {
+                let node = nodes
+                    .by_id(&id)
+                    .filter(|n| n.is_up())
+                    .ok_or(IndexError::Contended)?;
+                values::apply(&node.backend, &job.key, &job.version, self.max_drift_ms)
+                    .await
+                    .map_err(|_| IndexError::Contended)?;
+                reached.push(node.id.clone());
+            }
+            expected = current;
+        }
+        Err(IndexError::Contended)
     }
 
     /// Writes to every target at once, recording each answer in `progress`
