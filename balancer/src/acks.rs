@@ -10,6 +10,12 @@
 //! settled the set: edited the index entry, dropped older copies, queued
 //! a repair. Only then are they released, so no read that follows the
 //! client's answer can be sent to an older copy.
+//!
+//! **The primary.** A read asks the set's primary first, so a write sent
+//! to the primary is not acknowledged without it, whatever the level: with
+//! three replicas and `quorum`, two other replicas' answers are not
+//! enough ([`enough`]). A primary that fails the write leaves the set, and
+//! the write is answered once its task ends.
 
 use std::sync::Arc;
 
@@ -25,6 +31,12 @@ pub fn needed(ack: WriteAck, replicas: usize) -> usize {
         WriteAck::Quorum => replicas / 2 + 1,
         WriteAck::All => replicas,
     }
+}
+
+/// Whether the client may hear back now: `needed` acknowledgements are
+/// in, and the primary's among them if the write was sent to it.
+pub fn enough(taken: &[Ack], needed: usize, primary_sent: bool) -> bool {
+    taken.len() >= needed && (!primary_sent || taken.iter().any(|a| a.primary))
 }
 
 /// One replica's answer to a write.
@@ -154,6 +166,16 @@ mod tests {
                 timestamp: "t".into(),
             },
         }
+    }
+
+    #[test]
+    fn the_primary_must_be_among_the_acknowledgements_it_was_sent() {
+        let two = [ack("b", false, false), ack("c", false, false)];
+        assert!(!enough(&two, 2, true), "the primary has not answered");
+        assert!(enough(&two, 2, false), "the primary was not sent the write");
+        let with_primary = [ack("b", false, false), ack("a", true, false)];
+        assert!(enough(&with_primary, 2, true));
+        assert!(!enough(&with_primary[..1], 2, false), "too few");
     }
 
     fn unreachable() -> BackendError {

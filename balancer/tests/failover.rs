@@ -552,3 +552,41 @@ async fn a_write_a_hung_member_takes_late_does_not_bring_a_deleted_key_back() {
     let r = http.get(&format!("{url}/k")).await.unwrap();
     assert_eq!(r.status, StatusCode::NOT_FOUND, "came back: {}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_after_a_quorum_write_finds_it_on_the_primary() {
+    // Three replicas and `quorum`: two acknowledgements are enough, but a
+    // read asks the primary first, so the primary must be one of them.
+    let cluster = Cluster::start(&["16mb", "16mb", "16mb"]);
+    let mut config = cluster.config();
+    config.replication.factor = std::num::NonZeroUsize::new(3).unwrap();
+    config.timeouts.node = Duration::from_secs(3);
+    let (b, other) = TestBalancer::start_pair(config).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    let primary = write_v1_and_find_its_primary(&cluster, &http, &url).await;
+
+    // The primary takes writes late (well within the node timeout) and
+    // answers reads at once, on connections other than the writer's.
+    let mut conn = primary.connection().await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(800)
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let r = http.get(&format!("{}/cache/k", other.url)).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.json()["value"],
+        json!("v2"),
+        "read through another balancer right after the ack"
+    );
+}

@@ -208,7 +208,11 @@ impl Context {
         let mut expected = job.set.clone();
         let mut reached = progress.acked.clone();
         for _ in 0..RECORD_ATTEMPTS {
-            let current = match self.index.swap_members(&job.key, &expected, out, added).await? {
+            let current = match self
+                .index
+                .swap_members(&job.key, &expected, out, added)
+                .await?
+            {
                 Swap::Done(_) | Swap::Missing => return Ok(()),
                 Swap::Changed(current) => current,
             };

@@ -10,8 +10,9 @@
 //!    logical clock, goes to every replica in a task of its own; each node
 //!    keeps the newest (see [`crate::values`]).
 //! 3. **Acknowledgement**: the client hears back once the level (`one`,
-//!    `quorum`, `all`) is met, by the rule in [`crate::acks`]; the rest of
-//!    the write carries on in the background.
+//!    `quorum`, `all`) is met and the primary has the write, by the rule
+//!    in [`crate::acks`]; the rest of the write carries on in the
+//!    background.
 //!
 //! Deletes ([`super::delete`]) use the same fan-out with a tombstone.
 
@@ -111,10 +112,15 @@ impl Ops {
     ) -> Result<Accepted, Error> {
         let ack = ack.unwrap_or(self.replication.write_ack);
         let needed = acks::needed(ack, job.replicas);
+        let primary_sent = job
+            .set
+            .first()
+            .and_then(|id| nodes.by_id(id))
+            .is_some_and(|n| n.is_up());
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(self.context.clone().write(nodes.clone(), job, tx));
         let mut taken: Vec<Ack> = Vec::with_capacity(needed);
-        while taken.len() < needed {
+        while !acks::enough(&taken, needed, primary_sent) {
             let Some(ack) = rx.recv().await else { break };
             if !ack.applied.applied && !self.clock.observe(&ack.applied.timestamp) {
                 let metrics = &self.context.metrics;
@@ -125,7 +131,7 @@ impl Ops {
             }
             taken.push(ack);
         }
-        if taken.len() >= needed {
+        if acks::enough(&taken, needed, primary_sent) {
             return acks::verdict(taken, needed, None);
         }
         let fate = task.await.unwrap_or_default();
