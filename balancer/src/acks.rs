@@ -122,6 +122,10 @@ pub struct Accepted {
     /// Any acknowledging replica held a live value before: for a delete,
     /// there was something to delete.
     pub any_existed: bool,
+    /// An acknowledging replica kept a version stamped after this write's
+    /// (a balancer whose clock runs ahead wrote it): the write did not
+    /// take effect there.
+    pub superseded: bool,
 }
 
 /// What the client hears from the acknowledgements it got: accepted when
@@ -145,10 +149,12 @@ pub fn verdict(
     let on_primary = acks.iter().find(|a| a.primary).map(|a| a.applied.existed);
     let existed = on_primary.unwrap_or(acks[0].applied.existed);
     let any_existed = acks.iter().any(|a| a.applied.existed);
+    let superseded = acks.iter().any(|a| !a.applied.applied);
     Ok(Accepted {
         nodes: acks.into_iter().map(|a| a.node).collect(),
         existed,
         any_existed,
+        superseded,
     })
 }
 
@@ -166,6 +172,16 @@ mod tests {
                 timestamp: "t".into(),
             },
         }
+    }
+
+    #[test]
+    fn a_replica_that_kept_a_later_version_marks_the_write_superseded() {
+        let taken = vec![ack("a", true, true), ack("b", false, true)];
+        assert!(!verdict(taken, 2, None).unwrap().superseded);
+        let mut kept = ack("b", false, true);
+        kept.applied.applied = false;
+        let taken = vec![ack("a", true, true), kept];
+        assert!(verdict(taken, 2, None).unwrap().superseded);
     }
 
     #[test]

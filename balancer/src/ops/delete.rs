@@ -17,14 +17,34 @@ use crate::values::Version;
 
 impl Ops {
     /// Deletes a key: writes a tombstone to every replica. Returns `None`
-    /// when no node held a live value.
+    /// when no node held a live value. A tombstone stamped before a
+    /// version a replica holds is stamped again, as a write is (see
+    /// [`Ops::put`]).
     pub async fn delete(&self, key: &str, ack: Option<WriteAck>) -> Result<Option<Deleted>, Error> {
+        let (first, superseded) = self.delete_stamped(key, ack).await?;
+        if !superseded {
+            return Ok(first);
+        }
+        let (second, superseded) = self.delete_stamped(key, ack).await?;
+        if superseded {
+            return Err(Error::Superseded);
+        }
+        Ok(second.or(first))
+    }
+
+    /// One attempt at a delete, stamped now; says whether a replica kept a
+    /// version stamped later.
+    async fn delete_stamped(
+        &self,
+        key: &str,
+        ack: Option<WriteAck>,
+    ) -> Result<(Option<Deleted>, bool), Error> {
         self.locations.remove(key);
         self.near.invalidate(key);
         let nodes = self.nodes.current();
         let (set, indexed) = self.holding(&nodes, key).await;
         if set.is_empty() {
-            return Ok(None);
+            return Ok((None, false));
         }
         let tombstone_ttl = self.replication.tombstone_ttl.as_millis() as u64;
         let timestamp = self.clock.now();
@@ -51,10 +71,11 @@ impl Ops {
         if let Err(e) = expired {
             self.context.index_failed(&e);
         }
-        Ok(accepted.any_existed.then_some(Deleted {
+        let deleted = accepted.any_existed.then_some(Deleted {
             nodes: accepted.nodes,
             version: timestamp,
-        }))
+        });
+        Ok((deleted, accepted.superseded))
     }
 
     /// The nodes that may hold the key, and whether the index named them:

@@ -32,6 +32,12 @@ use crate::values::Version;
 
 impl Ops {
     /// Writes a key, placing it first if it is new.
+    ///
+    /// A write stamped before a version a replica already holds (written
+    /// by a balancer whose clock runs ahead, within the drift bound) does
+    /// not take effect; the clock has then adopted that version, so the
+    /// write is stamped again, after it, and sent once more. A write
+    /// acknowledged after another therefore always wins over it.
     pub async fn put(
         &self,
         key: &str,
@@ -39,6 +45,29 @@ impl Ops {
         ttl: Option<u64>,
         ack: Option<WriteAck>,
     ) -> Result<Written, Error> {
+        let (first, superseded) = self.put_stamped(key, json, ttl, ack).await?;
+        if !superseded {
+            return Ok(first);
+        }
+        let (second, superseded) = self.put_stamped(key, json, ttl, ack).await?;
+        if superseded {
+            return Err(Error::Superseded);
+        }
+        Ok(Written {
+            created: first.created,
+            ..second
+        })
+    }
+
+    /// One attempt at a write, stamped now; says whether a replica kept a
+    /// version stamped later.
+    async fn put_stamped(
+        &self,
+        key: &str,
+        json: &str,
+        ttl: Option<u64>,
+        ack: Option<WriteAck>,
+    ) -> Result<(Written, bool), Error> {
         let ttl_ms = ttl.map(|t| t * 1000);
         let version = Version {
             json: Some(json.as_bytes().to_vec()),
@@ -72,11 +101,12 @@ impl Ops {
             nodes.rejoin_epoch(),
             ttl_ms,
         );
-        Ok(Written {
+        let written = Written {
             nodes: accepted.nodes,
             created: !accepted.existed,
             version: timestamp,
-        })
+        };
+        Ok((written, accepted.superseded))
     }
 
     /// The key's replica set, whether this write created its index entry,
