@@ -48,6 +48,9 @@ pub struct Ack {
     pub primary: bool,
     /// What the replica's last-writer-wins script did.
     pub applied: Applied,
+    /// The replica kept a version stamped after this write's. (One equal
+    /// to it is this write's own, copied there first by a repair.)
+    pub superseded: bool,
 }
 
 /// Where one write stands: who took it, who did not, and which
@@ -149,7 +152,7 @@ pub fn verdict(
     let on_primary = acks.iter().find(|a| a.primary).map(|a| a.applied.existed);
     let existed = on_primary.unwrap_or(acks[0].applied.existed);
     let any_existed = acks.iter().any(|a| a.applied.existed);
-    let superseded = acks.iter().any(|a| !a.applied.applied);
+    let superseded = acks.iter().any(|a| a.superseded);
     Ok(Accepted {
         nodes: acks.into_iter().map(|a| a.node).collect(),
         existed,
@@ -171,6 +174,7 @@ mod tests {
                 existed,
                 timestamp: "t".into(),
             },
+            superseded: false,
         }
     }
 
@@ -180,6 +184,7 @@ mod tests {
         assert!(!verdict(taken, 2, None).unwrap().superseded);
         let mut kept = ack("b", false, true);
         kept.applied.applied = false;
+        kept.superseded = true;
         let taken = vec![ack("a", true, true), kept];
         assert!(verdict(taken, 2, None).unwrap().superseded);
     }

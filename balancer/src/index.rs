@@ -111,9 +111,9 @@ pub enum IndexError {
     /// This call failed.
     #[error(transparent)]
     Failed(#[from] BackendError),
-    /// Other writes kept changing the key's replica set while this one
-    /// tried to record its own change over it.
-    #[error("the key's replica set kept changing under this write")]
+    /// Another write changed the key's replica set first, and one of its
+    /// members could not take this write.
+    #[error("the key's replica set changed under this write and a member of it failed")]
     Contended,
 }
 

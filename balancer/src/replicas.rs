@@ -63,6 +63,13 @@ pub fn unreached(current: &[String], reached: &[Arc<str>], out: &[&str]) -> Vec<
         .collect()
 }
 
+/// The replicas that took a write, in the order of the key's `set`
+/// (primary first), substitutes after: the order reads ask them in.
+pub fn in_set_order(mut took: Vec<Arc<str>>, set: &[String]) -> Vec<Arc<str>> {
+    took.sort_by_key(|id| set.iter().position(|s| **s == **id).unwrap_or(set.len()));
+    took
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +128,14 @@ mod tests {
         assert_eq!(unreached(&current, &reached, &["d"]), vec!["c".to_string()]);
         assert!(unreached(&current, &reached, &["c", "d"]).is_empty());
         assert!(unreached(&[], &reached, &[]).is_empty());
+    }
+
+    #[test]
+    fn replicas_that_took_a_write_are_kept_primary_first() {
+        let set: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let took: Vec<Arc<str>> = vec![Arc::from("c"), Arc::from("b"), Arc::from("a")];
+        let ordered = in_set_order(took, &set);
+        let ordered: Vec<&str> = ordered.iter().map(|s| &**s).collect();
+        assert_eq!(ordered, ["a", "b", "c"]);
     }
 }

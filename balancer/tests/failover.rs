@@ -590,3 +590,45 @@ async fn a_read_after_a_quorum_write_finds_it_on_the_primary() {
         "read through another balancer right after the ack"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_another_write_changed_first_gets_this_write_and_does_not_grow() {
+    // A member hangs, so the write goes to a substitute; meanwhile another
+    // write has moved the key to another set. The write must reach that
+    // set's members, and leave the set as that write made it.
+    let cluster = Cluster::start(&["16mb", "16mb", "16mb", "16mb"]);
+    let mut config = cluster.config();
+    config.timeouts.node = Duration::from_millis(600);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    write_v1_and_find_its_primary(&cluster, &http, &url).await;
+    let set = cluster.replica_set("k").await;
+    let by_addr = |addr: &str| cluster.nodes.iter().find(|n| n.addr() == addr).unwrap();
+    let (primary, hung) = (by_addr(&set[0]), by_addr(&set[1]));
+    let other = cluster
+        .nodes
+        .iter()
+        .find(|n| !set.contains(&n.addr()))
+        .unwrap();
+    let moved = format!("{},{}", primary.addr(), other.addr());
+
+    hung.pause();
+    let write = {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move {
+            http.post_json(&url, &json!({"key": "k", "value": "v2"}))
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.set_index_entry("k", &moved).await;
+    let r = write.await.unwrap();
+    hung.resume();
+
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(cluster.index_entry("k").await, Some(moved), "the set grew");
+    assert_eq!(held(other, "k").await.0.as_deref(), Some("\"v2\""));
+    assert_eq!(held(primary, "k").await.0.as_deref(), Some("\"v2\""));
+}

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Ops;
 use super::fanout::Job;
@@ -36,8 +36,8 @@ impl Ops {
     /// A write stamped before a version a replica already holds (written
     /// by a balancer whose clock runs ahead, within the drift bound) does
     /// not take effect; the clock has then adopted that version, so the
-    /// write is stamped again, after it, and sent once more. A write
-    /// acknowledged after another therefore always wins over it.
+    /// write is stamped again, after it, and sent once more; if that fails
+    /// too, the outcome is unknown ([`Error::Superseded`]).
     pub async fn put(
         &self,
         key: &str,
@@ -49,14 +49,16 @@ impl Ops {
         if !superseded {
             return Ok(first);
         }
-        let (second, superseded) = self.put_stamped(key, json, ttl, ack).await?;
-        if superseded {
-            return Err(Error::Superseded);
+        // The first stamp took effect on some replicas: a repair settles
+        // them on the newest version whatever the second attempt does.
+        self.context.repairs.enqueue(key);
+        match self.put_stamped(key, json, ttl, ack).await {
+            Ok((second, false)) => Ok(Written {
+                created: first.created,
+                ..second
+            }),
+            _ => Err(Error::Superseded),
         }
-        Ok(Written {
-            created: first.created,
-            ..second
-        })
     }
 
     /// One attempt at a write, stamped now; says whether a replica kept a
@@ -83,6 +85,7 @@ impl Ops {
         // any later one cancels the record below.
         let located = self.locations.reserve(key);
         let timestamp = version.timestamp.clone();
+        let order = set.clone();
         let job = Job {
             key: key.to_string(),
             version,
@@ -94,15 +97,10 @@ impl Ops {
         let accepted = self.replicate(&nodes, job, ack).await;
         self.near.invalidate(key);
         let accepted = accepted?;
-        self.remember(
-            key,
-            located,
-            accepted.nodes.clone(),
-            nodes.rejoin_epoch(),
-            ttl_ms,
-        );
+        let took = replicas::in_set_order(accepted.nodes, &order);
+        self.remember(key, located, took.clone(), nodes.rejoin_epoch(), ttl_ms);
         let written = Written {
-            nodes: accepted.nodes,
+            nodes: took,
             created: !accepted.existed,
             version: timestamp,
         };
@@ -142,13 +140,10 @@ impl Ops {
     ) -> Result<Accepted, Error> {
         let ack = ack.unwrap_or(self.replication.write_ack);
         let needed = acks::needed(ack, job.replicas);
-        let primary_sent = job
-            .set
-            .first()
-            .and_then(|id| nodes.by_id(id))
-            .is_some_and(|n| n.is_up());
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(self.context.clone().write(nodes.clone(), job, tx));
+        let (sent_tx, sent_rx) = oneshot::channel();
+        let task = tokio::spawn(self.context.clone().write(nodes.clone(), job, tx, sent_tx));
+        let primary_sent = sent_rx.await.unwrap_or(false);
         let mut taken: Vec<Ack> = Vec::with_capacity(needed);
         while !acks::enough(&taken, needed, primary_sent) {
             let Some(ack) = rx.recv().await else { break };
