@@ -3,8 +3,9 @@
 //! data nodes themselves through Redis server-assisted client-side caching
 //! (`CLIENT TRACKING`, broadcast mode).
 //!
-//! The values live in a [`crate::tracking`] store bounded by bytes, and
-//! each data node has one invalidation stream.
+//! The values live in a [`crate::tracking`] store bounded by bytes, each
+//! with the version it was read at, and each data node has one
+//! invalidation stream.
 //!
 //! **When a cached value may be served**: it was read from node N through
 //! the key's replica set (never by the hashing fallback); N is up; every
@@ -54,6 +55,8 @@ struct Entry {
     node: Arc<str>,
     /// The JSON text.
     json: Bytes,
+    /// The version's timestamp.
+    version: Arc<str>,
     /// When the key's TTL runs out, if it has one.
     expires_at: Option<Instant>,
     /// The node table's rejoin epoch when it was read.
@@ -131,6 +134,7 @@ impl NearCache {
         Some(Found {
             node: entry.node,
             json: entry.json,
+            version: entry.version,
             ttl_ms: entry
                 .expires_at
                 .map(|t| t.saturating_duration_since(Instant::now()).as_millis() as u64),
@@ -171,6 +175,7 @@ impl NearCache {
         let entry = Entry {
             node: found.node.clone(),
             json: found.json.clone(),
+            version: found.version.clone(),
             expires_at: found
                 .ttl_ms
                 .map(|ms| ticket.taken_at + Duration::from_millis(ms)),
@@ -293,7 +298,7 @@ impl NearCache {
 /// What an entry weighs against the byte budget; a reservation weighs
 /// its key and the overhead.
 fn weigh(key: &str, entry: Option<&Entry>) -> usize {
-    ENTRY_OVERHEAD + key.len() + entry.map_or(0, |e| e.json.len())
+    ENTRY_OVERHEAD + key.len() + entry.map_or(0, |e| e.json.len() + e.version.len())
 }
 
 fn expired(entry: &Entry) -> bool {

@@ -4,7 +4,8 @@
 //! writing around the balancer, a flush) is seen by the next read, even
 //! behind a large backlog of invalidations at most `near_cache_max_lag_ms`
 //! after the change was acknowledged; a hung node's values stop being
-//! served before a write can give up on it. Location cache: a change
+//! served before a write can give up on it; a read answers the version it
+//! returns, from a node or from the near cache. Location cache: a change
 //! to a key's index entry made elsewhere is followed by the very next
 //! read.
 
@@ -199,6 +200,30 @@ async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
         write_around(elsewhere, &key, "new", round).await;
         cluster.set_index_entry(&key, &elsewhere.addr()).await;
         assert_eq!(read(&http, &b, &key).await, "new", "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_answers_the_version_its_write_answered_from_a_node_or_from_near() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    wait_for_streams(&http, &b).await;
+    for round in 0..3 {
+        let body = json!({"key": "k", "value": round});
+        let r = http.post_json(&format!("{}/cache", b.url), &body).await;
+        let version = r.unwrap().json()["version"].as_str().unwrap().to_string();
+        let near = lookups(&b, "near_cache");
+        for _ in 0..2 {
+            let r = http.get(&format!("{}/cache/k", b.url)).await.unwrap();
+            assert_eq!(r.json()["value"], round);
+            assert_eq!(r.headers["x-cache-version"], version.as_str());
+        }
+        assert_eq!(
+            lookups(&b, "near_cache"),
+            near + 1,
+            "the second read is near"
+        );
     }
 }
 
