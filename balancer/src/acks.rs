@@ -10,6 +10,12 @@
 //! settled the set: edited the index entry, dropped older copies, queued
 //! a repair. Only then are they released, so no read that follows the
 //! client's answer can be sent to an older copy.
+//!
+//! **The primary.** A read asks the set's primary first, so a write sent
+//! to the primary is not acknowledged without it, whatever the level: with
+//! three replicas and `quorum`, two other replicas' answers are not
+//! enough ([`enough`]). A primary that fails the write leaves the set, and
+//! the write is answered once its task ends.
 
 use std::sync::Arc;
 
@@ -27,6 +33,12 @@ pub fn needed(ack: WriteAck, replicas: usize) -> usize {
     }
 }
 
+/// Whether the client may hear back now: `needed` acknowledgements are
+/// in, and the primary's among them if the write was sent to it.
+pub fn enough(taken: &[Ack], needed: usize, primary_sent: bool) -> bool {
+    taken.len() >= needed && (!primary_sent || taken.iter().any(|a| a.primary))
+}
+
 /// One replica's answer to a write.
 #[derive(Debug)]
 pub struct Ack {
@@ -36,6 +48,9 @@ pub struct Ack {
     pub primary: bool,
     /// What the replica's last-writer-wins script did.
     pub applied: Applied,
+    /// The replica kept a version stamped after this write's. (One equal
+    /// to it is this write's own, copied there first by a repair.)
+    pub superseded: bool,
 }
 
 /// Where one write stands: who took it, who did not, and which
@@ -110,6 +125,10 @@ pub struct Accepted {
     /// Any acknowledging replica held a live value before: for a delete,
     /// there was something to delete.
     pub any_existed: bool,
+    /// An acknowledging replica kept a version stamped after this write's
+    /// (a balancer whose clock runs ahead wrote it): the write did not
+    /// take effect there.
+    pub superseded: bool,
 }
 
 /// What the client hears from the acknowledgements it got: accepted when
@@ -133,10 +152,12 @@ pub fn verdict(
     let on_primary = acks.iter().find(|a| a.primary).map(|a| a.applied.existed);
     let existed = on_primary.unwrap_or(acks[0].applied.existed);
     let any_existed = acks.iter().any(|a| a.applied.existed);
+    let superseded = acks.iter().any(|a| a.superseded);
     Ok(Accepted {
         nodes: acks.into_iter().map(|a| a.node).collect(),
         existed,
         any_existed,
+        superseded,
     })
 }
 
@@ -165,7 +186,29 @@ mod tests {
                 existed,
                 timestamp: "t".into(),
             },
+            superseded: false,
         }
+    }
+
+    #[test]
+    fn a_replica_that_kept_a_later_version_marks_the_write_superseded() {
+        let taken = vec![ack("a", true, true), ack("b", false, true)];
+        assert!(!verdict(taken, 2, None).unwrap().superseded);
+        let mut kept = ack("b", false, true);
+        kept.applied.applied = false;
+        kept.superseded = true;
+        let taken = vec![ack("a", true, true), kept];
+        assert!(verdict(taken, 2, None).unwrap().superseded);
+    }
+
+    #[test]
+    fn the_primary_must_be_among_the_acknowledgements_it_was_sent() {
+        let two = [ack("b", false, false), ack("c", false, false)];
+        assert!(!enough(&two, 2, true), "the primary has not answered");
+        assert!(enough(&two, 2, false), "the primary was not sent the write");
+        let with_primary = [ack("b", false, false), ack("a", true, false)];
+        assert!(enough(&with_primary, 2, true));
+        assert!(!enough(&with_primary[..1], 2, false), "too few");
     }
 
     fn unreachable() -> BackendError {
@@ -235,6 +278,7 @@ mod tests {
             nodes: Vec::new(),
             existed,
             any_existed,
+            superseded: false,
         };
         assert!(created(true, false, &accepted(false, false)));
         assert!(!created(true, true, &accepted(false, false)));

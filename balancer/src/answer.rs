@@ -18,6 +18,8 @@ pub struct Found {
     pub json: Bytes,
     /// Remaining milliseconds, or `None` when the key does not expire.
     pub ttl_ms: Option<u64>,
+    /// The version's timestamp, as the write that made it answered.
+    pub version: Arc<str>,
 }
 
 impl Found {
@@ -59,6 +61,7 @@ mod tests {
             node: Arc::from("a"),
             json: Bytes::new(),
             ttl_ms,
+            version: Arc::from("1.000000.b"),
         };
         assert_eq!(found(None).ttl_seconds(), None);
         assert_eq!(found(Some(1)).ttl_seconds(), Some(1));

@@ -70,15 +70,19 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Removes the ids in ARGV[1] from the set and appends those in ARGV[2]
-/// (both comma separated) that it lacks, keeping the entry's TTL; returns
-/// the new set. No entry: nothing to edit, returns false.
+/// Over the set ARGV[3] only: removes the ids in ARGV[1] from it and
+/// appends those in ARGV[2] (both comma separated) that it lacks, keeping
+/// the entry's TTL; returns `{1, new set}`. An entry holding another set
+/// is left alone and returned as `{0, set}`; no entry returns false.
 static SWAP_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local current = redis.call('GET', KEYS[1])
         if not current then
             return false
+        end
+        if current ~= ARGV[3] then
+            return {0, current}
         end
         local gone, members, seen = {}, {}, {}
         for id in string.gmatch(ARGV[1], '[^,]+') do gone[id] = true end
@@ -90,10 +94,22 @@ static SWAP_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
         end
         local set = table.concat(members, ',')
         redis.call('SET', KEYS[1], set, 'KEEPTTL')
-        return set
+        return {1, set}
         ",
     )
 });
+
+/// What [`Index::swap_members`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swap {
+    /// The entry held the expected set and now holds this one.
+    Done(Vec<String>),
+    /// The entry holds this other set, which it keeps: another write
+    /// changed it first.
+    Changed(Vec<String>),
+    /// The key has no entry: nothing to edit.
+    Missing,
+}
 
 /// The index could not be used for this request.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +120,10 @@ pub enum IndexError {
     /// This call failed.
     #[error(transparent)]
     Failed(#[from] BackendError),
+    /// Another write changed the key's replica set first, and one of its
+    /// members could not take this write.
+    #[error("the key's replica set changed under this write and a member of it failed")]
+    Contended,
 }
 
 /// The index Redis, whether it is marked down, and whether it was
@@ -203,18 +223,25 @@ impl Index {
             .map(drop)
     }
 
-    /// Takes `gone` out of the key's replica set and adds `added`; returns
-    /// the new set, or `None` when the key has no entry.
+    /// Takes `gone` out of the key's replica set and adds `added`, if the
+    /// entry still holds `expected` (the set the caller wrote to).
     pub async fn swap_members(
         &self,
         key: &str,
+        expected: &[String],
         gone: &[&str],
         added: &[&str],
-    ) -> Result<Option<Vec<String>>, IndexError> {
+    ) -> Result<Swap, IndexError> {
         let mut call = SWAP_MEMBERS.key(entry_key(key));
-        call.arg(gone.join(",")).arg(added.join(","));
-        let set: Option<String> = self.guarded(self.backend.script(&call)).await?;
-        Ok(set.as_deref().map(split_set))
+        call.arg(gone.join(","))
+            .arg(added.join(","))
+            .arg(expected.join(","));
+        let found: Option<(i64, String)> = self.guarded(self.backend.script(&call)).await?;
+        Ok(match found {
+            Some((1, set)) => Swap::Done(split_set(&set)),
+            Some((_, set)) => Swap::Changed(split_set(&set)),
+            None => Swap::Missing,
+        })
     }
 
     /// After a delete: the entry lives on as long as the tombstones do, so

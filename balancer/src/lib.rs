@@ -131,11 +131,13 @@ impl App {
             config.location_cache_entries,
             &config.index,
             config.timeouts.index,
+            config.near_cache_max_lag,
             metrics.location_clears.clone(),
         ));
         let near = Arc::new(NearCache::new(
             config.near_cache_bytes,
             config.timeouts.node,
+            config.near_cache_max_lag,
             metrics.clone(),
         ));
         let ops = Ops {

@@ -7,8 +7,12 @@
 //! another balancer's cached location cannot send a read to that copy.
 //!
 //! It serves reads only; writes always ask the index, which is the
-//! authority. While the stream is not open and current (the index is
-//! down, or its heartbeat is late), nothing cached here is used. Each
+//! authority. An entry is used only while the stream is open and at most
+//! its `max_lag` behind the index (`near_cache_max_lag_ms`, capped at half
+//! the index timeout; see [`crate::tracking::stream`]), so a location
+//! used here lags a change made elsewhere by at most that; while the
+//! index is down, or its stream is further behind, nothing cached here is
+//! used. Each
 //! entry also carries the node table's rejoin epoch: once a node comes
 //! back, entries taken before may name a copy that has gone stale, so
 //! reads skip them (see `NodeTable::rejoin_epoch`).
@@ -53,17 +57,18 @@ struct IndexSink<'a>(&'a Store<Location>);
 
 impl LocationCache {
     /// A cache of at most `capacity` keys in front of the index at
-    /// `index_addr`, whose commands time out after `timeout`; counts its
-    /// clears in `clears`.
+    /// `index_addr`, whose commands time out after `timeout`, used while
+    /// at most `max_lag` behind the index; counts its clears in `clears`.
     pub fn new(
         capacity: NonZeroUsize,
         index_addr: &str,
         timeout: Duration,
+        max_lag: Duration,
         clears: IntCounter,
     ) -> LocationCache {
         LocationCache {
             store: Store::new(capacity.get(), |_, _| 1, clears),
-            stream: Stream::new(index_addr, ENTRY_PREFIX, timeout),
+            stream: Stream::new(index_addr, ENTRY_PREFIX, timeout, max_lag),
         }
     }
 

@@ -3,22 +3,30 @@
 //! data nodes themselves through Redis server-assisted client-side caching
 //! (`CLIENT TRACKING`, broadcast mode).
 //!
-//! The values live in a [`crate::tracking`] store bounded by bytes, and
-//! each data node has one invalidation stream.
+//! The values live in a [`crate::tracking`] store bounded by bytes, each
+//! with the version it was read at, and each data node has one
+//! invalidation stream.
 //!
 //! **When a cached value may be served**: it was read from node N through
-//! the key's replica set (never by the hashing fallback); N is up and its
-//! stream has a fresh heartbeat; every other node that is up has its
-//! stream open; no node has rejoined since; the key has not expired.
-//! Right before serving, every stream is drained. A write acknowledged to
-//! anyone was applied by at least one node, and that node sent the key's
-//! invalidation before it answered the write (see
-//! [`crate::tracking::stream`]), so the
-//! drain drops the older value first, whichever replica applied the write.
-//! This balancer's own writes and deletes also drop the key themselves,
-//! before and after they run. While a node that is up has no open stream
-//! (it just joined, or its stream is reconnecting) nothing is served from
-//! here. `near_cache_bytes = 0` turns the near cache off.
+//! the key's replica set (never by the hashing fallback); N is up; every
+//! node that is up (N included) has its stream open and at most
+//! `max_lag` behind (`near_cache_max_lag_ms`, at most half the node
+//! timeout; see [`crate::tracking::stream`]); no node has rejoined since;
+//! the key has not expired. Right before serving, every stream is
+//! drained.
+//!
+//! **What that guarantees**: a write acknowledged to anyone was applied by
+//! at least one node that is up, and a stream that is at most `max_lag`
+//! behind has applied the invalidation of every write acknowledged before
+//! that, so a hit lags a write made through another balancer, or around
+//! the balancers, by at most `max_lag`. A large backlog of invalidations
+//! can hold one back in the server after the write's answer is out; the
+//! heartbeat then stops hits from that server until the backlog is read,
+//! rather than serving past the bound. Reads through the balancer that
+//! made a write see it at once: its writes and deletes drop the key here
+//! themselves, before and after they run. While a node that is up has no
+//! open stream (it just joined, or its stream is reconnecting) nothing is
+//! served from here. `near_cache_bytes = 0` turns the near cache off.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -47,6 +55,8 @@ struct Entry {
     node: Arc<str>,
     /// The JSON text.
     json: Bytes,
+    /// The version's timestamp.
+    version: Arc<str>,
     /// When the key's TTL runs out, if it has one.
     expires_at: Option<Instant>,
     /// The node table's rejoin epoch when it was read.
@@ -61,6 +71,7 @@ pub struct NearCache {
     streams: RwLock<HashMap<Arc<str>, Arc<Stream>>>,
     max_bytes: usize,
     node_timeout: Duration,
+    max_lag: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -77,24 +88,27 @@ pub struct NearView {
     pub bytes: usize,
     /// Values held now, pending reads included.
     pub entries: usize,
-    /// Each node's invalidation stream: `fresh`, `stale` (no recent
-    /// heartbeat: its values are not served) or `closed`.
+    /// Each node's invalidation stream: `fresh`, `stale` (further behind
+    /// than the lag allows: nothing is served) or `closed`.
     pub streams: HashMap<String, &'static str>,
 }
 
 impl NearCache {
     /// A near cache of at most `max_bytes` (0 turns it off) over data
-    /// nodes whose commands time out after `node_timeout`.
-    pub fn new(max_bytes: usize, node_timeout: Duration, metrics: Arc<Metrics>) -> NearCache {
+    /// nodes whose commands time out after `node_timeout`, serving while
+    /// its streams are at most `max_lag` behind.
+    pub fn new(
+        max_bytes: usize,
+        node_timeout: Duration,
+        max_lag: Duration,
+        metrics: Arc<Metrics>,
+    ) -> NearCache {
         NearCache {
-            store: Store::new(
-                max_bytes,
-                |key, entry| ENTRY_OVERHEAD + key.len() + entry.map_or(0, |e| e.json.len()),
-                metrics.near_clears.clone(),
-            ),
+            store: Store::new(max_bytes, weigh, metrics.near_clears.clone()),
             streams: RwLock::new(HashMap::new()),
             max_bytes,
             node_timeout,
+            max_lag,
             metrics,
         }
     }
@@ -120,6 +134,7 @@ impl NearCache {
         Some(Found {
             node: entry.node,
             json: entry.json,
+            version: entry.version,
             ttl_ms: entry
                 .expires_at
                 .map(|t| t.saturating_duration_since(Instant::now()).as_millis() as u64),
@@ -160,6 +175,7 @@ impl NearCache {
         let entry = Entry {
             node: found.node.clone(),
             json: found.json.clone(),
+            version: found.version.clone(),
             expires_at: found
                 .ttl_ms
                 .map(|ms| ticket.taken_at + Duration::from_millis(ms)),
@@ -176,24 +192,18 @@ impl NearCache {
     }
 
     /// Applies what every stream has delivered; then says whether a value
-    /// read from `source` may be served: `source` is up with a fresh
-    /// heartbeat, and every node that is up has its stream open (a write
-    /// acknowledged anywhere reached at least one up node, whose stream
-    /// has now told this cache).
+    /// read from `source` may be served: `source` is up, and every node
+    /// that is up has a fresh stream (a write acknowledged anywhere reached
+    /// at least one up node, whose stream has told this cache unless the
+    /// write is younger than the lag).
     fn drain_all(&self, nodes: &NodeTable, source: &str) -> bool {
         let streams = self.read_streams();
         let mut servable = nodes.by_id(source).is_some_and(|n| n.is_up());
         for node in nodes.all() {
-            let Some(stream) = streams.get(&node.id) else {
-                servable &= !node.is_up();
-                continue;
-            };
-            let drained = self.drain(stream);
-            if *node.id == *source {
-                servable &= drained.fresh;
-            } else if node.is_up() {
-                servable &= drained.open;
-            }
+            let fresh = streams
+                .get(&node.id)
+                .is_some_and(|stream| self.drain(stream).fresh);
+            servable &= fresh || !node.is_up();
         }
         servable
     }
@@ -250,7 +260,8 @@ impl NearCache {
             if streams.contains_key(&node.id) {
                 continue;
             }
-            let stream = Arc::new(Stream::new(node.backend.addr(), "", self.node_timeout));
+            let addr = node.backend.addr();
+            let stream = Arc::new(Stream::new(addr, "", self.node_timeout, self.max_lag));
             streams.insert(node.id.clone(), stream.clone());
             let (near, shutdown) = (self.clone(), shutdown.clone());
             let task = tokio::spawn(async move { stream.run(&near.store, shutdown).await });
@@ -282,6 +293,12 @@ impl NearCache {
     fn read_streams(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<Stream>>> {
         self.streams.read().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// What an entry weighs against the byte budget; a reservation weighs
+/// its key and the overhead.
+fn weigh(key: &str, entry: Option<&Entry>) -> usize {
+    ENTRY_OVERHEAD + key.len() + entry.map_or(0, |e| e.json.len() + e.version.len())
 }
 
 fn expired(entry: &Entry) -> bool {

@@ -1,6 +1,7 @@
 //! Replica choice, as pure decisions: how many copies a write makes, which
-//! nodes a new key's set proposes, and which nodes stand in for members
-//! that are down or fail a write.
+//! nodes a new key's set proposes, which nodes stand in for members that
+//! are down or fail a write, and which members of a set another write
+//! changed this write must still reach.
 //!
 //! A write whose claim created the key's index entry may still find copies
 //! of the key on nodes (the index lost them, an entry expired early, a
@@ -11,6 +12,8 @@
 //! candidate (least utilized among the top `k` by rendezvous rank) of what
 //! the earlier ones left, so a key's copies land on distinct nodes, and the
 //! hashing fallback can find them among the top `k + R - 1`.
+
+use std::sync::Arc;
 
 use crate::config::PlacementConfig;
 use crate::placement::{self, Contender};
@@ -79,6 +82,25 @@ pub fn supersede<'h>(claimed: &[String], holders: &'h [(&'h str, bool)]) -> Supe
     }
 }
 
+/// The members of a key's `current` set that a write has neither
+/// `reached` nor taken `out`: when another write changed the set first,
+/// this one must reach them before it records its own change over that
+/// set, or the set would name a node without this write.
+pub fn unreached(current: &[String], reached: &[Arc<str>], out: &[&str]) -> Vec<String> {
+    current
+        .iter()
+        .filter(|id| !reached.iter().any(|r| **r == ***id) && !out.contains(&id.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The replicas that took a write, in the order of the key's `set`
+/// (primary first), substitutes after: the order reads ask them in.
+pub fn in_set_order(mut took: Vec<Arc<str>>, set: &[String]) -> Vec<Arc<str>> {
+    took.sort_by_key(|id| set.iter().position(|s| **s == **id).unwrap_or(set.len()));
+    took
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +164,23 @@ mod tests {
         );
         assert!(substitutes(&r, |_| true, &PlacementConfig::top(2), 1).is_empty());
         assert!(substitutes(&r, |_| false, &PlacementConfig::top(2), 0).is_empty());
+    }
+
+    #[test]
+    fn unreached_members_are_those_neither_written_nor_taken_out() {
+        let current: Vec<String> = ["a", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let reached: Vec<Arc<str>> = vec![Arc::from("a"), Arc::from("e")];
+        assert_eq!(unreached(&current, &reached, &["d"]), vec!["c".to_string()]);
+        assert!(unreached(&current, &reached, &["c", "d"]).is_empty());
+        assert!(unreached(&[], &reached, &[]).is_empty());
+    }
+
+    #[test]
+    fn replicas_that_took_a_write_are_kept_primary_first() {
+        let set: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let took: Vec<Arc<str>> = vec![Arc::from("c"), Arc::from("b"), Arc::from("a")];
+        let ordered = in_set_order(took, &set);
+        let ordered: Vec<&str> = ordered.iter().map(|s| &**s).collect();
+        assert_eq!(ordered, ["a", "b", "c"]);
     }
 }

@@ -552,3 +552,83 @@ async fn a_write_a_hung_member_takes_late_does_not_bring_a_deleted_key_back() {
     let r = http.get(&format!("{url}/k")).await.unwrap();
     assert_eq!(r.status, StatusCode::NOT_FOUND, "came back: {}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_after_a_quorum_write_finds_it_on_the_primary() {
+    // Three replicas and `quorum`: two acknowledgements are enough, but a
+    // read asks the primary first, so the primary must be one of them.
+    let cluster = Cluster::start(&["16mb", "16mb", "16mb"]);
+    let mut config = cluster.config();
+    config.replication.factor = std::num::NonZeroUsize::new(3).unwrap();
+    config.timeouts.node = Duration::from_secs(3);
+    let (b, other) = TestBalancer::start_pair(config).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    let primary = write_v1_and_find_its_primary(&cluster, &http, &url).await;
+
+    // The primary takes writes late (well within the node timeout) and
+    // answers reads at once, on connections other than the writer's.
+    let mut conn = primary.connection().await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(800)
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let r = http.get(&format!("{}/cache/k", other.url)).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.json()["value"],
+        json!("v2"),
+        "read through another balancer right after the ack"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_another_write_changed_first_gets_this_write_and_does_not_grow() {
+    // A member hangs, so the write goes to a substitute; meanwhile another
+    // write has moved the key to another set. The write must reach that
+    // set's members, and leave the set as that write made it.
+    let cluster = Cluster::start(&["16mb", "16mb", "16mb", "16mb"]);
+    let mut config = cluster.config();
+    config.timeouts.node = Duration::from_millis(600);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    write_v1_and_find_its_primary(&cluster, &http, &url).await;
+    let set = cluster.replica_set("k").await;
+    let by_addr = |addr: &str| cluster.nodes.iter().find(|n| n.addr() == addr).unwrap();
+    let (primary, hung) = (by_addr(&set[0]), by_addr(&set[1]));
+    let other = cluster
+        .nodes
+        .iter()
+        .find(|n| !set.contains(&n.addr()))
+        .unwrap();
+    let moved = format!("{},{}", primary.addr(), other.addr());
+
+    hung.pause();
+    let write = {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move {
+            http.post_json(&url, &json!({"key": "k", "value": "v2"}))
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.set_index_entry("k", &moved).await;
+    let r = write.await.unwrap();
+    hung.resume();
+
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(cluster.index_entry("k").await, Some(moved), "the set grew");
+    assert_eq!(held(other, "k").await.0.as_deref(), Some("\"v2\""));
+    assert_eq!(held(primary, "k").await.0.as_deref(), Some("\"v2\""));
+}

@@ -77,3 +77,69 @@ async fn racing_balancers_agree_on_one_node() {
     );
     assert!(on_full < 200, "some races were won by b's choice");
 }
+
+/// Writes `json` to `key` on each of `nodes` as a balancer whose clock runs
+/// `ahead_ms` ahead would: stamped in the future, within the drift bound.
+/// Returns the version.
+async fn write_from_a_fast_clock(
+    nodes: &[&test_support::RedisServer],
+    key: &str,
+    ahead_ms: u64,
+) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let version = balancer::values::Version {
+        json: Some(b"\"from the fast clock\"".to_vec()),
+        timestamp: format!("{:013}.000000.fast", now + ahead_ms),
+        ttl_ms: None,
+    };
+    for node in nodes {
+        let backend =
+            balancer::backend::Backend::new(&node.addr(), std::time::Duration::from_secs(2))
+                .unwrap();
+        let applied = balancer::values::apply(&backend, key, &version, 1000)
+            .await
+            .unwrap();
+        assert!(applied.applied);
+    }
+    version.timestamp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_acknowledged_after_a_fast_clocks_write_wins_over_it() {
+    // Another balancer's clock runs 500 ms ahead (within the drift bound):
+    // its write carries a later version than this balancer's clock gives.
+    // A write acknowledged after it must still be the value read.
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v1"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let set = cluster.replica_set("k").await;
+    let holders: Vec<_> = cluster
+        .nodes
+        .iter()
+        .filter(|n| set.contains(&n.addr()))
+        .collect();
+    let fast = write_from_a_fast_clock(&holders, "k", 500).await;
+
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let written = r.json()["version"].as_str().unwrap().to_string();
+
+    let r = http.get(&format!("{url}/k")).await.unwrap();
+    assert_eq!(r.json()["value"], json!("v2"), "the later write wins");
+    assert!(
+        written > fast,
+        "the answer names a version after the fast clock's: {written} vs {fast}"
+    );
+}

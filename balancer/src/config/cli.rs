@@ -94,6 +94,10 @@ memreport::overrides! {
         /// Bytes of values the near cache keeps; 0 turns it off [default: 67108864].
         #[arg(long, env = "DLB_NEAR_CACHE_BYTES")]
         near_cache_bytes: usize => near_cache_bytes,
+        /// Furthest a near-cache hit may lag a write made through another
+        /// balancer, ms; at most half the node timeout [default: 200].
+        #[arg(long, env = "DLB_NEAR_CACHE_MAX_LAG_MS", value_parser = millis::parse)]
+        near_cache_max_lag_ms: Duration => near_cache_max_lag,
         /// Memory sampling interval, ms [default: 1000].
         #[arg(long, env = "DLB_SAMPLE_INTERVAL_MS", value_parser = millis::parse)]
         sample_interval_ms: Duration => sample_interval,
@@ -151,7 +155,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 17);
+        assert_eq!(checked, 18);
     }
 
     #[test]

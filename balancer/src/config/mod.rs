@@ -87,6 +87,17 @@ pub struct Config {
     /// without a Redis round trip and invalidated by the data nodes
     /// (`CLIENT TRACKING`); 0 turns it off. Default 64 MiB (67108864).
     pub near_cache_bytes: usize,
+    /// How far a near-cache hit may lag a write acknowledged through
+    /// another balancer (or around the balancers): values are served from
+    /// a node's stream only while a heartbeat sent at most this long ago
+    /// has been answered. Also bounds the location cache's lag behind the
+    /// index. Capped at half the server's command timeout. Whole
+    /// milliseconds, key `near_cache_max_lag_ms`. Default 200 ms.
+    #[serde(
+        rename = "near_cache_max_lag_ms",
+        deserialize_with = "millis::deserialize"
+    )]
+    pub near_cache_max_lag: Duration,
 }
 
 /// A configuration that cannot be used, with what is wrong in words.
@@ -132,6 +143,7 @@ impl Default for Config {
             sample_interval: Duration::from_millis(1000),
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
             near_cache_bytes: 64 * 1024 * 1024,
+            near_cache_max_lag: Duration::from_millis(200),
         }
     }
 }
@@ -214,6 +226,7 @@ impl Config {
             ("timeouts.index_retry_ms", t.index_retry),
             ("timeouts.request_ms", t.request),
             ("sample_interval_ms", self.sample_interval),
+            ("near_cache_max_lag_ms", self.near_cache_max_lag),
             ("failure.health_interval_ms", self.failure.health_interval),
             (
                 "replication.tombstone_ttl_secs",
@@ -316,11 +329,12 @@ mod tests {
     #[test]
     fn durations_keep_their_unit_in_the_file() {
         let c = Config::from_toml_str(
-            "sample_interval_ms = 250\n[timeouts]\nnode_ms = 7\n\
+            "sample_interval_ms = 250\nnear_cache_max_lag_ms = 20\n[timeouts]\nnode_ms = 7\n\
              [replication]\ntombstone_ttl_secs = 3",
         )
         .unwrap();
         assert_eq!(c.sample_interval, Duration::from_millis(250));
+        assert_eq!(c.near_cache_max_lag, Duration::from_millis(20));
         assert_eq!(c.timeouts.node, Duration::from_millis(7));
         assert_eq!(c.replication.tombstone_ttl, Duration::from_secs(3));
         // The field's own name is not a key: the unit must be written.

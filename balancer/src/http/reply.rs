@@ -13,7 +13,8 @@ pub(super) type Reply = Response<Full<Bytes>>;
 /// The header naming the node(s) that served a request.
 pub(super) const CACHE_NODE: &str = "x-cache-node";
 
-/// The header carrying a delete's version (a write's is in its body).
+/// The header carrying the version a read returned or a delete wrote (a
+/// write's is in its body).
 const CACHE_VERSION: &str = "x-cache-version";
 
 /// A JSON response with `status`.
@@ -57,7 +58,8 @@ pub(super) fn miss() -> Reply {
     )
 }
 
-/// Adds `X-Cache-Version`: the version (HLC timestamp) the request wrote.
+/// Adds `X-Cache-Version`: the version (HLC timestamp) the request read
+/// or wrote.
 pub(super) fn with_version(mut response: Reply, version: &str) -> Reply {
     if let Ok(value) = HeaderValue::from_str(version) {
         response.headers_mut().insert(CACHE_VERSION, value);

@@ -3,7 +3,7 @@
 //! | method | path | handler |
 //! | --- | --- | --- |
 //! | POST | `/cache` | [`put`]: store a key (201 new, 200 replaced) |
-//! | GET | `/cache/{key}` | [`get`]: 200 with the value, 404 on a miss |
+//! | GET | `/cache/{key}` | [`get`]: 200 with the value and its version, 404 on a miss |
 //! | DELETE | `/cache/{key}` | [`delete`]: 204, or 404 when absent |
 //!
 //! Writes and deletes take their acknowledgement level from `?ack=` or the
@@ -140,7 +140,7 @@ async fn get(app: &App, encoded: &str) -> Handled {
         .ttl_seconds()
         .map_or("null".to_string(), |t| t.to_string());
     let body = format!(r#"{{"key":{key_json},"value":{value},"ttl":{ttl}}}"#);
-    let reply = reply::json(StatusCode::OK, body);
+    let reply = reply::with_version(reply::json(StatusCode::OK, body), &found.version);
     Ok((reply::with_nodes(reply, &[found.node]), Outcome::Hit))
 }
 

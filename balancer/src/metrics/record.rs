@@ -27,6 +27,7 @@ impl Metrics {
         let kind = match e {
             IndexError::Skipped => "skipped",
             IndexError::Failed(_) => "failed",
+            IndexError::Contended => "contended",
         };
         self.index_errors.with_label_values(&[kind]).inc();
     }

@@ -15,10 +15,44 @@ use crate::fallback::{self, Scope};
 use crate::nodes::NodeTable;
 use crate::values::Version;
 
+/// One tombstone sent: where and at which version, whether a replica
+/// held a live value, and whether one kept a version stamped later.
+struct Tombstone {
+    deleted: Deleted,
+    existed: bool,
+    superseded: bool,
+}
+
 impl Ops {
     /// Deletes a key: writes a tombstone to every replica. Returns `None`
-    /// when no node held a live value.
+    /// when no node held a live value. A tombstone stamped before a
+    /// version a replica holds is stamped again, as a write is (see
+    /// [`Ops::put`]).
     pub async fn delete(&self, key: &str, ack: Option<WriteAck>) -> Result<Option<Deleted>, Error> {
+        let Some(first) = self.delete_stamped(key, ack).await? else {
+            return Ok(None);
+        };
+        if !first.superseded {
+            return Ok(first.existed.then_some(first.deleted));
+        }
+        // The first tombstone took effect on some replicas: a repair
+        // settles them on the newest version whatever the second does.
+        self.context.repairs.enqueue(key);
+        match self.delete_stamped(key, ack).await {
+            Ok(Some(second)) if !second.superseded => {
+                Ok((first.existed || second.existed).then_some(second.deleted))
+            }
+            _ => Err(Error::Superseded),
+        }
+    }
+
+    /// One attempt at a delete, stamped now; `None` when no node may hold
+    /// the key.
+    async fn delete_stamped(
+        &self,
+        key: &str,
+        ack: Option<WriteAck>,
+    ) -> Result<Option<Tombstone>, Error> {
         self.locations.remove(key);
         self.near.invalidate(key);
         let nodes = self.nodes.current();
@@ -43,17 +77,23 @@ impl Ops {
         let accepted = self.replicate(&nodes, job, ack).await;
         self.near.invalidate(key);
         let accepted = accepted?;
-        let expired = self
-            .context
-            .index
-            .expire_with_tombstone(key, tombstone_ttl)
-            .await;
-        if let Err(e) = expired {
-            self.context.index_failed(&e);
+        if !accepted.superseded {
+            let expired = self
+                .context
+                .index
+                .expire_with_tombstone(key, tombstone_ttl)
+                .await;
+            if let Err(e) = expired {
+                self.context.index_failed(&e);
+            }
         }
-        Ok(accepted.any_existed.then_some(Deleted {
-            nodes: accepted.nodes,
-            version: timestamp,
+        Ok(Some(Tombstone {
+            existed: accepted.any_existed,
+            superseded: accepted.superseded,
+            deleted: Deleted {
+                nodes: accepted.nodes,
+                version: timestamp,
+            },
         }))
     }
 

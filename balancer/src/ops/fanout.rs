@@ -10,19 +10,13 @@
 //!
 //! **When the set changes** (a member is down or failed), the
 //! acknowledgements still to come are held back ([`crate::acks::Progress`])
-//! until the set is settled: the index entry is edited to the nodes that
-//! took the write (so it never names a replica holding an older value, and
-//! every balancer's cached location of the key is invalidated by the
-//! index), a member that refused the write while up has its older copy
-//! removed, and a repair of the key is queued (a concurrent write may have
-//! edited the set too). Only then does the client hear that the write
-//! worked, so no read that follows the answer can be sent to the older
-//! copy.
+//! until [`super::settle`] has settled the set. Only then does the client
+//! hear that the write worked.
 
 use std::sync::Arc;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Context;
 use crate::acks::{Ack, Progress};
@@ -61,24 +55,27 @@ pub(super) struct Fate {
 /// Who a write went to: the members that got it, the substitutes added,
 /// the members skipped because they were down.
 #[derive(Debug, Default)]
-struct Targets<'t> {
-    nodes: Vec<&'t Node>,
-    added: Vec<Arc<str>>,
-    gone: Vec<Arc<str>>,
+pub(super) struct Targets<'t> {
+    pub(super) nodes: Vec<&'t Node>,
+    pub(super) added: Vec<Arc<str>>,
+    pub(super) gone: Vec<Arc<str>>,
 }
 
 impl Context {
     /// Carries out `job` on `nodes`, passing each acknowledgement on to
-    /// `acks` as [`Progress`] allows; returns how it ended.
+    /// `acks` as [`Progress`] allows, after telling `primary_sent` whether
+    /// the set's primary is among the targets; returns how it ended.
     pub(super) async fn write(
         self,
         nodes: Arc<NodeTable>,
         job: Job,
         acks: mpsc::UnboundedSender<Ack>,
+        primary_sent: oneshot::Sender<bool>,
     ) -> Fate {
         let mut targets = self.targets(&nodes, &job);
         let mut progress = Progress::new(!targets.gone.is_empty() || !targets.added.is_empty());
         let primary = job.set.first().map(String::as_str);
+        let _ = primary_sent.send(targets.nodes.iter().any(|n| Some(&*n.id) == primary));
         self.write_to(&targets.nodes, &job, primary, &mut progress, &acks)
             .await;
         let failed = progress.failed();
@@ -130,63 +127,6 @@ impl Context {
         targets
     }
 
-    /// Settles a set that changed: edits the index entry, removes older
-    /// copies left on members that left, and queues a repair. When the
-    /// index cannot record the new set of a key it lists, the old set
-    /// stays the key's set: no copy is dropped, the repair brings its
-    /// members up to date, and the error says the write is not to be
-    /// acknowledged.
-    async fn settle(
-        &self,
-        nodes: &NodeTable,
-        job: &Job,
-        targets: &Targets<'_>,
-        progress: &Progress,
-    ) -> Result<(), IndexError> {
-        let (key, timestamp) = (&job.key, &job.version.timestamp);
-        self.metrics.failovers.with_label_values(&["set"]).inc();
-        let out: Vec<&str> = targets
-            .gone
-            .iter()
-            .chain(&progress.refused)
-            .chain(&progress.unreachable)
-            .map(|id| &**id)
-            .collect();
-        let added_ok: Vec<&str> = targets
-            .added
-            .iter()
-            .filter(|id| progress.acked.contains(id))
-            .map(|id| &**id)
-            .collect();
-        if let Err(e) = self.index.swap_members(key, &out, &added_ok).await {
-            self.index_failed(&e);
-            if job.indexed {
-                self.repairs.enqueue(key);
-                return Err(e);
-            }
-        }
-        let was_member = |id: &Arc<str>| job.set.iter().any(|s| **s == **id);
-        for id in progress.refused.iter().filter(|id| was_member(id)) {
-            // It answered, so it can be asked to drop its older copy now.
-            let dropped = match nodes.by_id(id) {
-                Some(node) => values::drop_unless_newer(&node.backend, key, timestamp).await,
-                None => Ok(false),
-            };
-            match dropped {
-                Ok(true) => self.metrics.stale_copies_removed.inc(),
-                Ok(false) => {}
-                Err(_) => self.repairs.drop_stale(key, id.clone(), timestamp),
-            }
-        }
-        for id in targets.gone.iter().chain(&progress.unreachable) {
-            if was_member(id) {
-                self.repairs.drop_stale(key, id.clone(), timestamp);
-            }
-        }
-        self.repairs.enqueue(key);
-        Ok(())
-    }
-
     /// Writes to every target at once, recording each answer in `progress`
     /// and passing on the acknowledgements it lets through.
     async fn write_to(
@@ -222,6 +162,7 @@ impl Context {
                     let ack = Ack {
                         node: node.id.clone(),
                         primary: primary == Some(&*node.id),
+                        superseded: !applied.applied && applied.timestamp > version.timestamp,
                         applied,
                     };
                     if let Some(ack) = progress.ack(ack) {

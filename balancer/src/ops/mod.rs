@@ -19,6 +19,7 @@ mod delete;
 mod fanout;
 mod read;
 mod search;
+mod settle;
 mod write;
 
 use std::sync::Arc;

@@ -131,6 +131,7 @@ fn found(node: Arc<str>, version: Version) -> Option<Found> {
         node,
         json: Bytes::from(json),
         ttl_ms,
+        version: Arc::from(version.timestamp),
     })
 }
 

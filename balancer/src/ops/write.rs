@@ -21,14 +21,15 @@
 //!    logical clock, goes to every replica in a task of its own; each node
 //!    keeps the newest (see [`crate::values`]).
 //! 3. **Acknowledgement**: the client hears back once the level (`one`,
-//!    `quorum`, `all`) is met, by the rule in [`crate::acks`]; the rest of
-//!    the write carries on in the background.
+//!    `quorum`, `all`) is met and the primary has the write, by the rule
+//!    in [`crate::acks`]; the rest of the write carries on in the
+//!    background.
 //!
 //! Deletes ([`super::delete`]) use the same fan-out with a tombstone.
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Ops;
 use super::fanout::Job;
@@ -59,6 +60,12 @@ struct Placed {
 
 impl Ops {
     /// Writes a key, placing it first if it is new.
+    ///
+    /// A write stamped before a version a replica already holds (written
+    /// by a balancer whose clock runs ahead, within the drift bound) does
+    /// not take effect; the clock has then adopted that version, so the
+    /// write is stamped again, after it, and sent once more; if that fails
+    /// too, the outcome is unknown ([`Error::Superseded`]).
     pub async fn put(
         &self,
         key: &str,
@@ -66,6 +73,31 @@ impl Ops {
         ttl: Option<u64>,
         ack: Option<WriteAck>,
     ) -> Result<Written, Error> {
+        let (first, superseded) = self.put_stamped(key, json, ttl, ack).await?;
+        if !superseded {
+            return Ok(first);
+        }
+        // The first stamp took effect on some replicas: a repair settles
+        // them on the newest version whatever the second attempt does.
+        self.context.repairs.enqueue(key);
+        match self.put_stamped(key, json, ttl, ack).await {
+            Ok((second, false)) => Ok(Written {
+                created: first.created,
+                ..second
+            }),
+            _ => Err(Error::Superseded),
+        }
+    }
+
+    /// One attempt at a write, stamped now; says whether a replica kept a
+    /// version stamped later.
+    async fn put_stamped(
+        &self,
+        key: &str,
+        json: &str,
+        ttl: Option<u64>,
+        ack: Option<WriteAck>,
+    ) -> Result<(Written, bool), Error> {
         let ttl_ms = ttl.map(|t| t * 1000);
         let version = Version {
             json: Some(json.as_bytes().to_vec()),
@@ -81,6 +113,7 @@ impl Ops {
         // any later one cancels the record below.
         let located = self.locations.reserve(key);
         let timestamp = version.timestamp.clone();
+        let order = placed.set.clone();
         let job = Job {
             key: key.to_string(),
             version,
@@ -92,18 +125,15 @@ impl Ops {
         let accepted = self.replicate(&nodes, job, ack).await;
         self.near.invalidate(key);
         let accepted = accepted?;
-        self.remember(
-            key,
-            located,
-            accepted.nodes.clone(),
-            nodes.rejoin_epoch(),
-            ttl_ms,
-        );
-        Ok(Written {
-            created: acks::created(placed.claimed, placed.copies_found, &accepted),
-            nodes: accepted.nodes,
+        let created = acks::created(placed.claimed, placed.copies_found, &accepted);
+        let took = replicas::in_set_order(accepted.nodes, &order);
+        self.remember(key, located, took.clone(), nodes.rejoin_epoch(), ttl_ms);
+        let written = Written {
+            nodes: took,
+            created,
             version: timestamp,
-        })
+        };
+        Ok((written, accepted.superseded))
     }
 
     /// Where the write goes: the set the index holds, or the one it takes
@@ -214,9 +244,11 @@ impl Ops {
         let ack = ack.unwrap_or(self.replication.write_ack);
         let needed = acks::needed(ack, job.replicas);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(self.context.clone().write(nodes.clone(), job, tx));
+        let (sent_tx, sent_rx) = oneshot::channel();
+        let task = tokio::spawn(self.context.clone().write(nodes.clone(), job, tx, sent_tx));
+        let primary_sent = sent_rx.await.unwrap_or(false);
         let mut taken: Vec<Ack> = Vec::with_capacity(needed);
-        while taken.len() < needed {
+        while !acks::enough(&taken, needed, primary_sent) {
             let Some(ack) = rx.recv().await else { break };
             if !ack.applied.applied && !self.clock.observe(&ack.applied.timestamp) {
                 let metrics = &self.context.metrics;
@@ -227,7 +259,7 @@ impl Ops {
             }
             taken.push(ack);
         }
-        if taken.len() >= needed {
+        if acks::enough(&taken, needed, primary_sent) {
             return acks::verdict(taken, needed, None);
         }
         let fate = task.await.unwrap_or_default();

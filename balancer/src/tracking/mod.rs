@@ -10,9 +10,15 @@
 //! - [`store`]: an LRU with reservations, so a read that raced a change
 //!   never stores what it read.
 //! - [`stream`]: one server's invalidation stream, drained on demand, with
-//!   a heartbeat that proves it current.
+//!   a heartbeat that bounds how far behind the server it may be.
+//! - [`heartbeat`]: how current a stream is, from when its answered
+//!   `PING`s were sent.
+//! - [`frames`]: the stream's bytes turned into invalidations as they
+//!   arrive, each byte parsed once.
 //! - [`resp`]: the RESP3 frames a stream carries.
 
+pub(crate) mod frames;
+pub(crate) mod heartbeat;
 pub(crate) mod resp;
 pub(crate) mod store;
 pub(crate) mod stream;

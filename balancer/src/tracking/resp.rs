@@ -1,6 +1,8 @@
 //! Just enough of the RESP3 wire format to follow a `CLIENT TRACKING`
 //! connection: frames are parsed from a byte buffer as they arrive, and
-//! an incomplete frame waits for more bytes. Pure: no I/O here.
+//! an incomplete frame waits for more bytes. The start of an invalidation
+//! push is read on its own, so that its keys, which can run to megabytes,
+//! are taken one by one ([`crate::tracking::frames`]). Pure: no I/O here.
 //!
 //! The tracking connection needs its own parser (rather than a redis-rs
 //! connection) because the near cache must read whatever invalidations
@@ -30,6 +32,53 @@ pub(crate) enum Frame {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("protocol error: {0}")]
 pub(crate) struct ProtocolError(String);
+
+/// What a frame that starts like an invalidation push turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// An invalidation of this many keys, which follow as bulk strings.
+    Keys(usize),
+    /// An invalidation of everything (a flush).
+    Flush,
+    /// Any other frame, to be parsed whole.
+    Other,
+}
+
+/// Reads the start of the frame at the beginning of `buf` if it is an
+/// invalidation push: `>2`, the bulk string `invalidate`, then the header
+/// of its array of keys, or a null. `Ok(None)` when more bytes are needed
+/// to tell; else what it is and the bytes its start took (none for
+/// [`Start::Other`]).
+pub(crate) fn invalidation_start(buf: &[u8]) -> Result<Option<(Start, usize)>, ProtocolError> {
+    const OTHER: Option<(Start, usize)> = Some((Start::Other, 0));
+    match buf.first() {
+        None => return Ok(None),
+        Some(b'>') => {}
+        Some(_) => return Ok(OTHER),
+    }
+    let mut at = 0;
+    let Some(header) = line(buf, &mut at) else {
+        return Ok(None);
+    };
+    if header != b">2" {
+        return Ok(OTHER);
+    }
+    match frame(buf, &mut at)? {
+        None => return Ok(None),
+        Some(Frame::Bulk(kind)) if kind == b"invalidate" => {}
+        Some(_) => return Ok(OTHER),
+    }
+    let Some(keys) = line(buf, &mut at) else {
+        return Ok(None);
+    };
+    let start = match keys.split_first() {
+        Some((b'*', digits)) => length(digits)?.map_or(Start::Flush, Start::Keys),
+        Some((b'_', [])) => Start::Flush,
+        Some((b'$', b"-1")) => Start::Flush,
+        _ => return Ok(OTHER),
+    };
+    Ok(Some((start, at)))
+}
 
 /// Parses the first frame of `buf`: `Ok(None)` when it is not complete yet,
 /// else the frame and how many bytes it took.
@@ -183,6 +232,28 @@ mod tests {
             Frame::Simple("OK".into())
         );
         assert!(parse(b"?what\r\n").is_err());
+        assert!(invalidation_start(b">2\r\n$10\r\ninvalidate\r\n*x\r\n").is_err());
         assert!(parse(b"$x\r\n").is_err());
+    }
+
+    #[test]
+    fn the_start_of_an_invalidation_is_read_alone() {
+        let wire = b">2\r\n$10\r\ninvalidate\r\n*40000\r\n$1\r\na\r\n";
+        let header = wire.len() - b"$1\r\na\r\n".len();
+        for cut in 0..header {
+            assert_eq!(invalidation_start(&wire[..cut]), Ok(None), "cut at {cut}");
+        }
+        let keys = Some((Start::Keys(40_000), header));
+        assert_eq!(invalidation_start(&wire[..header]), Ok(keys));
+        assert_eq!(invalidation_start(wire), Ok(keys));
+        let flush = b">2\r\n$10\r\ninvalidate\r\n_\r\n";
+        assert_eq!(
+            invalidation_start(flush),
+            Ok(Some((Start::Flush, flush.len())))
+        );
+        let other = Some((Start::Other, 0));
+        assert_eq!(invalidation_start(b"+PONG\r\n"), Ok(other));
+        assert_eq!(invalidation_start(b">3\r\n$7\r\nmessage\r\n"), Ok(other));
+        assert_eq!(invalidation_start(b">2\r\n$7\r\nmessage\r\n"), Ok(other));
     }
 }

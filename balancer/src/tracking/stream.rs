@@ -6,17 +6,24 @@
 //!
 //! Nothing reads the socket in the background between heartbeats: a
 //! cache *drains* it, without blocking, right before it serves or stores
-//! something from this server. Redis queues a key's invalidation before
-//! it answers the write that changed the key, so a write acknowledged to
-//! anyone before a read arrives here has had its invalidation delivered to
-//! this socket by then, and the drain applies it. A heartbeat `PING` every
-//! quarter of the server's command timeout proves the stream is current:
-//! replies come in order, so a `PONG` means every invalidation sent before
-//! it was read. A cache serves what it copied from this server only while
-//! the last `PONG` is younger than half that timeout, which is less than
-//! the time a write needs to give up on a hung server and acknowledge
-//! elsewhere. Without a `PONG` for a whole timeout the session is dropped
-//! and started afresh.
+//! something from this server. A drain reads for as long as bytes are
+//! there to read and applies each invalidated key as soon as its bytes
+//! are in ([`super::frames`]), so a backlog of megabytes costs each drain
+//! only the bytes it brings.
+//!
+//! What a drain has read is not everything the server has sent: Redis
+//! writes one client at most 64 KiB per event-loop pass, so behind a large
+//! backlog a write's invalidation can still wait in the server after the
+//! writer has its answer. What bounds the cache is the heartbeat
+//! ([`super::heartbeat`]): a `PING` every quarter of the stream's
+//! `max_lag`, each noted when sent, and a `PONG` proves every write
+//! acknowledged before its `PING` was sent has been applied. A cache
+//! serves what it copied from this server only while the newest answered
+//! `PING` was sent at most `max_lag` ago, so a hit lags any acknowledged
+//! write by at most `max_lag`. That lag is at most half the server's
+//! command timeout, less than the time a write needs to give up on a hung
+//! server and acknowledge elsewhere. A `PING` unanswered for a whole
+//! timeout drops the session, which is then started afresh.
 //!
 //! Every new session, and every lost one, empties the whole cache it
 //! feeds: invalidations missed while the stream was down are unknowable.
@@ -31,13 +38,15 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Sink;
-use super::resp::{self, Frame};
+use super::frames::{Event, Reader};
+use super::heartbeat::{self, Heartbeat};
+use super::resp::{Frame, ProtocolError};
 
 /// Replies the handshake (`HELLO 3`, `CLIENT TRACKING`) waits for.
 const HANDSHAKE_REPLIES: usize = 2;
 const PING: &[u8] = b"PING\r\n";
-/// Bytes a drain makes room for before it reads.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes a read makes room for: what Redis sends one client per pass.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// The invalidation stream of one server.
 #[derive(Debug)]
@@ -45,26 +54,30 @@ pub(crate) struct Stream {
     addr: String,
     /// The commands that open a session.
     handshake: Vec<u8>,
+    /// The server's command timeout: a `PING` unanswered that long drops
+    /// the session.
+    timeout: Duration,
+    /// How far behind the server the stream may be for values to be
+    /// served.
+    max_lag: Duration,
     /// Heartbeat period.
     ping_every: Duration,
-    /// How young the last `PONG` must be for values to be served.
-    fresh_for: Duration,
     session: Mutex<Option<Session>>,
 }
 
 #[derive(Debug)]
 struct Session {
-    reader: OwnedReadHalf,
+    socket: OwnedReadHalf,
+    /// Bytes read and not yet used: at most part of one frame.
     buf: Vec<u8>,
-    last_pong: Instant,
+    frames: Reader,
+    heartbeat: Heartbeat,
 }
 
 /// What a drain found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Drained {
-    /// The stream is open.
-    pub(crate) open: bool,
-    /// The stream is open and its last `PONG` is fresh.
+    /// The stream is open and at most its `max_lag` behind the server.
     pub(crate) fresh: bool,
     /// Keys (or flushes) it applied.
     pub(crate) invalidations: u64,
@@ -72,7 +85,6 @@ pub(crate) struct Drained {
 
 impl Drained {
     const CLOSED: Drained = Drained {
-        open: false,
         fresh: false,
         invalidations: 0,
     };
@@ -80,18 +92,21 @@ impl Drained {
 
 impl Stream {
     /// A stream of the server at `addr`, for keys starting with `prefix`
-    /// (every key when empty), whose commands time out after `timeout`;
-    /// not connected until [`Stream::run`].
-    pub(crate) fn new(addr: &str, prefix: &str, timeout: Duration) -> Stream {
+    /// (every key when empty), whose commands time out after `timeout`,
+    /// serving while at most `max_lag` behind (capped by
+    /// [`heartbeat::max_lag`]); not connected until [`Stream::run`].
+    pub(crate) fn new(addr: &str, prefix: &str, timeout: Duration, max_lag: Duration) -> Stream {
         let mut tracking = "CLIENT TRACKING ON BCAST".to_string();
         if !prefix.is_empty() {
             tracking = format!("{tracking} PREFIX {prefix}");
         }
+        let max_lag = heartbeat::max_lag(max_lag, timeout);
         Stream {
             addr: addr.to_string(),
             handshake: format!("HELLO 3\r\n{tracking}\r\n").into_bytes(),
-            ping_every: timeout / 4,
-            fresh_for: timeout / 2,
+            timeout,
+            max_lag,
+            ping_every: heartbeat::ping_period(max_lag),
             session: Mutex::new(None),
         }
     }
@@ -101,17 +116,17 @@ impl Stream {
         &self.addr
     }
 
-    /// `fresh`, `stale` (open, heartbeat late) or `closed`.
+    /// `fresh`, `stale` (open, too far behind) or `closed`.
     pub(crate) fn state(&self) -> &'static str {
         match &*self.lock() {
-            Some(s) if s.last_pong.elapsed() <= self.fresh_for => "fresh",
+            Some(s) if s.heartbeat.is_fresh(Instant::now(), self.max_lag) => "fresh",
             Some(_) => "stale",
             None => "closed",
         }
     }
 
-    /// Reads whatever has reached the socket, without waiting, and applies
-    /// it to `store`.
+    /// Reads whatever the socket holds, without waiting, and applies it
+    /// to `store`.
     pub(crate) fn drain(&self, store: &dyn Sink) -> Drained {
         let mut slot = self.lock();
         let Some(session) = slot.as_mut() else {
@@ -119,8 +134,7 @@ impl Stream {
         };
         match session.read_available(store) {
             Ok(invalidations) => Drained {
-                open: true,
-                fresh: session.last_pong.elapsed() <= self.fresh_for,
+                fresh: session.heartbeat.is_fresh(Instant::now(), self.max_lag),
                 invalidations,
             },
             Err(reason) => {
@@ -136,10 +150,9 @@ impl Stream {
     /// reconnecting after a failure. Each drop or new session empties
     /// `store`.
     pub(crate) async fn run(&self, store: &dyn Sink, mut shutdown: watch::Receiver<bool>) {
-        let timeout = self.ping_every * 4;
         loop {
             let session = tokio::select! {
-                s = tokio::time::timeout(timeout, self.open()) => s,
+                s = tokio::time::timeout(self.timeout, self.open()) => s,
                 _ = shutdown.changed() => return,
             };
             let mut writer = match session {
@@ -165,10 +178,15 @@ impl Stream {
                     self.close(store);
                     return;
                 }
-                let sent = tokio::time::timeout(self.ping_every, writer.write_all(PING)).await;
+                // Noted before it leaves, so its PONG always finds it.
+                match &mut *self.lock() {
+                    Some(session) => session.heartbeat.sent(Instant::now()),
+                    None => break,
+                }
+                let sent = tokio::time::timeout(self.timeout, writer.write_all(PING)).await;
                 self.drain(store);
                 let silent = match &*self.lock() {
-                    Some(session) => session.last_pong.elapsed() > timeout,
+                    Some(session) => session.heartbeat.is_silent(Instant::now(), self.timeout),
                     None => break,
                 };
                 if !matches!(sent, Ok(Ok(()))) || silent {
@@ -180,35 +198,41 @@ impl Stream {
         }
     }
 
-    /// Connects and turns tracking on; the session starts fresh.
+    /// Connects and turns tracking on; the session is fresh from the
+    /// moment the handshake is sent.
     async fn open(&self) -> std::io::Result<(Session, OwnedWriteHalf)> {
         let mut stream = TcpStream::connect(&self.addr).await?;
         stream.set_nodelay(true)?;
+        let opened_at = Instant::now();
         stream.write_all(&self.handshake).await?;
-        let (reader, writer) = stream.into_split();
-        let mut buf = Vec::new();
+        let (socket, writer) = stream.into_split();
+        let mut session = Session {
+            socket,
+            buf: Vec::new(),
+            frames: Reader::default(),
+            heartbeat: Heartbeat::new(opened_at),
+        };
         let mut replies = 0;
         while replies < HANDSHAKE_REPLIES {
-            reader.readable().await?;
-            match read_some(&reader, &mut buf) {
+            session.socket.readable().await?;
+            match read_some(&session.socket, &mut session.buf) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
-            while let Some((frame, used)) = resp::parse(&buf).map_err(std::io::Error::other)? {
-                buf.drain(..used);
-                if let Frame::Error(e) = frame {
-                    return Err(std::io::Error::other(e));
-                }
-                replies += 1;
+            // Invalidations before the cache is emptied do not matter.
+            let mut failure = None;
+            feed(&mut session.frames, &mut session.buf, |event| match event {
+                Event::Reply(Frame::Error(e)) => failure = Some(e),
+                Event::Reply(_) => replies += 1,
+                _ => {}
+            })
+            .map_err(std::io::Error::other)?;
+            if let Some(e) = failure {
+                return Err(std::io::Error::other(e));
             }
         }
-        let session = Session {
-            reader,
-            buf,
-            last_pong: Instant::now(),
-        };
         Ok((session, writer))
     }
 
@@ -223,34 +247,53 @@ impl Stream {
 }
 
 impl Session {
-    /// Reads until the socket has nothing more and applies every complete
-    /// frame; returns the invalidations applied.
+    /// Reads until the socket has nothing more, applying every event as
+    /// soon as its bytes are in; returns the invalidations applied.
     fn read_available(&mut self, store: &dyn Sink) -> Result<u64, String> {
         // Nothing is copied or zeroed unless the socket has bytes: when it
         // has none, Tokio answers from its readiness state without a
         // system call, which is what a drain costs on most requests.
+        let mut applied = 0;
         loop {
-            match read_some(&self.reader, &mut self.buf) {
+            match read_some(&self.socket, &mut self.buf) {
                 Ok(0) => return Err("connection closed".into()),
                 Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(applied),
                 Err(e) => return Err(e.to_string()),
             }
-        }
-        let mut applied = 0;
-        let mut used = 0;
-        while let Some((frame, n)) = resp::parse(&self.buf[used..]).map_err(|e| e.to_string())? {
-            used += n;
-            match frame {
-                Frame::Push(items) => applied += invalidate(store, &items),
-                Frame::Simple(s) if s == "PONG" => self.last_pong = Instant::now(),
-                Frame::Error(e) => return Err(e),
-                _ => {}
+            let mut failure = None;
+            let heartbeat = &mut self.heartbeat;
+            feed(&mut self.frames, &mut self.buf, |event| match event {
+                Event::Invalidate(key) => {
+                    store.invalidate(&key);
+                    applied += 1;
+                }
+                Event::Flush => {
+                    store.clear();
+                    applied += 1;
+                }
+                Event::Reply(Frame::Simple(s)) if s == "PONG" => heartbeat.answered(),
+                Event::Reply(Frame::Error(e)) => failure = Some(e),
+                Event::Reply(_) => {}
+            })
+            .map_err(|e| e.to_string())?;
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
-        self.buf.drain(..used);
-        Ok(applied)
     }
+}
+
+/// Hands `on_event` every event complete in `buf`, in order, and drops the
+/// bytes they took.
+fn feed(
+    frames: &mut Reader,
+    buf: &mut Vec<u8>,
+    on_event: impl FnMut(Event),
+) -> Result<(), ProtocolError> {
+    let used = frames.feed(buf, on_event)?;
+    buf.drain(..used);
+    Ok(())
 }
 
 /// Reads what the socket holds now into `buf`'s spare capacity, making
@@ -260,27 +303,6 @@ fn read_some(reader: &OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<usize
         buf.reserve(READ_CHUNK);
     }
     reader.try_read_buf(buf)
-}
-
-/// Applies an `invalidate` push: each named key, or everything for null.
-fn invalidate(store: &dyn Sink, push: &[Frame]) -> u64 {
-    match push {
-        [Frame::Bulk(kind), keys] if kind == b"invalidate" => match keys {
-            Frame::Array(keys) => {
-                for key in keys {
-                    if let Frame::Bulk(key) = key {
-                        store.invalidate(key);
-                    }
-                }
-                keys.len() as u64
-            }
-            _ => {
-                store.clear();
-                1
-            }
-        },
-        _ => 0,
-    }
 }
 
 /// Sleeps `period`; true when `shutdown` came first.

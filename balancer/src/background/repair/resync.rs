@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 
 use super::super::pace::Pace;
 use super::{RepairOutcome, Repairer, Retry};
-use crate::index::Index;
+use crate::index::{Index, Swap};
 use crate::nodes::{Node, NodeTable};
 use crate::values;
 
@@ -47,7 +47,10 @@ impl Repairer {
                 // A short set takes the node back as a member.
                 if member
                     || (set.len() < self.factor
-                        && self.index.swap_members(key, &[], &[&id]).await.is_ok())
+                        && matches!(
+                            self.index.swap_members(key, set, &[], &[&id]).await,
+                            Ok(Swap::Done(_))
+                        ))
                 {
                     mine.push(key);
                 }
