@@ -283,6 +283,7 @@ async fn one_balancer_rebuilds_the_index_from_the_nodes() {
     for balancer in [&a, &b] {
         wait_until("both balancers leave rebuild mode", 5, async || {
             metric(&http, balancer, "dlb_index_rebuilding").await == 0.0
+                && nodes_view(&http, balancer).await["index"]["complete"] == json!(true)
         })
         .await;
     }

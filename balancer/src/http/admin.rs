@@ -12,6 +12,7 @@ pub(super) fn nodes(app: &App) -> Reply {
         "nodes": app.nodes.current().views(),
         "near_cache": app.near.view(),
         "location_cache": {"index_stream": app.locations.stream_state()},
+        "index": {"complete": app.index.is_complete()},
         "coordination": app.coordinator.view(),
     });
     reply::json(StatusCode::OK, body.to_string())
