@@ -30,8 +30,8 @@ use serde::Deserialize;
 
 pub use self::cli::{Args, Overrides};
 pub use self::sections::{
-    Choices, FailureConfig, Limits, PlacementConfig, RepairConfig, ReplicationConfig, Timeouts,
-    WriteAck,
+    Choices, FailureConfig, Limits, PlacementConfig, RepairConfig, ReplicationConfig,
+    TestingConfig, Timeouts, WriteAck,
 };
 
 /// Everything the balancer needs to run. Every field has a default, so an
@@ -87,6 +87,9 @@ pub struct Config {
     /// without a Redis round trip and invalidated by the data nodes
     /// (`CLIENT TRACKING`); 0 turns it off. Default 64 MiB (67108864).
     pub near_cache_bytes: usize,
+    /// TEST-ONLY settings (`[testing]`): a skewed clock for the chaos
+    /// harness. Leave it out in production.
+    pub testing: TestingConfig,
 }
 
 /// A configuration that cannot be used, with what is wrong in words.
@@ -132,6 +135,7 @@ impl Default for Config {
             sample_interval: Duration::from_millis(1000),
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
             near_cache_bytes: 64 * 1024 * 1024,
+            testing: TestingConfig::default(),
         }
     }
 }
@@ -322,5 +326,12 @@ mod tests {
         // The field's own name is not a key: the unit must be written.
         assert!(Config::from_toml_str("[timeouts]\nnode = 7").is_err());
         assert!(Config::from_toml_str("[timeouts]\nnode_ms = -1").is_err());
+    }
+
+    #[test]
+    fn the_test_clock_offset_may_be_negative() {
+        let c = Config::from_toml_str("[testing]\nclock_offset_ms = -300").unwrap();
+        assert_eq!(c.testing.clock_offset_ms, -300);
+        c.validate().unwrap();
     }
 }
