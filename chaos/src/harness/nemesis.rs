@@ -7,9 +7,11 @@
 //! the faults that touch no data node at a time (the index Redis losing its
 //! data, a ZooKeeper restart, a balancer killed and restarted, a balancer
 //! restarted with a skewed clock, a partition between a balancer and
-//! ZooKeeper). Each loop waits 1–3 s, picks a kind among those enabled,
-//! does it, holds it a few seconds and heals it; a stop request heals at
-//! once. Faults are counted by kind and logged with their times.
+//! ZooKeeper). Each loop waits 1–3 s, takes the next kind of its rounds
+//! (each round every enabled kind once, shuffled, so a short run still
+//! sees each kind), does it, holds it a few seconds and heals it; a stop
+//! request heals at once. Faults are counted by kind and logged with their
+//! times.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use tokio::sync::{Mutex, watch};
@@ -174,6 +177,7 @@ pub(crate) async fn run(
             start,
             stop: stop.clone(),
             record: record.clone(),
+            round: Vec::new(),
             index_flush_next: true,
         };
         loops.push(tokio::spawn(lp.run()));
@@ -193,6 +197,8 @@ struct Loop {
     start: Instant,
     stop: watch::Receiver<bool>,
     record: Arc<Mutex<Record>>,
+    /// What is left of this round, taken from the end.
+    round: Vec<Fault>,
     /// Index loss alternates between FLUSHALL and kill + restart.
     index_flush_next: bool,
 }
@@ -204,7 +210,7 @@ impl Loop {
             if self.hold(quiet).await {
                 return;
             }
-            let fault = self.kinds[self.rng.random_range(0..self.kinds.len())];
+            let fault = next_fault(&mut self.round, &self.kinds, &mut self.rng);
             let at_s = self.start.elapsed().as_secs_f64();
             let (target, result) = self.inflict(fault).await;
             let event = FaultEvent {
@@ -341,6 +347,16 @@ impl Loop {
     }
 }
 
+/// The next fault: the rest of the round, or a new round of every kind
+/// in a random order.
+fn next_fault(round: &mut Vec<Fault>, kinds: &[Fault], rng: &mut SmallRng) -> Fault {
+    if round.is_empty() {
+        round.extend_from_slice(kinds);
+        round.shuffle(rng);
+    }
+    round.pop().expect("at least one kind")
+}
+
 /// FLUSHALL on the Redis at `port`.
 pub(crate) async fn flushall(port: u16) -> Result<()> {
     let mut conn = redis_conn(port).await?;
@@ -377,6 +393,23 @@ mod tests {
             [Fault::NodeKill, Fault::ZkRestart]
         );
         assert!(parse_faults("node-kil").unwrap_err().contains("known"));
+    }
+
+    #[test]
+    fn every_kind_comes_once_a_round() {
+        let kinds = [Fault::IndexLoss, Fault::ZkRestart, Fault::BalancerKill];
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut round = Vec::new();
+        for _ in 0..4 {
+            let mut seen: Vec<Fault> = (0..kinds.len())
+                .map(|_| next_fault(&mut round, &kinds, &mut rng))
+                .collect();
+            seen.sort();
+            assert_eq!(
+                seen,
+                [Fault::IndexLoss, Fault::ZkRestart, Fault::BalancerKill]
+            );
+        }
     }
 
     #[test]
