@@ -517,6 +517,7 @@ mod tests {
                 status,
                 version,
                 error: None,
+                node: None,
                 final_read: false,
             });
             id

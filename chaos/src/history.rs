@@ -65,6 +65,10 @@ pub struct Op {
     pub version: Option<String>,
     /// Why it failed or is unknown: the error code or transport error.
     pub error: Option<String>,
+    /// `X-Cache-Node`: the node that served a read, the replicas that took
+    /// a write.
+    #[serde(default)]
+    pub node: Option<String>,
     /// One of the reads made after the cluster was healed and settled.
     #[serde(default)]
     pub final_read: bool,

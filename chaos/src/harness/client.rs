@@ -29,11 +29,20 @@ pub(crate) struct Http {
     timeout: Duration,
 }
 
+/// The headers the history keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Headers {
+    /// `X-Cache-Version`.
+    pub(crate) version: Option<String>,
+    /// `X-Cache-Node`.
+    pub(crate) node: Option<String>,
+}
+
 /// An answer, or why none came.
 #[derive(Debug)]
 pub(crate) enum Answer {
-    /// Status, the `X-Cache-Version` header, the body.
-    Reply(u16, Option<String>, String),
+    /// Status, the `X-Cache-Version` and `X-Cache-Node` headers, the body.
+    Reply(u16, Headers, String),
     /// No connection could be made: nothing was sent.
     Refused(String),
     /// Sent, but no answer (timeout, reset, closed).
@@ -72,11 +81,16 @@ impl Http {
                 }
             })?;
             let status = res.status().as_u16();
-            let version = res
-                .headers()
-                .get("x-cache-version")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let header = |name: &str| {
+                res.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let headers = Headers {
+                version: header("x-cache-version"),
+                node: header("x-cache-node"),
+            };
             let body = res
                 .into_body()
                 .collect()
@@ -85,7 +99,7 @@ impl Http {
                 .to_bytes();
             Ok(Answer::Reply(
                 status,
-                version,
+                headers,
                 String::from_utf8_lossy(&body).into_owned(),
             ))
         };
@@ -179,6 +193,7 @@ pub(crate) async fn run(http: &Http, req: Request1, start: Instant) -> Op {
         status: None,
         version: None,
         error: None,
+        node: None,
         final_read: false,
     };
     match answer {
@@ -187,9 +202,10 @@ pub(crate) async fn run(http: &Http, req: Request1, start: Instant) -> Op {
             op.error = Some(e);
         }
         Answer::Lost(e) => op.error = Some(e),
-        Answer::Reply(status, version, body) => {
+        Answer::Reply(status, headers, body) => {
             op.status = Some(status);
-            op.version = version;
+            op.version = headers.version;
+            op.node = headers.node;
             classify(&mut op, status, &body);
         }
     }
@@ -245,6 +261,7 @@ mod tests {
             status: None,
             version: None,
             error: None,
+            node: None,
             final_read: false,
         }
     }
