@@ -68,6 +68,9 @@ pub struct Config {
     /// Operations of an anomaly's key history kept in the report at most
     /// (the latest; the rest are counted as omitted).
     pub max_history: usize,
+    /// Anomalies of each kind reported with their evidence (the earliest);
+    /// the rest are only counted.
+    pub max_detailed: usize,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             info_horizon_ms: 10_000,
             stamp_slack_ms: 1_500,
             max_history: 200,
+            max_detailed: 20,
         }
     }
 }
@@ -138,7 +142,10 @@ pub struct Anomaly {
 /// What the checker found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    /// Every anomaly, by the read's invocation.
+    /// Anomalies per kind, every kind present.
+    pub counts: BTreeMap<&'static str, usize>,
+    /// The first [`Config::max_detailed`] anomalies of each kind, with
+    /// their evidence, by the read's invocation.
     pub anomalies: Vec<Anomaly>,
     /// The largest read invocation − write completion over reads older
     /// than an acknowledged write of another balancer, ms.
@@ -147,42 +154,45 @@ pub struct Report {
     pub reads_checked: usize,
 }
 
-impl Report {
-    /// Anomalies per kind, every kind present.
-    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
-        let mut counts: BTreeMap<&'static str, usize> =
-            AnomalyKind::ALL.iter().map(|k| (k.name(), 0)).collect();
-        for a in &self.anomalies {
-            *counts.entry(a.kind.name()).or_default() += 1;
-        }
-        counts
-    }
-}
-
 /// Checks a whole history (any order; ids index nothing).
 pub fn check(history: &[Op], config: &Config) -> Report {
     let mut by_key: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
     for op in history {
         by_key.entry(&op.key).or_default().push(op);
     }
-    let mut report = Report::default();
+    let keys: Vec<KeyIndex> = by_key
+        .into_values()
+        .map(|ops| KeyIndex::new(ops, config))
+        .collect();
+    let mut report = Report {
+        counts: AnomalyKind::ALL.iter().map(|k| (k.name(), 0)).collect(),
+        ..Report::default()
+    };
     let mut worst_lag_us: Option<u64> = None;
-    for ops in by_key.into_values() {
-        let key = KeyIndex::new(ops, config);
-        for read in key.ops.iter().filter(|o| o.is_ok_read()) {
+    let mut found = Vec::new();
+    for key in &keys {
+        for &read in key.ops.iter().filter(|o| o.is_ok_read()) {
             report.reads_checked += 1;
             let verdict = key.check_read(read);
             if let Some(lag) = verdict.cross_lag_us {
                 worst_lag_us = Some(worst_lag_us.map_or(lag, |w| w.max(lag)));
             }
-            if let Some(found) = verdict.anomaly {
-                report.anomalies.push(key.anomaly(read, found));
+            if let Some(anomaly) = verdict.anomaly {
+                *report.counts.entry(anomaly.kind.name()).or_default() += 1;
+                found.push((key, read, anomaly));
             }
         }
     }
-    report
-        .anomalies
-        .sort_by_key(|a| (a.read.invoke_us, a.read.id));
+    // The earliest of each kind get their evidence gathered.
+    found.sort_by_key(|(_, read, _)| (read.invoke_us, read.id));
+    let mut detailed: BTreeMap<AnomalyKind, usize> = BTreeMap::new();
+    for (key, read, anomaly) in found {
+        let n = detailed.entry(anomaly.kind).or_default();
+        if *n < config.max_detailed {
+            *n += 1;
+            report.anomalies.push(key.anomaly(read, anomaly));
+        }
+    }
     report.worst_cross_balancer_lag_ms = worst_lag_us.map(us_to_ms);
     report
 }
@@ -599,8 +609,8 @@ mod tests {
         assert_eq!(a.missed.as_ref().unwrap().id, lost);
         assert_eq!(a.writer.as_ref().unwrap().value.as_deref(), Some("a"));
         assert_eq!(a.history.len(), 3);
-        assert_eq!(report.counts()["lost_write"], 1);
-        assert_eq!(report.counts()["stale_read"], 0);
+        assert_eq!(report.counts["lost_write"], 1);
+        assert_eq!(report.counts["stale_read"], 0);
     }
 
     #[test]
@@ -830,6 +840,24 @@ mod tests {
         let report = h.check();
         assert!(report.anomalies.is_empty());
         assert_eq!(report.reads_checked, 0);
+    }
+
+    #[test]
+    fn only_the_earliest_anomalies_of_a_kind_carry_evidence() {
+        let mut h = H::default();
+        h.put("b1", "a", (0, 10));
+        h.put("b1", "b", (20, 30));
+        for i in 0..5 {
+            h.get("b1", Some("a"), (100 + i, 101 + i));
+        }
+        let config = Config {
+            max_detailed: 2,
+            ..Config::default()
+        };
+        let report = check(&h.ops, &config);
+        assert_eq!(report.counts["stale_read"], 5);
+        let reads: Vec<u64> = report.anomalies.iter().map(|a| a.read.invoke_us).collect();
+        assert_eq!(reads, [100_000, 101_000]);
     }
 
     #[test]

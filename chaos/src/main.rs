@@ -70,6 +70,10 @@ struct Args {
     /// still be stamped, ms (the request budget plus clock drift).
     #[arg(long, default_value_t = 10_000)]
     info_horizon_ms: u64,
+    /// Anomalies of each kind reported with their key histories (the
+    /// earliest); the rest are only counted.
+    #[arg(long, default_value_t = 20)]
+    max_detailed: usize,
     /// Sample every process's RSS this often (e.g. 60s) into the summary.
     #[arg(long, value_parser = chaos::duration::parse)]
     rss_every: Option<Duration>,
@@ -135,6 +139,7 @@ async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
         check: chaos::checker::Config {
             lag_bound_us: args.lag_bound_ms * 1000,
             info_horizon_ms: args.info_horizon_ms,
+            max_detailed: args.max_detailed,
             ..chaos::checker::Config::default()
         },
     };

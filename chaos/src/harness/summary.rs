@@ -4,15 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use chaos::checker::{Anomaly, AnomalyKind, Report};
+use chaos::checker::{Anomaly, Report};
 use chaos::history::{Kind, Op, Outcome};
 use serde::Serialize;
 
 use super::Plan;
 use super::nemesis::{FaultEvent, Record};
-
-/// Anomalies listed with their key histories, per kind, at most.
-const DETAILS_PER_KIND: usize = 20;
 
 /// One RSS sample of one process.
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +60,8 @@ pub(crate) struct Summary {
     fault_log: Vec<FaultEvent>,
     /// Anomalies per kind.
     pub(crate) anomalies: BTreeMap<&'static str, usize>,
-    /// The first anomalies of each kind with their key histories.
+    /// The first anomalies of each kind (`--max-detailed`) with their key
+    /// histories.
     anomaly_details: Vec<Anomaly>,
     worst_cross_balancer_lag_ms: Option<f64>,
     lag_bound_ms: f64,
@@ -108,18 +106,8 @@ impl Summary {
                 }
             }
         }
-        let anomalies = report.counts();
-        let mut details = Vec::new();
-        for kind in AnomalyKind::ALL {
-            details.extend(
-                report
-                    .anomalies
-                    .iter()
-                    .filter(|a| a.kind == kind)
-                    .take(DETAILS_PER_KIND)
-                    .cloned(),
-            );
-        }
+        let mut details = report.anomalies;
+        details.sort_by_key(|a| a.kind);
         Summary {
             duration_s: plan.duration.as_secs_f64(),
             wall_s: extras.wall_s,
@@ -135,7 +123,7 @@ impl Summary {
             acked_deletes,
             faults: faults.counts(&plan.faults),
             fault_log: faults.events.clone(),
-            anomalies,
+            anomalies: report.counts,
             anomaly_details: details,
             worst_cross_balancer_lag_ms: report.worst_cross_balancer_lag_ms,
             lag_bound_ms: plan.check.lag_bound_us as f64 / 1000.0,
