@@ -81,9 +81,10 @@ struct Args {
     /// final reads.
     #[arg(long, default_value = "3s", value_parser = chaos::duration::parse)]
     settle: Duration,
-    /// Random seed (clients and nemesis).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Random seed of the clients and the nemesis [default: from the
+    /// clock]; the summary records it, to run the same choices again.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Where the built `balancer` and `probe-agent` are.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
@@ -135,7 +136,11 @@ async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
         inject_lost_write: args.inject.is_some(),
         rss_every: args.rss_every,
         settle: args.settle,
-        seed: args.seed,
+        seed: args.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
+        }),
         check: chaos::checker::Config {
             lag_bound_us: args.lag_bound_ms * 1000,
             info_horizon_ms: args.info_horizon_ms,

@@ -44,6 +44,7 @@ pub(crate) struct Extras {
 pub(crate) struct Summary {
     duration_s: f64,
     wall_s: f64,
+    seed: u64,
     balancers: usize,
     nodes: usize,
     clients: usize,
@@ -111,6 +112,7 @@ impl Summary {
         Summary {
             duration_s: plan.duration.as_secs_f64(),
             wall_s: extras.wall_s,
+            seed: plan.seed,
             balancers: plan.shape.balancers,
             nodes: plan.shape.nodes,
             clients: plan.clients,
@@ -159,8 +161,8 @@ impl Summary {
         line(
             "run",
             format!(
-                "{:.0} s load, {} balancers, {} nodes, {} clients, {} keys",
-                self.duration_s, self.balancers, self.nodes, self.clients, self.keys
+                "{:.0} s load, {} balancers, {} nodes, {} clients, {} keys, seed {}",
+                self.duration_s, self.balancers, self.nodes, self.clients, self.keys, self.seed
             ),
         );
         line(
