@@ -2,10 +2,12 @@
 //! and restarts on the same port: one [`Proc`] per process, its output
 //! appended to `<run dir>/<name>.log`, its pid appended to
 //! `<run dir>/pids` so `scripts/chaos` can clean up even after the harness
-//! itself was killed; each child carries `DLB_CHAOS_RUN_DIR=<run dir>` in
-//! its environment, so that clean-up can tell a leftover of this run from
-//! an unrelated process that got a recycled pid. Every `Proc` is killed on
-//! drop.
+//! itself was killed. Each child runs in the run directory (its working
+//! directory) and carries `DLB_CHAOS_RUN_DIR=<run dir>` in its
+//! environment, so that clean-up can tell a leftover of this run from an
+//! unrelated process that got a recycled pid (redis-server rewrites its
+//! environment block for its process title, so the working directory is
+//! the test that always holds). Every `Proc` is killed on drop.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -51,6 +53,7 @@ impl Proc {
         let child = Command::new(&self.program)
             .args(&self.args)
             .env("DLB_CHAOS_RUN_DIR", &self.run_dir)
+            .current_dir(&self.run_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
