@@ -231,7 +231,9 @@ async fn sample_once(
     rss: &Mutex<BTreeMap<String, Vec<RssSample>>>,
 ) {
     let t_s = start.elapsed().as_secs_f64();
-    let pids = cluster.pids().await;
+    let mut pids = cluster.pids().await;
+    // The harness itself: its history grows with the run.
+    pids.push(("chaos".to_string(), Some(std::process::id())));
     let mut rss = rss.lock().await;
     for (name, pid) in pids {
         let sample = RssSample {

@@ -31,7 +31,7 @@ pub(crate) struct Extras {
     pub(crate) unsettled: Vec<String>,
     /// The injected put, if any.
     pub(crate) injected: Option<Op>,
-    /// RSS series per process.
+    /// RSS series per process (the harness itself as `chaos`).
     pub(crate) rss: BTreeMap<String, Vec<RssSample>>,
     /// Logs and configs.
     pub(crate) run_dir: PathBuf,
