@@ -85,6 +85,12 @@ struct Args {
     /// clock]; the summary records it, to run the same choices again.
     #[arg(long)]
     seed: Option<u64>,
+    /// Start nothing: check the history of an earlier run (a
+    /// `--history-jsonl` file) with this run's checker settings, print
+    /// the anomalies per kind and write the checker's report to
+    /// `--summary-json`.
+    #[arg(long)]
+    check_history: Option<PathBuf>,
     /// Where the built `balancer` and `probe-agent` are.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
@@ -109,6 +115,15 @@ async fn main() -> ExitCode {
 }
 
 async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
+    let check = chaos::checker::Config {
+        lag_bound_us: args.lag_bound_ms * 1000,
+        info_horizon_ms: args.info_horizon_ms,
+        max_detailed: args.max_detailed,
+        ..chaos::checker::Config::default()
+    };
+    if let Some(path) = &args.check_history {
+        return check_history(path, &check, args.summary_json.as_deref());
+    }
     let run_id = args
         .run_id
         .clone()
@@ -141,12 +156,7 @@ async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
         }),
-        check: chaos::checker::Config {
-            lag_bound_us: args.lag_bound_ms * 1000,
-            info_horizon_ms: args.info_horizon_ms,
-            max_detailed: args.max_detailed,
-            ..chaos::checker::Config::default()
-        },
+        check,
     };
     anyhow::ensure!(plan.shape.nodes >= 3, "--nodes must be at least 3");
     anyhow::ensure!(plan.shape.balancers >= 1, "--balancers must be at least 1");
@@ -176,6 +186,33 @@ async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
     } else if summary.unanswered_final_reads > 0 {
         eprintln!("[chaos] error: some final reads never answered; the run is not checked in full");
         ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `--check-history`: checks a recorded history again.
+fn check_history(
+    path: &std::path::Path,
+    config: &chaos::checker::Config,
+    report_path: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(path)?;
+    let ops = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<chaos::history::Op>, _>>()?;
+    let report = chaos::checker::check(&ops, config);
+    if let Some(out) = report_path {
+        std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
+    }
+    println!("{} ops, {} reads checked", ops.len(), report.reads_checked);
+    for (kind, n) in &report.counts {
+        println!("{kind:<12} {n}");
+    }
+    Ok(if report.counts.values().sum::<usize>() > 0 {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
