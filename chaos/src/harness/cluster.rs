@@ -87,6 +87,25 @@ impl Cluster {
             .map(|_| free_port())
             .collect::<Result<_>>()?;
         let zk = zookeeper(&run_dir, zk_port)?;
+        let agent_port = free_port()?;
+        let node_list = node_ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let agent = Proc::new(
+            "agent",
+            &run_dir,
+            &bin(&shape.bin_dir, "probe-agent"),
+            vec![
+                "--listen".into(),
+                format!("127.0.0.1:{agent_port}"),
+                "--nodes".into(),
+                node_list,
+                "--zookeeper".into(),
+                format!("127.0.0.1:{zk_port}"),
+            ],
+        );
         let mut cluster = Cluster {
             zk: Mutex::new(zk),
             index: Mutex::new(redis(&run_dir, "index", index_port)),
@@ -95,7 +114,7 @@ impl Cluster {
                 .enumerate()
                 .map(|(i, &p)| Mutex::new(redis(&run_dir, &format!("node{}", i + 1), p)))
                 .collect(),
-            agent: Mutex::new(Proc::new("agent", &run_dir, "true", Vec::new())),
+            agent: Mutex::new(agent),
             balancers: Vec::new(),
             partitions: partitions.map(Mutex::new),
             run_dir,
@@ -110,21 +129,6 @@ impl Cluster {
         for i in 0..cluster.nodes.len() {
             cluster.start_node(i).await?;
         }
-        let agent_port = free_port()?;
-        let nodes = cluster.node_list();
-        *cluster.agent.get_mut() = Proc::new(
-            "agent",
-            &cluster.run_dir,
-            &bin(&cluster.bin_dir, "probe-agent"),
-            vec![
-                "--listen".into(),
-                format!("127.0.0.1:{agent_port}"),
-                "--nodes".into(),
-                nodes,
-                "--zookeeper".into(),
-                format!("127.0.0.1:{zk_port}"),
-            ],
-        );
         {
             let http = cluster.http.clone();
             let agent = cluster.agent.get_mut();
@@ -139,7 +143,8 @@ impl Cluster {
                 None => None,
             };
             let port = free_port()?;
-            let proc = Proc::new(&name, &cluster.run_dir, "true", Vec::new());
+            // Replaced by start_balancer, which writes its config first.
+            let proc = Proc::new(&name, &cluster.run_dir, "balancer", Vec::new());
             cluster.balancers.push(Mutex::new(Balancer {
                 name,
                 port,
@@ -152,15 +157,6 @@ impl Cluster {
             cluster.start_balancer(i, 0).await?;
         }
         Ok(cluster)
-    }
-
-    /// `127.0.0.1:P1,127.0.0.1:P2,...`: the data nodes.
-    fn node_list(&self) -> String {
-        self.node_ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",")
     }
 
     /// The balancers' base URLs, in order.
