@@ -16,6 +16,11 @@
 //! clock is not adopted ([`Clock::observe`] says so, and the caller counts
 //! it), and the nodes refuse writes stamped more than `max_drift` ahead of
 //! their own clock (see [`crate::values`]).
+//!
+//! **Test-only skew.** [`Clock::with_test_offset_ms`] shifts this clock's
+//! reading of the wall clock by a fixed amount (`[testing] clock_offset_ms`),
+//! so the chaos harness (`chaos/`) can run one balancer with a skewed clock
+//! on a host whose clock it cannot change. Production leaves it at 0.
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,6 +32,8 @@ pub struct Clock {
     last: Mutex<(u64, u64)>,
     /// How far ahead of the wall clock an observed timestamp may be.
     max_drift_ms: u64,
+    /// Added to every wall-clock reading; 0 outside tests.
+    offset_ms: i64,
 }
 
 /// A timestamp as its two numbers; `Ord` is the write order.
@@ -47,12 +54,19 @@ impl Clock {
             id: id.to_string(),
             last: Mutex::new((0, 0)),
             max_drift_ms: max_drift.as_millis() as u64,
+            offset_ms: 0,
         }
+    }
+
+    /// The same clock reading the wall clock `offset_ms` off (negative:
+    /// behind). Test-only: it simulates a skewed host clock.
+    pub fn with_test_offset_ms(self, offset_ms: i64) -> Clock {
+        Clock { offset_ms, ..self }
     }
 
     /// A timestamp later than every one this clock has issued or observed.
     pub fn now(&self) -> String {
-        self.tick(wall_millis())
+        self.tick(self.wall())
     }
 
     /// Moves the clock past `timestamp`, seen on a node, so this balancer's
@@ -60,7 +74,7 @@ impl Clock {
     /// `false` when the timestamp is more than the drift bound ahead of the
     /// wall clock, and so was not adopted.
     pub fn observe(&self, timestamp: &str) -> bool {
-        self.observe_at(timestamp, wall_millis())
+        self.observe_at(timestamp, self.wall())
     }
 
     fn observe_at(&self, timestamp: &str, wall: u64) -> bool {
@@ -93,6 +107,11 @@ impl Clock {
         };
         *last = (millis, counter);
         format!("{millis:013}.{counter:06}.{}", self.id)
+    }
+
+    /// The wall clock as this balancer reads it: with the test offset.
+    fn wall(&self) -> u64 {
+        wall_millis().saturating_add_signed(self.offset_ms)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
@@ -153,6 +172,17 @@ mod tests {
         assert_eq!(clock.tick(10_000), "0000000010400.000002.slow");
         assert!(!clock.observe("9999999999999.000000.fast"));
         assert!(clock.now().as_str() < "9999999999999");
+    }
+
+    #[test]
+    fn a_test_offset_shifts_the_wall_clock_reading() {
+        let ahead = clock("ahead").with_test_offset_ms(300);
+        let behind = clock("behind").with_test_offset_ms(-300);
+        let wall = wall_millis();
+        assert!(ahead.wall() >= wall + 300);
+        assert!(behind.wall() < wall);
+        let ahead_ms: u64 = ahead.now()[..13].parse().unwrap();
+        assert!(ahead_ms >= wall + 300, "{ahead_ms} vs {wall}");
     }
 
     #[test]

@@ -144,7 +144,8 @@ impl App {
             nodes: nodes.clone(),
             near: near.clone(),
             locations: locations.clone(),
-            clock: hlc::Clock::new(&config.balancer_id(), config.replication.max_clock_drift),
+            clock: hlc::Clock::new(&config.balancer_id(), config.replication.max_clock_drift)
+                .with_test_offset_ms(config.testing.clock_offset_ms),
             replication: config.replication.clone(),
             context: Context {
                 index: index.clone(),

@@ -7,9 +7,8 @@
 //! and the `[default: ...]` of each `--help` text are checked against them
 //! by tests where they state a value.
 //!
-//! Durations are [`Duration`]s; in the file and on the command line they are
-//! whole milliseconds (or seconds) under names that say so (`node_ms`,
-//! `--node-timeout-ms`), read by [`millis`] and [`secs`].
+//! Durations are [`Duration`]s, written as whole milliseconds (or seconds)
+//! under names that say so (`node_ms`), read by [`millis`] and [`secs`].
 //!
 //! Reading a source (a file, the process arguments) is kept apart from
 //! parsing it, so tests build a [`Config`] from a string, an [`Overrides`]
@@ -30,8 +29,8 @@ use serde::Deserialize;
 
 pub use self::cli::{Args, Overrides};
 pub use self::sections::{
-    Choices, FailureConfig, Limits, PlacementConfig, RepairConfig, ReplicationConfig, Timeouts,
-    WriteAck,
+    Choices, FailureConfig, Limits, PlacementConfig, RepairConfig, ReplicationConfig,
+    TestingConfig, Timeouts, WriteAck,
 };
 
 /// Everything the balancer needs to run. Every field has a default, so an
@@ -98,6 +97,9 @@ pub struct Config {
         deserialize_with = "millis::deserialize"
     )]
     pub near_cache_max_lag: Duration,
+    /// TEST-ONLY settings (`[testing]`): a skewed clock for the chaos
+    /// harness. Leave it out in production.
+    pub testing: TestingConfig,
 }
 
 /// A configuration that cannot be used, with what is wrong in words.
@@ -144,6 +146,7 @@ impl Default for Config {
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
             near_cache_bytes: 64 * 1024 * 1024,
             near_cache_max_lag: Duration::from_millis(200),
+            testing: TestingConfig::default(),
         }
     }
 }
@@ -340,5 +343,12 @@ mod tests {
         // The field's own name is not a key: the unit must be written.
         assert!(Config::from_toml_str("[timeouts]\nnode = 7").is_err());
         assert!(Config::from_toml_str("[timeouts]\nnode_ms = -1").is_err());
+    }
+
+    #[test]
+    fn the_test_clock_offset_may_be_negative() {
+        let c = Config::from_toml_str("[testing]\nclock_offset_ms = -300").unwrap();
+        assert_eq!(c.testing.clock_offset_ms, -300);
+        c.validate().unwrap();
     }
 }

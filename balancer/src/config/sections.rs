@@ -94,6 +94,17 @@ pub struct RepairConfig {
     pub index_rebuild_keys_per_sec: u32,
 }
 
+/// Settings that exist only for tests (the chaos harness); production
+/// configurations leave this table out.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestingConfig {
+    /// TEST-ONLY: milliseconds added to this balancer's wall-clock reading
+    /// for its write timestamps (negative: behind), to simulate a skewed
+    /// host clock (see `hlc.rs`). Default 0.
+    pub clock_offset_ms: i64,
+}
+
 /// The number of rendezvous candidates considered for a new key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choices {
