@@ -212,12 +212,7 @@ impl Config {
         if self.failure.eject_after == 0 {
             return invalid("failure.eject_after must be positive".into());
         }
-        let r = &self.repair;
-        if r.queue_limit == 0
-            || r.max_attempts == 0
-            || r.resync_keys_per_sec == 0
-            || r.index_rebuild_keys_per_sec == 0
-        {
+        if self.repair.has_zero() {
             return invalid("repair settings must be positive".into());
         }
         // Named as the file names them; the flags' names end the same way.

@@ -228,6 +228,16 @@ impl Default for FailureConfig {
     }
 }
 
+impl RepairConfig {
+    /// Whether a setting that must be positive is zero.
+    pub(super) fn has_zero(&self) -> bool {
+        self.queue_limit == 0
+            || self.max_attempts == 0
+            || self.resync_keys_per_sec == 0
+            || self.index_rebuild_keys_per_sec == 0
+    }
+}
+
 impl Default for RepairConfig {
     fn default() -> Self {
         RepairConfig {
@@ -257,5 +267,20 @@ impl Default for Timeouts {
             request: Duration::from_millis(5000),
             shutdown_grace: Duration::from_millis(10_000),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_repair_setting_must_be_positive() {
+        assert!(!RepairConfig::default().has_zero());
+        let rebuild = RepairConfig {
+            index_rebuild_keys_per_sec: 0,
+            ..RepairConfig::default()
+        };
+        assert!(rebuild.has_zero());
     }
 }
