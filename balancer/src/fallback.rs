@@ -37,6 +37,14 @@ pub fn unlisted(complete: bool) -> Scope {
     }
 }
 
+/// How wide a read of a key the index lists must look beyond the entry:
+/// not at all while the index is complete; every up node while it is
+/// being rebuilt, since the entry may name only the copies the rebuild
+/// has reached, older ones among them.
+pub fn listed(complete: bool) -> Option<Scope> {
+    (!complete).then_some(Scope::AllUp)
+}
+
 /// Whether a search as wide as `done` answers for one as wide as `needed`.
 pub fn covers(done: Scope, needed: Scope) -> bool {
     done == Scope::AllUp || needed == Scope::Candidates
@@ -108,6 +116,12 @@ pub fn nodes_to_ask(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_key_is_looked_for_everywhere_only_while_the_index_is_rebuilt() {
+        assert_eq!(listed(true), None);
+        assert_eq!(listed(false), Some(Scope::AllUp));
+    }
 
     #[test]
     fn all_up_asks_every_readable_node_in_rank_order() {

@@ -15,18 +15,6 @@ use test_support::{
 };
 use tokio::time::Instant;
 
-/// `(value, timestamp)` as one node holds `key`.
-async fn held(node: &RedisServer, key: &str) -> (Option<String>, Option<String>) {
-    let mut conn = node.connection().await;
-    redis::cmd("HMGET")
-        .arg(key)
-        .arg("v")
-        .arg("t")
-        .query_async(&mut conn)
-        .await
-        .unwrap()
-}
-
 /// Makes `node` refuse every write, as a full node does: its `maxmemory`
 /// drops below what it already uses.
 async fn make_full(node: &RedisServer) {
@@ -225,7 +213,7 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
     wait_until("the restarted node holds its keys again", 20, || async {
         for key in &owned {
             let stored = serde_json::to_string(&before[key]).unwrap();
-            if held(node, key).await.0 != Some(stored) {
+            if node.held(key).await.0 != Some(stored) {
                 return false;
             }
         }
@@ -239,7 +227,7 @@ async fn a_node_restarted_empty_is_refilled_and_takes_new_keys() {
     let after = write_keys_with(&http, &b, "after", 100, |_| "x".repeat(8 * 1024)).await;
     let mut on_victim = 0;
     for w in &after {
-        on_victim += usize::from(held(node, &w.key).await.0.is_some());
+        on_victim += usize::from(node.held(&w.key).await.0.is_some());
     }
     let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().body;
     assert!(on_victim > 0, "the restarted node takes new keys: {nodes}");
@@ -286,7 +274,7 @@ async fn racing_writers_converge_on_the_latest_timestamp() {
         wait_until("every replica holds the latest version", 5, async || {
             for id in &set {
                 let node = cluster.nodes.iter().find(|n| n.addr() == *id).unwrap();
-                if held(node, &key).await != latest {
+                if node.held(&key).await != latest {
                     return false;
                 }
             }
@@ -377,7 +365,7 @@ async fn a_replica_that_fails_a_write_is_replaced_and_its_old_copy_removed() {
     assert_eq!(set.len(), 2, "{set:?}");
     assert!(!set.contains(&full), "the full node left the set: {set:?}");
     wait_until("the full node's old copy is removed", 10, async || {
-        held(&cluster.nodes[0], &key).await == (None, None)
+        cluster.nodes[0].held(&key).await == (None, None)
     })
     .await;
     let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
@@ -450,8 +438,7 @@ async fn keys_written_while_too_few_nodes_were_up_regain_their_replicas() {
     wait_until("every key is on both nodes again", 20, || async {
         for (key, value) in &written {
             let stored = serde_json::to_string(value).unwrap();
-            if cluster.replica_set(key).await.len() != 2 || held(node, key).await.0 != Some(stored)
-            {
+            if cluster.replica_set(key).await.len() != 2 || node.held(key).await.0 != Some(stored) {
                 return false;
             }
         }
@@ -545,7 +532,7 @@ async fn a_write_a_hung_member_takes_late_does_not_bring_a_deleted_key_back() {
     wait_until(
         "the late copy is gone from the member that left",
         10,
-        async || held(hung, "k").await == (None, None),
+        async || hung.held("k").await == (None, None),
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -629,6 +616,6 @@ async fn a_set_another_write_changed_first_gets_this_write_and_does_not_grow() {
 
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(cluster.index_entry("k").await, Some(moved), "the set grew");
-    assert_eq!(held(other, "k").await.0.as_deref(), Some("\"v2\""));
-    assert_eq!(held(primary, "k").await.0.as_deref(), Some("\"v2\""));
+    assert_eq!(other.held("k").await.0.as_deref(), Some("\"v2\""));
+    assert_eq!(primary.held("k").await.0.as_deref(), Some("\"v2\""));
 }

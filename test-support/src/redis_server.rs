@@ -92,6 +92,19 @@ impl RedisServer {
             .expect("connect to test redis")
     }
 
+    /// `(value, timestamp)` of `key` as this server holds it, read around
+    /// any balancer.
+    pub async fn held(&self, key: &str) -> (Option<String>, Option<String>) {
+        let mut conn = self.connection().await;
+        redis::cmd("HMGET")
+            .arg(key)
+            .arg("v")
+            .arg("t")
+            .query_async(&mut conn)
+            .await
+            .expect("read a value around the balancer")
+    }
+
     /// Writes `mebibytes` MiB of junk straight into the server, around any
     /// balancer, under keys `junk:0`, `junk:1`, ...
     pub async fn fill_with_junk(&self, mebibytes: usize) {

@@ -48,7 +48,9 @@ impl Ops {
             self.locations.remove(key);
         }
         let located = self.locations.reserve(key);
-        let scope = match self.context.index.lookup(key).await {
+        let index = &self.context.index;
+        let scope = match index.lookup(key).await {
+            Ok(Some(_)) if let Some(scope) = fallback::listed(index.is_complete()) => scope,
             Ok(Some(set)) => {
                 self.count_lookup("index");
                 let set: Vec<Arc<str>> = set.into_iter().map(Arc::from).collect();
@@ -59,7 +61,7 @@ impl Ops {
                 }
                 return Ok(found);
             }
-            Ok(None) => fallback::unlisted(self.context.index.is_complete()),
+            Ok(None) => fallback::unlisted(index.is_complete()),
             Err(e) => {
                 self.context.index_failed(&e);
                 Scope::AllUp
