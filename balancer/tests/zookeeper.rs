@@ -55,6 +55,12 @@ async fn balancers_elect_one_leader_and_replace_one_that_stops() {
             && a["is_leader"].as_bool().unwrap() != b["is_leader"].as_bool().unwrap()
     })
     .await;
+    // The peer listing follows its own watch, so it can arrive later.
+    wait_until("the first balancer lists both", 10, async || {
+        let view = coordination(&http, &first).await;
+        view["balancers"].as_array().is_some_and(|p| p.len() == 2)
+    })
+    .await;
     let view = coordination(&http, &first).await;
     assert_eq!(view["zookeeper"], json!("connected"));
     let peers = view["balancers"].as_array().unwrap();
