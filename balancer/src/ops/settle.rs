@@ -129,7 +129,7 @@ impl Context {
             Swap::Missing => return Ok(None),
             Swap::Changed(current) => current,
         };
-        for id in replicas::unreached(&current, &progress.acked, &[]) {
+        for id in replicas::unreached(&current, &progress.acked) {
             // A member that is down is refilled by its resync on return.
             let Some(node) = nodes.by_id(&id).filter(|n| n.is_up()) else {
                 continue;
