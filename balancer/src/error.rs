@@ -3,6 +3,7 @@
 //! `http/rejection.rs`). A miss is not an error: operations answer `None`.
 
 use crate::backend::BackendError;
+use crate::index::IndexError;
 
 /// Why a cache operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,10 @@ pub enum Error {
     /// could not record the new set: its outcome is unknown.
     #[error("the index could not record the write's replica set: {0}")]
     IndexUnavailable(String),
+    /// Another write changed the key's replica set first, and a member of
+    /// that set could not take this write: its outcome is unknown.
+    #[error("the key's replica set changed under this write and a member of it could not take it")]
+    SetContended,
     /// The node holding the key is at its memory limit.
     #[error("data node full: {0}")]
     NodeFull(BackendError),
@@ -43,6 +48,16 @@ pub enum Error {
     /// (written around the balancer).
     #[error("the value stored under this key is not JSON")]
     NotJson,
+}
+
+impl Error {
+    /// A write's changed set could not be recorded: `e` says why.
+    pub(crate) fn unrecorded(e: IndexError) -> Error {
+        match e {
+            IndexError::Contended => Error::SetContended,
+            _ => Error::IndexUnavailable(e.to_string()),
+        }
+    }
 }
 
 impl From<BackendError> for Error {

@@ -121,7 +121,8 @@ pub enum IndexError {
     #[error(transparent)]
     Failed(#[from] BackendError),
     /// Another write changed the key's replica set first, and one of its
-    /// members could not take this write.
+    /// members could not take this write (it failed it, or is down for
+    /// this balancer).
     #[error("the key's replica set changed under this write and a member of it failed")]
     Contended,
 }

@@ -585,7 +585,10 @@ async fn a_set_another_write_changed_first_gets_this_write_and_does_not_grow() {
     // set's members, and leave the set as that write made it.
     let cluster = Cluster::start(&["16mb", "16mb", "16mb", "16mb"]);
     let mut config = cluster.config();
-    config.timeouts.node = Duration::from_millis(600);
+    // Long enough that no member of the set the other write made is
+    // ejected by a slow answer while the suite loads the machine: one
+    // that is would rightly fail the write (`set_contended`).
+    config.timeouts.node = Duration::from_millis(1500);
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
     let url = format!("{}/cache", b.url);
@@ -618,4 +621,56 @@ async fn a_set_another_write_changed_first_gets_this_write_and_does_not_grow() {
     assert_eq!(cluster.index_entry("k").await, Some(moved), "the set grew");
     assert_eq!(other.held("k").await.0.as_deref(), Some("\"v2\""));
     assert_eq!(primary.held("k").await.0.as_deref(), Some("\"v2\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_is_not_acknowledged_when_the_set_another_write_made_names_a_member_it_cannot_reach()
+ {
+    // As above, but the set the other write made names a node this
+    // balancer sees as down (in the chaos runs: a node partitioned from
+    // this balancer only). The entry keeps naming it, and it never got
+    // this write: a balancer that reaches it reads the older value there,
+    // so the write must not be acknowledged.
+    let mut cluster = Cluster::start(&["16mb", "16mb", "16mb", "16mb"]);
+    let mut config = cluster.config();
+    config.timeouts.node = Duration::from_millis(1500);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    write_v1_and_find_its_primary(&cluster, &http, &url).await;
+    let set = cluster.replica_set("k").await;
+    let position = |addr: &str| cluster.nodes.iter().position(|n| n.addr() == addr).unwrap();
+    let (primary, hung) = (position(&set[0]), position(&set[1]));
+    let unreachable = (0..cluster.nodes.len())
+        .find(|i| ![primary, hung].contains(i))
+        .unwrap();
+    let unreachable_addr = cluster.nodes[unreachable].addr();
+    let moved = format!("{},{}", unreachable_addr, cluster.nodes[primary].addr());
+    cluster.nodes[unreachable].stop();
+    wait_until("the stopped node is down", 10, || async {
+        node_state(&http, &b, &unreachable_addr).await.as_deref() == Some("down")
+    })
+    .await;
+
+    cluster.nodes[hung].pause();
+    let write = {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move {
+            http.post_json(&url, &json!({"key": "k", "value": "v2"}))
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.set_index_entry("k", &moved).await;
+    let r = write.await.unwrap();
+    cluster.nodes[hung].resume();
+
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.json()["error"], json!("set_contended"), "{}", r.body);
+    assert_eq!(
+        cluster.index_entry("k").await,
+        Some(moved),
+        "the set changed"
+    );
 }

@@ -71,6 +71,7 @@ impl Rejection {
                 Error::IndexUnavailable(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "index_unavailable")
                 }
+                Error::SetContended => (StatusCode::SERVICE_UNAVAILABLE, "set_contended"),
                 Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
                 Error::ClockAhead(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_ahead"),
                 Error::Superseded => (StatusCode::SERVICE_UNAVAILABLE, "superseded"),
@@ -112,6 +113,16 @@ mod tests {
             (Rejection::Timeout, 504, "timeout"),
             (Error::NoNodes.into(), 503, "no_nodes"),
             (Error::NotJson.into(), 502, "stored_value_not_json"),
+            (
+                Error::unrecorded(crate::index::IndexError::Contended).into(),
+                503,
+                "set_contended",
+            ),
+            (
+                Error::unrecorded(crate::index::IndexError::Skipped).into(),
+                503,
+                "index_unavailable",
+            ),
         ];
         for (rejection, status, code) in cases {
             assert_eq!(

@@ -9,7 +9,9 @@
 //!    the entry stays as that write left it: this write's version goes to
 //!    the members of that set it has not reached (each node keeps the
 //!    newest), and its own substitutes stay outside the set. Sets never
-//!    grow past what one write made them.
+//!    grow past what one write made them. When one of those members is
+//!    down for this balancer, or fails the write, the write is not
+//!    acknowledged: the other balancers may still read that member.
 //! 2. **Catch up** the recorded set: the newest version among its members,
 //!    and among the members that refused the write while up, goes to every
 //!    member behind it, so a substitute added here holds the writes
@@ -70,7 +72,7 @@ impl Context {
             Err(e) => {
                 self.index_failed(&e);
                 self.repairs.enqueue(key);
-                if job.indexed {
+                if job.indexed || matches!(e, IndexError::Contended) {
                     return Err(e);
                 }
                 None
@@ -130,10 +132,13 @@ impl Context {
             Swap::Changed(current) => current,
         };
         for id in replicas::unreached(&current, &progress.acked) {
-            // A member that is down is refilled by its resync on return.
-            let Some(node) = nodes.by_id(&id).filter(|n| n.is_up()) else {
-                continue;
-            };
+            // A member down for this balancer only (partitioned from it)
+            // stays up for the others, which would read the older value
+            // there: the write is not to be acknowledged.
+            let node = nodes
+                .by_id(&id)
+                .filter(|n| n.is_up())
+                .ok_or(IndexError::Contended)?;
             values::apply(&node.backend, &job.key, &job.version, self.max_drift_ms)
                 .await
                 .map_err(|_| IndexError::Contended)?;

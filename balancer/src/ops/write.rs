@@ -264,7 +264,7 @@ impl Ops {
         }
         let fate = task.await.unwrap_or_default();
         if let Some(e) = fate.unrecorded {
-            return Err(Error::IndexUnavailable(e.to_string()));
+            return Err(Error::unrecorded(e));
         }
         acks::verdict(taken, needed, fate.last_error)
     }
