@@ -7,7 +7,9 @@
 //! another balancer's cached location cannot send a read to that copy.
 //!
 //! It serves reads only; writes always ask the index, which is the
-//! authority. An entry is used only while the stream is open and at most
+//! authority. It holds only sets the index holds (read from it, or
+//! recorded in it by a write): a set the fallback chose while the index
+//! was down would never be invalidated. An entry is used only while the stream is open and at most
 //! its `max_lag` behind the index (`near_cache_max_lag_ms`, capped at half
 //! the index timeout; see [`crate::tracking::stream`]), so a location
 //! used here lags a change made elsewhere by at most that; while the

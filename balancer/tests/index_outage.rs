@@ -82,3 +82,46 @@ async fn reads_and_writes_survive_an_index_outage() {
         assert_eq!(r.status, StatusCode::OK, "old{i}");
     }
 }
+
+#[tokio::test]
+async fn a_write_while_the_index_is_down_leaves_no_location_in_the_cache() {
+    // The 30-minute chaos run's stale reads: the index restarted empty,
+    // its invalidation stream was open again while the index was still
+    // marked down, and a write placed by the fallback recorded its nodes
+    // in the location cache. The index never holds that set, so nothing
+    // ever invalidates it: a write through another balancer that placed
+    // the key elsewhere stayed unseen by reads here.
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.timeouts.index_retry = Duration::from_secs(60);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let cache = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&cache, &json!({"key": "k", "value": "v1"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    cluster.index.restart();
+    // The first request after the restart finds the index gone and marks
+    // it down, for a minute; its invalidation stream reopens meanwhile.
+    let _ = http.get(&format!("{cache}/k")).await.unwrap();
+    test_support::wait_until("the index is down, its stream open", 10, async || {
+        let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
+        b.app.index.is_down() && nodes["location_cache"]["index_stream"] == json!("fresh")
+    })
+    .await;
+
+    let r = http
+        .post_json(&cache, &json!({"key": "k", "value": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(b.app.index.is_down(), "the write ran with the index down");
+    assert_eq!(
+        b.app.locations.get("k"),
+        None,
+        "a set no index entry holds is in the location cache"
+    );
+}

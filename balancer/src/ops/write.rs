@@ -113,7 +113,7 @@ impl Ops {
         // any later one cancels the record below.
         let located = self.locations.reserve(key);
         let timestamp = version.timestamp.clone();
-        let order = placed.set.clone();
+        let (order, indexed) = (placed.set.clone(), placed.indexed);
         let job = Job {
             key: key.to_string(),
             version,
@@ -127,7 +127,11 @@ impl Ops {
         let accepted = accepted?;
         let created = acks::created(placed.claimed, placed.copies_found, &accepted);
         let took = replicas::in_set_order(accepted.nodes, &order);
-        self.remember(key, located, took.clone(), nodes.rejoin_epoch(), ttl_ms);
+        // Only a set the index holds: no invalidation would ever drop one
+        // the fallback chose while the index was down.
+        if indexed {
+            self.remember(key, located, took.clone(), nodes.rejoin_epoch(), ttl_ms);
+        }
         let written = Written {
             nodes: took,
             created,
