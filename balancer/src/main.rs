@@ -45,7 +45,9 @@ async fn serve(config: Config) -> ExitCode {
     if let Some(zk) = config.zookeeper() {
         // Refuse to start against a ZooKeeper that cannot be reached at all;
         // once running, outages are ridden out.
-        if let Err(e) = coordination::session::connect(&zk).await {
+        // Nor as an id another live balancer holds.
+        let id = config.balancer_id();
+        if let Err(e) = balancer::background::coordinator::check_id_free(&zk, &id).await {
             eprintln!("balancer: {e}");
             return ExitCode::from(2);
         }

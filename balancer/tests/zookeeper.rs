@@ -323,7 +323,7 @@ async fn a_killed_leader_is_replaced_within_the_session_timeout() {
 }
 
 #[tokio::test]
-async fn the_lock_helper_admits_one_holder_at_a_time() {
+async fn the_lock_helper_admits_one_holder_at_a_time_with_growing_tokens() {
     let zk = ZooKeeperServer::start();
     // No session expires here: a long timeout only gives a JVM that is
     // still warming up (the other tests start theirs at the same moment)
@@ -344,16 +344,22 @@ async fn the_lock_helper_admits_one_holder_at_a_time() {
             .is_err(),
         "a second holder waits while the lock is held"
     );
+    let first_token = held.token;
     drop(held);
-    let second = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+    let second = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("released locks pass to the next in line")
+        .unwrap();
     assert!(
-        second.is_ok_and(|r| r.is_ok()),
-        "released locks pass to the next in line"
+        second.token > first_token,
+        "fencing tokens grow: {} then {}",
+        first_token,
+        second.token
     );
 }
 
 #[tokio::test]
-async fn a_registration_never_evicts_another_process() {
+async fn a_registration_never_evicts_another_session() {
     use coordination::registry::register_ephemeral;
     let zk = ZooKeeperServer::start();
     // No session expires here: a long timeout only gives a JVM that is
@@ -368,17 +374,33 @@ async fn a_registration_never_evicts_another_process() {
         .await
         .unwrap();
     let path = paths::child(paths::BALANCERS, "same-id");
-    register_ephemeral(&a, &path, b"127.0.0.1:1").await.unwrap();
-    let taken = register_ephemeral(&b, &path, b"127.0.0.1:2").await;
-    assert!(
-        matches!(taken, Err(coordination::Error::NodeExists)),
-        "{taken:?}"
-    );
-    let (data, _) = a.get_data(&path).await.unwrap();
+    let wait = Duration::from_millis(300);
+    register_ephemeral(&a, &path, b"127.0.0.1:1", wait)
+        .await
+        .unwrap();
+    // Neither other data nor the same data lets another session take it.
+    for data in [&b"127.0.0.1:2"[..], b"127.0.0.1:1"] {
+        let taken = register_ephemeral(&b, &path, data, wait).await;
+        assert!(
+            matches!(taken, Err(coordination::Error::NodeExists)),
+            "{taken:?}"
+        );
+    }
+    let (data, stat) = a.get_data(&path).await.unwrap();
+    assert_eq!(data, b"127.0.0.1:1", "the first holder keeps its data");
+    assert_eq!(stat.ephemeral_owner, a.session_id().0);
+    // Its own session registering again keeps the node, with new data.
+    register_ephemeral(&a, &path, b"127.0.0.1:3", wait)
+        .await
+        .unwrap();
+    let (data, again) = a.get_data(&path).await.unwrap();
     assert_eq!(
-        data, b"127.0.0.1:1",
-        "the first holder keeps its registration"
+        (data.as_slice(), again.czxid),
+        (&b"127.0.0.1:3"[..], stat.czxid)
     );
-    // The same data again is our own leftover: it is taken over.
-    register_ephemeral(&b, &path, b"127.0.0.1:1").await.unwrap();
+    // Once the holder's session ends, the other may register.
+    drop(a);
+    register_ephemeral(&b, &path, b"127.0.0.1:2", Duration::from_secs(5))
+        .await
+        .unwrap();
 }

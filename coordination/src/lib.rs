@@ -7,10 +7,15 @@
 //! - [`registry`]: ephemeral and persistent registrations, discovery of
 //!   registered children with a watch and a polling fallback.
 //! - [`election`]: leader election and named locks (the lock recipe:
-//!   ephemeral sequential nodes, each waiting on its predecessor).
+//!   ephemeral sequential nodes, each waiting on its predecessor), with
+//!   fencing tokens; leadership read through a [`lease`].
+//! - [`reconnect`]: calls that wait out a lost connection inside the
+//!   session instead of ending it.
 
 pub mod election;
+pub mod lease;
 pub mod paths;
+pub mod reconnect;
 pub mod registry;
 pub mod session;
 

@@ -1,47 +1,97 @@
-//! Registrations and discovery.
+//! Registrations and discovery. An ephemeral registration belongs to the
+//! session that created it (its `ephemeralOwner`): it is never taken over
+//! by data or by name, only waited for.
 
 use std::time::Duration;
 
-use zookeeper_client::{Acls, Client, CreateMode, Error};
+use tokio::time::Instant;
+use zookeeper_client::{Acls, Client, CreateMode, Error, Stat};
+
+use crate::reconnect::retrying;
 
 /// Creates `path` and its parents as persistent nodes if missing.
 ///
 /// # Errors
 /// The ZooKeeper error, when not "already exists".
 pub async fn ensure_path(client: &Client, path: &str) -> Result<(), Error> {
-    match client
-        .mkdir(path, &CreateMode::Persistent.with_acls(Acls::anyone_all()))
-        .await
-    {
+    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    match retrying(client, || client.mkdir(path, &options)).await {
         Ok(()) | Err(Error::NodeExists) => Ok(()),
         Err(e) => Err(e),
     }
 }
 
-/// Registers `path` as an ephemeral node holding `data`. A node already
-/// there with the same data is a leftover of an earlier session of ours and
-/// is replaced; one with other data belongs to another process, and the
-/// registration fails with [`Error::NodeExists`] rather than evict it.
+/// Waits until `path` is absent or owned by this client's session, at
+/// most `wait`. A node another session owns may be a leftover of a killed
+/// process, which ZooKeeper removes a session timeout after that process
+/// went silent; one that outlives `wait` belongs to a live process.
+/// Answers the node's stat when it is this session's own.
 ///
 /// # Errors
-/// The ZooKeeper error.
-pub async fn register_ephemeral(client: &Client, path: &str, data: &[u8]) -> Result<(), Error> {
-    let options = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
-    match client.create(path, data, &options).await {
-        Ok(_) => Ok(()),
-        Err(Error::NodeExists) => {
-            match client.get_data(path).await {
-                Ok((existing, _)) if existing != data => return Err(Error::NodeExists),
-                Ok(_) | Err(Error::NoNode) => {}
-                Err(e) => return Err(e),
+/// [`Error::NodeExists`] when another session still owns it after `wait`;
+/// any other ZooKeeper error.
+pub async fn await_ownable(
+    client: &Client,
+    path: &str,
+    wait: Duration,
+) -> Result<Option<Stat>, Error> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let (stat, watcher) = retrying(client, || client.check_and_watch_stat(path)).await?;
+        match stat {
+            None => return Ok(None),
+            Some(stat) if stat.ephemeral_owner == client.session_id().0 => return Ok(Some(stat)),
+            Some(stat) => {
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        path,
+                        owner = format!("{:#x}", stat.ephemeral_owner),
+                        "registered by another live session"
+                    );
+                    return Err(Error::NodeExists);
+                }
+                tokio::select! {
+                    _ = watcher.changed() => {}
+                    () = tokio::time::sleep_until(deadline) => {}
+                }
             }
-            match client.delete(path, None).await {
-                Ok(()) | Err(Error::NoNode) => {}
-                Err(e) => return Err(e),
-            }
-            client.create(path, data, &options).await.map(drop)
         }
-        Err(e) => Err(e),
+    }
+}
+
+/// Registers `path` as an ephemeral node of this session holding `data`.
+/// A node another session owns is never removed: the registration waits
+/// up to `wait` for it to go (see [`await_ownable`]). A node this session
+/// already owns (a create whose answer was lost) is kept, its data set at
+/// the version read.
+///
+/// # Errors
+/// [`Error::NodeExists`] when another live session holds `path`; any
+/// other ZooKeeper error.
+pub async fn register_ephemeral(
+    client: &Client,
+    path: &str,
+    data: &[u8],
+    wait: Duration,
+) -> Result<(), Error> {
+    let options = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match await_ownable(client, path, left).await? {
+            Some(stat) => {
+                let (held, _) = retrying(client, || client.get_data(path)).await?;
+                if held != data {
+                    client.set_data(path, data, Some(stat.version)).await?;
+                }
+                return Ok(());
+            }
+            None => match retrying(client, || client.create(path, data, &options)).await {
+                Ok(_) => return Ok(()),
+                Err(Error::NodeExists) => {} // ours (a lost answer) or a newcomer's: look again
+                Err(e) => return Err(e),
+            },
+        }
     }
 }
 
@@ -52,7 +102,7 @@ pub async fn register_ephemeral(client: &Client, path: &str, data: &[u8]) -> Res
 /// The ZooKeeper error.
 pub async fn ensure_persistent(client: &Client, path: &str, data: &[u8]) -> Result<(), Error> {
     let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
-    match client.create(path, data, &options).await {
+    match retrying(client, || client.create(path, data, &options)).await {
         Ok(_) | Err(Error::NodeExists) => Ok(()),
         Err(e) => Err(e),
     }
@@ -72,10 +122,11 @@ pub async fn follow_children(
     mut on_listing: impl FnMut(Vec<(String, Vec<u8>)>),
 ) -> Result<(), Error> {
     loop {
-        let (names, watcher) = client.list_and_watch_children(parent).await?;
+        let (names, watcher) = retrying(client, || client.list_and_watch_children(parent)).await?;
         let mut listing = Vec::with_capacity(names.len());
         for name in names {
-            match client.get_data(&crate::paths::child(parent, &name)).await {
+            let path = crate::paths::child(parent, &name);
+            match retrying(client, || client.get_data(&path)).await {
                 Ok((data, _)) => listing.push((name, data)),
                 Err(Error::NoNode) => {} // gone between the listing and the read
                 Err(e) => return Err(e),

@@ -69,5 +69,8 @@ async fn register(
         registry::ensure_persistent(client, &paths::child(paths::NODES, &node.id), &json).await?;
     }
     let json = serde_json::to_vec(entry).expect("entry serializes");
-    registry::register_ephemeral(client, &paths::child(paths::PROBES, name), &json).await
+    // A killed agent's registration is gone within a session timeout;
+    // one that outlives two belongs to a live agent on this host and port.
+    let wait = client.session_timeout() * 2;
+    registry::register_ephemeral(client, &paths::child(paths::PROBES, name), &json, wait).await
 }

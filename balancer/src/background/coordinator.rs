@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coordination::election::{self, Leadership};
+use coordination::election::{self, Leadership, Standing};
+use coordination::lease::Lease;
 use coordination::paths::{self, NodeEntry, ProbeEntry};
 use coordination::registry;
 use coordination::session::{self, ZkConfig, ZkState};
@@ -26,6 +27,30 @@ use crate::nodes::Membership;
 /// How often listings are re-read when no watch fires (the polling fallback).
 const POLL: Duration = Duration::from_secs(2);
 
+/// How long a registration waits for one another session holds to go,
+/// in session timeouts: a killed process's session is expired within
+/// one; one that lasts longer belongs to a live process.
+const REGISTRATION_WAIT_SESSIONS: u32 = 2;
+
+/// Refuses to start as `id` while another live balancer's session holds
+/// `/dlb/balancers/<id>` (waiting out one a killed process left).
+///
+/// # Errors
+/// In words: the id is taken, or ZooKeeper failed.
+pub async fn check_id_free(zk: &ZkConfig, id: &str) -> Result<(), String> {
+    let client = session::connect(zk).await?;
+    let path = paths::child(paths::BALANCERS, id);
+    let wait = zk.session_timeout * REGISTRATION_WAIT_SESSIONS;
+    match registry::await_ownable(&client, &path, wait).await {
+        Ok(_) => Ok(()),
+        Err(coordination::Error::NodeExists) => Err(format!(
+            "balancer id {id:?} is registered in ZooKeeper by another live balancer \
+             (still there after {wait:?}); give each balancer its own `id`"
+        )),
+        Err(e) => Err(format!("ZooKeeper at {}: {e}", zk.address)),
+    }
+}
+
 /// What ZooKeeper has told this balancer.
 #[derive(Debug)]
 pub struct Coordinator {
@@ -33,6 +58,7 @@ pub struct Coordinator {
     id: String,
     state: watch::Sender<ZkState>,
     leadership: watch::Sender<Leadership>,
+    lease: Arc<Lease>,
     probes: watch::Sender<Vec<String>>,
     /// The data nodes listed under `/dlb/nodes`, `(spec, draining)`.
     listed_nodes: watch::Sender<Vec<(NodeSpec, bool)>>,
@@ -49,8 +75,11 @@ pub struct CoordinatorView {
     pub balancer_id: String,
     /// The current leader's id, when known.
     pub leader: Option<String>,
-    /// Whether this balancer leads.
+    /// Whether this balancer leads: elected, connected, and within its
+    /// lease.
     pub is_leader: bool,
+    /// The leader's fencing token (its election node's sequence number).
+    pub leader_token: Option<u64>,
     /// Probe agents found in ZooKeeper.
     pub discovered_probes: Vec<String>,
     /// Balancers registered in ZooKeeper (this one included), `id=address`.
@@ -60,11 +89,13 @@ pub struct CoordinatorView {
 impl Coordinator {
     /// A coordinator for balancer `id`; inert without `zk`.
     pub fn new(zk: Option<ZkConfig>, id: String) -> Coordinator {
+        let session_timeout = zk.as_ref().map_or(Duration::ZERO, |zk| zk.session_timeout);
         Coordinator {
             zk,
             id,
             state: watch::channel(ZkState::Connecting).0,
             leadership: watch::channel(Leadership::default()).0,
+            lease: Arc::new(Lease::for_session(session_timeout)),
             probes: watch::channel(Vec::new()).0,
             listed_nodes: watch::channel(Vec::new()).0,
             balancers: watch::channel(Vec::new()).0,
@@ -103,9 +134,18 @@ impl Coordinator {
         self.probes.subscribe()
     }
 
+    /// Leadership, read under the lease.
+    fn standing(&self) -> Standing {
+        Standing::new(
+            self.leadership.subscribe(),
+            self.lease.clone(),
+            self.state.subscribe(),
+        )
+    }
+
     /// The current picture.
     pub fn view(&self) -> CoordinatorView {
-        let leadership = self.leadership.borrow().clone();
+        let leadership = self.standing().now();
         CoordinatorView {
             zookeeper: match &self.zk {
                 Some(_) => self.state.borrow().name(),
@@ -114,6 +154,7 @@ impl Coordinator {
             balancer_id: self.id.clone(),
             leader: leadership.leader,
             is_leader: leadership.is_leader,
+            leader_token: leadership.token,
             discovered_probes: self.probes.borrow().clone(),
             balancers: self.balancers.borrow().clone(),
         }
@@ -128,25 +169,26 @@ impl Coordinator {
         shutdown: watch::Receiver<bool>,
     ) {
         let Some(zk) = self.zk.clone() else { return };
+        // A lease ends without an event: the gauges are read again often
+        // enough to drop within a tenth of it.
         let gauges = {
-            let (mut state, mut leadership) = (self.state.subscribe(), self.leadership.subscribe());
+            let (standing, state) = (self.standing(), self.state.subscribe());
+            let every = (zk.session_timeout / 20).max(Duration::from_millis(10));
             async move {
                 loop {
                     metrics.record_coordination(
-                        *state.borrow_and_update() == ZkState::Connected,
-                        leadership.borrow_and_update().is_leader,
+                        *state.borrow() == ZkState::Connected,
+                        standing.now().is_leader,
                     );
-                    tokio::select! {
-                        r = state.changed() => if r.is_err() { return },
-                        r = leadership.changed() => if r.is_err() { return },
-                    }
+                    tokio::time::sleep(every).await;
                 }
             }
         };
+        let wait = zk.session_timeout * REGISTRATION_WAIT_SESSIONS;
         let session = session::supervise(zk, self.state.clone(), shutdown, |client| {
             let advertise = advertise.clone();
             async move {
-                if let Err(e) = self.serve_session(&client, &advertise).await {
+                if let Err(e) = self.serve_session(&client, &advertise, wait).await {
                     tracing::warn!(
                         id = %self.id,
                         error = %e,
@@ -167,6 +209,7 @@ impl Coordinator {
         &self,
         client: &coordination::Client,
         advertise: &str,
+        wait: Duration,
     ) -> Result<(), coordination::Error> {
         for path in [
             paths::BALANCERS,
@@ -177,7 +220,7 @@ impl Coordinator {
             registry::ensure_path(client, path).await?;
         }
         let me = paths::child(paths::BALANCERS, &self.id);
-        registry::register_ephemeral(client, &me, advertise.as_bytes()).await?;
+        registry::register_ephemeral(client, &me, advertise.as_bytes(), wait).await?;
         tracing::info!(id = %self.id, "registered in ZooKeeper");
         let follow_probes = registry::follow_children(client, paths::PROBES, POLL, |listing| {
             let mut urls: Vec<String> = listing
@@ -240,7 +283,7 @@ impl Coordinator {
             r = follow_probes => r,
             r = follow_nodes => r,
             r = follow_balancers => r,
-            r = election::stand(client, &self.id, POLL, &self.leadership) => r,
+            r = election::stand(client, &self.id, POLL, &self.leadership, &self.lease) => r,
         }
     }
 }

@@ -116,7 +116,7 @@ mod tests {
     const DESCRIBED: [&str; 3] = [
         "none",
         "none; static settings only",
-        "balancer-<listen address>",
+        "balancer-<host name>-<listen address>",
     ];
 
     /// Parses `args` as the binary would, with the environment ignored.

@@ -17,6 +17,7 @@
 //! never a panic later.
 
 mod cli;
+mod identity;
 mod sections;
 
 use std::net::SocketAddr;
@@ -59,7 +60,8 @@ pub struct Config {
         deserialize_with = "millis::deserialize"
     )]
     pub zookeeper_session: Duration,
-    /// This balancer's id in ZooKeeper; default `balancer-<listen address>`.
+    /// This balancer's id in ZooKeeper; default
+    /// `balancer-<host name>-<listen address>`.
     pub id: Option<String>,
     /// Where new keys go.
     pub placement: PlacementConfig,
@@ -239,22 +241,6 @@ impl Config {
             Some((name, _)) => invalid(format!("{name} must be positive")),
             None => Ok(()),
         }
-    }
-
-    /// ZooKeeper settings, when configured.
-    pub fn zookeeper(&self) -> Option<coordination::session::ZkConfig> {
-        let address = self.zookeeper.clone()?;
-        Some(coordination::session::ZkConfig {
-            address,
-            session_timeout: self.zookeeper_session,
-        })
-    }
-
-    /// This balancer's id.
-    pub fn balancer_id(&self) -> String {
-        self.id
-            .clone()
-            .unwrap_or_else(|| format!("balancer-{}", self.listen))
     }
 }
 
