@@ -175,7 +175,8 @@ impl App {
 /// node once, starts the background loops ([`background::spawn_all`]),
 /// serves HTTP, then drains in-flight requests and stops the loops.
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    background::sampler::sample_all(&app.nodes.current(), &app.metrics).await;
+    background::sampler::sample_all(&app.nodes.current(), &app.metrics, app.config.failure.rise)
+        .await;
     let (stop_tx, stop_rx) = watch::channel(false);
     let advertise = listener
         .local_addr()

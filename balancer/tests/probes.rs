@@ -1,13 +1,15 @@
 //! Placement from probe-agent reports: real agents (in-process, fixed host
 //! figures) watching real Redis nodes. Reports steer new keys; a silent
 //! agent makes its nodes stale, and they get no new keys while fresh ones
-//! exist; a restarted agent makes them fresh again.
+//! exist; a restarted agent makes them fresh again; a report is applied to
+//! a node only when it names the node's id at the node's address.
 
+use balancer::config::NodeSpec;
 use hyper::StatusCode;
 use serde_json::json;
-use test_support::wait_until;
 use test_support::{
-    Cluster, HttpClient, TestAgent, TestBalancer, WrittenKey, node_entries, write_keys,
+    Cluster, HttpClient, TestAgent, TestBalancer, WrittenKey, free_port, node_entries, wait_until,
+    write_keys,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,4 +116,36 @@ async fn an_agent_reporting_a_node_down_takes_it_out_of_placement() {
     .await;
     let placed = write_keys(&http, &b, "k", 20).await;
     assert!(placed.iter().all(|w| w.node == cluster.nodes[1].addr()));
+}
+
+#[tokio::test]
+async fn a_report_for_a_known_id_at_another_address_is_not_applied() {
+    // The agent watches an address where nothing listens, under the id of
+    // a node the balancer knows at another address: its down reports are
+    // about another server, not this node.
+    let cluster = Cluster::start(&["64mb", "64mb"]);
+    let mut agent_config = TestAgent::config("host", &[]);
+    agent_config.nodes = vec![NodeSpec {
+        id: "n0".into(),
+        addr: format!("127.0.0.1:{}", free_port()),
+    }];
+    let agent = TestAgent::start(agent_config).await;
+    let mut config = cluster.unreplicated_config();
+    config.nodes[0].id = "n0".into();
+    config.probes = vec![agent.url.clone()];
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    wait_until("the agent reports n0 down", 5, async || {
+        let report = http.get(&format!("{}/report", agent.url)).await;
+        report.is_ok_and(|r| r.json()["nodes"][0]["state"] == "down")
+    })
+    .await;
+    // Several reports later. The balancer's own checks would bring the
+    // node back at once: its transitions show whether a report took it down.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let n0 = &node_entries(&http, &b).await[0];
+    assert_eq!(n0["state"], json!("up"), "{n0}");
+    let transitions = n0["transitions"].as_array().unwrap();
+    assert!(!transitions.iter().any(|t| t["state"] == "down"), "{n0}");
+    assert_eq!(n0["report_source"], json!("own_sampling"), "{n0}");
 }

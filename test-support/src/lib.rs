@@ -14,12 +14,15 @@
 //!   ([`Cluster::replica_set`]).
 //! - [`agent`]: [`TestAgent`], `probe_agent::run` with fixed host figures.
 //! - [`http`]: [`HttpClient`], JSON requests with status and headers.
+//! - [`proxy`]: [`TcpProxy`], a TCP proxy in front of a node that a test
+//!   can cut for some clients or slow down.
 //! - [`zookeeper`]: [`ZooKeeperServer`], a standalone ZooKeeper process.
 
 pub mod agent;
 pub mod balancer;
 pub mod cluster;
 pub mod http;
+pub mod proxy;
 pub mod redis_server;
 pub mod zookeeper;
 
@@ -29,6 +32,7 @@ pub use self::cluster::{
     Cluster, WrittenKey, past_timestamp, put_copy, values_by_key, write_keys, write_keys_with,
 };
 pub use self::http::{HttpClient, HttpReply};
+pub use self::proxy::TcpProxy;
 pub use self::redis_server::RedisServer;
 pub use self::zookeeper::ZooKeeperServer;
 

@@ -5,7 +5,8 @@
 //!
 //! The loops:
 //! - [`sampler`]: each node's memory with `INFO`, where no agent reports it;
-//! - [`health`]: the balancer's own node checks (`INFO server`);
+//! - [`health`]: the balancer's own node checks (`INFO server`) and
+//!   latency outlier ejection;
 //! - [`probes`]: reports from probe agents;
 //! - [`coordinator`]: ZooKeeper registration, election, discovery, and
 //!   the node list it publishes ([`coordinator::Coordinator::steer_membership`]);
@@ -57,13 +58,14 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
             app.nodes.clone(),
             app.metrics.clone(),
             config.sample_interval,
+            config.failure.rise,
             stop.clone(),
         )),
         tokio::spawn(health::run(
             app.nodes.clone(),
             app.metrics.clone(),
-            config.failure.health_interval,
-            config.failure.eject_after,
+            config.failure.clone(),
+            config.replication.factor.get(),
             stop.clone(),
         )),
         tokio::spawn(app.near.clone().run(app.nodes.clone(), stop.clone())),

@@ -6,8 +6,13 @@
 //! leaves it alone, and if the agent goes silent its figures go stale
 //! (ranked last for new keys, still read). An agent that restarts starts
 //! its sequence again; a poll that times out checks for that.
+//!
+//! A report is applied to a node only when it names the node's id *and*
+//! its address: a report about an id at another address is about another
+//! server (an agent not yet told of a move, or misconfigured), and is
+//! logged once per follower instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +91,7 @@ pub async fn follow(
 ) {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let mut seq = 0;
+    let mut mismatched: HashSet<(String, String)> = HashSet::new();
     loop {
         let url = format!(
             "{base}/report?after={seq}&wait_ms={}",
@@ -113,25 +119,37 @@ pub async fn follow(
         };
         seq = report.seq;
         let table = nodes.current();
-        apply(&report, &table);
+        for (id, addr) in apply(&report, &table) {
+            if mismatched.insert((id.clone(), addr.clone())) {
+                tracing::warn!(agent = %base, node = %id, reported = %addr,
+                    "probe agent reports this node at another address; its reports are ignored");
+            }
+        }
         metrics.record_nodes(&table);
     }
 }
 
-/// Records every node the report names and this balancer knows.
-pub fn apply(report: &Report, nodes: &NodeTable) {
+/// Records every node the report names that this balancer knows at the
+/// same address; returns the `(id, address)` of those it knows at another.
+pub fn apply(report: &Report, nodes: &NodeTable) -> Vec<(String, String)> {
+    let mut mismatched = Vec::new();
     for reported in &report.nodes {
         let Some(node) = nodes.by_id(&reported.id) else {
             continue;
         };
+        if node.backend.addr() != reported.addr {
+            mismatched.push((reported.id.clone(), reported.addr.clone()));
+            continue;
+        }
         match (reported.state, &reported.info) {
             (NodeState::Up, Some(info)) => node.record_agent_report(info.clone(), &report.host),
             _ => {
                 let reason = reported.error.as_deref().unwrap_or("no answer");
-                node.mark_down(&format!("agent {}: {reason}", report.host));
+                node.mark_agent_down(format!("agent {}: {reason}", report.host));
             }
         }
     }
+    mismatched
 }
 
 /// One GET: `Ok(Some)` with a report, `Ok(None)` on 204.

@@ -211,8 +211,8 @@ impl Config {
         if self.limits.max_key_bytes == 0 || self.limits.max_value_bytes == 0 {
             return invalid("limits must be positive".into());
         }
-        if self.failure.eject_after == 0 {
-            return invalid("failure.eject_after must be positive".into());
+        if let Some(problem) = self.failure.problem() {
+            return invalid(problem);
         }
         if self.repair.has_zero() {
             return invalid("repair settings must be positive".into());

@@ -7,13 +7,18 @@
 //!   for new keys but still serves the keys it holds. A *draining* node
 //!   takes no new keys but is still read.
 //! - [`node`]: one node, its connection and figures.
-//! - [`state`]: the pure health state machine (up, down, restarted).
+//! - [`state`]: the pure health state machine (up, down, restarted), each
+//!   observer's view kept apart, and when a return resyncs.
+//! - [`outliers`]: the pure latency outlier decision.
 //! - [`membership`]: the current table, swapped whole when ZooKeeper
 //!   changes the node list, and the pure diff that decides the new list.
+//!   A node whose address changes is a new incarnation
+//!   ([`Node::succeeding`]): resynced once up, its rejoin count carried on.
 //! - [`view`]: the `/nodes` schema.
 
 pub mod membership;
 pub mod node;
+pub mod outliers;
 pub mod state;
 pub mod view;
 
@@ -63,7 +68,8 @@ impl NodeTable {
     }
 
     /// A new table with these members (`(spec, draining)`), reusing this
-    /// table's node for every id whose address is unchanged.
+    /// table's node for every id whose address is unchanged; an id at a new
+    /// address gets a new incarnation of its node.
     pub fn with_members(
         &self,
         members: &[(NodeSpec, bool)],
@@ -85,11 +91,10 @@ impl NodeTable {
         }
         let mut nodes = Vec::with_capacity(members.len());
         for (spec, draining) in members {
-            let reused = existing
-                .iter()
-                .find(|n| *n.id == *spec.id && n.backend.addr() == spec.addr);
-            let node = match reused {
-                Some(node) => node.clone(),
+            let previous = existing.iter().find(|n| *n.id == *spec.id);
+            let node = match previous {
+                Some(node) if node.backend.addr() == spec.addr => node.clone(),
+                Some(node) => Arc::new(Node::succeeding(node, Backend::new(&spec.addr, timeout)?)),
                 None => Arc::new(Node::new(
                     &spec.id,
                     Backend::new(&spec.addr, timeout)?,
@@ -158,7 +163,17 @@ impl NodeTable {
             .collect()
     }
 
-    /// Grows whenever a node comes back or restarts: a cached location
+    /// A write went to fewer replicas than the replication factor, too few
+    /// nodes being up: every node that is out missed it, and is resynced
+    /// (given the key) when it returns.
+    pub fn record_short_write(&self) {
+        for node in self.nodes.iter().filter(|n| !n.is_up()) {
+            node.record_missed_write();
+        }
+    }
+
+    /// Grows whenever a node comes back needing a resync (restarted, moved,
+    /// or having missed writes), and never goes back: a cached location
     /// taken under another epoch may name a copy that has gone stale.
     pub fn rejoin_epoch(&self) -> u64 {
         self.nodes.iter().map(|n| n.rejoins()).sum()

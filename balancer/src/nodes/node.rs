@@ -1,6 +1,8 @@
 //! One data node: its connection, its latest memory sample, its health
-//! (decided by [`super::state`]) and the bytes this balancer has placed on
-//! it since that sample ("pending bytes").
+//! (decided by [`super::state`]), the round trips of its latest health
+//! checks (judged by [`super::outliers`]), the writes meant for it that
+//! went elsewhere while it was out, and the bytes this balancer has placed
+//! on it since that sample ("pending bytes").
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use memreport::NodeInfo;
 use tokio::time::Instant;
 
+use super::outliers::{Observed, RoundTrips};
 use super::state::{Change, Health, Step};
 use super::view::{NodeView, Transition};
 use crate::backend::Backend;
@@ -36,10 +39,17 @@ pub struct Node {
     pending_bytes: AtomicU64,
     /// New keys this balancer placed here since it started.
     placed: AtomicU64,
-    /// Failed requests and health checks in a row. An atomic apart from
+    /// Failed requests and own checks in a row. An atomic apart from
     /// the locked state, so a success on the request path costs one load.
     consecutive_failures: AtomicU32,
-    /// Times the node came back up or restarted.
+    /// Own checks (health checks, memory samples) answered in a row.
+    consecutive_successes: AtomicU32,
+    /// Writes meant for this node that went elsewhere (it was out, or
+    /// could not be reached) since its last resync.
+    missed_writes: AtomicU64,
+    /// Times the node came back needing a resync (restarted, moved, or
+    /// having missed writes); carried over to the node that replaces it
+    /// at a new address, so it never goes back.
     rejoins: AtomicU64,
     state: Mutex<NodeState>,
 }
@@ -51,6 +61,8 @@ struct NodeState {
     sampled_at: Option<Instant>,
     /// The host of the probe agent that reports this node, once one has.
     agent: Option<String>,
+    /// Round trips of the latest answered health checks.
+    round_trips: RoundTrips,
     /// Latest last.
     transitions: VecDeque<Transition>,
 }
@@ -58,6 +70,17 @@ struct NodeState {
 impl Node {
     /// A node not yet heard from, talking to `backend`.
     pub(super) fn new(id: &str, backend: Backend, seed: u64) -> Node {
+        Node::with_health(id, backend, seed, Health::default(), 0)
+    }
+
+    /// The node that replaces `previous` (same id) at a new address: a new
+    /// incarnation, resynced once up, that keeps counting its rejoins.
+    pub(super) fn succeeding(previous: &Node, backend: Backend) -> Node {
+        let (id, seed, rejoins) = (&previous.id, previous.seed, previous.rejoins());
+        Node::with_health(id, backend, seed, Health::new_incarnation(), rejoins)
+    }
+
+    fn with_health(id: &str, backend: Backend, seed: u64, health: Health, rejoins: u64) -> Node {
         Node {
             id: id.into(),
             backend,
@@ -67,8 +90,13 @@ impl Node {
             pending_bytes: AtomicU64::new(0),
             placed: AtomicU64::new(0),
             consecutive_failures: AtomicU32::new(0),
-            rejoins: AtomicU64::new(0),
-            state: Mutex::new(NodeState::default()),
+            consecutive_successes: AtomicU32::new(0),
+            missed_writes: AtomicU64::new(0),
+            rejoins: AtomicU64::new(rejoins),
+            state: Mutex::new(NodeState {
+                health,
+                ..NodeState::default()
+            }),
         }
     }
 
@@ -77,61 +105,84 @@ impl Node {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Whether the node answered its last sample or request.
+    /// Whether no observer holds the node down (see [`super::state`]).
     pub fn is_up(&self) -> bool {
         self.lock().health.up
     }
 
-    /// Records the balancer's own sample: the node is up, and pending
-    /// bytes start again from zero.
-    pub fn record_sample(&self, info: NodeInfo) {
-        self.record(info, None);
-    }
-
-    /// Records a probe agent's report that the node is up.
-    pub fn record_agent_report(&self, info: NodeInfo, agent: &str) {
-        self.record(info, Some(agent));
-    }
-
-    fn record(&self, info: NodeInfo, agent: Option<&str>) {
+    /// Records the balancer's own memory sample: one of its own checks
+    /// answered, and pending bytes start again from zero.
+    pub fn record_sample(&self, info: NodeInfo, rise: u32) {
         let mut state = self.lock();
-        self.consecutive_failures.store(0, Ordering::Relaxed);
-        let step = state.health.answered(&info.run_id, "memory sample");
-        self.apply(&mut state, step);
+        self.own_answered(&mut state, &info.run_id, rise, "memory sample");
+        self.take_figures(&mut state, info);
+    }
+
+    /// Records a probe agent's report that the node is up: its figures,
+    /// and the end of that agent's down report, nothing more.
+    pub fn record_agent_report(&self, info: NodeInfo, agent: &str) {
+        let mut state = self.lock();
+        let missed = self.missed_writes.load(Ordering::Relaxed);
+        let step = state.health.agent_answered(&info.run_id, missed, agent);
+        self.apply(&mut state, step, missed);
+        state.agent = Some(agent.to_string());
+        self.take_figures(&mut state, info);
+    }
+
+    fn take_figures(&self, state: &mut NodeState, info: NodeInfo) {
         state.info = Some(info);
         state.sampled_at = Some(Instant::now());
-        if let Some(agent) = agent {
-            state.agent = Some(agent.to_string());
-        }
         self.pending_bytes.store(0, Ordering::Relaxed);
     }
 
     /// Records an answer to the balancer's own health check, which reports
-    /// the node's `run_id`.
-    pub fn record_alive(&self, run_id: &str) {
+    /// the node's `run_id`, and how long it took.
+    pub fn record_alive(&self, run_id: &str, round_trip: Duration, rise: u32) {
         let mut state = self.lock();
+        state.round_trips.push(round_trip);
+        self.own_answered(&mut state, run_id, rise, "health check answered");
+    }
+
+    fn own_answered(&self, state: &mut NodeState, run_id: &str, rise: u32, why: &str) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
-        let step = state.health.answered(run_id, "health check answered");
-        self.apply(&mut state, step);
+        let successes = self.consecutive_successes.fetch_add(1, Ordering::Relaxed) + 1;
+        let missed = self.missed_writes.load(Ordering::Relaxed);
+        let step = state
+            .health
+            .own_answered(run_id, successes, rise, missed, why);
+        self.apply(state, step, missed);
     }
 
-    /// Marks the node down at once: its agent says so, or a sample failed.
-    pub fn mark_down(&self, error: &dyn std::fmt::Display) {
+    /// The balancer's own memory sample failed: down here at once.
+    pub fn mark_own_down(&self, error: &dyn std::fmt::Display) {
+        self.consecutive_successes.store(0, Ordering::Relaxed);
         let mut state = self.lock();
-        let step = state.health.reported_down(error.to_string());
-        self.apply(&mut state, step);
+        state.round_trips.clear();
+        let step = state.health.own_down(error.to_string());
+        self.apply(&mut state, step, 0);
     }
 
-    /// Counts a failed request or health check; the `eject_after`-th in a
-    /// row marks the node down. Returns whether this call ejected it.
+    /// The node's agent reports it down.
+    pub fn mark_agent_down(&self, reason: String) {
+        let mut state = self.lock();
+        let step = state.health.agent_reported_down(reason);
+        self.apply(&mut state, step, 0);
+    }
+
+    /// Counts a failed request or own check; the `eject_after`-th in a
+    /// row marks the node down here. Returns whether this call ejected it.
     pub fn record_failure(&self, error: &dyn std::fmt::Display, eject_after: u32) -> bool {
+        self.consecutive_successes.store(0, Ordering::Relaxed);
         let streak = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
         if streak < eject_after {
             return false;
         }
         let mut state = self.lock();
-        let (step, ejected) = state.health.failed(streak, eject_after, &error.to_string());
-        self.apply(&mut state, step);
+        state.round_trips.clear();
+        let (step, ejected) = state
+            .health
+            .own_failed(streak, eject_after, &error.to_string());
+        self.apply(&mut state, step, 0);
         ejected
     }
 
@@ -142,7 +193,31 @@ impl Node {
         }
     }
 
-    /// Times the node came back up or restarted; the repairer resyncs it
+    /// Counts a write meant for this node that went elsewhere: the node
+    /// was out, could not be reached, or the write's set was short of it.
+    pub fn record_missed_write(&self) {
+        self.missed_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What latency outlier ejection sees of this node.
+    pub fn observed(&self) -> Observed {
+        let state = self.lock();
+        Observed {
+            latency: state.round_trips.latency(),
+            ejected: state.health.outlier.is_some(),
+            down: state.health.is_down_otherwise(),
+        }
+    }
+
+    /// Ejects the node as a latency outlier (`Some(why)`) or lets it back.
+    pub fn set_outlier(&self, why: Option<String>) {
+        let mut state = self.lock();
+        let missed = self.missed_writes.load(Ordering::Relaxed);
+        let step = state.health.set_outlier(why, missed);
+        self.apply(&mut state, step, missed);
+    }
+
+    /// Times the node came back needing a resync; the repairer resyncs it
     /// when this grows.
     pub fn rejoins(&self) -> u64 {
         self.rejoins.load(Ordering::Relaxed)
@@ -165,9 +240,13 @@ impl Node {
         self.placed.load(Ordering::Relaxed)
     }
 
-    /// Applies a health step: transitions, rejoins and logs.
-    fn apply(&self, state: &mut NodeState, step: Step) {
-        self.rejoins.fetch_add(step.rejoins, Ordering::Relaxed);
+    /// Applies a health step: transitions, the resync (which takes the
+    /// `missed` writes it was decided on) and logs.
+    fn apply(&self, state: &mut NodeState, step: Step, missed: u64) {
+        if step.resync {
+            self.rejoins.fetch_add(1, Ordering::Relaxed);
+            self.missed_writes.fetch_sub(missed, Ordering::Relaxed);
+        }
         for (change, reason) in step.changes {
             match change {
                 Change::Down => tracing::warn!(node = %self.id, error = %reason, "data node down"),
@@ -175,7 +254,9 @@ impl Node {
                     let run_id = state.health.run_id.as_deref().unwrap_or_default();
                     tracing::warn!(node = %self.id, run_id, "data node restarted, empty");
                 }
-                Change::Up if step.rejoins > 0 => tracing::info!(node = %self.id, "data node up"),
+                Change::Up if !state.transitions.is_empty() => {
+                    tracing::info!(node = %self.id, %reason, resync = step.resync, "data node up");
+                }
                 Change::Up => {}
             }
             if state.transitions.len() == TRANSITIONS_KEPT {
@@ -241,6 +322,11 @@ impl Node {
             },
             last_error: state.health.last_error.clone(),
             consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
+            consecutive_successes: self.consecutive_successes.load(Ordering::Relaxed),
+            down_for: state.health.down_for(),
+            check_latency_ms: state.round_trips.mean_ms(),
+            missed_writes: self.missed_writes.load(Ordering::Relaxed),
+            rejoins: self.rejoins(),
             run_id: state.health.run_id.clone(),
             transitions: state.transitions.iter().cloned().collect(),
         }

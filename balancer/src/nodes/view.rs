@@ -16,6 +16,10 @@ pub struct NodeView {
     pub addr: String,
     /// `up`, `draining` (up, takes no new keys) or `down`.
     pub state: &'static str,
+    /// Who holds the node down, when it is: `own` (this balancer's checks
+    /// and requests, or not checked yet), `agent` (its probe agent's
+    /// report), `latency` (ejected as a latency outlier). Empty when up.
+    pub down_for: Vec<&'static str>,
     /// Bytes used (Redis `used_memory`), from the last sample; null before one.
     pub used_memory_bytes: Option<u64>,
     /// Capacity in bytes: `maxmemory`, else the node's share of its host's memory.
@@ -37,6 +41,18 @@ pub struct NodeView {
     pub last_error: Option<String>,
     /// Failed requests and health checks in a row.
     pub consecutive_failures: u32,
+    /// This balancer's own checks (health checks, memory samples) answered
+    /// in a row; a node it marked down needs `failure.rise` of them.
+    pub consecutive_successes: u32,
+    /// Mean round trip of the latest health checks (up to 5), in
+    /// milliseconds; null before one answered or after a failure.
+    pub check_latency_ms: Option<f64>,
+    /// Writes meant for the node that went elsewhere since its last
+    /// resync: its return resyncs it when this is above 0.
+    pub missed_writes: u64,
+    /// Times the node came back needing a resync (it restarted, moved to
+    /// a new address, or missed writes), counted across its addresses.
+    pub rejoins: u64,
     /// The node's Redis `run_id`, as last seen; a new one means it restarted.
     pub run_id: Option<String>,
     /// The last state changes (at most 16), oldest first.

@@ -4,7 +4,8 @@
 //! Each replica in the set that is up gets the version at once; a replica
 //! that is down, and one that fails the write, is replaced by a substitute
 //! chosen by [`crate::replicas::substitutes`] among the nodes outside the
-//! set. Every replica that takes the write is reported on the
+//! set. A replica that is down or cannot be reached counts the write as
+//! missed, so its return resyncs it ([`crate::nodes::state`]). Every replica that takes the write is reported on the
 //! acknowledgement channel, which the caller waits on until its
 //! acknowledgement level is met.
 //!
@@ -114,8 +115,12 @@ impl Context {
     fn targets<'t>(&self, nodes: &'t NodeTable, job: &Job) -> Targets<'t> {
         let mut targets = Targets::default();
         for id in &job.set {
-            match nodes.by_id(id).filter(|n| n.is_up()) {
-                Some(node) => targets.nodes.push(node),
+            match nodes.by_id(id) {
+                Some(node) if node.is_up() => targets.nodes.push(node),
+                Some(node) => {
+                    node.record_missed_write();
+                    targets.gone.push(node.id.clone());
+                }
                 None => targets.gone.push(Arc::from(id.as_str())),
             }
         }
@@ -172,6 +177,7 @@ impl Context {
                 Err(e) => {
                     if e.is_unreachable() {
                         self.node_failed(node, &e);
+                        node.record_missed_write();
                     }
                     if matches!(e, BackendError::ClockAhead { .. }) {
                         self.metrics

@@ -108,6 +108,9 @@ impl Ops {
         let nodes = self.nodes.current();
         let replicas = replicas::count(self.replication.factor.get(), nodes.up_count())
             .ok_or(Error::NoNodes)?;
+        if replicas < self.replication.factor.get() {
+            nodes.record_short_write();
+        }
         let placed = self.claim(&nodes, key, replicas, ttl).await?;
         // After the claim: its own change to the entry is behind us, and
         // any later one cancels the record below.
