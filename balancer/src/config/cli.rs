@@ -52,7 +52,7 @@ memreport::overrides! {
         /// election and probe discovery [default: none; static settings only].
         #[arg(long, env = "DLB_ZOOKEEPER")]
         zookeeper: String => zookeeper,
-        /// This balancer's id in ZooKeeper [default: balancer-<listen address>].
+        /// This balancer's id in ZooKeeper [default: balancer-<host name>-<listen address>].
         #[arg(long, env = "DLB_ID")]
         id: String => id,
         /// Rendezvous candidates per new key: a number, or "all" [default: 2].
