@@ -6,17 +6,22 @@
 //! # Layout
 //! - [`config`]: the TOML file and its checks.
 //! - [`host`]: host memory and CPU ([`host::MemorySource`], sysinfo).
-//! - [`redis_probe`]: `INFO` from one Redis, with a time limit.
+//! - [`redis_probe`]: `INFO` from one Redis, with a time limit, and the
+//!   memory limit of its cgroup.
+//! - [`redis_process`]: whether the pid `INFO` names is that Redis here.
+//! - [`cgroup`]: the memory limit of a process's cgroup (v1 or v2).
 //! - [`sampler`]: the sampling loop; publishes each report.
 //! - [`http`]: `/report` (and its long poll), `/metrics`, `/healthz`.
 //! - [`metrics`]: the agent's Prometheus metrics.
 //! - [`registration`]: the agent's ZooKeeper entries.
 
+pub mod cgroup;
 pub mod config;
 pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod redis_probe;
+pub mod redis_process;
 pub mod registration;
 pub mod sampler;
 

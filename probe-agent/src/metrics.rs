@@ -16,6 +16,7 @@ pub struct Metrics {
     node_used: IntGaugeVec,
     node_maxmemory: IntGaugeVec,
     node_keys: IntGaugeVec,
+    node_memory_limit: IntGaugeVec,
 }
 
 fn gauge_vec(name: &str, help: &str, label: &str) -> IntGaugeVec {
@@ -55,8 +56,13 @@ impl Metrics {
             ),
             node_maxmemory: gauge_vec("dlb_probe_node_maxmemory_bytes", "Redis maxmemory", "node"),
             node_keys: gauge_vec("dlb_probe_node_keys", "Keys in the Redis", "node"),
+            node_memory_limit: gauge_vec(
+                "dlb_probe_node_memory_limit_bytes",
+                "Memory limit of the Redis's cgroup; absent while unknown or unlimited",
+                "node",
+            ),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 8] = [
+        let families: [Box<dyn prometheus::core::Collector>; 9] = [
             Box::new(m.samples.clone()),
             Box::new(m.seq.clone()),
             Box::new(m.host_memory.clone()),
@@ -65,6 +71,7 @@ impl Metrics {
             Box::new(m.node_used.clone()),
             Box::new(m.node_maxmemory.clone()),
             Box::new(m.node_keys.clone()),
+            Box::new(m.node_memory_limit.clone()),
         ];
         for family in families {
             m.registry
@@ -102,6 +109,12 @@ impl Metrics {
                     .with_label_values(&id)
                     .set(info.maxmemory as i64);
                 self.node_keys.with_label_values(&id).set(info.keys as i64);
+            }
+            match node.memory_limit.as_ref().and_then(|l| l.limit_bytes) {
+                Some(bytes) => self.node_memory_limit.with_label_values(&id).set(bytes as i64),
+                None => {
+                    let _ = self.node_memory_limit.remove_label_values(&id);
+                }
             }
         }
     }
