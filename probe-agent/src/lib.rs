@@ -12,6 +12,8 @@
 //! - [`cgroup`]: the memory limit of a process's cgroup (v1 or v2).
 //! - [`sampler`]: the sampling loop; publishes each report.
 //! - [`http`]: `/report` (and its long poll), `/metrics`, `/healthz`.
+//! - [`server`]: the HTTP connections: a connection limit, a header-read
+//!   and an idle timeout.
 //! - [`metrics`]: the agent's Prometheus metrics.
 //! - [`registration`]: the agent's ZooKeeper entries.
 
@@ -24,6 +26,7 @@ pub mod redis_probe;
 pub mod redis_process;
 pub mod registration;
 pub mod sampler;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -79,7 +82,7 @@ pub async fn run(
         reports: latest,
         metrics,
     };
-    http::serve(listener, state, shutdown).await;
+    server::serve(listener, config.limits(), state, shutdown).await;
     let _ = stop.send(true);
     let _ = sampling.await;
     if let Some(registering) = registering {

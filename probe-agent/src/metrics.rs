@@ -2,7 +2,9 @@
 //! gauges, plus a sample counter.
 
 use memreport::{NodeState, Report};
-use prometheus::{Encoder, Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The agent's metric families.
 #[derive(Debug)]
@@ -17,6 +19,7 @@ pub struct Metrics {
     node_maxmemory: IntGaugeVec,
     node_keys: IntGaugeVec,
     node_memory_limit: IntGaugeVec,
+    connections_closed: IntCounterVec,
 }
 
 fn gauge_vec(name: &str, help: &str, label: &str) -> IntGaugeVec {
@@ -61,8 +64,16 @@ impl Metrics {
                 "Memory limit of the Redis's cgroup; absent while unknown or unlimited",
                 "node",
             ),
+            connections_closed: IntCounterVec::new(
+                Opts::new(
+                    "dlb_probe_connections_closed_total",
+                    "HTTP connections the agent closed early: refused (over the limit), slow_headers, idle",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 9] = [
+        let families: [Box<dyn prometheus::core::Collector>; 10] = [
             Box::new(m.samples.clone()),
             Box::new(m.seq.clone()),
             Box::new(m.host_memory.clone()),
@@ -72,6 +83,7 @@ impl Metrics {
             Box::new(m.node_maxmemory.clone()),
             Box::new(m.node_keys.clone()),
             Box::new(m.node_memory_limit.clone()),
+            Box::new(m.connections_closed.clone()),
         ];
         for family in families {
             m.registry
@@ -117,6 +129,11 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Counts a connection closed early, by reason.
+    pub fn connection_closed(&self, reason: &str) {
+        self.connections_closed.with_label_values(&[reason]).inc();
     }
 
     /// The Prometheus text exposition.
