@@ -73,8 +73,9 @@ impl Coordinator {
 
     /// Applies `/dlb/nodes` to the node table as it changes: listed nodes
     /// take new keys unless draining; a node that leaves the listing keeps
-    /// serving its keys but takes no new ones. Until ZooKeeper lists any
-    /// node, the configured list stands.
+    /// serving its keys but takes no new ones; an entry whose address
+    /// cannot be used is left out and shown in `GET /nodes`. Until
+    /// ZooKeeper lists any node, the configured list stands.
     pub async fn steer_membership(
         &self,
         nodes: &Membership,
@@ -85,10 +86,8 @@ impl Coordinator {
         loop {
             let members = listed.borrow_and_update().clone();
             if !members.is_empty() {
-                match nodes.update(&members, timeout) {
-                    Ok(true) => tracing::info!(nodes = members.len(), "membership changed"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "cannot use a listed node"),
+                if nodes.update(&members, timeout) {
+                    tracing::info!(nodes = members.len(), "membership changed");
                 }
             }
             tokio::select! {

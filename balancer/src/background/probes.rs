@@ -20,6 +20,7 @@ use memreport::{NodeState, Report};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
+use crate::nodes::capacity::CgroupReport;
 use crate::nodes::{Membership, NodeTable};
 
 /// How long one long poll may wait at the agent.
@@ -125,7 +126,11 @@ pub fn apply(report: &Report, nodes: &NodeTable) {
             continue;
         };
         match (reported.state, &reported.info) {
-            (NodeState::Up, Some(info)) => node.record_agent_report(info.clone(), &report.host),
+            (NodeState::Up, Some(info)) => node.record_agent_report(
+                info.clone(),
+                &report.host,
+                CgroupReport::from_report(reported),
+            ),
             _ => {
                 let reason = reported.error.as_deref().unwrap_or("no answer");
                 node.mark_down(&format!("agent {}: {reason}", report.host));

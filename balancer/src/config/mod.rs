@@ -202,9 +202,8 @@ impl Config {
                 ConfigError::Invalid(format!("probe agent URL {url:?} is not http://host:port"))
             })?;
         }
-        let eps = self.placement.load_epsilon;
-        if !(eps.is_finite() && eps >= 0.0) {
-            return invalid(format!("placement.load_epsilon must be >= 0, got {eps}"));
+        if let Some(problem) = self.placement.problem() {
+            return invalid(problem);
         }
         if self.limits.max_key_bytes == 0 || self.limits.max_value_bytes == 0 {
             return invalid("limits must be positive".into());
@@ -301,6 +300,8 @@ mod tests {
     #[test]
     fn rejects_bad_values() {
         assert!(Config::from_toml_str("[placement]\nchoices = 0").is_err());
+        let c = Config::from_toml_str("[placement.node_capacity_bytes]\na = 0").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("a must be positive"));
         assert!(Config::from_toml_str("bogus = 1").is_err());
         let mut c = Config::default();
         c.nodes.push(c.nodes[0].clone());

@@ -7,17 +7,20 @@
 //!   for new keys but still serves the keys it holds. A *draining* node
 //!   takes no new keys but is still read.
 //! - [`node`]: one node, its connection and figures.
+//! - [`capacity`]: the pure rule for a node's capacity and its source; a
+//!   node whose capacity is unknown takes no new keys.
 //! - [`state`]: the pure health state machine (up, down, restarted).
 //! - [`membership`]: the current table, swapped whole when ZooKeeper
 //!   changes the node list, and the pure diff that decides the new list.
 //! - [`view`]: the `/nodes` schema.
 
+pub mod capacity;
 pub mod membership;
 pub mod node;
 pub mod state;
 pub mod view;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -36,6 +39,9 @@ use crate::rendezvous;
 /// Samples older than this many intervals count as stale.
 const STALE_AFTER_INTERVALS: u32 = 3;
 
+/// Bytes of capacity configured per node id (`placement.node_capacity_bytes`).
+pub type Capacities = BTreeMap<String, u64>;
+
 /// All data nodes, in configuration order; an immutable snapshot (see
 /// [`Membership`]).
 #[derive(Debug)]
@@ -44,75 +50,84 @@ pub struct NodeTable {
     by_id: HashMap<Arc<str>, usize>,
     seeds: Vec<u64>,
     stale_after: Duration,
+    capacities: Arc<Capacities>,
 }
 
 impl NodeTable {
     /// Builds the table; connections open lazily on first use.
+    ///
+    /// # Errors
+    /// A configured address that cannot be used.
     pub fn new(
         specs: &[NodeSpec],
+        capacities: Capacities,
         timeout: Duration,
         sample_interval: Duration,
     ) -> Result<NodeTable, BackendError> {
-        let members: Vec<(NodeSpec, bool)> = specs.iter().map(|s| (s.clone(), false)).collect();
-        NodeTable::assemble(
-            &members,
-            &[],
-            timeout,
-            sample_interval * STALE_AFTER_INTERVALS,
-        )
+        let mut table = NodeTable {
+            nodes: Vec::new(),
+            by_id: HashMap::new(),
+            seeds: Vec::new(),
+            stale_after: sample_interval * STALE_AFTER_INTERVALS,
+            capacities: Arc::new(capacities),
+        };
+        for spec in specs {
+            table.push(spec, false, None, timeout)?;
+        }
+        Ok(table)
     }
 
     /// A new table with these members (`(spec, draining)`), reusing this
-    /// table's node for every id whose address is unchanged.
+    /// table's node for every id whose address is unchanged. A member whose
+    /// address cannot be used is left out and returned with the reason.
     pub fn with_members(
         &self,
         members: &[(NodeSpec, bool)],
         timeout: Duration,
-    ) -> Result<NodeTable, BackendError> {
-        NodeTable::assemble(members, &self.nodes, timeout, self.stale_after)
-    }
-
-    fn assemble(
-        members: &[(NodeSpec, bool)],
-        existing: &[Arc<Node>],
-        timeout: Duration,
-        stale_after: Duration,
-    ) -> Result<NodeTable, BackendError> {
-        let host_of = |addr: &str| addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_string();
-        let mut per_host: HashMap<String, u64> = HashMap::new();
-        for (spec, _) in members {
-            *per_host.entry(host_of(&spec.addr)).or_default() += 1;
-        }
-        let mut nodes = Vec::with_capacity(members.len());
+    ) -> (NodeTable, Vec<(NodeSpec, String)>) {
+        let mut table = NodeTable {
+            nodes: Vec::with_capacity(members.len()),
+            by_id: HashMap::new(),
+            seeds: Vec::new(),
+            stale_after: self.stale_after,
+            capacities: self.capacities.clone(),
+        };
+        let mut rejected = Vec::new();
         for (spec, draining) in members {
-            let reused = existing
+            let reused = self
+                .nodes
                 .iter()
                 .find(|n| *n.id == *spec.id && n.backend.addr() == spec.addr);
-            let node = match reused {
-                Some(node) => node.clone(),
-                None => Arc::new(Node::new(
-                    &spec.id,
-                    Backend::new(&spec.addr, timeout)?,
-                    rendezvous::node_seed(&spec.id),
-                )),
-            };
-            node.host_share_divisor
-                .store(per_host[&host_of(&spec.addr)], Ordering::Relaxed);
-            node.draining.store(*draining, Ordering::Relaxed);
-            nodes.push(node);
+            if let Err(e) = table.push(spec, *draining, reused, timeout) {
+                rejected.push((spec.clone(), e.to_string()));
+            }
         }
-        let by_id = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
-        let seeds = nodes.iter().map(|n| n.seed).collect();
-        Ok(NodeTable {
-            nodes,
-            by_id,
-            seeds,
-            stale_after,
-        })
+        (table, rejected)
+    }
+
+    /// Adds `spec`'s node (`reused`, or a new one) at the end.
+    fn push(
+        &mut self,
+        spec: &NodeSpec,
+        draining: bool,
+        reused: Option<&Arc<Node>>,
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        let node = match reused {
+            Some(node) => node.clone(),
+            None => Arc::new(Node::new(
+                &spec.id,
+                Backend::new(&spec.addr, timeout)?,
+                rendezvous::node_seed(&spec.id),
+            )),
+        };
+        let configured = self.capacities.get(&spec.id).copied().unwrap_or(0);
+        node.configured_capacity.store(configured, Ordering::Relaxed);
+        node.draining.store(draining, Ordering::Relaxed);
+        self.by_id.insert(node.id.clone(), self.nodes.len());
+        self.seeds.push(node.seed);
+        self.nodes.push(node);
+        Ok(())
     }
 
     /// All nodes, in configuration order.
@@ -135,16 +150,15 @@ impl NodeTable {
         self.nodes.iter().filter(|n| n.is_up()).count()
     }
 
-    /// The nodes that may take `key` if it is new (up, not draining),
-    /// ranked best first, with their utilization.
+    /// The nodes that may take `key` if it is new (up, not draining, of
+    /// known capacity), ranked best first, with their utilization.
     pub fn contenders(&self, key: &str) -> Vec<Contender> {
         let now = Instant::now();
         rendezvous::rank(key, &self.seeds)
             .into_iter()
-            .filter(|&i| self.nodes[i].is_up() && !self.nodes[i].is_draining())
-            .map(|node| Contender {
-                node,
-                utilization: self.nodes[node].utilization(now, self.stale_after),
+            .filter_map(|node| {
+                let utilization = self.nodes[node].for_new_keys(now, self.stale_after)?;
+                Some(Contender { node, utilization })
             })
             .collect()
     }
