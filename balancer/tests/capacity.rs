@@ -100,8 +100,14 @@ async fn the_cgroup_limit_an_agent_reports_is_the_capacity() {
     assert_eq!(n["capacity_bytes"], json!(256u64 << 20));
     let utilization = n["utilization"].as_f64().unwrap();
     let used = n["used_memory_bytes"].as_f64().unwrap();
-    assert!((utilization - used / f64::from(256u32 << 20)).abs() < 0.01, "{n}");
+    assert!(
+        (utilization - used / f64::from(256u32 << 20)).abs() < 0.01,
+        "{n}"
+    );
     // Less full by that figure than the 64 MiB node: it takes the keys.
     let placed = write_keys(&http, &b, "k", 20).await;
-    assert!(placed.iter().all(|w| w.node == container.addr()), "{placed:?}");
+    assert!(
+        placed.iter().all(|w| w.node == container.addr()),
+        "{placed:?}"
+    );
 }

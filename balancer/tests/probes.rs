@@ -129,7 +129,8 @@ async fn an_agent_that_stalls_its_body_is_given_up_on_and_polled_again() {
         while let Ok((mut stream, _)) = listener.accept().await {
             let mut request = [0u8; 1024];
             let _ = stream.read(&mut request).await;
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{";
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{";
             let _ = stream.write_all(head.as_bytes()).await;
             held.push(stream);
             let _ = accepted.send(());

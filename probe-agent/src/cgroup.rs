@@ -122,9 +122,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c))
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match octal.and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok()) {
             Some(byte) => {
                 out.push(byte);
@@ -293,11 +293,15 @@ mod tests {
     fn inside_a_container_the_mount_root_hides_the_top_of_the_tree() {
         // The agent runs in the container: its memory mount shows only
         // the container's own subtree.
-        let mounts = "700 690 0:32 /docker/85bd /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n";
+        let mounts =
+            "700 690 0:32 /docker/85bd /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n";
         let l = locate(DOCKER_V1, mounts).unwrap();
         assert_eq!(
             l.chain,
-            [("/docker/85bd".to_string(), PathBuf::from("/sys/fs/cgroup/memory"))]
+            [(
+                "/docker/85bd".to_string(),
+                PathBuf::from("/sys/fs/cgroup/memory")
+            )]
         );
         let err = locate("4:memory:/docker/other\n", mounts).unwrap_err();
         assert!(err.contains("outside"), "{err}");
@@ -307,8 +311,11 @@ mod tests {
 
     #[test]
     fn no_memory_hierarchy_is_said_in_words() {
-        let err = locate("0::/\n", "35 31 0:32 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n")
-            .unwrap_err();
+        let err = locate(
+            "0::/\n",
+            "35 31 0:32 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n",
+        )
+        .unwrap_err();
         assert!(err.contains("mounted"), "{err}");
         assert!(locate("", HYBRID_MOUNTS).is_err());
     }
@@ -322,7 +329,10 @@ mod tests {
 
     #[test]
     fn limits_and_their_no_limit_spellings() {
-        assert_eq!(parse_limit(Version::V1, "268435456\n"), Ok(Some(268_435_456)));
+        assert_eq!(
+            parse_limit(Version::V1, "268435456\n"),
+            Ok(Some(268_435_456))
+        );
         assert_eq!(parse_limit(Version::V1, "9223372036854771712\n"), Ok(None));
         assert_eq!(parse_limit(Version::V2, "max\n"), Ok(None));
         assert_eq!(parse_limit(Version::V2, "1048576\n"), Ok(Some(1 << 20)));
@@ -337,8 +347,14 @@ mod tests {
             ("/".to_string(), Some(1024)),
         ];
         let limit = tightest("/a/b", &limits);
-        assert_eq!((limit.limit_bytes, limit.cgroup.as_str()), (Some(512), "/a"));
+        assert_eq!(
+            (limit.limit_bytes, limit.cgroup.as_str()),
+            (Some(512), "/a")
+        );
         let unlimited = tightest("/a/b", &[("/a/b".to_string(), None)]);
-        assert_eq!((unlimited.limit_bytes, unlimited.cgroup.as_str()), (None, "/a/b"));
+        assert_eq!(
+            (unlimited.limit_bytes, unlimited.cgroup.as_str()),
+            (None, "/a/b")
+        );
     }
 }

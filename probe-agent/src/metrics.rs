@@ -123,7 +123,10 @@ impl Metrics {
                 self.node_keys.with_label_values(&id).set(info.keys as i64);
             }
             match node.memory_limit.as_ref().and_then(|l| l.limit_bytes) {
-                Some(bytes) => self.node_memory_limit.with_label_values(&id).set(bytes as i64),
+                Some(bytes) => self
+                    .node_memory_limit
+                    .with_label_values(&id)
+                    .set(bytes as i64),
                 None => {
                     let _ = self.node_memory_limit.remove_label_values(&id);
                 }

@@ -41,7 +41,9 @@ pub fn verify(proc: &Path, pid: u32, port: u16) -> Result<(), String> {
         ));
     }
     let fds = std::fs::read_dir(dir.join("fd")).map_err(|e| {
-        format!("cannot read /proc/{pid}/fd: {e} (the agent must run as root or as the Redis's user)")
+        format!(
+            "cannot read /proc/{pid}/fd: {e} (the agent must run as root or as the Redis's user)"
+        )
     })?;
     let holds = fds
         .filter_map(Result::ok)
@@ -115,7 +117,11 @@ mod tests {
         let nowhere = Path::new("/nonexistent");
         assert!(verify(nowhere, 0, 6379).unwrap_err().contains("process_id"));
         assert!(verify(nowhere, 7, 0).unwrap_err().contains("TCP port"));
-        assert!(verify(nowhere, 7, 6379).unwrap_err().contains("pid namespace"));
+        assert!(
+            verify(nowhere, 7, 6379)
+                .unwrap_err()
+                .contains("pid namespace")
+        );
     }
 
     #[test]

@@ -59,11 +59,8 @@ async fn a_redis_on_the_host_has_its_cgroup_found() {
     let redis = RedisServer::start();
     let node = node_report(redis.addr()).await;
     assert_eq!(node.memory_limit_error, None);
-    let own = std::fs::read_to_string(format!(
-        "/proc/{}/cgroup",
-        node.info.unwrap().process_id
-    ))
-    .unwrap();
+    let own =
+        std::fs::read_to_string(format!("/proc/{}/cgroup", node.info.unwrap().process_id)).unwrap();
     let limit = node.memory_limit.expect("the cgroup is found");
     // The process's own cgroup, or the ancestor whose limit binds it.
     assert!(

@@ -9,6 +9,7 @@
 //! can (or cannot) see the server's process.
 
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The image, tagged by the Redis version it holds.
@@ -63,7 +64,10 @@ impl RedisContainer {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !crate::redis_server::answers_ping(port) {
-            assert!(Instant::now() < deadline, "the containerized Redis did not answer in 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "the containerized Redis did not answer in 10 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(container)
@@ -94,8 +98,14 @@ fn docker(args: &[&str]) -> std::io::Result<std::process::Output> {
 }
 
 /// `dlb-test-redis:<version>`, built from this machine's `redis-server`
-/// unless it exists.
+/// unless it exists; once per process, so tests running side by side do
+/// not build it over each other.
 fn image() -> String {
+    static IMAGE_TAG: OnceLock<String> = OnceLock::new();
+    IMAGE_TAG.get_or_init(build_image).clone()
+}
+
+fn build_image() -> String {
     let version = Command::new("redis-server")
         .arg("--version")
         .output()

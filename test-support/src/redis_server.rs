@@ -153,7 +153,6 @@ impl RedisServer {
         self.stop();
         Err("redis-server did not answer in 5 s".into())
     }
-
 }
 
 /// Whether a Redis on loopback `port` answers `PING`.

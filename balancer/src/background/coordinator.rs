@@ -85,10 +85,8 @@ impl Coordinator {
         let mut listed = self.listed_nodes.subscribe();
         loop {
             let members = listed.borrow_and_update().clone();
-            if !members.is_empty() {
-                if nodes.update(&members, timeout) {
-                    tracing::info!(nodes = members.len(), "membership changed");
-                }
+            if !members.is_empty() && nodes.update(&members, timeout) {
+                tracing::info!(nodes = members.len(), "membership changed");
             }
             tokio::select! {
                 r = listed.changed() => if r.is_err() { return },

@@ -174,7 +174,9 @@ impl PlacementConfig {
             return Some(format!("placement.load_epsilon must be >= 0, got {eps}"));
         }
         let (id, _) = self.node_capacity_bytes.iter().find(|(_, b)| **b == 0)?;
-        Some(format!("placement.node_capacity_bytes.{id} must be positive"))
+        Some(format!(
+            "placement.node_capacity_bytes.{id} must be positive"
+        ))
     }
 }
 
@@ -302,5 +304,21 @@ mod tests {
             ..RepairConfig::default()
         };
         assert!(rebuild.has_zero());
+    }
+
+    #[test]
+    fn a_configured_capacity_must_be_positive_and_epsilon_not_negative() {
+        assert_eq!(PlacementConfig::default().problem(), None);
+        let mut placement = PlacementConfig::default();
+        placement.node_capacity_bytes.insert("a".into(), 1 << 30);
+        assert_eq!(placement.problem(), None);
+        placement.node_capacity_bytes.insert("b".into(), 0);
+        let problem = placement.problem().unwrap();
+        assert!(
+            problem.contains("node_capacity_bytes.b must be positive"),
+            "{problem}"
+        );
+        placement.load_epsilon = -1.0;
+        assert!(placement.problem().unwrap().contains("load_epsilon"));
     }
 }

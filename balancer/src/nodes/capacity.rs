@@ -128,14 +128,23 @@ mod tests {
     fn with_nothing_known_the_capacity_is_unknown_and_says_why() {
         let cases = [
             (CgroupReport::NotReported, "no probe agent reports"),
-            (CgroupReport::Unlimited("/docker/ab".into()), "no memory limit on its cgroup /docker/ab"),
-            (CgroupReport::Unknown("pid 1 is not it".into()), "cannot find its cgroup's memory limit: pid 1 is not it"),
+            (
+                CgroupReport::Unlimited("/docker/ab".into()),
+                "no memory limit on its cgroup /docker/ab",
+            ),
+            (
+                CgroupReport::Unknown("pid 1 is not it".into()),
+                "cannot find its cgroup's memory limit: pid 1 is not it",
+            ),
         ];
         for (cgroup, says) in cases {
             let c = decide(0, &cgroup, None);
             assert_eq!((c.bytes, c.source), (None, Source::Unknown));
             let why = why_unknown(&cgroup);
-            assert!(why.contains(says) && why.contains("takes no new keys"), "{why}");
+            assert!(
+                why.contains(says) && why.contains("takes no new keys"),
+                "{why}"
+            );
         }
     }
 
@@ -147,13 +156,19 @@ mod tests {
         .unwrap();
         assert_eq!(CgroupReport::from_report(&node), CgroupReport::NotReported);
         node.memory_limit_error = Some("why".into());
-        assert_eq!(CgroupReport::from_report(&node), CgroupReport::Unknown("why".into()));
+        assert_eq!(
+            CgroupReport::from_report(&node),
+            CgroupReport::Unknown("why".into())
+        );
         node.memory_limit = Some(memreport::MemoryLimit {
             limit_bytes: Some(5),
             cgroup: "/c".into(),
         });
         assert_eq!(CgroupReport::from_report(&node), CgroupReport::Limit(5));
         node.memory_limit.as_mut().unwrap().limit_bytes = None;
-        assert_eq!(CgroupReport::from_report(&node), CgroupReport::Unlimited("/c".into()));
+        assert_eq!(
+            CgroupReport::from_report(&node),
+            CgroupReport::Unlimited("/c".into())
+        );
     }
 }

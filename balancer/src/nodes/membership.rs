@@ -188,7 +188,11 @@ mod tests {
         assert_eq!(members, [m("a", 1, false), m("b", 2, true)]);
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].id, "bad");
-        assert!(rejected[0].reason.contains("host:port"), "{:?}", rejected[0]);
+        assert!(
+            rejected[0].reason.contains("host:port"),
+            "{:?}",
+            rejected[0]
+        );
     }
 
     #[test]

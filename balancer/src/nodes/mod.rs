@@ -122,7 +122,8 @@ impl NodeTable {
             )),
         };
         let configured = self.capacities.get(&spec.id).copied().unwrap_or(0);
-        node.configured_capacity.store(configured, Ordering::Relaxed);
+        node.configured_capacity
+            .store(configured, Ordering::Relaxed);
         node.draining.store(draining, Ordering::Relaxed);
         self.by_id.insert(node.id.clone(), self.nodes.len());
         self.seeds.push(node.seed);
