@@ -32,7 +32,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::http::{self, State};
@@ -169,11 +169,16 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
 }
 
-/// Returns once [`judge`] closes the connection.
+/// Returns once [`judge`] closes the connection. Waits until the
+/// deadline judged, or until a request's first byte starts its header
+/// clock, whichever comes first.
 async fn watch(activity: &Activity, limits: &Limits) -> Verdict {
     loop {
         match judge(activity.snapshot(), activity.opened.elapsed(), limits) {
-            Verdict::Wait(left) => tokio::time::sleep(left).await,
+            Verdict::Wait(left) => tokio::select! {
+                () = tokio::time::sleep(left) => {}
+                () = activity.first_byte_came.notified() => {}
+            },
             verdict => return verdict,
         }
     }
@@ -190,6 +195,9 @@ struct Activity {
     in_flight: AtomicU32,
     waiting_since_ms: AtomicU64,
     first_byte_ms: AtomicU64,
+    /// Wakes the watchdog, asleep until an idle deadline, when a request
+    /// begins.
+    first_byte_came: Notify,
 }
 
 impl Activity {
@@ -199,6 +207,7 @@ impl Activity {
             in_flight: AtomicU32::new(0),
             waiting_since_ms: AtomicU64::new(0),
             first_byte_ms: AtomicU64::new(NONE),
+            first_byte_came: Notify::new(),
         }
     }
 
@@ -217,13 +226,13 @@ impl Activity {
 
     /// Bytes arrived: the first while waiting starts the header clock.
     fn read_some(&self) {
-        if self.in_flight.load(Ordering::Acquire) == 0 {
-            let _ = self.first_byte_ms.compare_exchange(
-                NONE,
-                self.now_ms(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
+        if self.in_flight.load(Ordering::Acquire) == 0
+            && self
+                .first_byte_ms
+                .compare_exchange(NONE, self.now_ms(), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            self.first_byte_came.notify_one();
         }
     }
 }
@@ -314,7 +323,10 @@ mod tests {
             waiting_since: at(100),
             ..silent
         };
-        assert_eq!(judge(after_a_response, at(129), &LIMITS), Verdict::Wait(at(1)));
+        assert_eq!(
+            judge(after_a_response, at(129), &LIMITS),
+            Verdict::Wait(at(1))
+        );
     }
 
     #[test]
@@ -337,5 +349,4 @@ mod tests {
         };
         assert_eq!(judge(polling, at(3600), &LIMITS), Verdict::Wait(at(5)));
     }
-
 }
