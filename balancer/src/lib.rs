@@ -32,7 +32,8 @@
 //!
 //! Pure decisions, each unit-tested, no I/O: [`placement`],
 //! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
-//! [`nodes::state`] (node health), [`nodes::membership`] (node list diff).
+//! [`nodes::state`] (node health), [`nodes::membership`] (node list diff),
+//! [`nodes::capacity`] (a node's capacity and its source).
 //!
 //! State the request path reads: [`nodes`] (the node table), [`near`],
 //! [`locations`] and [`tracking`] (caches invalidated by Redis), [`index`],
@@ -114,6 +115,7 @@ impl App {
     pub fn build(config: Config) -> Result<App, BackendError> {
         let nodes = Arc::new(Membership::new(NodeTable::new(
             &config.nodes,
+            config.placement.node_capacity_bytes.clone(),
             config.timeouts.node,
             config.sample_interval,
         )?));
@@ -151,7 +153,7 @@ impl App {
                 index: index.clone(),
                 repairs: repairs.clone(),
                 metrics: metrics.clone(),
-                placement: config.placement,
+                placement: config.placement.clone(),
                 eject_after: config.failure.eject_after,
                 max_drift_ms: config.replication.max_clock_drift.as_millis() as u64,
             },

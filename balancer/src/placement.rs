@@ -29,7 +29,7 @@ impl PlacementConfig {
     pub(crate) fn top(k: usize) -> PlacementConfig {
         PlacementConfig {
             choices: Choices::Top(std::num::NonZeroUsize::new(k).expect("k > 0")),
-            load_epsilon: 0.25,
+            ..PlacementConfig::default()
         }
     }
 
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(choose(&r, &PlacementConfig::top(2), true), Some(1));
         let all = PlacementConfig {
             choices: Choices::All,
-            load_epsilon: 0.25,
+            ..PlacementConfig::default()
         };
         assert_eq!(choose(&r, &all, true), Some(2));
     }

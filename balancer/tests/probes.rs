@@ -149,3 +149,35 @@ async fn a_report_for_a_known_id_at_another_address_is_not_applied() {
     assert!(!transitions.iter().any(|t| t["state"] == "down"), "{n0}");
     assert_eq!(n0["report_source"], json!("own_sampling"), "{n0}");
 }
+
+#[tokio::test]
+async fn an_agent_that_stalls_its_body_is_given_up_on_and_polled_again() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // An "agent" that answers every poll with headers promising a body it
+    // never sends, keeping each connection open.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (accepted, mut connections) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{";
+            let _ = stream.write_all(head.as_bytes()).await;
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    let cluster = Cluster::start(&["64mb"]);
+    let mut config = cluster.unreplicated_config();
+    config.probes = vec![url];
+    let _b = TestBalancer::start(config).await;
+    let within = std::time::Duration::from_secs(10);
+    for poll in ["first", "second"] {
+        tokio::time::timeout(within, connections.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {poll} poll within {within:?}"));
+    }
+}

@@ -404,3 +404,53 @@ async fn a_registration_never_evicts_another_session() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_address_in_zookeeper_does_not_block_a_good_one() {
+    use coordination::paths::NodeEntry;
+    use coordination::registry::{ensure_path, ensure_persistent};
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb"]);
+    let extra = RedisServer::start();
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    ensure_path(&client, paths::NODES).await.unwrap();
+    for (id, addr) in [
+        ("bad", "127.0.0.1:notaport".to_string()),
+        ("good", extra.addr()),
+    ] {
+        let entry = NodeEntry {
+            addr,
+            weight: 1,
+            state: "active".into(),
+        };
+        let path = paths::child(paths::NODES, id);
+        ensure_persistent(&client, &path, &serde_json::to_vec(&entry).unwrap())
+            .await
+            .unwrap();
+    }
+    let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
+    let http = HttpClient::new();
+    wait_until("the good node is up", 10, async || {
+        node_state(&http, &b, &extra.addr()).await.as_deref() == Some("up")
+    })
+    .await;
+    let view = nodes_view(&http, &b).await;
+    let rejected = view["rejected_nodes"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{view}");
+    assert_eq!(rejected[0]["id"], json!("bad"));
+    assert_eq!(rejected[0]["addr"], json!("127.0.0.1:notaport"));
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("host:port")
+    );
+    assert!(
+        node_entries(&http, &b)
+            .await
+            .iter()
+            .all(|n| n["id"] != json!("bad"))
+    );
+}

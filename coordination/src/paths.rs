@@ -5,6 +5,7 @@
 //! | `/dlb/balancers/<id>` | ephemeral | the balancer's HTTP address |
 //! | `/dlb/probes/<host>:<port>` | ephemeral | [`ProbeEntry`] as JSON |
 //! | `/dlb/nodes/<id>` | persistent | [`NodeEntry`] as JSON |
+//! | `/dlb/announced/<id>` | persistent | empty: an agent created `/dlb/nodes/<id>` once, and no agent creates it again |
 //! | `/dlb/election/...` | ephemeral sequential | a candidate balancer's id |
 //! | `/dlb/locks/<name>/...` | ephemeral sequential | the holder's id |
 
@@ -16,6 +17,9 @@ pub const BALANCERS: &str = "/dlb/balancers";
 pub const PROBES: &str = "/dlb/probes";
 /// Data nodes are listed here.
 pub const NODES: &str = "/dlb/nodes";
+/// Markers of the node entries agents have created, so a deleted entry
+/// stays deleted (see `registry::create_once`).
+pub const ANNOUNCED: &str = "/dlb/announced";
 /// Leader election among balancers.
 pub const ELECTION: &str = "/dlb/election";
 /// Named locks.

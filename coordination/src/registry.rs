@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use zookeeper_client::{Acls, Client, CreateMode, Error, Stat};
+use zookeeper_client::{Acls, Client, CreateMode, Error, MultiWriteError, Stat};
 
 use crate::reconnect::retrying;
 
@@ -105,6 +105,40 @@ pub async fn ensure_persistent(client: &Client, path: &str, data: &[u8]) -> Resu
     match retrying(client, || client.create(path, data, &options)).await {
         Ok(_) | Err(Error::NodeExists) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Creates `path` holding `data` once ever: together with the persistent
+/// `marker`, in one transaction, unless `marker` exists. So an entry that
+/// was created once and then deleted (say by an operator) is never created
+/// again through here, by this process or any other, until someone
+/// deletes `marker`. An entry that exists without its marker (made by
+/// hand, or before markers) gets the marker and is kept as it is. Returns
+/// whether `path` was created.
+///
+/// # Errors
+/// The ZooKeeper error.
+pub async fn create_once(
+    client: &Client,
+    path: &str,
+    marker: &str,
+    data: &[u8],
+) -> Result<bool, Error> {
+    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let mut both = client.new_multi_writer();
+    both.add_create(marker, &[], &options)?;
+    both.add_create(path, data, &options)?;
+    match both.commit().await {
+        Ok(_) => Ok(true),
+        Err(MultiWriteError::OperationFailed {
+            index: 0,
+            source: Error::NodeExists,
+        }) => Ok(false),
+        Err(MultiWriteError::OperationFailed {
+            index: 1,
+            source: Error::NodeExists,
+        }) => ensure_persistent(client, marker, &[]).await.map(|()| false),
+        Err(e) => Err(e.into()),
     }
 }
 

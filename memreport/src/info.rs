@@ -30,6 +30,14 @@ pub struct NodeInfo {
     pub role: String,
     /// `uptime_in_seconds`.
     pub uptime_seconds: u64,
+    /// `process_id`: the server's pid in its own pid namespace (0 from
+    /// reports older than this field).
+    #[serde(default)]
+    pub process_id: u32,
+    /// `tcp_port`: the port the server listens on in its own network
+    /// namespace (0 from reports older than this field).
+    #[serde(default)]
+    pub tcp_port: u16,
 }
 
 /// Reads the fields it knows from `INFO` text.
@@ -48,6 +56,8 @@ pub fn parse(text: &str) -> NodeInfo {
             "evicted_keys" => info.evicted_keys = number(),
             "instantaneous_ops_per_sec" => info.ops_per_sec = number(),
             "uptime_in_seconds" => info.uptime_seconds = number(),
+            "process_id" => info.process_id = value.parse().unwrap_or(0),
+            "tcp_port" => info.tcp_port = value.parse().unwrap_or(0),
             "run_id" => info.run_id = value.to_string(),
             "role" => info.role = value.to_string(),
             db if db.starts_with("db") => info.keys += keyspace_keys(value),
@@ -82,6 +92,16 @@ mod tests {
         assert_eq!(info.used_memory_rss, 6_864_896);
         assert_eq!(info.role, "master");
         assert_eq!(info.evicted_keys, 0);
+        assert_eq!((info.process_id, info.tcp_port), (17313, 16398));
+    }
+
+    #[test]
+    fn a_report_without_the_newer_fields_still_reads() {
+        let old = r#"{"used_memory":1,"used_memory_rss":2,"maxmemory":0,
+            "total_system_memory":3,"keys":0,"evicted_keys":0,"ops_per_sec":0,
+            "run_id":"r","role":"master","uptime_seconds":1}"#;
+        let info: NodeInfo = serde_json::from_str(old).unwrap();
+        assert_eq!((info.process_id, info.tcp_port), (0, 0));
     }
 
     #[test]

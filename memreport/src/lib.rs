@@ -6,8 +6,11 @@
 //! definition of the wire format, the way tower-service is shared.
 //!
 //! # Layout
-//! - [`Report`], [`HostMemory`], [`NodeReport`], [`NodeState`]: the JSON
-//!   served at `GET /report`, versioned by [`VERSION`].
+//! - [`Report`], [`HostMemory`], [`NodeReport`], [`NodeState`],
+//!   [`MemoryLimit`]: the JSON served at `GET /report`, versioned by
+//!   [`VERSION`]. Fields added later carry `#[serde(default)]`, so a
+//!   balancer reads an older agent's reports (and ignores fields it does
+//!   not know in a newer one's).
 //! - [`info`]: `INFO` text to [`info::NodeInfo`].
 //! - [`node_spec`]: a node's id and address as configured.
 //! - [`settings`]: what both configurations share: durations in
@@ -70,6 +73,26 @@ pub struct NodeReport {
     pub info: Option<NodeInfo>,
     /// Why it is down, when down.
     pub error: Option<String>,
+    /// The memory limit of the node's cgroup as the agent sees it; `None`
+    /// when the agent could not find it (see `memory_limit_error`), and in
+    /// reports from agents older than this field.
+    #[serde(default)]
+    pub memory_limit: Option<MemoryLimit>,
+    /// Why `memory_limit` is `None`, in words, when the node is up.
+    #[serde(default)]
+    pub memory_limit_error: Option<String>,
+}
+
+/// The memory limit of the cgroup a Redis process runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryLimit {
+    /// The tightest limit, bytes, of the process's memory cgroup and its
+    /// ancestors (`memory.max` in cgroup v2, `memory.limit_in_bytes` in
+    /// v1); `None` when none of them limits memory.
+    pub limit_bytes: Option<u64>,
+    /// The cgroup that sets that limit (the process's own cgroup when none
+    /// does), as `/proc/<pid>/cgroup` names it.
+    pub cgroup: String,
 }
 
 /// Whether a node answered its last sample.

@@ -14,6 +14,8 @@ use memreport::NodeSpec;
 use memreport::settings::millis;
 use serde::Deserialize;
 
+use crate::server::Limits;
+
 /// Everything the agent needs.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -44,6 +46,20 @@ pub struct Config {
     /// The URL balancers should use to reach this agent; default
     /// `http://<listen>`.
     pub advertise: Option<String>,
+    /// Time a client has from a request's first byte to its complete
+    /// headers. Whole milliseconds, key `header_read_timeout_ms`. Default 5000 ms.
+    #[serde(
+        rename = "header_read_timeout_ms",
+        deserialize_with = "millis::deserialize"
+    )]
+    pub header_read_timeout: Duration,
+    /// Time a connection may sit with no request in flight and none
+    /// begun. Whole milliseconds, key `idle_timeout_ms`. Default 30000 ms.
+    #[serde(rename = "idle_timeout_ms", deserialize_with = "millis::deserialize")]
+    pub idle_timeout: Duration,
+    /// Open HTTP connections at once; more are answered 503 and closed.
+    /// Default 64.
+    pub max_connections: usize,
 }
 
 /// Reports this host's memory and each local Redis's INFO to balancers.
@@ -85,6 +101,15 @@ memreport::overrides! {
         /// URL balancers use to reach this agent [default: http://<listen>].
         #[arg(long, env = "PROBE_ADVERTISE")]
         advertise: String => advertise,
+        /// Time from a request's first byte to its complete headers, ms [default: 5000].
+        #[arg(long, env = "PROBE_HEADER_READ_TIMEOUT_MS", value_parser = millis::parse)]
+        header_read_timeout_ms: Duration => header_read_timeout,
+        /// Time a connection may sit with no request, ms [default: 30000].
+        #[arg(long, env = "PROBE_IDLE_TIMEOUT_MS", value_parser = millis::parse)]
+        idle_timeout_ms: Duration => idle_timeout,
+        /// Open HTTP connections at once [default: 64].
+        #[arg(long, env = "PROBE_MAX_CONNECTIONS")]
+        max_connections: usize => max_connections,
     }
 }
 
@@ -99,6 +124,9 @@ impl Default for Config {
             zookeeper: None,
             zookeeper_session: Duration::from_millis(5000),
             advertise: None,
+            header_read_timeout: Duration::from_millis(5000),
+            idle_timeout: Duration::from_millis(30_000),
+            max_connections: 64,
         }
     }
 }
@@ -137,6 +165,12 @@ impl Config {
         if self.node_timeout.is_zero() {
             return Err("node_timeout_ms must be positive".into());
         }
+        if self.header_read_timeout.is_zero() || self.idle_timeout.is_zero() {
+            return Err("header_read_timeout_ms and idle_timeout_ms must be positive".into());
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be positive".into());
+        }
         Ok(())
     }
 
@@ -147,6 +181,15 @@ impl Config {
             address,
             session_timeout: self.zookeeper_session,
         })
+    }
+
+    /// The HTTP server's limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+        }
     }
 
     /// The URL to register.
@@ -196,7 +239,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 3);
+        assert_eq!(checked, 6);
     }
 
     #[test]

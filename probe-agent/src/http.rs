@@ -1,4 +1,5 @@
-//! The agent's HTTP API.
+//! The agent's HTTP API: what each route answers. Connections, their
+//! limits and timeouts are [`crate::server`]'s.
 //!
 //! | route | answer |
 //! | --- | --- |
@@ -13,7 +14,6 @@
 //! and through any proxy). A balancer that falls behind simply receives
 //! the latest report next time; nothing queues up for it.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,13 +21,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use memreport::Report;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -46,38 +41,8 @@ pub struct State {
 
 type Reply = Response<Full<Bytes>>;
 
-/// Serves until `shutdown` completes; open long polls end at once.
-pub async fn serve(listener: TcpListener, state: State, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let state = state.clone();
-        let service = service_fn(move |req| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(route(&state, req).await) }
-        });
-        let conn =
-            graceful.watch(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
-}
-
-async fn route(state: &State, req: Request<Incoming>) -> Reply {
+/// Answers one request.
+pub async fn route(state: &State, req: Request<Incoming>) -> Reply {
     let path = req.uri().path();
     if !matches!(path, "/report" | "/metrics" | "/healthz") {
         return error(

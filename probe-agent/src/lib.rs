@@ -6,19 +6,27 @@
 //! # Layout
 //! - [`config`]: the TOML file and its checks.
 //! - [`host`]: host memory and CPU ([`host::MemorySource`], sysinfo).
-//! - [`redis_probe`]: `INFO` from one Redis, with a time limit.
+//! - [`redis_probe`]: `INFO` from one Redis, with a time limit, and the
+//!   memory limit of its cgroup.
+//! - [`redis_process`]: whether the pid `INFO` names is that Redis here.
+//! - [`cgroup`]: the memory limit of a process's cgroup (v1 or v2).
 //! - [`sampler`]: the sampling loop; publishes each report.
 //! - [`http`]: `/report` (and its long poll), `/metrics`, `/healthz`.
+//! - [`server`]: the HTTP connections: a connection limit, a header-read
+//!   and an idle timeout.
 //! - [`metrics`]: the agent's Prometheus metrics.
 //! - [`registration`]: the agent's ZooKeeper entries.
 
+pub mod cgroup;
 pub mod config;
 pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod redis_probe;
+pub mod redis_process;
 pub mod registration;
 pub mod sampler;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -74,7 +82,7 @@ pub async fn run(
         reports: latest,
         metrics,
     };
-    http::serve(listener, state, shutdown).await;
+    server::serve(listener, config.limits(), state, shutdown).await;
     let _ = stop.send(true);
     let _ = sampling.await;
     if let Some(registering) = registering {

@@ -2,7 +2,9 @@
 //! gauges, plus a sample counter.
 
 use memreport::{NodeState, Report};
-use prometheus::{Encoder, Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The agent's metric families.
 #[derive(Debug)]
@@ -16,6 +18,8 @@ pub struct Metrics {
     node_used: IntGaugeVec,
     node_maxmemory: IntGaugeVec,
     node_keys: IntGaugeVec,
+    node_memory_limit: IntGaugeVec,
+    connections_closed: IntCounterVec,
 }
 
 fn gauge_vec(name: &str, help: &str, label: &str) -> IntGaugeVec {
@@ -55,8 +59,21 @@ impl Metrics {
             ),
             node_maxmemory: gauge_vec("dlb_probe_node_maxmemory_bytes", "Redis maxmemory", "node"),
             node_keys: gauge_vec("dlb_probe_node_keys", "Keys in the Redis", "node"),
+            node_memory_limit: gauge_vec(
+                "dlb_probe_node_memory_limit_bytes",
+                "Memory limit of the Redis's cgroup; absent while unknown or unlimited",
+                "node",
+            ),
+            connections_closed: IntCounterVec::new(
+                Opts::new(
+                    "dlb_probe_connections_closed_total",
+                    "HTTP connections the agent closed early: refused (over the limit), slow_headers, idle",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 8] = [
+        let families: [Box<dyn prometheus::core::Collector>; 10] = [
             Box::new(m.samples.clone()),
             Box::new(m.seq.clone()),
             Box::new(m.host_memory.clone()),
@@ -65,6 +82,8 @@ impl Metrics {
             Box::new(m.node_used.clone()),
             Box::new(m.node_maxmemory.clone()),
             Box::new(m.node_keys.clone()),
+            Box::new(m.node_memory_limit.clone()),
+            Box::new(m.connections_closed.clone()),
         ];
         for family in families {
             m.registry
@@ -103,7 +122,21 @@ impl Metrics {
                     .set(info.maxmemory as i64);
                 self.node_keys.with_label_values(&id).set(info.keys as i64);
             }
+            match node.memory_limit.as_ref().and_then(|l| l.limit_bytes) {
+                Some(bytes) => self
+                    .node_memory_limit
+                    .with_label_values(&id)
+                    .set(bytes as i64),
+                None => {
+                    let _ = self.node_memory_limit.remove_label_values(&id);
+                }
+            }
         }
+    }
+
+    /// Counts a connection closed early, by reason.
+    pub fn connection_closed(&self, reason: &str) {
+        self.connections_closed.with_label_values(&[reason]).inc();
     }
 
     /// The Prometheus text exposition.

@@ -1,16 +1,25 @@
 //! Asks one local Redis for `INFO`, within a time limit, over one
-//! auto-reconnecting connection.
+//! auto-reconnecting connection, and looks up the memory limit of its
+//! cgroup through the pid `INFO` names ([`redis_process`], [`cgroup`]).
 
+use std::path::Path;
 use std::time::Duration;
 
-use memreport::{NodeReport, NodeSpec, NodeState, info};
+use memreport::{MemoryLimit, NodeInfo, NodeReport, NodeSpec, NodeState, info};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::{cgroup, redis_process};
 
 /// One watched Redis.
 pub struct RedisProbe {
     spec: NodeSpec,
     conn: ConnectionManager,
     timeout: Duration,
+    /// The `run_id` whose pid was last checked to be the Redis: the check
+    /// reads every descriptor of the process, so it is done once per run.
+    checked_run: Option<String>,
+    /// Why the last lookup found no limit, to log each new reason once.
+    last_limit_error: Option<String>,
 }
 
 impl std::fmt::Debug for RedisProbe {
@@ -36,11 +45,14 @@ impl RedisProbe {
             spec,
             conn,
             timeout,
+            checked_run: None,
+            last_limit_error: None,
         })
     }
 
-    /// Samples the node: up with its figures, or down with the reason.
-    pub async fn sample(&self) -> NodeReport {
+    /// Samples the node: up with its figures and cgroup memory limit, or
+    /// down with the reason.
+    pub async fn sample(&mut self) -> NodeReport {
         let mut conn = self.conn.clone();
         let cmd = redis::cmd("INFO").arg(&info::SECTIONS).clone();
         let result = tokio::time::timeout(self.timeout, cmd.query_async::<String>(&mut conn)).await;
@@ -53,12 +65,49 @@ impl RedisProbe {
                 Some(format!("no answer within {:?}", self.timeout)),
             ),
         };
+        let (memory_limit, memory_limit_error) = match &info {
+            Some(info) => self.memory_limit(info).await,
+            None => (None, None),
+        };
         NodeReport {
             id: self.spec.id.clone(),
             addr: self.spec.addr.clone(),
             state,
             info,
             error,
+            memory_limit,
+            memory_limit_error,
+        }
+    }
+
+    /// The limit of the cgroup of the process `info` names, once that
+    /// process is known to be this Redis; or why it is unknown.
+    async fn memory_limit(&mut self, info: &NodeInfo) -> (Option<MemoryLimit>, Option<String>) {
+        let checked = self.checked_run.as_deref() == Some(info.run_id.as_str());
+        let (pid, port) = (info.process_id, info.tcp_port);
+        let found = tokio::task::spawn_blocking(move || {
+            let proc = Path::new("/proc");
+            if !checked {
+                redis_process::verify(proc, pid, port)?;
+            }
+            cgroup::memory_limit(proc, pid)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the cgroup lookup failed: {e}")));
+        match found {
+            Ok(limit) => {
+                self.checked_run = Some(info.run_id.clone());
+                self.last_limit_error = None;
+                (Some(limit), None)
+            }
+            Err(e) => {
+                self.checked_run = None;
+                if self.last_limit_error.as_ref() != Some(&e) {
+                    tracing::warn!(node = %self.spec.id, error = %e, "memory limit of the node's cgroup unknown");
+                    self.last_limit_error = Some(e.clone());
+                }
+                (None, Some(e))
+            }
         }
     }
 }

@@ -1,8 +1,13 @@
 //! The agent's place in ZooKeeper: an ephemeral `/dlb/probes/<host>:<port>`
 //! (host and HTTP port, so several agents may share a host) with its URL
-//! and the nodes it watches, and a persistent `/dlb/nodes/<id>`
-//! for each of those nodes (created when missing; an operator's change,
-//! such as `draining`, is kept). Registered again on every new session.
+//! and the nodes it watches, registered again on every new session.
+//!
+//! Each watched node is announced once: `/dlb/nodes/<id>` is created, with
+//! the marker `/dlb/announced/<id>`, only when no agent ever announced it
+//! (see `coordination::registry::create_once`). An operator's change to
+//! the entry (`draining`) is kept, and an entry the operator deleted stays
+//! deleted: no new session and no restarted agent brings it back. To let
+//! agents announce the node again, delete its marker too.
 
 use coordination::paths::{self, NodeEntry, ProbeEntry};
 use coordination::registry;
@@ -57,8 +62,9 @@ async fn register(
     entry: &ProbeEntry,
     nodes: &[NodeSpec],
 ) -> Result<(), coordination::Error> {
-    registry::ensure_path(client, paths::PROBES).await?;
-    registry::ensure_path(client, paths::NODES).await?;
+    for path in [paths::PROBES, paths::NODES, paths::ANNOUNCED] {
+        registry::ensure_path(client, path).await?;
+    }
     for node in nodes {
         let data = NodeEntry {
             addr: node.addr.clone(),
@@ -66,7 +72,11 @@ async fn register(
             state: "active".into(),
         };
         let json = serde_json::to_vec(&data).expect("entry serializes");
-        registry::ensure_persistent(client, &paths::child(paths::NODES, &node.id), &json).await?;
+        let entry = paths::child(paths::NODES, &node.id);
+        let marker = paths::child(paths::ANNOUNCED, &node.id);
+        if registry::create_once(client, &entry, &marker, &json).await? {
+            tracing::info!(node = %node.id, "announced the node in ZooKeeper");
+        }
     }
     let json = serde_json::to_vec(entry).expect("entry serializes");
     // A killed agent's registration is gone within a session timeout;

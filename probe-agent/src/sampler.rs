@@ -34,7 +34,7 @@ impl Sampler {
     /// Takes one report and publishes it.
     pub async fn sample_once(&mut self, seq: u64) {
         let (memory, cpu_percent) = self.source.sample();
-        let nodes = join_all(self.probes.iter().map(RedisProbe::sample)).await;
+        let nodes = join_all(self.probes.iter_mut().map(RedisProbe::sample)).await;
         let taken_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);

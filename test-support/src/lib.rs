@@ -12,6 +12,8 @@
 //! - [`cluster`]: [`Cluster`], an index and data nodes; [`write_keys`]
 //!   through a balancer, and a key's replica set as the index records it
 //!   ([`Cluster::replica_set`]).
+//! - [`container`]: [`RedisContainer`], a Redis in a memory-limited
+//!   Docker container, from an image built here.
 //! - [`agent`]: [`TestAgent`], `probe_agent::run` with fixed host figures.
 //! - [`http`]: [`HttpClient`], JSON requests with status and headers.
 //! - [`proxy`]: [`TcpProxy`], a TCP proxy in front of a node that a test
@@ -21,6 +23,7 @@
 pub mod agent;
 pub mod balancer;
 pub mod cluster;
+pub mod container;
 pub mod http;
 pub mod proxy;
 pub mod redis_server;
@@ -31,6 +34,7 @@ pub use self::balancer::{TestBalancer, node_entries, node_state, nodes_view, tes
 pub use self::cluster::{
     Cluster, WrittenKey, past_timestamp, put_copy, values_by_key, write_keys, write_keys_with,
 };
+pub use self::container::{Pids, RedisContainer};
 pub use self::http::{HttpClient, HttpReply};
 pub use self::proxy::TcpProxy;
 pub use self::redis_server::RedisServer;

@@ -145,7 +145,7 @@ impl RedisServer {
                 self.child = None;
                 return Err(format!("redis-server exited: {status}"));
             }
-            if self.answers_ping() {
+            if answers_ping(self.port) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -153,18 +153,19 @@ impl RedisServer {
         self.stop();
         Err("redis-server did not answer in 5 s".into())
     }
+}
 
-    fn answers_ping(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let mut buf = [0u8; 7];
-        s.set_read_timeout(Some(Duration::from_millis(500))).is_ok()
-            && s.write_all(b"PING\r\n").is_ok()
-            && s.read_exact(&mut buf).is_ok()
-            && &buf == b"+PONG\r\n"
-    }
+/// Whether a Redis on loopback `port` answers `PING`.
+pub(crate) fn answers_ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let mut buf = [0u8; 7];
+    s.set_read_timeout(Some(Duration::from_millis(500))).is_ok()
+        && s.write_all(b"PING\r\n").is_ok()
+        && s.read_exact(&mut buf).is_ok()
+        && &buf == b"+PONG\r\n"
 }
 
 impl Drop for RedisServer {

@@ -104,8 +104,9 @@ impl Coordinator {
 
     /// Applies `/dlb/nodes` to the node table as it changes: listed nodes
     /// take new keys unless draining; a node that leaves the listing keeps
-    /// serving its keys but takes no new ones. Until ZooKeeper lists any
-    /// node, the configured list stands.
+    /// serving its keys but takes no new ones; an entry whose address
+    /// cannot be used is left out and shown in `GET /nodes`. Until
+    /// ZooKeeper lists any node, the configured list stands.
     pub async fn steer_membership(
         &self,
         nodes: &Membership,
@@ -115,12 +116,8 @@ impl Coordinator {
         let mut listed = self.listed_nodes.subscribe();
         loop {
             let members = listed.borrow_and_update().clone();
-            if !members.is_empty() {
-                match nodes.update(&members, timeout) {
-                    Ok(true) => tracing::info!(nodes = members.len(), "membership changed"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "cannot use a listed node"),
-                }
+            if !members.is_empty() && nodes.update(&members, timeout) {
+                tracing::info!(nodes = members.len(), "membership changed");
             }
             tokio::select! {
                 r = listed.changed() => if r.is_err() { return },

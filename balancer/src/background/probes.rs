@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -25,10 +25,14 @@ use memreport::{NodeState, Report};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
+use crate::nodes::capacity::CgroupReport;
 use crate::nodes::{Membership, NodeTable};
 
 /// How long one long poll may wait at the agent.
 const POLL_WAIT: Duration = Duration::from_secs(2);
+/// The largest report body read; a report of a few hundred nodes is some
+/// hundred KiB.
+const MAX_REPORT_BYTES: usize = 4 << 20;
 /// Pause after a failed poll.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
@@ -142,7 +146,11 @@ pub fn apply(report: &Report, nodes: &NodeTable) -> Vec<(String, String)> {
             continue;
         }
         match (reported.state, &reported.info) {
-            (NodeState::Up, Some(info)) => node.record_agent_report(info.clone(), &report.host),
+            (NodeState::Up, Some(info)) => node.record_agent_report(
+                info.clone(),
+                &report.host,
+                CgroupReport::from_report(reported),
+            ),
             _ => {
                 let reason = reported.error.as_deref().unwrap_or("no answer");
                 node.mark_agent_down(format!("agent {}: {reason}", report.host));
@@ -152,22 +160,26 @@ pub fn apply(report: &Report, nodes: &NodeTable) -> Vec<(String, String)> {
     mismatched
 }
 
-/// One GET: `Ok(Some)` with a report, `Ok(None)` on 204.
+/// One GET: `Ok(Some)` with a report, `Ok(None)` on 204. The whole
+/// answer, body included, must arrive within three poll waits: an agent
+/// that sends headers and then stalls is given up on like a silent one.
 async fn fetch(client: &HttpClient, url: &str) -> Result<Option<Report>, String> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|e| format!("bad agent URL {url}: {e}"))?;
-    let response = tokio::time::timeout(POLL_WAIT * 3, client.get(uri))
+    let answer = async {
+        let response = client.get(uri).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_REPORT_BYTES)
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok::<_, String>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(POLL_WAIT * 3, answer)
         .await
-        .map_err(|_| "no answer".to_string())?
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+        .map_err(|_| format!("no complete answer within {:?}", POLL_WAIT * 3))??;
     match status.as_u16() {
         200 => serde_json::from_slice(&body)
             .map(Some)

@@ -204,9 +204,8 @@ impl Config {
                 ConfigError::Invalid(format!("probe agent URL {url:?} is not http://host:port"))
             })?;
         }
-        let eps = self.placement.load_epsilon;
-        if !(eps.is_finite() && eps >= 0.0) {
-            return invalid(format!("placement.load_epsilon must be >= 0, got {eps}"));
+        if let Some(problem) = self.placement.problem() {
+            return invalid(problem);
         }
         if self.limits.max_key_bytes == 0 || self.limits.max_value_bytes == 0 {
             return invalid("limits must be positive".into());

@@ -2,6 +2,7 @@
 //! and the values they hold. Each `Default` impl is where that table's
 //! defaults are written, and the only place.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use super::{millis, secs};
 
 /// Where new keys go (see `placement.rs`, which decides with it).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlacementConfig {
     /// How many rendezvous candidates compete for a new key: a number, or
@@ -20,6 +21,12 @@ pub struct PlacementConfig {
     /// utilization` takes no new keys while another node is under that
     /// cap. Default 0.25.
     pub load_epsilon: f64,
+    /// Capacity in bytes of nodes without `maxmemory`, by node id, for
+    /// those whose probe agent reports no cgroup limit (a node with
+    /// neither takes no new keys; see `nodes/capacity.rs`). A table
+    /// `[placement.node_capacity_bytes]`, e.g. `n1 = 2147483648`; file only.
+    /// Default: none.
+    pub node_capacity_bytes: BTreeMap<String, u64>,
 }
 
 /// Replication settings (see `cache.rs`).
@@ -171,7 +178,22 @@ impl Default for PlacementConfig {
         PlacementConfig {
             choices: Choices::Top(NonZeroUsize::new(2).expect("non-zero")),
             load_epsilon: 0.25,
+            node_capacity_bytes: BTreeMap::new(),
         }
+    }
+}
+
+impl PlacementConfig {
+    /// What is wrong with these settings, if anything.
+    pub(super) fn problem(&self) -> Option<String> {
+        let eps = self.load_epsilon;
+        if !(eps.is_finite() && eps >= 0.0) {
+            return Some(format!("placement.load_epsilon must be >= 0, got {eps}"));
+        }
+        let (id, _) = self.node_capacity_bytes.iter().find(|(_, b)| **b == 0)?;
+        Some(format!(
+            "placement.node_capacity_bytes.{id} must be positive"
+        ))
     }
 }
 
@@ -341,5 +363,21 @@ mod tests {
             ..RepairConfig::default()
         };
         assert!(rebuild.has_zero());
+    }
+
+    #[test]
+    fn a_configured_capacity_must_be_positive_and_epsilon_not_negative() {
+        assert_eq!(PlacementConfig::default().problem(), None);
+        let mut placement = PlacementConfig::default();
+        placement.node_capacity_bytes.insert("a".into(), 1 << 30);
+        assert_eq!(placement.problem(), None);
+        placement.node_capacity_bytes.insert("b".into(), 0);
+        let problem = placement.problem().unwrap();
+        assert!(
+            problem.contains("node_capacity_bytes.b must be positive"),
+            "{problem}"
+        );
+        placement.load_epsilon = -1.0;
+        assert!(placement.problem().unwrap().contains("load_epsilon"));
     }
 }

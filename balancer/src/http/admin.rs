@@ -10,6 +10,7 @@ use crate::App;
 pub(super) fn nodes(app: &App) -> Reply {
     let body = serde_json::json!({
         "nodes": app.nodes.current().views(),
+        "rejected_nodes": app.nodes.rejected(),
         "near_cache": app.near.view(),
         "location_cache": {"index_stream": app.locations.stream_state()},
         "index": {"complete": app.index.is_complete()},

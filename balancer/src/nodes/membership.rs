@@ -1,22 +1,57 @@
 //! The current node table, swapped whole when membership changes, and the
 //! pure rule for what a new node list from ZooKeeper makes of it.
 //!
-//! The rule: the listed nodes (each with its draining flag) take new keys
-//! as listed; a node the table has that the list lacks stays, draining,
-//! because its keys are still read until they are moved. Nothing changes
-//! when the result equals the table as it is.
+//! The rule: a listed entry whose address is not `host:port` (or that
+//! cannot be connected to as one) is left out and reported, so one bad
+//! entry never holds up the rest; the other listed nodes (each with its
+//! draining flag) take new keys as listed; a node the table has that the
+//! list lacks stays, draining, because its keys are still read until they
+//! are moved. Nothing changes when the result equals the table as it is.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use serde::Serialize;
 
 use super::NodeTable;
-use crate::backend::BackendError;
 use crate::config::NodeSpec;
 
 /// A member of the node list: its spec and whether it is draining.
 pub type Member = (NodeSpec, bool);
+
+/// A listed node left out of the table, as `GET /nodes` shows it under
+/// `"rejected_nodes"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// The entry's id.
+    pub id: String,
+    /// The address it lists.
+    pub addr: String,
+    /// Why it cannot be used.
+    pub reason: String,
+}
+
+/// The listed members whose address is `host:port`, and the rest.
+pub fn usable(listed: &[Member]) -> (Vec<Member>, Vec<Rejected>) {
+    let mut rejected = Vec::new();
+    let members = listed
+        .iter()
+        .filter(|(spec, _)| match memreport::check_host_port(&spec.addr) {
+            Ok(()) => true,
+            Err(reason) => {
+                rejected.push(Rejected {
+                    id: spec.id.clone(),
+                    addr: spec.addr.clone(),
+                    reason,
+                });
+                false
+            }
+        })
+        .cloned()
+        .collect();
+    (members, rejected)
+}
 
 /// The members the table should have after `listed` arrives, given the
 /// `current` ones; `None` when that is what it has already.
@@ -37,6 +72,8 @@ pub fn next_members(current: &[Member], listed: &[Member]) -> Option<Vec<Member>
 #[derive(Debug)]
 pub struct Membership {
     table: ArcSwap<NodeTable>,
+    /// The listed nodes the last update left out.
+    rejected: Mutex<Vec<Rejected>>,
 }
 
 impl Membership {
@@ -44,7 +81,16 @@ impl Membership {
     pub fn new(table: NodeTable) -> Membership {
         Membership {
             table: ArcSwap::from_pointee(table),
+            rejected: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The listed nodes the last update left out, and why.
+    pub fn rejected(&self) -> Vec<Rejected> {
+        self.rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The current table.
@@ -52,12 +98,21 @@ impl Membership {
         self.table.load_full()
     }
 
-    /// Applies a node list from ZooKeeper by [`next_members`]. Returns
-    /// whether anything changed.
-    ///
-    /// # Errors
-    /// A listed address that cannot be used.
-    pub fn update(&self, listed: &[Member], timeout: Duration) -> Result<bool, BackendError> {
+    /// Applies a node list from ZooKeeper by [`usable`] and
+    /// [`next_members`], logging each entry newly left out. Returns whether
+    /// the table changed.
+    pub fn update(&self, listed: &[Member], timeout: Duration) -> bool {
+        let (listed, mut rejected) = usable(listed);
+        let changed = self.apply(&listed, timeout, &mut rejected);
+        let mut known = self.rejected.lock().unwrap_or_else(|e| e.into_inner());
+        for r in rejected.iter().filter(|r| !known.contains(r)) {
+            tracing::warn!(node = %r.id, addr = %r.addr, reason = %r.reason, "listed node left out");
+        }
+        *known = rejected;
+        changed
+    }
+
+    fn apply(&self, listed: &[Member], timeout: Duration, rejected: &mut Vec<Rejected>) -> bool {
         let current = self.current();
         let now: Vec<Member> = current
             .all()
@@ -71,11 +126,16 @@ impl Membership {
             })
             .collect();
         let Some(members) = next_members(&now, listed) else {
-            return Ok(false);
+            return false;
         };
-        self.table
-            .store(Arc::new(current.with_members(&members, timeout)?));
-        Ok(true)
+        let (table, failed) = current.with_members(&members, timeout);
+        rejected.extend(failed.into_iter().map(|(spec, reason)| Rejected {
+            id: spec.id,
+            addr: spec.addr,
+            reason,
+        }));
+        self.table.store(Arc::new(table));
+        true
     }
 }
 
@@ -118,6 +178,21 @@ mod tests {
         );
         let settled = [m("a", 1, false), m("b", 2, true)];
         assert_eq!(next_members(&settled, &listed), None);
+    }
+
+    #[test]
+    fn an_entry_that_is_not_host_port_is_left_out_alone() {
+        let mut bad = m("bad", 1, false);
+        bad.0.addr = "127.0.0.1:notaport".into();
+        let (members, rejected) = usable(&[m("a", 1, false), bad, m("b", 2, true)]);
+        assert_eq!(members, [m("a", 1, false), m("b", 2, true)]);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].id, "bad");
+        assert!(
+            rejected[0].reason.contains("host:port"),
+            "{:?}",
+            rejected[0]
+        );
     }
 
     #[test]

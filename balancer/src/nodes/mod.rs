@@ -7,6 +7,8 @@
 //!   for new keys but still serves the keys it holds. A *draining* node
 //!   takes no new keys but is still read.
 //! - [`node`]: one node, its connection and figures.
+//! - [`capacity`]: the pure rule for a node's capacity and its source; a
+//!   node whose capacity is unknown takes no new keys.
 //! - [`state`]: the pure health state machine (up, down, restarted), each
 //!   observer's view kept apart, and when a return resyncs.
 //! - [`outliers`]: the pure latency outlier decision.
@@ -16,13 +18,14 @@
 //!   ([`Node::succeeding`]): resynced once up, its rejoin count carried on.
 //! - [`view`]: the `/nodes` schema.
 
+pub mod capacity;
 pub mod membership;
 pub mod node;
 pub mod outliers;
 pub mod state;
 pub mod view;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -41,6 +44,9 @@ use crate::rendezvous;
 /// Samples older than this many intervals count as stale.
 const STALE_AFTER_INTERVALS: u32 = 3;
 
+/// Bytes of capacity configured per node id (`placement.node_capacity_bytes`).
+pub type Capacities = BTreeMap<String, u64>;
+
 /// All data nodes, in configuration order; an immutable snapshot (see
 /// [`Membership`]).
 #[derive(Debug)]
@@ -49,75 +55,86 @@ pub struct NodeTable {
     by_id: HashMap<Arc<str>, usize>,
     seeds: Vec<u64>,
     stale_after: Duration,
+    capacities: Arc<Capacities>,
 }
 
 impl NodeTable {
     /// Builds the table; connections open lazily on first use.
+    ///
+    /// # Errors
+    /// A configured address that cannot be used.
     pub fn new(
         specs: &[NodeSpec],
+        capacities: Capacities,
         timeout: Duration,
         sample_interval: Duration,
     ) -> Result<NodeTable, BackendError> {
-        let members: Vec<(NodeSpec, bool)> = specs.iter().map(|s| (s.clone(), false)).collect();
-        NodeTable::assemble(
-            &members,
-            &[],
-            timeout,
-            sample_interval * STALE_AFTER_INTERVALS,
-        )
+        let mut table = NodeTable {
+            nodes: Vec::new(),
+            by_id: HashMap::new(),
+            seeds: Vec::new(),
+            stale_after: sample_interval * STALE_AFTER_INTERVALS,
+            capacities: Arc::new(capacities),
+        };
+        for spec in specs {
+            table.push(spec, false, None, timeout)?;
+        }
+        Ok(table)
     }
 
     /// A new table with these members (`(spec, draining)`), reusing this
     /// table's node for every id whose address is unchanged; an id at a new
-    /// address gets a new incarnation of its node.
+    /// address gets a new incarnation of its node. A member whose address
+    /// cannot be used is left out and returned with the reason.
     pub fn with_members(
         &self,
         members: &[(NodeSpec, bool)],
         timeout: Duration,
-    ) -> Result<NodeTable, BackendError> {
-        NodeTable::assemble(members, &self.nodes, timeout, self.stale_after)
+    ) -> (NodeTable, Vec<(NodeSpec, String)>) {
+        let mut table = NodeTable {
+            nodes: Vec::with_capacity(members.len()),
+            by_id: HashMap::new(),
+            seeds: Vec::new(),
+            stale_after: self.stale_after,
+            capacities: self.capacities.clone(),
+        };
+        let mut rejected = Vec::new();
+        for (spec, draining) in members {
+            let previous = self.nodes.iter().find(|n| *n.id == *spec.id);
+            if let Err(e) = table.push(spec, *draining, previous, timeout) {
+                rejected.push((spec.clone(), e.to_string()));
+            }
+        }
+        (table, rejected)
     }
 
-    fn assemble(
-        members: &[(NodeSpec, bool)],
-        existing: &[Arc<Node>],
+    /// Adds `spec`'s node at the end: `previous` (the node that had its
+    /// id) when its address is unchanged, its next incarnation when the
+    /// address changed, else a new node.
+    fn push(
+        &mut self,
+        spec: &NodeSpec,
+        draining: bool,
+        previous: Option<&Arc<Node>>,
         timeout: Duration,
-        stale_after: Duration,
-    ) -> Result<NodeTable, BackendError> {
-        let host_of = |addr: &str| addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_string();
-        let mut per_host: HashMap<String, u64> = HashMap::new();
-        for (spec, _) in members {
-            *per_host.entry(host_of(&spec.addr)).or_default() += 1;
-        }
-        let mut nodes = Vec::with_capacity(members.len());
-        for (spec, draining) in members {
-            let previous = existing.iter().find(|n| *n.id == *spec.id);
-            let node = match previous {
-                Some(node) if node.backend.addr() == spec.addr => node.clone(),
-                Some(node) => Arc::new(Node::succeeding(node, Backend::new(&spec.addr, timeout)?)),
-                None => Arc::new(Node::new(
-                    &spec.id,
-                    Backend::new(&spec.addr, timeout)?,
-                    rendezvous::node_seed(&spec.id),
-                )),
-            };
-            node.host_share_divisor
-                .store(per_host[&host_of(&spec.addr)], Ordering::Relaxed);
-            node.draining.store(*draining, Ordering::Relaxed);
-            nodes.push(node);
-        }
-        let by_id = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
-        let seeds = nodes.iter().map(|n| n.seed).collect();
-        Ok(NodeTable {
-            nodes,
-            by_id,
-            seeds,
-            stale_after,
-        })
+    ) -> Result<(), BackendError> {
+        let node = match previous {
+            Some(node) if node.backend.addr() == spec.addr => node.clone(),
+            Some(node) => Arc::new(Node::succeeding(node, Backend::new(&spec.addr, timeout)?)),
+            None => Arc::new(Node::new(
+                &spec.id,
+                Backend::new(&spec.addr, timeout)?,
+                rendezvous::node_seed(&spec.id),
+            )),
+        };
+        let configured = self.capacities.get(&spec.id).copied().unwrap_or(0);
+        node.configured_capacity
+            .store(configured, Ordering::Relaxed);
+        node.draining.store(draining, Ordering::Relaxed);
+        self.by_id.insert(node.id.clone(), self.nodes.len());
+        self.seeds.push(node.seed);
+        self.nodes.push(node);
+        Ok(())
     }
 
     /// All nodes, in configuration order.
@@ -140,16 +157,15 @@ impl NodeTable {
         self.nodes.iter().filter(|n| n.is_up()).count()
     }
 
-    /// The nodes that may take `key` if it is new (up, not draining),
-    /// ranked best first, with their utilization.
+    /// The nodes that may take `key` if it is new (up, not draining, of
+    /// known capacity), ranked best first, with their utilization.
     pub fn contenders(&self, key: &str) -> Vec<Contender> {
         let now = Instant::now();
         rendezvous::rank(key, &self.seeds)
             .into_iter()
-            .filter(|&i| self.nodes[i].is_up() && !self.nodes[i].is_draining())
-            .map(|node| Contender {
-                node,
-                utilization: self.nodes[node].utilization(now, self.stale_after),
+            .filter_map(|node| {
+                let utilization = self.nodes[node].for_new_keys(now, self.stale_after)?;
+                Some(Contender { node, utilization })
             })
             .collect()
     }

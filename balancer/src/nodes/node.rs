@@ -1,8 +1,9 @@
-//! One data node: its connection, its latest memory sample, its health
-//! (decided by [`super::state`]), the round trips of its latest health
-//! checks (judged by [`super::outliers`]), the writes meant for it that
-//! went elsewhere while it was out, and the bytes this balancer has placed
-//! on it since that sample ("pending bytes").
+//! One data node: its connection, its latest memory sample, its capacity
+//! (decided by [`super::capacity`]), its health (decided by
+//! [`super::state`]), the round trips of its latest health checks (judged
+//! by [`super::outliers`]), the writes meant for it that went elsewhere
+//! while it was out, and the bytes this balancer has placed on it since
+//! that sample ("pending bytes").
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use memreport::NodeInfo;
 use tokio::time::Instant;
 
+use super::capacity::{self, Capacity, CgroupReport, Source};
 use super::outliers::{Observed, RoundTrips};
 use super::state::{Change, Health, Step};
 use super::view::{NodeView, Transition};
@@ -30,9 +32,8 @@ pub struct Node {
     pub backend: Backend,
     /// Rendezvous seed derived from the id.
     pub(super) seed: u64,
-    /// Capacity when the node has no `maxmemory`: its share of the host's
-    /// memory (the host's memory divided by the nodes configured on it).
-    pub(super) host_share_divisor: AtomicU64,
+    /// `placement.node_capacity_bytes` for this node; 0 when none.
+    pub(super) configured_capacity: AtomicU64,
     /// Takes no new keys, still serves the ones it holds.
     pub(super) draining: AtomicBool,
     /// Bytes placed here since the last sample.
@@ -61,6 +62,8 @@ struct NodeState {
     sampled_at: Option<Instant>,
     /// The host of the probe agent that reports this node, once one has.
     agent: Option<String>,
+    /// What that agent last said of the node's cgroup memory limit.
+    cgroup: CgroupReport,
     /// Round trips of the latest answered health checks.
     round_trips: RoundTrips,
     /// Latest last.
@@ -85,7 +88,7 @@ impl Node {
             id: id.into(),
             backend,
             seed,
-            host_share_divisor: AtomicU64::new(1),
+            configured_capacity: AtomicU64::new(0),
             draining: AtomicBool::new(false),
             pending_bytes: AtomicU64::new(0),
             placed: AtomicU64::new(0),
@@ -119,13 +122,15 @@ impl Node {
     }
 
     /// Records a probe agent's report that the node is up: its figures,
-    /// and the end of that agent's down report, nothing more.
-    pub fn record_agent_report(&self, info: NodeInfo, agent: &str) {
+    /// what the agent found of its cgroup's memory limit, and the end of
+    /// that agent's down report, nothing more.
+    pub fn record_agent_report(&self, info: NodeInfo, agent: &str, cgroup: CgroupReport) {
         let mut state = self.lock();
         let missed = self.missed_writes.load(Ordering::Relaxed);
         let step = state.health.agent_answered(&info.run_id, missed, agent);
         self.apply(&mut state, step, missed);
         state.agent = Some(agent.to_string());
+        state.cgroup = cgroup;
         self.take_figures(&mut state, info);
     }
 
@@ -273,34 +278,50 @@ impl Node {
         }
     }
 
-    /// Capacity in bytes, from the last sample.
-    fn capacity(&self, info: &NodeInfo) -> u64 {
-        if info.maxmemory > 0 {
-            info.maxmemory
-        } else {
-            info.total_system_memory / self.host_share_divisor.load(Ordering::Relaxed).max(1)
-        }
+    /// The capacity by [`capacity::decide`], from the last sample.
+    fn capacity(&self, state: &NodeState, info: &NodeInfo) -> Capacity {
+        let configured = self.configured_capacity.load(Ordering::Relaxed);
+        capacity::decide(
+            info.maxmemory,
+            &state.cgroup,
+            (configured > 0).then_some(configured),
+        )
     }
 
     /// Used plus pending bytes over capacity; `None` when the last sample
     /// is older than `stale_after` or the capacity unknown.
-    pub(super) fn utilization(&self, now: Instant, stale_after: Duration) -> Option<f64> {
-        let state = self.lock();
+    fn utilization(&self, state: &NodeState, now: Instant, stale_after: Duration) -> Option<f64> {
         let fresh = state.sampled_at.is_some_and(|t| now - t <= stale_after);
         let info = state.info.as_ref().filter(|_| fresh)?;
-        let capacity = self.capacity(info);
-        if capacity == 0 {
-            return None;
-        }
+        let capacity = self.capacity(state, info).bytes.filter(|&c| c > 0)?;
         let used = info.used_memory + self.pending_bytes.load(Ordering::Relaxed);
         Some(used as f64 / capacity as f64)
     }
 
+    /// Whether the node may take a new key, with its utilization if so:
+    /// `None` when it is down, draining, or sampled with a capacity that is
+    /// unknown. A node not sampled yet may, ranked last (utilization
+    /// `None`), as may a stale one.
+    pub(super) fn for_new_keys(&self, now: Instant, stale_after: Duration) -> Option<Option<f64>> {
+        if self.is_draining() {
+            return None;
+        }
+        let state = self.lock();
+        if !state.health.up {
+            return None;
+        }
+        if let Some(info) = &state.info {
+            self.capacity(&state, info).bytes?;
+        }
+        Some(self.utilization(&state, now, stale_after))
+    }
+
     /// What `GET /nodes` shows of this node.
     pub(super) fn view(&self, now: Instant, stale_after: Duration) -> NodeView {
-        let utilization = self.utilization(now, stale_after);
         let state = self.lock();
+        let utilization = self.utilization(&state, now, stale_after);
         let info = state.info.as_ref();
+        let capacity = info.map(|i| self.capacity(&state, i));
         NodeView {
             id: self.id.to_string(),
             addr: self.backend.addr().to_string(),
@@ -310,7 +331,11 @@ impl Node {
                 (true, false) => "up",
             },
             used_memory_bytes: info.map(|i| i.used_memory),
-            capacity_bytes: info.map(|i| self.capacity(i)),
+            capacity_bytes: capacity.and_then(|c| c.bytes),
+            capacity_source: capacity.map(|c| c.source),
+            capacity_unknown_because: capacity
+                .filter(|c| c.source == Source::Unknown)
+                .map(|_| capacity::why_unknown(&state.cgroup)),
             utilization,
             keys: info.map(|i| i.keys),
             placed_keys: self.placed(),

@@ -7,6 +7,8 @@
 
 use serde::Serialize;
 
+use super::capacity::Source;
+
 /// One data node, as `GET /nodes` shows it under `"nodes"`.
 #[derive(Debug, Serialize)]
 pub struct NodeView {
@@ -22,8 +24,16 @@ pub struct NodeView {
     pub down_for: Vec<&'static str>,
     /// Bytes used (Redis `used_memory`), from the last sample; null before one.
     pub used_memory_bytes: Option<u64>,
-    /// Capacity in bytes: `maxmemory`, else the node's share of its host's memory.
+    /// Capacity in bytes, by `capacity_source`; null before a sample and
+    /// when unknown.
     pub capacity_bytes: Option<u64>,
+    /// Where the capacity comes from: `maxmemory`, `cgroup` (the limit the
+    /// node's probe agent reports), `configured`
+    /// (`placement.node_capacity_bytes`) or `unknown` (the node takes no
+    /// new keys); null before a sample.
+    pub capacity_source: Option<Source>,
+    /// Why the capacity is unknown, in words; null otherwise.
+    pub capacity_unknown_because: Option<String>,
     /// (used + pending bytes) / capacity, a fraction (1.0 = full); null when
     /// the sample is stale or the capacity unknown.
     pub utilization: Option<f64>,
