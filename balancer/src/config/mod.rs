@@ -17,6 +17,7 @@
 //! never a panic later.
 
 mod cli;
+mod failure;
 mod identity;
 mod sections;
 
@@ -29,9 +30,10 @@ pub use memreport::settings::{millis, secs};
 use serde::Deserialize;
 
 pub use self::cli::{Args, Overrides};
+pub use self::failure::FailureConfig;
 pub use self::sections::{
-    Choices, FailureConfig, Limits, PlacementConfig, RepairConfig, ReplicationConfig,
-    TestingConfig, Timeouts, WriteAck,
+    Choices, Limits, PlacementConfig, RepairConfig, ReplicationConfig, TestingConfig, Timeouts,
+    WriteAck,
 };
 
 /// Everything the balancer needs to run. Every field has a default, so an

@@ -14,11 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use memreport::NodeInfo;
 use tokio::time::Instant;
 
-use super::capacity::{self, Capacity, CgroupReport, Source};
+use super::capacity::{self, Capacity, CgroupReport};
 use super::outliers::{Observed, RoundTrips};
 use super::state::{Change, Health, Step};
-use super::view::{NodeView, Transition};
+use super::view::Transition;
 use crate::backend::Backend;
+
+mod shown;
 
 /// State changes kept per node for `GET /nodes`.
 const TRANSITIONS_KEPT: usize = 16;
@@ -314,47 +316,6 @@ impl Node {
             self.capacity(&state, info).bytes?;
         }
         Some(self.utilization(&state, now, stale_after))
-    }
-
-    /// What `GET /nodes` shows of this node.
-    pub(super) fn view(&self, now: Instant, stale_after: Duration) -> NodeView {
-        let state = self.lock();
-        let utilization = self.utilization(&state, now, stale_after);
-        let info = state.info.as_ref();
-        let capacity = info.map(|i| self.capacity(&state, i));
-        NodeView {
-            id: self.id.to_string(),
-            addr: self.backend.addr().to_string(),
-            state: match (state.health.up, self.is_draining()) {
-                (false, _) => "down",
-                (true, true) => "draining",
-                (true, false) => "up",
-            },
-            used_memory_bytes: info.map(|i| i.used_memory),
-            capacity_bytes: capacity.and_then(|c| c.bytes),
-            capacity_source: capacity.map(|c| c.source),
-            capacity_unknown_because: capacity
-                .filter(|c| c.source == Source::Unknown)
-                .map(|_| capacity::why_unknown(&state.cgroup)),
-            utilization,
-            keys: info.map(|i| i.keys),
-            placed_keys: self.placed(),
-            pending_bytes: self.pending_bytes.load(Ordering::Relaxed),
-            report_age_seconds: state.sampled_at.map(|t| (now - t).as_secs_f64()),
-            report_source: match &state.agent {
-                Some(host) => format!("agent:{host}"),
-                None => "own_sampling".into(),
-            },
-            last_error: state.health.last_error.clone(),
-            consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
-            consecutive_successes: self.consecutive_successes.load(Ordering::Relaxed),
-            down_for: state.health.down_for(),
-            check_latency_ms: state.round_trips.mean_ms(),
-            missed_writes: self.missed_writes.load(Ordering::Relaxed),
-            rejoins: self.rejoins(),
-            run_id: state.health.run_id.clone(),
-            transitions: state.transitions.iter().cloned().collect(),
-        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, NodeState> {
