@@ -53,8 +53,8 @@ struct Args {
     #[arg(long, default_value = "2s", value_parser = chaos::duration::parse)]
     client_timeout: Duration,
     /// Faults: all, none, or a comma-separated list of node-kill,
-    /// node-pause, partition-node, index-loss, zk-restart, balancer-kill,
-    /// clock-skew, partition-zk.
+    /// node-pause, partition-node, index-loss, zk-restart, zk-freeze,
+    /// balancer-kill, clock-skew, partition-zk.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Inject a fault beyond what R = 2 survives, to prove the checker

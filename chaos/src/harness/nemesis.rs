@@ -5,9 +5,9 @@
 //! partition between one balancer and the node), so with R = 2 no replica
 //! set ever has both members hurt. The *infrastructure* loop does one of
 //! the faults that touch no data node at a time (the index Redis losing its
-//! data, a ZooKeeper restart, a balancer killed and restarted, a balancer
-//! restarted with a skewed clock, a partition between a balancer and
-//! ZooKeeper). Each loop waits 1–3 s, takes the next kind of its rounds
+//! data, a ZooKeeper restart, ZooKeeper frozen, a balancer killed and
+//! restarted, a balancer restarted with a skewed clock, a partition between
+//! a balancer and ZooKeeper). Each loop waits 1–3 s, takes the next kind of its rounds
 //! (each round every enabled kind once, shuffled, so a short run still
 //! sees each kind), does it, holds it a few seconds and heals it; a stop
 //! request heals at once. Faults are counted by kind and logged with their
@@ -30,6 +30,15 @@ use super::cluster::Cluster;
 /// `max_clock_drift_ms` (1000).
 pub(crate) const SKEW_MS: i64 = 300;
 
+/// How long the freeze fault stops ZooKeeper, ms: uniform over 1–7 s
+/// around the balancers' session timeout S (the harness sets no
+/// `zookeeper_session_ms`, so 5000 ms). Below S/2 (a quarter of the
+/// freezes) the leader's lease must carry it through; between S/2 and S
+/// (over a third) the leader must stop claiming although its session
+/// survives; beyond S (a third) ZooKeeper expires the sessions when it
+/// resumes and a leader is elected again.
+const ZK_FREEZE_MS: std::ops::Range<u64> = 1000..7000;
+
 /// A kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Fault {
@@ -43,6 +52,8 @@ pub(crate) enum Fault {
     IndexLoss,
     /// kill -9 ZooKeeper, start it again with its data.
     ZkRestart,
+    /// SIGSTOP ZooKeeper for 1–7 s, SIGCONT it.
+    ZkFreeze,
     /// kill -9 a balancer, start it again.
     BalancerKill,
     /// Restart a balancer with its clock ±300 ms off (or back to 0).
@@ -53,12 +64,13 @@ pub(crate) enum Fault {
 
 impl Fault {
     /// Every kind, in report order.
-    pub(crate) const ALL: [Fault; 8] = [
+    pub(crate) const ALL: [Fault; 9] = [
         Fault::NodeKill,
         Fault::NodePause,
         Fault::PartitionNode,
         Fault::IndexLoss,
         Fault::ZkRestart,
+        Fault::ZkFreeze,
         Fault::BalancerKill,
         Fault::ClockSkew,
         Fault::PartitionZk,
@@ -72,6 +84,7 @@ impl Fault {
             Fault::PartitionNode => "partition-node",
             Fault::IndexLoss => "index-loss",
             Fault::ZkRestart => "zk-restart",
+            Fault::ZkFreeze => "zk-freeze",
             Fault::BalancerKill => "balancer-kill",
             Fault::ClockSkew => "clock-skew",
             Fault::PartitionZk => "partition-zk",
@@ -296,6 +309,13 @@ impl Loop {
                 self.hold(hold).await;
                 ("zookeeper".into(), c.start_zk().await)
             }
+            Fault::ZkFreeze => {
+                c.zk.lock().await.freeze();
+                let hold = self.rng.random_range(ZK_FREEZE_MS);
+                self.hold(hold).await;
+                c.zk.lock().await.thaw();
+                (format!("zookeeper ({hold} ms)"), Ok(()))
+            }
             Fault::BalancerKill => {
                 let offset = {
                     let mut bal = c.balancers[b].lock().await;
@@ -391,6 +411,10 @@ mod tests {
         assert_eq!(
             parse_faults("zk-restart,node-kill,node-kill").unwrap(),
             [Fault::NodeKill, Fault::ZkRestart]
+        );
+        assert_eq!(
+            parse_faults("zk-freeze, partition-zk").unwrap(),
+            [Fault::ZkFreeze, Fault::PartitionZk]
         );
         assert!(parse_faults("node-kil").unwrap_err().contains("known"));
     }
