@@ -243,10 +243,16 @@ fn tokens_went_back(polls: &[Poll]) -> Vec<TokenWentBack> {
     let mut claims: BTreeMap<&str, Vec<(u64, &Poll)>> = BTreeMap::new();
     for p in polls {
         if let Some(token) = p.token() {
-            reports.entry(p.balancer.as_str()).or_default().push((token, p));
+            reports
+                .entry(p.balancer.as_str())
+                .or_default()
+                .push((token, p));
         }
         if let Some(Some(token)) = p.claim() {
-            claims.entry(p.balancer.as_str()).or_default().push((token, p));
+            claims
+                .entry(p.balancer.as_str())
+                .or_default()
+                .push((token, p));
         }
     }
     let reports: BTreeMap<&str, Highest> = reports
@@ -441,12 +447,12 @@ mod tests {
         assert_eq!(counts(&r), (1, 9));
         let e = &r.two_leaders[0];
         // b1 at 100 ms and b2 at 1000 ms are certainly less than 1 s
-        // apart, b1 at 1900 ms and b2 at 2800 ms too.
+        // apart, b1 at 1900 ms and b2 at 2800 ms (answered at 2802) too.
         assert_eq!(
             e.span,
             Span {
                 from_us: 100 * MS,
-                to_us: 2803 * MS
+                to_us: 2802 * MS
             }
         );
         let [a, b] = &e.first_pair;
