@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chaos::history::Op;
+use chaos::leader_checker::{Span, Stop};
 use chaos::leader_polls::Poll;
 use tokio::sync::{Mutex, watch};
 
@@ -196,7 +197,20 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<Recorded> {
     }
 
     let report = chaos::checker::check(&ops, &plan.check);
-    let leaders = chaos::leader_checker::check(&polls, &plan.leader_check);
+    let stops: Vec<Stop> = faults
+        .events
+        .iter()
+        .filter_map(|e| {
+            Some(Stop {
+                balancer: e.stopped_gracefully.clone()?,
+                span: Span {
+                    from_us: (e.at_s * 1e6) as u64,
+                    to_us: (e.healed_at_s? * 1e6) as u64,
+                },
+            })
+        })
+        .collect();
+    let leaders = chaos::leader_checker::check(&polls, &stops, &plan.leader_check);
     let rss = std::mem::take(&mut *rss.lock().await);
     let summary = Summary::new(
         plan,

@@ -145,6 +145,10 @@ pub(crate) struct FaultEvent {
     pub(crate) healed_at_s: Option<f64>,
     /// What went wrong doing or healing it.
     pub(crate) error: Option<String>,
+    /// The balancer it stopped with SIGTERM (and started again), which
+    /// closes its ZooKeeper session on its way out.
+    #[serde(skip)]
+    pub(crate) stopped_gracefully: Option<String>,
 }
 
 /// What the nemesis did.
@@ -225,13 +229,16 @@ impl Loop {
             }
             let fault = next_fault(&mut self.round, &self.kinds, &mut self.rng);
             let at_s = self.start.elapsed().as_secs_f64();
-            let (target, result) = self.inflict(fault).await;
+            let node = self.rng.random_range(0..self.cluster.nodes.len());
+            let b = self.rng.random_range(0..self.cluster.balancers.len());
+            let (target, result) = self.inflict(fault, node, b).await;
             let event = FaultEvent {
                 kind: fault.name(),
                 target,
                 at_s,
                 healed_at_s: Some(self.start.elapsed().as_secs_f64()),
                 error: result.err().map(|e| format!("{e:#}")),
+                stopped_gracefully: (fault == Fault::ClockSkew).then(|| format!("b{}", b + 1)),
             };
             if let Some(e) = &event.error {
                 eprintln!("[chaos] fault {} on {}: {e}", event.kind, event.target);
@@ -254,12 +261,10 @@ impl Loop {
         }
     }
 
-    /// Does `fault`, holds it, heals it: what it hit, and whether it all
-    /// worked.
-    async fn inflict(&mut self, fault: Fault) -> (String, Result<()>) {
+    /// Does `fault` to data node `node` or balancer `b`, as it concerns,
+    /// holds it, heals it: what it hit, and whether it all worked.
+    async fn inflict(&mut self, fault: Fault, node: usize, b: usize) -> (String, Result<()>) {
         let c = self.cluster.clone();
-        let node = self.rng.random_range(0..c.nodes.len());
-        let b = self.rng.random_range(0..c.balancers.len());
         let node_name = format!("node{}", node + 1);
         let b_name = format!("b{}", b + 1);
         match fault {
@@ -451,6 +456,7 @@ mod tests {
                 at_s: 1.0,
                 healed_at_s: None,
                 error: None,
+                stopped_gracefully: None,
             }],
         }
         .counts(&[Fault::NodeKill, Fault::ZkRestart]);
