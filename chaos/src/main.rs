@@ -20,7 +20,9 @@ use crate::harness::{Plan, default_run_dir};
 
 /// Chaos harness for dlb: balancer processes, data nodes, index Redis,
 /// ZooKeeper; concurrent clients; faults; a history checked for lost
-/// writes, resurrected deletes and stale reads.
+/// writes, resurrected deletes and stale reads; the balancers' leadership
+/// polled and checked for two leaders at once and fencing tokens going
+/// back.
 #[derive(Debug, Parser)]
 #[command(name = "chaos")]
 struct Args {
@@ -33,6 +35,10 @@ struct Args {
     /// Write every operation here, one JSON object a line.
     #[arg(long)]
     history_jsonl: Option<PathBuf>,
+    /// Write every leadership poll (`GET /nodes` of one balancer) here,
+    /// one JSON object a line.
+    #[arg(long)]
+    polls_jsonl: Option<PathBuf>,
     /// Balancer processes.
     #[arg(long, default_value_t = 2)]
     balancers: usize,
@@ -53,8 +59,8 @@ struct Args {
     #[arg(long, default_value = "2s", value_parser = chaos::duration::parse)]
     client_timeout: Duration,
     /// Faults: all, none, or a comma-separated list of node-kill,
-    /// node-pause, partition-node, index-loss, zk-restart, balancer-kill,
-    /// clock-skew, partition-zk.
+    /// node-pause, partition-node, index-loss, zk-restart, zk-freeze,
+    /// balancer-kill, clock-skew, partition-zk.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Inject a fault beyond what R = 2 survives, to prove the checker
@@ -70,8 +76,8 @@ struct Args {
     /// still be stamped, ms (the request budget plus clock drift).
     #[arg(long, default_value_t = 10_000)]
     info_horizon_ms: u64,
-    /// Anomalies of each kind reported with their key histories (the
-    /// earliest); the rest are only counted.
+    /// Anomalies of each kind reported with their evidence (the earliest:
+    /// key histories, leadership answers); the rest are only counted.
     #[arg(long, default_value_t = 20)]
     max_detailed: usize,
     /// Sample every process's RSS this often (e.g. 60s) into the summary.
@@ -157,6 +163,10 @@ async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
                 .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
         }),
         check,
+        leader_check: chaos::leader_checker::Config {
+            max_detailed: args.max_detailed,
+            ..chaos::leader_checker::Config::default()
+        },
     };
     anyhow::ensure!(plan.shape.nodes >= 3, "--nodes must be at least 3");
     anyhow::ensure!(plan.shape.balancers >= 1, "--balancers must be at least 1");
@@ -165,14 +175,16 @@ async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
         "--clients and --keys must be positive"
     );
 
-    let (summary, ops) = harness::run(&plan, interrupted()).await?;
+    let harness::Recorded {
+        summary,
+        ops,
+        polls,
+    } = harness::run(&plan, interrupted()).await?;
     if let Some(path) = &args.history_jsonl {
-        let mut text = String::new();
-        for op in &ops {
-            text.push_str(&serde_json::to_string(op)?);
-            text.push('\n');
-        }
-        std::fs::write(path, text)?;
+        write_jsonl(path, &ops)?;
+    }
+    if let Some(path) = &args.polls_jsonl {
+        write_jsonl(path, &polls)?;
     }
     if let Some(path) = &args.summary_json {
         std::fs::write(path, serde_json::to_string_pretty(&summary)?)?;
@@ -189,6 +201,16 @@ async fn main_with(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes `items` to `path`, one JSON object a line.
+fn write_jsonl<T: serde::Serialize>(path: &std::path::Path, items: &[T]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for item in items {
+        text.push_str(&serde_json::to_string(item)?);
+        text.push('\n');
+    }
+    Ok(std::fs::write(path, text)?)
 }
 
 /// `--check-history`: checks a recorded history again.

@@ -257,12 +257,14 @@ impl Cluster {
         out
     }
 
-    /// Undoes every fault: thaws frozen nodes, removes partitions, starts
-    /// whatever is not running and restarts skewed balancers without skew.
+    /// Undoes every fault: thaws frozen nodes and ZooKeeper, removes
+    /// partitions, starts whatever is not running and restarts skewed
+    /// balancers without skew.
     pub(crate) async fn heal_all(&self) -> Result<()> {
         if let Some(p) = &self.partitions {
             p.lock().await.heal_all();
         }
+        self.zk.lock().await.thaw();
         for i in 0..self.nodes.len() {
             let mut node = self.nodes[i].lock().await;
             node.thaw();

@@ -1,7 +1,7 @@
 //! One chaos run, start to end: set up partitions and the cluster, run the
-//! clients with the nemesis and the RSS sampler, heal and settle, inject
-//! (if asked), read every key, stop everything, check the history and
-//! summarise it.
+//! clients with the nemesis, the leadership poller and the RSS sampler,
+//! heal and settle, inject (if asked), read every key, stop everything,
+//! check the histories and summarise them.
 //!
 //! - [`procs`]: child processes (kill, freeze, restart, RSS).
 //! - [`netfault`]: cgroup v2 + iptables partitions.
@@ -10,12 +10,14 @@
 //! - [`workload`]: the clients, the settle wait, the final reads, the
 //!   injected lost write.
 //! - [`nemesis`]: the faults.
+//! - [`poller`]: every balancer's view of leadership, polled.
 //! - [`summary`]: the JSON summary and the table.
 
 pub(crate) mod client;
 pub(crate) mod cluster;
 pub(crate) mod nemesis;
 pub(crate) mod netfault;
+pub(crate) mod poller;
 pub(crate) mod procs;
 pub(crate) mod summary;
 pub(crate) mod workload;
@@ -27,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chaos::history::Op;
+use chaos::leader_checker::{Span, Stop};
+use chaos::leader_polls::Poll;
 use tokio::sync::{Mutex, watch};
 
 use self::client::Http;
@@ -65,14 +69,24 @@ pub(crate) struct Plan {
     pub(crate) seed: u64,
     /// The checker's settings.
     pub(crate) check: chaos::checker::Config,
+    /// The leadership checker's settings.
+    pub(crate) leader_check: chaos::leader_checker::Config,
+}
+
+/// What a run leaves: its summary and both histories.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    /// The summary.
+    pub(crate) summary: Summary,
+    /// Every operation, final reads included, by invocation.
+    pub(crate) ops: Vec<Op>,
+    /// Every leadership poll, in the order the answers came.
+    pub(crate) polls: Vec<Poll>,
 }
 
 /// Runs the plan, stopping early (with everything cleaned up) when
-/// `interrupted` completes. Returns the summary and the full history.
-pub(crate) async fn run(
-    plan: &Plan,
-    interrupted: impl Future<Output = ()>,
-) -> Result<(Summary, Vec<Op>)> {
+/// `interrupted` completes.
+pub(crate) async fn run(plan: &Plan, interrupted: impl Future<Output = ()>) -> Result<Recorded> {
     let partitions = if plan.faults.iter().any(|f| f.is_partition()) {
         Some(Partitions::detect(&plan.run_id)?)
     } else {
@@ -93,7 +107,7 @@ pub(crate) async fn run(
     result
 }
 
-async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<(Summary, Vec<Op>)> {
+async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<Recorded> {
     let start = Instant::now();
     let urls = cluster.balancer_urls();
     let workload = Workload {
@@ -131,6 +145,8 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<(Summary, Vec<Op>
         start,
         stop_rx.clone(),
     ));
+    let (poll_stop_tx, poll_stop_rx) = watch::channel(false);
+    let poller = tokio::spawn(poller::run(workload.balancers.clone(), start, poll_stop_rx));
     let until = Instant::now() + plan.duration;
     let mut ops = workload::clients(&workload, &http, plan.seed, start, until).await;
     let _ = stop_tx.send(true);
@@ -169,6 +185,8 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<(Summary, Vec<Op>
     }
     let (finals, unanswered) = workload::final_reads(&workload, &keys, &http, start).await;
     ops.extend(finals);
+    let _ = poll_stop_tx.send(true);
+    let polls = poller.await.unwrap_or_default();
     if let Some(s) = sampler {
         sample_once(cluster, start, &rss).await;
         s.abort();
@@ -179,6 +197,20 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<(Summary, Vec<Op>
     }
 
     let report = chaos::checker::check(&ops, &plan.check);
+    let stops: Vec<Stop> = faults
+        .events
+        .iter()
+        .filter_map(|e| {
+            Some(Stop {
+                balancer: e.stopped_gracefully.clone()?,
+                span: Span {
+                    from_us: (e.at_s * 1e6) as u64,
+                    to_us: (e.healed_at_s? * 1e6) as u64,
+                },
+            })
+        })
+        .collect();
+    let leaders = chaos::leader_checker::check(&polls, &stops, &plan.leader_check);
     let rss = std::mem::take(&mut *rss.lock().await);
     let summary = Summary::new(
         plan,
@@ -189,12 +221,17 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<(Summary, Vec<Op>
             unanswered_final_reads: unanswered,
             unsettled,
             injected,
+            leaders,
             rss,
             run_dir: cluster.run_dir.clone(),
             wall_s: start.elapsed().as_secs_f64(),
         },
     );
-    Ok((summary, ops))
+    Ok(Recorded {
+        summary,
+        ops,
+        polls,
+    })
 }
 
 fn fault_names(faults: &[Fault]) -> String {

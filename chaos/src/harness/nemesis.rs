@@ -5,9 +5,9 @@
 //! partition between one balancer and the node), so with R = 2 no replica
 //! set ever has both members hurt. The *infrastructure* loop does one of
 //! the faults that touch no data node at a time (the index Redis losing its
-//! data, a ZooKeeper restart, a balancer killed and restarted, a balancer
-//! restarted with a skewed clock, a partition between a balancer and
-//! ZooKeeper). Each loop waits 1–3 s, takes the next kind of its rounds
+//! data, a ZooKeeper restart, ZooKeeper frozen, a balancer killed and
+//! restarted, a balancer restarted with a skewed clock, a partition between
+//! a balancer and ZooKeeper). Each loop waits 1–3 s, takes the next kind of its rounds
 //! (each round every enabled kind once, shuffled, so a short run still
 //! sees each kind), does it, holds it a few seconds and heals it; a stop
 //! request heals at once. Faults are counted by kind and logged with their
@@ -30,6 +30,15 @@ use super::cluster::Cluster;
 /// `max_clock_drift_ms` (1000).
 pub(crate) const SKEW_MS: i64 = 300;
 
+/// How long the freeze fault stops ZooKeeper, ms: uniform over 1–7 s
+/// around the balancers' session timeout S (the harness sets no
+/// `zookeeper_session_ms`, so 5000 ms). Below S/2 (a quarter of the
+/// freezes) the leader's lease must carry it through; between S/2 and S
+/// (over a third) the leader must stop claiming although its session
+/// survives; beyond S (a third) ZooKeeper expires the sessions when it
+/// resumes and a leader is elected again.
+const ZK_FREEZE_MS: std::ops::Range<u64> = 1000..7000;
+
 /// A kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Fault {
@@ -43,6 +52,8 @@ pub(crate) enum Fault {
     IndexLoss,
     /// kill -9 ZooKeeper, start it again with its data.
     ZkRestart,
+    /// SIGSTOP ZooKeeper for 1–7 s, SIGCONT it.
+    ZkFreeze,
     /// kill -9 a balancer, start it again.
     BalancerKill,
     /// Restart a balancer with its clock ±300 ms off (or back to 0).
@@ -53,12 +64,13 @@ pub(crate) enum Fault {
 
 impl Fault {
     /// Every kind, in report order.
-    pub(crate) const ALL: [Fault; 8] = [
+    pub(crate) const ALL: [Fault; 9] = [
         Fault::NodeKill,
         Fault::NodePause,
         Fault::PartitionNode,
         Fault::IndexLoss,
         Fault::ZkRestart,
+        Fault::ZkFreeze,
         Fault::BalancerKill,
         Fault::ClockSkew,
         Fault::PartitionZk,
@@ -72,6 +84,7 @@ impl Fault {
             Fault::PartitionNode => "partition-node",
             Fault::IndexLoss => "index-loss",
             Fault::ZkRestart => "zk-restart",
+            Fault::ZkFreeze => "zk-freeze",
             Fault::BalancerKill => "balancer-kill",
             Fault::ClockSkew => "clock-skew",
             Fault::PartitionZk => "partition-zk",
@@ -132,6 +145,10 @@ pub(crate) struct FaultEvent {
     pub(crate) healed_at_s: Option<f64>,
     /// What went wrong doing or healing it.
     pub(crate) error: Option<String>,
+    /// The balancer it stopped with SIGTERM (and started again), which
+    /// closes its ZooKeeper session on its way out.
+    #[serde(skip)]
+    pub(crate) stopped_gracefully: Option<String>,
 }
 
 /// What the nemesis did.
@@ -212,13 +229,16 @@ impl Loop {
             }
             let fault = next_fault(&mut self.round, &self.kinds, &mut self.rng);
             let at_s = self.start.elapsed().as_secs_f64();
-            let (target, result) = self.inflict(fault).await;
+            let node = self.rng.random_range(0..self.cluster.nodes.len());
+            let b = self.rng.random_range(0..self.cluster.balancers.len());
+            let (target, result) = self.inflict(fault, node, b).await;
             let event = FaultEvent {
                 kind: fault.name(),
                 target,
                 at_s,
                 healed_at_s: Some(self.start.elapsed().as_secs_f64()),
                 error: result.err().map(|e| format!("{e:#}")),
+                stopped_gracefully: (fault == Fault::ClockSkew).then(|| format!("b{}", b + 1)),
             };
             if let Some(e) = &event.error {
                 eprintln!("[chaos] fault {} on {}: {e}", event.kind, event.target);
@@ -241,12 +261,10 @@ impl Loop {
         }
     }
 
-    /// Does `fault`, holds it, heals it: what it hit, and whether it all
-    /// worked.
-    async fn inflict(&mut self, fault: Fault) -> (String, Result<()>) {
+    /// Does `fault` to data node `node` or balancer `b`, as it concerns,
+    /// holds it, heals it: what it hit, and whether it all worked.
+    async fn inflict(&mut self, fault: Fault, node: usize, b: usize) -> (String, Result<()>) {
         let c = self.cluster.clone();
-        let node = self.rng.random_range(0..c.nodes.len());
-        let b = self.rng.random_range(0..c.balancers.len());
         let node_name = format!("node{}", node + 1);
         let b_name = format!("b{}", b + 1);
         match fault {
@@ -295,6 +313,13 @@ impl Loop {
                 let hold = self.rng.random_range(1000..3000);
                 self.hold(hold).await;
                 ("zookeeper".into(), c.start_zk().await)
+            }
+            Fault::ZkFreeze => {
+                c.zk.lock().await.freeze();
+                let hold = self.rng.random_range(ZK_FREEZE_MS);
+                self.hold(hold).await;
+                c.zk.lock().await.thaw();
+                (format!("zookeeper ({hold} ms)"), Ok(()))
             }
             Fault::BalancerKill => {
                 let offset = {
@@ -392,6 +417,10 @@ mod tests {
             parse_faults("zk-restart,node-kill,node-kill").unwrap(),
             [Fault::NodeKill, Fault::ZkRestart]
         );
+        assert_eq!(
+            parse_faults("zk-freeze, partition-zk").unwrap(),
+            [Fault::ZkFreeze, Fault::PartitionZk]
+        );
         assert!(parse_faults("node-kil").unwrap_err().contains("known"));
     }
 
@@ -427,6 +456,7 @@ mod tests {
                 at_s: 1.0,
                 healed_at_s: None,
                 error: None,
+                stopped_gracefully: None,
             }],
         }
         .counts(&[Fault::NodeKill, Fault::ZkRestart]);

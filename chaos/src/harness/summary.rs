@@ -1,11 +1,14 @@
 //! The run's summary: the JSON written to `--summary-json` and the short
-//! table printed at the end.
+//! table printed at the end. Both checkers' anomalies count alike: any
+//! makes the run fail.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chaos::checker::{Anomaly, Report};
 use chaos::history::{Kind, Op, Outcome};
+use chaos::leader_checker::{self, Span};
+use chaos::leader_polls::Poll;
 use serde::Serialize;
 
 use super::Plan;
@@ -31,6 +34,8 @@ pub(crate) struct Extras {
     pub(crate) unsettled: Vec<String>,
     /// The injected put, if any.
     pub(crate) injected: Option<Op>,
+    /// The leadership checker's report.
+    pub(crate) leaders: leader_checker::Report,
     /// RSS series per process (the harness itself as `chaos`).
     pub(crate) rss: BTreeMap<String, Vec<RssSample>>,
     /// Logs and configs.
@@ -59,7 +64,7 @@ pub(crate) struct Summary {
     acked_deletes: usize,
     faults: BTreeMap<&'static str, usize>,
     fault_log: Vec<FaultEvent>,
-    /// Anomalies per kind.
+    /// Anomalies per kind, the leadership checker's included.
     pub(crate) anomalies: BTreeMap<&'static str, usize>,
     /// The first anomalies of each kind (`--max-detailed`) with their key
     /// histories.
@@ -71,6 +76,9 @@ pub(crate) struct Summary {
     pub(crate) unanswered_final_reads: usize,
     unsettled: Vec<String>,
     injected: Option<Op>,
+    /// What the leadership poller saw: counts, and the evidence of its
+    /// anomalies.
+    leadership: leader_checker::Report,
     rss_kib: BTreeMap<String, Vec<RssSample>>,
     run_dir: String,
 }
@@ -109,6 +117,8 @@ impl Summary {
         }
         let mut details = report.anomalies;
         details.sort_by_key(|a| a.kind);
+        let mut anomalies = report.counts;
+        anomalies.extend(extras.leaders.counts.clone());
         Summary {
             duration_s: plan.duration.as_secs_f64(),
             wall_s: extras.wall_s,
@@ -125,7 +135,7 @@ impl Summary {
             acked_deletes,
             faults: faults.counts(&plan.faults),
             fault_log: faults.events.clone(),
-            anomalies: report.counts,
+            anomalies,
             anomaly_details: details,
             worst_cross_balancer_lag_ms: report.worst_cross_balancer_lag_ms,
             lag_bound_ms: plan.check.lag_bound_us as f64 / 1000.0,
@@ -133,6 +143,7 @@ impl Summary {
             unanswered_final_reads: extras.unanswered_final_reads,
             unsettled: extras.unsettled,
             injected: extras.injected,
+            leadership: extras.leaders,
             rss_kib: extras.rss,
             run_dir: extras.run_dir.display().to_string(),
         }
@@ -178,6 +189,7 @@ impl Summary {
         );
         line("faults", list(&self.faults));
         line("anomalies", list(&self.anomalies));
+        line("leader polls", self.leader_polls());
         line(
             "worst cross-balancer lag",
             match self.worst_cross_balancer_lag_ms {
@@ -203,6 +215,61 @@ impl Summary {
                 ),
             );
         }
+        for e in self.leadership.two_leaders.iter().take(5) {
+            let [a, b] = &e.first_pair;
+            line(
+                "  two_leaders",
+                format!(
+                    "{} ({}) and {} ({}) from {:.3} s to {:.3} s, {} pairs; the first sent at {:.3} s and {:.3} s",
+                    a.balancer,
+                    token(a),
+                    b.balancer,
+                    token(b),
+                    s(e.span.from_us),
+                    s(e.span.to_us),
+                    e.pairs,
+                    s(a.sent_us),
+                    s(b.sent_us),
+                ),
+            );
+        }
+        for w in self.leadership.token_went_back.iter().take(5) {
+            line(
+                "  token_went_back",
+                format!("at {:.3} s: {}", s(w.later.sent_us), w.what),
+            );
+        }
         out
     }
+
+    /// The leadership poller's counts, one line.
+    fn leader_polls(&self) -> String {
+        let l = &self.leadership;
+        let longest = match l.longest_without_leader {
+            Some(span @ Span { from_us, to_us }) => format!(
+                "{:.1} s ({:.1}–{:.1} s)",
+                s(span.len_us()),
+                s(from_us),
+                s(to_us)
+            ),
+            None => "none".to_string(),
+        };
+        format!(
+            "{} polls, {} answered, {} claims, {} leader changes, longest without a leader {longest}",
+            l.polls, l.answers, l.claims, l.leader_changes
+        )
+    }
+}
+
+/// The token an answer reports, in words.
+fn token(poll: &Poll) -> String {
+    match poll.token() {
+        Some(t) => format!("token {t}"),
+        None => "token unknown".to_string(),
+    }
+}
+
+/// µs since the run started as seconds.
+fn s(us: u64) -> f64 {
+    us as f64 / 1e6
 }
