@@ -14,7 +14,7 @@ use memreport::NodeSpec;
 use memreport::settings::millis;
 use serde::Deserialize;
 
-use crate::server::Limits;
+use frontdoor::Limits;
 
 /// Everything the agent needs.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

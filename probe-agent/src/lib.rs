@@ -12,8 +12,9 @@
 //! - [`cgroup`]: the memory limit of a process's cgroup (v1 or v2).
 //! - [`sampler`]: the sampling loop; publishes each report.
 //! - [`http`]: `/report` (and its long poll), `/metrics`, `/healthz`.
-//! - [`server`]: the HTTP connections: a connection limit, a header-read
-//!   and an idle timeout.
+//!
+//! Its HTTP connections are bounded by the [`frontdoor`] it shares with
+//! the balancer: a connection limit, a header-read and an idle timeout.
 //! - [`metrics`]: the agent's Prometheus metrics.
 //! - [`registration`]: the agent's ZooKeeper entries.
 
@@ -26,7 +27,6 @@ pub mod redis_probe;
 pub mod redis_process;
 pub mod registration;
 pub mod sampler;
-pub mod server;
 
 use std::sync::Arc;
 
@@ -82,7 +82,16 @@ pub async fn run(
         reports: latest,
         metrics,
     };
-    server::serve(listener, config.limits(), state, shutdown).await;
+    let closed = {
+        let metrics = state.metrics.clone();
+        move |why: &'static str| metrics.connection_closed(why)
+    };
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(http::route(&state, req).await) }
+    });
+    let grace = std::time::Duration::from_secs(2);
+    frontdoor::serve(listener, config.limits(), service, closed, shutdown, grace).await;
     let _ = stop.send(true);
     let _ = sampling.await;
     if let Some(registering) = registering {
