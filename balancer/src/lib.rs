@@ -5,8 +5,10 @@
 //! # Layout
 //!
 //! **Follow one GET** (`GET /cache/{key}`), one line per file:
-//! 1. `http/mod.rs`: the accept loop hands the connection to hyper.
-//! 2. `http/routes.rs`: `dispatch` picks `get`, which checks the key
+//! 1. `http/mod.rs`: the `frontdoor` crate accepts the connection;
+//!    `http/stack.rs` passes the request through its tower layers
+//!    (metrics, body, load shedding, deadline).
+//! 2. `http/routes.rs`: `cache` picks `get`, which checks the key
 //!    (`http/body.rs`) and calls [`ops::Ops::get`].
 //! 3. `ops/read.rs`: near cache ([`near`]) → location cache
 //!    ([`locations`]) → index ([`index`]) → hashing fallback
@@ -17,8 +19,9 @@
 //!    rejection mapped to a status in `http/rejection.rs`.
 //!
 //! **Follow one POST** (`POST /cache`):
-//! 1. `http/routes.rs`: `put` reads and checks the body (`http/body.rs`)
-//!    and calls [`ops::Ops::put`].
+//! 1. `http/stack.rs` reads the body (`http/upload.rs`), then
+//!    `http/routes.rs`: `put` checks it (`http/body.rs`) and calls
+//!    [`ops::Ops::put`].
 //! 2. `ops/write.rs`: [`replicas::count`] and [`replicas::propose`] (over
 //!    [`placement`] and [`rendezvous`]) choose the set; the [`index`]
 //!    claims it, while `ops/search.rs` looks for copies already on nodes,
@@ -45,7 +48,7 @@
 //! The request path imports none of it.
 //!
 //! Set-up: [`config`]; domain errors: [`error`]; what operations answer:
-//! [`answer`].
+//! [`answer`]; the log of failed requests: [`failures`].
 
 pub mod acks;
 pub mod answer;
@@ -53,6 +56,7 @@ pub mod backend;
 pub mod background;
 pub mod config;
 pub mod error;
+pub mod failures;
 pub mod fallback;
 pub mod hlc;
 mod http;
@@ -78,6 +82,7 @@ use tokio::sync::watch;
 use crate::backend::{Backend, BackendError};
 use crate::background::coordinator::Coordinator;
 use crate::config::Config;
+use crate::failures::FailureLog;
 use crate::index::Index;
 use crate::locations::LocationCache;
 use crate::metrics::Metrics;
@@ -107,6 +112,8 @@ pub struct App {
     pub repairs: Arc<RepairQueue>,
     /// What ZooKeeper says.
     pub coordinator: Coordinator,
+    /// The log of failed requests, kept short under errors.
+    pub failures: Arc<FailureLog>,
 }
 
 impl App {
@@ -159,6 +166,7 @@ impl App {
             },
         };
         let coordinator = Coordinator::new(config.zookeeper(), config.balancer_id());
+        let failures = Arc::new(FailureLog::new(config.server.failure_log_interval));
         Ok(App {
             config,
             ops,
@@ -169,6 +177,7 @@ impl App {
             metrics,
             repairs,
             coordinator,
+            failures,
         })
     }
 }

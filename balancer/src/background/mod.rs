@@ -13,6 +13,7 @@
 //! - [`repair`]: the repair queue and the resync of returning nodes;
 //! - [`rebuild`]: the index's completeness check, and its rebuild from
 //!   the nodes after it lost its data (paced by [`pace`], as resyncs are);
+//! - the failure log's count lines ([`crate::failures`]);
 //! - the caches' invalidation streams (near cache, location cache) and
 //!   the index's health ping, which live with what they serve.
 //!
@@ -103,6 +104,8 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
     ];
     let (a, s) = (app.clone(), stop.clone());
     tasks.push(tokio::spawn(async move { a.locations.run(s).await }));
+    let (a, s) = (app.clone(), stop.clone());
+    tasks.push(tokio::spawn(async move { a.failures.run(s).await }));
     let (a, s) = (app.clone(), stop.clone());
     tasks.push(tokio::spawn(async move {
         a.index.watch(a.config.timeouts.index_retry, s).await;

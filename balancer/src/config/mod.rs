@@ -20,6 +20,7 @@ mod cli;
 mod failure;
 mod identity;
 mod sections;
+mod server;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -35,6 +36,7 @@ pub use self::sections::{
     Choices, Limits, PlacementConfig, RepairConfig, ReplicationConfig, TestingConfig, Timeouts,
     WriteAck,
 };
+pub use self::server::ServerConfig;
 
 /// Everything the balancer needs to run. Every field has a default, so an
 /// empty file is a valid configuration for the one-machine local stack.
@@ -77,6 +79,8 @@ pub struct Config {
     pub repair: RepairConfig,
     /// Time budgets.
     pub timeouts: Timeouts,
+    /// Bounds on client connections and requests.
+    pub server: ServerConfig,
     /// How often each node's memory is sampled with `INFO`. Whole
     /// milliseconds, key `sample_interval_ms`. Default 1000 ms.
     #[serde(
@@ -146,6 +150,7 @@ impl Default for Config {
             failure: FailureConfig::default(),
             repair: RepairConfig::default(),
             timeouts: Timeouts::default(),
+            server: ServerConfig::default(),
             sample_interval: Duration::from_millis(1000),
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
             near_cache_bytes: 64 * 1024 * 1024,
@@ -213,6 +218,9 @@ impl Config {
             return invalid("limits must be positive".into());
         }
         if let Some(problem) = self.failure.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.server.problem() {
             return invalid(problem);
         }
         if self.repair.has_zero() {

@@ -38,6 +38,12 @@ pub(crate) enum Rejection {
     /// The request took longer than its budget.
     #[error("request timed out")]
     Timeout,
+    /// The body did not arrive within its deadline.
+    #[error("the request body did not arrive in time")]
+    SlowBody,
+    /// Too many requests in flight; try again shortly.
+    #[error("too many requests in flight; retry later")]
+    Overloaded,
     /// The cache operation failed.
     #[error(transparent)]
     Failed(#[from] Error),
@@ -62,6 +68,8 @@ impl Rejection {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
             Rejection::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            Rejection::SlowBody => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            Rejection::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Rejection::Failed(e) => match e {
                 Error::NoNodes => (StatusCode::SERVICE_UNAVAILABLE, "no_nodes"),
                 Error::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
@@ -111,6 +119,8 @@ mod tests {
                 "route_not_found",
             ),
             (Rejection::Timeout, 504, "timeout"),
+            (Rejection::SlowBody, 408, "body_timeout"),
+            (Rejection::Overloaded, 503, "overloaded"),
             (Error::NoNodes.into(), 503, "no_nodes"),
             (Error::NotJson.into(), 502, "stored_value_not_json"),
             (

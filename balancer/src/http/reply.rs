@@ -2,10 +2,11 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
 use super::rejection::{Rejection, error_body};
+use crate::failures::FailureLog;
 
 /// The response type every handler returns.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -35,17 +36,26 @@ pub(super) fn empty(status: StatusCode) -> Reply {
 }
 
 /// The rejection's status and JSON body; the one place rejections become
-/// responses.
-pub(super) fn rejected(e: &Rejection) -> Reply {
-    let (status, _) = e.status_and_code();
+/// responses. Server errors go to the failure log, which keeps it short.
+pub(super) fn rejected(failures: &FailureLog, e: &Rejection) -> Reply {
+    let (status, code) = e.status_and_code();
     if status.is_server_error() {
-        tracing::warn!(error = %e, %status, "request failed");
+        failures.failed(code, status.as_u16(), e);
     }
     let mut response = json(status, e.body());
-    if let Rejection::MethodNotAllowed { allowed, .. } = e {
-        response
-            .headers_mut()
-            .insert(hyper::header::ALLOW, HeaderValue::from_static(allowed));
+    let headers = response.headers_mut();
+    match e {
+        Rejection::MethodNotAllowed { allowed, .. } => {
+            headers.insert(ALLOW, HeaderValue::from_static(allowed));
+        }
+        Rejection::Overloaded => {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        // The rest of a slow body is not worth waiting for.
+        Rejection::SlowBody => {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        _ => {}
     }
     response
 }

@@ -30,6 +30,9 @@ pub struct Metrics {
     pub lookups: IntCounterVec,
     /// `dlb_index_errors_total`: index calls that failed or were skipped.
     pub index_errors: IntCounterVec,
+    /// `dlb_connections_closed_total{reason}`: client connections the
+    /// front door closed or refused (`slow_headers`, `idle`, `refused`).
+    connections_closed: IntCounterVec,
     /// `dlb_placements_total{node}`: new keys placed per node.
     pub placements: IntCounterVec,
     /// `dlb_failovers_total{op}`: reads served by a replica after the
@@ -120,6 +123,14 @@ impl Metrics {
                     "Index calls that failed or were skipped",
                 ),
                 &["kind"],
+            )
+            .expect("valid metric"),
+            connections_closed: IntCounterVec::new(
+                Opts::new(
+                    "dlb_connections_closed_total",
+                    "Client connections closed or refused by the front door's bounds",
+                ),
+                &["reason"],
             )
             .expect("valid metric"),
             placements: IntCounterVec::new(
@@ -246,7 +257,7 @@ impl Metrics {
             leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
                 .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 27] = [
+        let families: [Box<dyn prometheus::core::Collector>; 28] = [
             Box::new(m.index_rebuilding.clone()),
             Box::new(m.index_rebuild_keys.clone()),
             Box::new(m.clock_drift.clone()),
@@ -268,6 +279,7 @@ impl Metrics {
             Box::new(m.latency.clone()),
             Box::new(m.lookups.clone()),
             Box::new(m.index_errors.clone()),
+            Box::new(m.connections_closed.clone()),
             Box::new(m.placements.clone()),
             Box::new(m.node_used.clone()),
             Box::new(m.node_capacity.clone()),

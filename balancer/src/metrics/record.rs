@@ -14,6 +14,11 @@ impl Metrics {
         self.latency_histograms[op as usize].observe(seconds);
     }
 
+    /// The front door closed or refused a client connection, for `reason`.
+    pub fn connection_closed(&self, reason: &str) {
+        self.connections_closed.with_label_values(&[reason]).inc();
+    }
+
     /// A request or check to `node` failed: counts it toward the node's
     /// ejection after `eject_after` in a row, and counts the ejection.
     pub fn count_failure(&self, node: &Node, error: &dyn std::fmt::Display, eject_after: u32) {

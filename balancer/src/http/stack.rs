@@ -1,0 +1,120 @@
+//! The balancer's HTTP service, as a tower stack.
+//!
+//! A cache request passes, outermost first:
+//! 1. [`Measure`]: the request's metrics, whatever answered it;
+//! 2. the errors of the layers below become replies: 503 `overloaded`
+//!    with `Retry-After`, 504 `timeout`;
+//! 3. [`Upload`]: the body, read whole within `server.body_timeout_ms`;
+//! 4. load shedding over a concurrency limit (`server.max_in_flight`): a
+//!    request that finds every slot taken is answered at once, not
+//!    queued behind the others;
+//! 5. the request deadline (`timeouts.request_ms`);
+//! 6. [`routes::cache`], the handlers.
+//!
+//! The operator routes (`/nodes`, `/metrics`, `/healthz`, `/readyz`)
+//! skip the bounds, so an overloaded balancer can still be watched.
+//! Connections are bounded before any of this, by the `frontdoor` crate.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::future::Either;
+use hyper::Request;
+use hyper::body::Incoming;
+use tower::layer::layer_fn;
+use tower::load_shed::error::Overloaded;
+use tower::util::{BoxCloneService, Oneshot};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+
+use super::measure::Measure;
+use super::rejection::Rejection;
+use super::reply::{self, Reply};
+use super::routes;
+use super::upload::Upload;
+use crate::App;
+
+/// The bounded service cache requests go through. Its layers' errors are
+/// already replies when they leave it: the error type is never used.
+type CacheStack = BoxCloneService<Request<Incoming>, Reply, BoxError>;
+
+/// An operator request's answer.
+type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
+
+/// Every request's first stop: cache routes to the bounded stack, the
+/// rest straight to their handlers.
+#[derive(Clone)]
+pub(super) struct Front {
+    app: Arc<App>,
+    cache: CacheStack,
+}
+
+impl Front {
+    /// The service of `app`, with the bounds its configuration sets.
+    pub(super) fn new(app: Arc<App>) -> Front {
+        let handler = {
+            let app = app.clone();
+            tower::service_fn(move |req: Request<Bytes>| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(routes::cache(&app, req).await) }
+            })
+        };
+        let bounded = ServiceBuilder::new()
+            .load_shed()
+            .concurrency_limit(app.config.server.max_in_flight)
+            .timeout(app.config.timeouts.request)
+            .service(handler);
+        let (metrics, failures, upload_app) =
+            (app.metrics.clone(), app.failures.clone(), app.clone());
+        let cache = ServiceBuilder::new()
+            .layer(layer_fn(move |inner| Measure {
+                inner,
+                metrics: metrics.clone(),
+            }))
+            .map_result(move |answer: Result<Reply, BoxError>| {
+                Ok::<_, BoxError>(
+                    answer.unwrap_or_else(|e| reply::rejected(&failures, &rejection_of(&e))),
+                )
+            })
+            .layer(layer_fn(move |inner| Upload {
+                inner,
+                app: upload_app.clone(),
+            }))
+            .service(bounded);
+        Front {
+            app,
+            cache: BoxCloneService::new(cache),
+        }
+    }
+}
+
+impl Service<Request<Incoming>> for Front {
+    type Response = Reply;
+    type Error = BoxError;
+    type Future = Either<Oneshot<CacheStack, Request<Incoming>>, AdminAnswer>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        if routes::is_cache(req.uri().path()) {
+            return Either::Left(self.cache.clone().oneshot(req));
+        }
+        let app = self.app.clone();
+        Either::Right(Box::pin(async move { Ok(routes::admin(&app, req).await) }))
+    }
+}
+
+/// What a layer's error means for the client: load shedding's
+/// `Overloaded`, or else the deadline's `Elapsed` (the handlers never
+/// fail; they answer).
+fn rejection_of(e: &BoxError) -> Rejection {
+    if e.is::<Overloaded>() {
+        Rejection::Overloaded
+    } else {
+        Rejection::Timeout
+    }
+}
