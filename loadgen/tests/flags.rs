@@ -275,8 +275,7 @@ async fn hdr_out_writes_corrected_and_uncorrected_distributions() {
         );
         let last = text
             .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .last()
+            .rfind(|l| !l.starts_with('#') && !l.is_empty())
             .unwrap();
         let fields: Vec<&str> = last.split_whitespace().collect();
         assert_eq!(&fields[1..], ["1.000000000000", "300"], "{file}");
@@ -401,7 +400,7 @@ async fn the_source_column_tells_near_hits_from_node_reads() {
     let node = sources.iter().filter(|s| *s == "node").count();
     assert_eq!(near + node, 300, "every get hit says where it came from");
     assert!(
-        node >= 1 && node <= 40,
+        (1..=40).contains(&node),
         "each key is read from a node about once: {node}"
     );
     std::fs::remove_dir_all(dir).unwrap();
