@@ -281,7 +281,7 @@ impl Summary {
             let kinds: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let l = &s.latency_ms;
             out.push_str(&format!(
-                "{:<7} {:>9} {:>8} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2}  {}; {}\n",
+                "{:<7} {:>9} {:>8} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2}  {}{}\n",
                 s.op,
                 s.count,
                 errors,
@@ -293,7 +293,11 @@ impl Summary {
                 l.p999,
                 l.max,
                 statuses.join(" "),
-                kinds.join(" ")
+                if kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", kinds.join(" "))
+                }
             ));
         }
         let target = self
@@ -361,7 +365,8 @@ mod tests {
         assert_eq!(s.received_bytes_per_s, 1280.0);
         assert!((t.service().max() as f64 - 2_500_000.0).abs() < 5_000.0);
         let table = s.table();
-        assert!(table.contains("200=2 404=1;"), "{table}");
+        assert!(table.contains("200=2 404=1\n"), "{table}");
+        assert!(table.contains("503=1; http_503=1 timeout=1\n"), "{table}");
         assert!(table.contains("http_503=1"), "{table}");
         assert!(
             table.contains("(target 2 req/s); bodies sent 1000.0 B/s, received 1.2 KiB/s"),
