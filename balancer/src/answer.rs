@@ -20,6 +20,27 @@ pub struct Found {
     pub ttl_ms: Option<u64>,
     /// The version's timestamp, as the write that made it answered.
     pub version: Arc<str>,
+    /// Where the value came from.
+    pub source: Source,
+}
+
+/// Where a read hit was served from, as `X-Cache-Source` tells the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The balancer's near cache: no Redis round trip.
+    Near,
+    /// A data node (the one named in `X-Cache-Node`).
+    Node,
+}
+
+impl Source {
+    /// The header value: `near` or `node`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Near => "near",
+            Source::Node => "node",
+        }
+    }
 }
 
 impl Found {
@@ -62,6 +83,7 @@ mod tests {
             json: Bytes::new(),
             ttl_ms,
             version: Arc::from("1.000000.b"),
+            source: Source::Node,
         };
         assert_eq!(found(None).ttl_seconds(), None);
         assert_eq!(found(Some(1)).ttl_seconds(), Some(1));

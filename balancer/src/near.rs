@@ -38,7 +38,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::answer::Found;
+use crate::answer::{Found, Source};
 use crate::metrics::Metrics;
 use crate::nodes::{Membership, NodeTable};
 use crate::tracking::store::{Store, Ticket};
@@ -132,6 +132,7 @@ impl NearCache {
         }
         let entry = self.store.get(key, expired)?;
         Some(Found {
+            source: Source::Near,
             node: entry.node,
             json: entry.json,
             version: entry.version,

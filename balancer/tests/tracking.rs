@@ -212,7 +212,7 @@ async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_answers_the_version_its_write_answered_from_a_node_or_from_near() {
+async fn a_read_answers_the_version_its_write_answered_and_says_node_or_near() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
@@ -222,10 +222,11 @@ async fn a_read_answers_the_version_its_write_answered_from_a_node_or_from_near(
         let r = http.post_json(&format!("{}/cache", b.url), &body).await;
         let version = r.unwrap().json()["version"].as_str().unwrap().to_string();
         let near = lookups(&b, "near_cache");
-        for _ in 0..2 {
+        for source in ["node", "near"] {
             let r = http.get(&format!("{}/cache/k", b.url)).await.unwrap();
             assert_eq!(r.json()["value"], round);
             assert_eq!(r.headers["x-cache-version"], version.as_str());
+            assert_eq!(r.headers["x-cache-source"], source, "round {round}");
         }
         assert_eq!(
             lookups(&b, "near_cache"),

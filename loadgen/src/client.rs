@@ -1,14 +1,20 @@
-//! Sends one request to the balancer's HTTP API and says how it went.
+//! Sends one request to the balancer's HTTP API and says how it went:
+//! to the next target in the weighted cycle, with the extra headers asked
+//! for, counting body bytes both ways.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request as HttpRequest};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::targets::{self, Target};
 use crate::workload::{Op, Request};
 
 /// How a request ended.
@@ -18,91 +24,148 @@ pub struct Response {
     pub status: u16,
     /// The `X-Cache-Node` header, if any.
     pub nodes: Option<String>,
+    /// The `X-Cache-Source` header (`near` or `node`), if any.
+    pub source: Option<String>,
+    /// Response body bytes.
+    pub bytes_received: u64,
     /// What went wrong, if the request failed.
     pub error: Option<String>,
 }
 
-/// A keep-alive HTTP client for one balancer.
+impl Response {
+    fn failed(error: String) -> Response {
+        Response {
+            status: 0,
+            nodes: None,
+            source: None,
+            bytes_received: 0,
+            error: Some(error),
+        }
+    }
+}
+
+/// A keep-alive HTTP client for one or more balancers.
 #[derive(Debug, Clone)]
 pub struct Client {
-    base: String,
+    bases: Arc<[String]>,
+    cycle: Arc<[usize]>,
+    next: Arc<AtomicUsize>,
+    headers: Arc<[(HeaderName, HeaderValue)]>,
     http: HyperClient<HttpConnector, Full<Bytes>>,
     timeout: Duration,
 }
 
 impl Client {
-    /// A client for `base` (e.g. `http://127.0.0.1:3100`).
-    pub fn new(base: &str, connections: usize, timeout: Duration) -> Client {
+    /// A client for `targets` (at least one), sending `headers` with every
+    /// request.
+    pub fn new(
+        targets: &[Target],
+        headers: &[(HeaderName, HeaderValue)],
+        connections: usize,
+        timeout: Duration,
+    ) -> Client {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(connections)
             .build(connector);
         Client {
-            base: base.trim_end_matches('/').to_string(),
+            bases: targets.iter().map(|t| t.url.clone()).collect(),
+            cycle: targets::cycle(targets).into(),
+            next: Arc::new(AtomicUsize::new(0)),
+            headers: headers.into(),
             http,
             timeout,
         }
     }
 
-    /// Checks that the target answers `GET /healthz`.
+    /// Checks that every target answers `GET /healthz`.
     pub async fn check_reachable(&self) -> Result<(), String> {
-        let url = format!("{}/healthz", self.base);
-        let req = HttpRequest::get(&url)
+        for base in self.bases.iter() {
+            let url = format!("{base}/healthz");
+            match self.fetch(&url).await {
+                Ok((200..=299, _)) => {}
+                Ok((status, _)) => return Err(format!("{url} answered {status}")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /nodes` from the first target, parsed.
+    pub async fn nodes(&self) -> Result<serde_json::Value, String> {
+        let url = format!("{}/nodes", self.bases[0]);
+        let (_, body) = self.fetch(&url).await?;
+        serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))
+    }
+
+    /// A plain GET within 3 s: the status and body.
+    async fn fetch(&self, url: &str) -> Result<(u16, Bytes), String> {
+        let req = HttpRequest::get(url)
             .body(Full::new(Bytes::new()))
-            .map_err(|e| format!("bad target URL {:?}: {e}", self.base))?;
-        match tokio::time::timeout(Duration::from_secs(3), self.http.request(req)).await {
-            Ok(Ok(r)) if r.status().is_success() => Ok(()),
-            Ok(Ok(r)) => Err(format!("{url} answered {}", r.status())),
-            Ok(Err(e)) => Err(format!("cannot reach {url}: {e}")),
-            Err(_) => Err(format!("{url} did not answer within 3 s")),
-        }
+            .map_err(|e| format!("bad target URL {url:?}: {e}"))?;
+        let exchange = async {
+            let res = self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+            let status = res.status().as_u16();
+            let body = res
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            Ok((status, body.to_bytes()))
+        };
+        tokio::time::timeout(Duration::from_secs(3), exchange)
+            .await
+            .map_err(|_| format!("{url} did not answer within 3 s"))?
     }
 
-    /// Sends a request and reads the whole response.
+    /// Sends a request to the next target and reads the whole response.
     pub async fn send(&self, request: &Request) -> Response {
-        match tokio::time::timeout(self.timeout, self.exchange(request)).await {
+        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.cycle.len();
+        let base = &self.bases[self.cycle[slot]];
+        match tokio::time::timeout(self.timeout, self.exchange(base, request)).await {
             Ok(Ok(response)) => response,
-            Ok(Err(e)) => Response {
-                status: 0,
-                nodes: None,
-                error: Some(e),
-            },
-            Err(_) => Response {
-                status: 0,
-                nodes: None,
-                error: Some(format!("timeout after {:?}", self.timeout)),
-            },
+            Ok(Err(e)) => Response::failed(e),
+            Err(_) => Response::failed(format!("timeout after {:?}", self.timeout)),
         }
     }
 
-    async fn exchange(&self, request: &Request) -> Result<Response, String> {
+    async fn exchange(&self, base: &str, request: &Request) -> Result<Response, String> {
         let (method, url, body) = match request.op {
-            Op::Get => (Method::GET, self.key_url(&request.key), Bytes::new()),
-            Op::Delete => (Method::DELETE, self.key_url(&request.key), Bytes::new()),
+            Op::Get => (Method::GET, key_url(base, &request.key), Bytes::new()),
+            Op::Delete => (Method::DELETE, key_url(base, &request.key), Bytes::new()),
             Op::Set => (
                 Method::POST,
-                format!("{}/cache", self.base),
+                format!("{base}/cache"),
                 Bytes::from(request.body.clone().unwrap_or_default()),
             ),
         };
-        let req = HttpRequest::builder()
+        let mut req = HttpRequest::builder()
             .method(method)
             .uri(url)
             .header("content-type", "application/json")
             .body(Full::new(body))
             .map_err(|e| e.to_string())?;
+        for (name, value) in self.headers.iter() {
+            req.headers_mut().append(name.clone(), value.clone());
+        }
         let res = self
             .http
             .request(req)
             .await
             .map_err(|e| format!("transport: {e}"))?;
         let status = res.status().as_u16();
-        let nodes = res
-            .headers()
-            .get("x-cache-node")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (nodes, source) = (header("x-cache-node"), header("x-cache-source"));
         let body = res
             .into_body()
             .collect()
@@ -114,21 +177,38 @@ impl Client {
         Ok(Response {
             status,
             nodes,
+            source,
+            bytes_received: body.len() as u64,
             error,
         })
     }
+}
 
-    fn key_url(&self, key: &str) -> String {
-        let mut url = format!("{}/cache/", self.base);
-        for b in key.bytes() {
-            if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
-                url.push(b as char);
-            } else {
-                url.push_str(&format!("%{b:02X}"));
-            }
+fn key_url(base: &str, key: &str) -> String {
+    let mut url = format!("{base}/cache/");
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
         }
-        url
     }
+    url
+}
+
+/// Parses `--header 'Name: value'`.
+///
+/// # Errors
+/// No colon, or a name or value HTTP does not allow, in words.
+pub fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("header {s:?} is not 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("header {s:?}: {:?} is not a header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("header {s:?}: the value has characters HTTP does not allow"))?;
+    Ok((name, value))
 }
 
 /// Whether a status is a normal answer to the operation: a 404 on a get or
@@ -138,5 +218,34 @@ pub fn ok_status(op: Op, status: u16) -> bool {
         Op::Get => status == 200 || status == 404,
         Op::Set => status == 200 || status == 201,
         Op::Delete => status == 204 || status == 404,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_or_say_why_not() {
+        let (name, value) = parse_header("X-Write-Ack: all").unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("x-write-ack", "all")
+        );
+        assert!(
+            parse_header("X-Write-Ack all")
+                .unwrap_err()
+                .contains("is not 'Name: value'")
+        );
+        assert!(
+            parse_header("Bad Name: x")
+                .unwrap_err()
+                .contains("is not a header name")
+        );
+        assert!(
+            parse_header("X-A: line\nbreak")
+                .unwrap_err()
+                .contains("does not allow")
+        );
     }
 }

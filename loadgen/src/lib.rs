@@ -7,31 +7,47 @@
 //! - [`schedule`]: when to send it (open loop: rates, steps, ramps).
 //! - [`driver`]: open and closed loops, preloading, recording.
 //! - [`client`]: one HTTP request and its outcome.
+//! - [`targets`]: several balancers, round robin or weighted.
 //! - [`summary`]: per-operation tallies and percentiles.
+//! - [`threshold`]: pass/fail criteria that set the exit code.
+//! - [`hgrm`]: the latency distribution as HdrHistogram text.
 //! - [`log`]: the CSV request log and its schema.
+//! - [`nodes_poll`]: node memory over time, from `/nodes`.
 //! - [`progress`]: the live progress line.
 
 pub mod client;
 pub mod driver;
+pub mod hgrm;
 pub mod log;
+pub mod nodes_poll;
 pub mod progress;
 pub mod schedule;
 pub mod summary;
+pub mod targets;
+pub mod threshold;
 pub mod workload;
 
 use std::time::Duration;
 
+use hyper::header::{HeaderName, HeaderValue};
+use tokio::time::Instant;
+
 use crate::client::Client;
-use crate::driver::Mode;
+use crate::driver::{Mode, Window};
+use crate::nodes_poll::PollCount;
 use crate::progress::Progress;
 use crate::summary::Summary;
+use crate::targets::Target;
+use crate::threshold::Threshold;
 use crate::workload::{Generator, Workload};
 
 /// A whole run, checked and ready.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Base URL of the balancer.
-    pub target: String,
+    /// The balancers, at least one; `/nodes` is polled from the first.
+    pub targets: Vec<Target>,
+    /// Extra headers on every request.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Pacing.
     pub mode: Mode,
     /// What to send.
@@ -44,8 +60,18 @@ pub struct Plan {
     pub connections: usize,
     /// Per-request time limit.
     pub timeout: Duration,
+    /// Sent first and left out of every figure.
+    pub warmup: Duration,
+    /// Stop the measured run after this many requests.
+    pub requests: Option<u64>,
+    /// Criteria that fail the run.
+    pub thresholds: Vec<Threshold>,
     /// Where to write the request log.
     pub log: Option<String>,
+    /// How often to poll `/nodes` into `nodes.csv` beside the log.
+    pub nodes_poll: Option<Duration>,
+    /// Where to write the latency distribution (`.hgrm`).
+    pub hdr_out: Option<String>,
     /// Where to write the summary as JSON.
     pub summary_json: Option<String>,
     /// No progress bar.
@@ -61,15 +87,20 @@ pub struct Report {
     pub logged_rows: Option<u64>,
     /// Preload writes that failed.
     pub preload_failures: u64,
+    /// `/nodes` polls, when polling.
+    pub node_polls: Option<PollCount>,
+    /// One line per threshold that failed.
+    pub failed_thresholds: Vec<String>,
 }
 
-/// Checks the target, preloads, runs the load, and writes the log and the
-/// JSON summary.
+/// Checks the targets, preloads, runs the load (polling `/nodes` when
+/// asked), writes the log, the HDR files and the JSON summary, and checks
+/// the thresholds.
 ///
 /// # Errors
 /// An unreachable target or a file that cannot be written, in words.
 pub async fn execute(plan: &Plan) -> Result<Report, String> {
-    let client = Client::new(&plan.target, plan.connections, plan.timeout);
+    let client = Client::new(&plan.targets, &plan.headers, plan.connections, plan.timeout);
     client.check_reachable().await?;
     let log = plan.log.as_deref().map(log::open).transpose()?;
     let mut generator = Generator::new(plan.workload.clone(), plan.seed);
@@ -80,22 +111,61 @@ pub async fn execute(plan: &Plan) -> Result<Report, String> {
     };
     let total = match &plan.mode {
         Mode::Open { schedule, .. } => Some(schedule.total_requests()),
-        Mode::Closed { .. } => None,
+        Mode::Closed { .. } => plan.requests,
     };
+    let total = total.map(|t| plan.requests.map_or(t, |cap| t.min(cap)));
     let progress = Progress::new(total, plan.quiet);
+    let window = Window {
+        start: Instant::now(),
+        warmup: plan.warmup,
+        requests: plan.requests,
+    };
+    let poller = match (plan.nodes_poll, &plan.log) {
+        (Some(every), Some(log)) => Some(nodes_poll::start(
+            client.clone(),
+            &nodes_poll::path_beside(log),
+            every,
+            window.measured_from(),
+        )?),
+        _ => None,
+    };
     let (sender, writer) = log.unzip();
-    let summary = driver::run(client, generator, plan.mode.clone(), sender, &progress).await;
+    let finished = driver::run(
+        client,
+        generator,
+        plan.mode.clone(),
+        window,
+        sender,
+        &progress,
+    )
+    .await;
+    let node_polls = match poller {
+        Some(p) => Some(p.finish().await?),
+        None => None,
+    };
     let logged_rows = match writer {
         Some(w) => Some(w.finish().await?),
         None => None,
     };
+    let tally = &finished.tally;
+    let summary = tally.summary(finished.elapsed, finished.sent, finished.target_rate);
+    if let Some(path) = &plan.hdr_out {
+        hgrm::write(path, tally.latency(), tally.service())?;
+    }
     if let Some(path) = &plan.summary_json {
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
         std::fs::write(path, json).map_err(|e| format!("cannot write {path:?}: {e}"))?;
     }
+    let failed_thresholds = plan
+        .thresholds
+        .iter()
+        .filter_map(|t| t.check(&summary, tally.latency()))
+        .collect();
     Ok(Report {
         summary,
         logged_rows,
         preload_failures,
+        node_polls,
+        failed_thresholds,
     })
 }

@@ -15,6 +15,10 @@
 //! | `service_us` | from `sent_us` to the full response |
 //! | `nodes` | the `X-Cache-Node` header, `-` when absent |
 //! | `error` | what went wrong, `-` when nothing did |
+//! | `source` | the `X-Cache-Source` header of a get hit: `near` (the balancer's near cache) or `node`; `-` when absent |
+//!
+//! Times count from the start of the measured run: requests of the
+//! warm-up are sent but not logged.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -46,6 +50,8 @@ pub struct Row {
     pub nodes: String,
     /// Error text, or `-`.
     pub error: String,
+    /// `near`, `node` or `-`.
+    pub source: String,
 }
 
 /// Hands rows to the writer task.

@@ -48,6 +48,22 @@ impl Schedule {
         Ok(Schedule { steps })
     }
 
+    /// This schedule after a warm-up of `warmup` at its first rate (the
+    /// schedule itself when `warmup` is zero).
+    pub fn after_warmup(&self, warmup: Duration) -> Schedule {
+        if warmup.is_zero() {
+            return self.clone();
+        }
+        let first = self.steps[0].from_rate;
+        let mut steps = vec![Step {
+            from_rate: first,
+            to_rate: first,
+            duration: warmup,
+        }];
+        steps.extend_from_slice(&self.steps);
+        Schedule { steps }
+    }
+
     /// The total length.
     pub fn duration(&self) -> Duration {
         self.steps.iter().map(|s| s.duration).sum()
@@ -159,6 +175,15 @@ mod tests {
         assert_eq!(times.len(), 110);
         assert!(times.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(times[10], Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_warmup_runs_first_at_the_first_rate() {
+        let s: Schedule = "10->20:1s,100:1s".parse().unwrap();
+        let warmed = s.after_warmup(Duration::from_millis(500));
+        assert_eq!(warmed.duration(), Duration::from_millis(2500));
+        assert_eq!(warmed.total_requests(), s.total_requests() + 5);
+        assert_eq!(s.after_warmup(Duration::ZERO), s);
     }
 
     #[test]

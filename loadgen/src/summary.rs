@@ -1,6 +1,8 @@
-//! Per-operation results: counts, errors by kind, hit ratio, throughput and
-//! latency percentiles from an HDR histogram (1 µs to 60 s, 3 significant
-//! digits). Printed as a table, or written as JSON.
+//! Per-operation results: counts, statuses, errors by kind, hit ratio,
+//! throughput and latency percentiles from an HDR histogram (1 µs to 60 s,
+//! 3 significant digits); for the whole run, body bytes per second sent and
+//! received, and the service-time histogram beside the latency one.
+//! Printed as a table, or written as JSON.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,16 +20,52 @@ pub struct OpStats {
     count: u64,
     hits: u64,
     misses: u64,
+    statuses: BTreeMap<String, u64>,
     errors: BTreeMap<String, u64>,
     latency: Histogram<u64>,
 }
 
 /// Running tallies for a whole run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tally {
     ops: BTreeMap<Op, OpStats>,
-    /// All operations together, for the live p99.
-    all: Option<Histogram<u64>>,
+    /// Latency from the due time, all operations together.
+    all: Histogram<u64>,
+    /// Service time (from the send), all operations together.
+    service: Histogram<u64>,
+    bytes_sent: u64,
+    bytes_received: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            ops: BTreeMap::new(),
+            all: histogram(),
+            service: histogram(),
+            bytes_sent: 0,
+            bytes_received: 0,
+        }
+    }
+}
+
+/// One finished request, as the tally counts it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample<'a> {
+    /// The operation.
+    pub op: Op,
+    /// HTTP status, 0 when none arrived.
+    pub status: u16,
+    /// What went wrong, if it failed.
+    pub error: Option<&'a str>,
+    /// From the due time to the full response.
+    pub latency_us: u64,
+    /// From the send to the full response.
+    pub service_us: u64,
+    /// Request body bytes.
+    pub bytes_sent: u64,
+    /// Response body bytes.
+    pub bytes_received: u64,
 }
 
 /// The summary of one operation, as printed and as JSON.
@@ -37,6 +75,9 @@ pub struct OpSummary {
     pub op: String,
     /// Requests completed.
     pub count: u64,
+    /// Responses by HTTP status (successes and failures; requests that got
+    /// no response are only in `errors`).
+    pub statuses: BTreeMap<String, u64>,
     /// Errors, by kind (`http_503`, `timeout`, `transport`, ...).
     pub errors: BTreeMap<String, u64>,
     /// Hits over hits plus misses (gets only).
@@ -67,8 +108,14 @@ pub struct Percentiles {
 pub struct Summary {
     /// Seconds from the first due time to the last response.
     pub elapsed_s: f64,
-    /// Requests the run sent.
+    /// Requests the run sent (after the warm-up).
     pub sent: u64,
+    /// Requests per second the schedule asked for (open loop only).
+    pub target_rate_per_s: Option<f64>,
+    /// Request body bytes sent per second.
+    pub sent_bytes_per_s: f64,
+    /// Response body bytes received per second.
+    pub received_bytes_per_s: f64,
     /// One entry per operation, then `all`.
     pub ops: Vec<OpSummary>,
 }
@@ -90,26 +137,47 @@ pub fn error_kind(status: u16, error: &str) -> String {
 
 impl Tally {
     /// Records one finished request.
-    pub fn record(&mut self, op: Op, status: u16, error: Option<&str>, latency_us: u64) {
-        let stats = self.ops.entry(op).or_insert_with(|| OpStats {
+    pub fn record(&mut self, sample: &Sample) {
+        let stats = self.ops.entry(sample.op).or_insert_with(|| OpStats {
             count: 0,
             hits: 0,
             misses: 0,
+            statuses: BTreeMap::new(),
             errors: BTreeMap::new(),
             latency: histogram(),
         });
         stats.count += 1;
-        let latency = latency_us.clamp(1, MAX_LATENCY_US);
+        let latency = sample.latency_us.clamp(1, MAX_LATENCY_US);
         stats.latency.saturating_record(latency);
-        self.all
-            .get_or_insert_with(histogram)
-            .saturating_record(latency);
-        match error {
-            Some(e) => *stats.errors.entry(error_kind(status, e)).or_default() += 1,
-            None if status == 404 => stats.misses += 1,
-            None if op == Op::Get => stats.hits += 1,
+        self.all.saturating_record(latency);
+        self.service
+            .saturating_record(sample.service_us.clamp(1, MAX_LATENCY_US));
+        self.bytes_sent += sample.bytes_sent;
+        self.bytes_received += sample.bytes_received;
+        if sample.status > 0 {
+            *stats.statuses.entry(sample.status.to_string()).or_default() += 1;
+        }
+        match sample.error {
+            Some(e) => {
+                *stats
+                    .errors
+                    .entry(error_kind(sample.status, e))
+                    .or_default() += 1
+            }
+            None if sample.status == 404 => stats.misses += 1,
+            None if sample.op == Op::Get => stats.hits += 1,
             None => {}
         }
+    }
+
+    /// Latency from the due time, every operation, in µs.
+    pub fn latency(&self) -> &Histogram<u64> {
+        &self.all
+    }
+
+    /// Service time (from the send), every operation, in µs.
+    pub fn service(&self) -> &Histogram<u64> {
+        &self.service
     }
 
     /// Requests completed so far.
@@ -124,13 +192,12 @@ impl Tally {
 
     /// The p99 over every operation so far, in milliseconds.
     pub fn p99_ms(&self) -> f64 {
-        self.all
-            .as_ref()
-            .map_or(0.0, |h| h.value_at_quantile(0.99) as f64 / 1000.0)
+        self.all.value_at_quantile(0.99) as f64 / 1000.0
     }
 
-    /// The summary of everything recorded.
-    pub fn summary(&self, elapsed: Duration, sent: u64) -> Summary {
+    /// The summary of everything recorded over `elapsed`, with the rate
+    /// the schedule asked for, if any.
+    pub fn summary(&self, elapsed: Duration, sent: u64, target_rate: Option<f64>) -> Summary {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut ops: Vec<OpSummary> = self
             .ops
@@ -138,6 +205,7 @@ impl Tally {
             .map(|(op, s)| OpSummary {
                 op: op.name().into(),
                 count: s.count,
+                statuses: s.statuses.clone(),
                 errors: s.errors.clone(),
                 hit_ratio: (*op == Op::Get && s.hits + s.misses > 0)
                     .then(|| s.hits as f64 / (s.hits + s.misses) as f64),
@@ -145,9 +213,12 @@ impl Tally {
                 latency_ms: percentiles(&s.latency),
             })
             .collect();
-        if let Some(all) = &self.all {
-            let mut errors = BTreeMap::new();
+        if !self.ops.is_empty() {
+            let (mut statuses, mut errors) = (BTreeMap::new(), BTreeMap::new());
             for s in self.ops.values() {
+                for (k, v) in &s.statuses {
+                    *statuses.entry(k.clone()).or_default() += v;
+                }
                 for (k, v) in &s.errors {
                     *errors.entry(k.clone()).or_default() += v;
                 }
@@ -155,15 +226,19 @@ impl Tally {
             ops.push(OpSummary {
                 op: "all".into(),
                 count: self.completed(),
+                statuses,
                 errors,
                 hit_ratio: None,
                 throughput_per_s: self.completed() as f64 / secs,
-                latency_ms: percentiles(all),
+                latency_ms: percentiles(&self.all),
             });
         }
         Summary {
             elapsed_s: secs,
             sent,
+            target_rate_per_s: target_rate,
+            sent_bytes_per_s: self.bytes_sent as f64 / secs,
+            received_bytes_per_s: self.bytes_received as f64 / secs,
             ops,
         }
     }
@@ -184,7 +259,7 @@ impl Summary {
     /// A plain-text table, one line per operation.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{:<7} {:>9} {:>8} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}  errors\n",
+            "{:<7} {:>9} {:>8} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}  statuses; errors\n",
             "op",
             "count",
             "errors",
@@ -201,10 +276,12 @@ impl Summary {
             let hit = s
                 .hit_ratio
                 .map_or("-".into(), |h| format!("{:.1}", h * 100.0));
+            let statuses: Vec<String> =
+                s.statuses.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let kinds: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let l = &s.latency_ms;
             out.push_str(&format!(
-                "{:<7} {:>9} {:>8} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2}  {}\n",
+                "{:<7} {:>9} {:>8} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2}  {}{}\n",
                 s.op,
                 s.count,
                 errors,
@@ -215,11 +292,38 @@ impl Summary {
                 l.p99,
                 l.p999,
                 l.max,
-                kinds.join(" ")
+                statuses.join(" "),
+                if kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", kinds.join(" "))
+                }
             ));
         }
+        let target = self
+            .target_rate_per_s
+            .map_or(String::new(), |t| format!(" (target {t:.0} req/s)"));
+        out.push_str(&format!(
+            "{} requests in {:.2} s{target}; bodies sent {}/s, received {}/s\n",
+            self.sent,
+            self.elapsed_s,
+            bytes(self.sent_bytes_per_s),
+            bytes(self.received_bytes_per_s)
+        ));
         out
     }
+}
+
+/// Bytes in B, KiB, MiB or GiB.
+fn bytes(n: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", units[unit])
 }
 
 #[cfg(test)]
@@ -229,12 +333,21 @@ mod tests {
     #[test]
     fn counts_hits_misses_and_errors_by_kind() {
         let mut t = Tally::default();
-        t.record(Op::Get, 200, None, 1000);
-        t.record(Op::Get, 200, None, 2000);
-        t.record(Op::Get, 404, None, 1500);
-        t.record(Op::Set, 503, Some("HTTP 503"), 9000);
-        t.record(Op::Set, 0, Some("timeout after 5s"), 5_000_000);
-        let s = t.summary(Duration::from_secs(1), 5);
+        let sample = |op, status, error, latency_us| Sample {
+            op,
+            status,
+            error,
+            latency_us,
+            service_us: latency_us / 2,
+            bytes_sent: if op == Op::Set { 1000 } else { 0 },
+            bytes_received: 512,
+        };
+        t.record(&sample(Op::Get, 200, None, 1000));
+        t.record(&sample(Op::Get, 200, None, 2000));
+        t.record(&sample(Op::Get, 404, None, 1500));
+        t.record(&sample(Op::Set, 503, Some("HTTP 503"), 9000));
+        t.record(&sample(Op::Set, 0, Some("timeout after 5s"), 5_000_000));
+        let s = t.summary(Duration::from_secs(2), 5, Some(2.5));
         let get = &s.ops[0];
         assert_eq!(get.count, 3);
         assert!((get.hit_ratio.unwrap() - 2.0 / 3.0).abs() < 1e-9);
@@ -244,7 +357,21 @@ mod tests {
         let all = &s.ops[2];
         assert_eq!(all.count, 5);
         assert!((all.latency_ms.max - 5000.0).abs() < 5.0);
-        assert!(s.table().contains("http_503=1"));
+        assert_eq!(get.statuses["200"], 2);
+        assert_eq!(get.statuses["404"], 1);
+        assert_eq!(set.statuses.len(), 1, "a timeout has no status");
+        assert_eq!(all.statuses["503"], 1);
+        assert_eq!(s.sent_bytes_per_s, 1000.0);
+        assert_eq!(s.received_bytes_per_s, 1280.0);
+        assert!((t.service().max() as f64 - 2_500_000.0).abs() < 5_000.0);
+        let table = s.table();
+        assert!(table.contains("200=2 404=1\n"), "{table}");
+        assert!(table.contains("503=1; http_503=1 timeout=1\n"), "{table}");
+        assert!(table.contains("http_503=1"), "{table}");
+        assert!(
+            table.contains("(target 2 req/s); bodies sent 1000.0 B/s, received 1.2 KiB/s"),
+            "{table}"
+        );
         assert_eq!(t.errors(), 2);
     }
 }

@@ -16,7 +16,7 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn bad_arguments_exit_2_and_say_why() {
     let unreachable = format!("http://127.0.0.1:{}", test_support::free_port());
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 14] = [
         (&["--rate", "0"], "rate must be a positive number"),
         (&["--key-dist", "pareto"], "unknown key distribution"),
         (
@@ -26,6 +26,23 @@ fn bad_arguments_exit_2_and_say_why() {
         (&["--mix", "get=0"], "no operation"),
         (&["--duration", "soon"], "is not a number"),
         (&["--target", &unreachable, "--quiet"], "cannot reach"),
+        (
+            &["--target", "localhost:3100"],
+            "expected http://HOST:PORT[=WEIGHT]",
+        ),
+        (
+            &["--target", "http://127.0.0.1:3100=0"],
+            "weight must be 1 to 1000",
+        ),
+        (&["--header", "X-Write-Ack all"], "is not 'Name: value'"),
+        (&["--threshold", "p99"], "no < or > in it"),
+        (
+            &["--mode", "closed", "--threshold", "rate>0.9"],
+            "open loop only",
+        ),
+        (&["--nodes-poll-ms", "500"], "give --log too"),
+        (&["--requests", "0"], "requests must be at least 1"),
+        (&["--warmup", "soon"], "is not a number"),
     ];
     for (args, message) in cases {
         let (code, err) = run(args);
@@ -58,6 +75,12 @@ fn help_explains_every_flag() {
         "--seed",
         "--log",
         "--summary-json",
+        "--header",
+        "--warmup",
+        "--requests",
+        "--threshold",
+        "--hdr-out",
+        "--nodes-poll-ms",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

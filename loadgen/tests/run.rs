@@ -20,7 +20,8 @@ use test_support::{Cluster, TestBalancer};
 
 fn plan(target: String, mode: Mode, log: Option<String>) -> Plan {
     Plan {
-        target,
+        targets: vec![target.parse().unwrap()],
+        headers: Vec::new(),
         mode,
         workload: Workload {
             mix: "get=70,set=20,delete=10".parse().unwrap(),
@@ -35,7 +36,12 @@ fn plan(target: String, mode: Mode, log: Option<String>) -> Plan {
         preload: 0,
         connections: 32,
         timeout: Duration::from_secs(5),
+        warmup: Duration::ZERO,
+        requests: None,
+        thresholds: Vec::new(),
         log,
+        nodes_poll: None,
+        hdr_out: None,
         summary_json: None,
         quiet: true,
     }
@@ -89,7 +95,8 @@ async fn a_run_against_the_stack_keeps_its_rate_and_logs_every_request() {
             "latency_us",
             "service_us",
             "nodes",
-            "error"
+            "error",
+            "source"
         ]
     );
     let mut misses = 0;

@@ -1,4 +1,5 @@
-//! Building responses: JSON bodies, rejections, misses, `X-Cache-Node`.
+//! Building responses: JSON bodies, rejections, misses, `X-Cache-Node`,
+//! `X-Cache-Source`.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -13,6 +14,10 @@ pub(super) type Reply = Response<Full<Bytes>>;
 
 /// The header naming the node(s) that served a request.
 pub(super) const CACHE_NODE: &str = "x-cache-node";
+
+/// The header saying where a read was served from: `near` (the
+/// balancer's near cache) or `node` (a data node).
+const CACHE_SOURCE: &str = "x-cache-source";
 
 /// The header carrying the version a read returned or a delete wrote (a
 /// write's is in its body).
@@ -74,6 +79,14 @@ pub(super) fn with_version(mut response: Reply, version: &str) -> Reply {
     if let Ok(value) = HeaderValue::from_str(version) {
         response.headers_mut().insert(CACHE_VERSION, value);
     }
+    response
+}
+
+/// Adds `X-Cache-Source`: `near` or `node`.
+pub(super) fn with_source(mut response: Reply, source: &'static str) -> Reply {
+    response
+        .headers_mut()
+        .insert(CACHE_SOURCE, HeaderValue::from_static(source));
     response
 }
 

@@ -129,6 +129,7 @@ async fn get(app: &App, encoded: &str) -> Result<Reply, Rejection> {
         .map_or("null".to_string(), |t| t.to_string());
     let body = format!(r#"{{"key":{key_json},"value":{value},"ttl":{ttl}}}"#);
     let reply = reply::with_version(reply::json(StatusCode::OK, body), &found.version);
+    let reply = reply::with_source(reply, found.source.name());
     Ok(reply::with_nodes(reply, &[found.node]))
 }
 

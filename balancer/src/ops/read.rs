@@ -21,7 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::Ops;
-use crate::answer::Found;
+use crate::answer::{Found, Source};
 use crate::backend::BackendError;
 use crate::error::Error;
 use crate::fallback::{self, Scope};
@@ -130,6 +130,7 @@ impl Ops {
 fn found(node: Arc<str>, version: Version) -> Option<Found> {
     let ttl_ms = version.ttl_ms;
     version.json.map(|json| Found {
+        source: Source::Node,
         node,
         json: Bytes::from(json),
         ttl_ms,

@@ -3,9 +3,12 @@
 //! replays the same request sequence.
 
 mod parse;
+mod zipf;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+
+use self::zipf::Zipf;
 
 /// Largest value the generator makes, leaving room under the balancer's
 /// default 1 MiB limit for JSON quoting.
@@ -135,7 +138,8 @@ pub struct Request {
 pub struct Generator {
     workload: Workload,
     rng: SmallRng,
-    zipf_cdf: Vec<f64>,
+    /// Built on the first zipf draw.
+    zipf: Option<Zipf>,
     next_sequential: u64,
 }
 
@@ -144,14 +148,10 @@ pub struct Generator {
 impl Generator {
     /// A generator seeded with `seed`.
     pub fn new(workload: Workload, seed: u64) -> Generator {
-        let zipf_cdf = match workload.key_dist {
-            KeyDist::Zipf(s) => zipf_cdf(workload.keys, s),
-            _ => Vec::new(),
-        };
         Generator {
             workload,
             rng: SmallRng::seed_from_u64(seed),
-            zipf_cdf,
+            zipf: None,
             next_sequential: 0,
         }
     }
@@ -217,11 +217,9 @@ impl Generator {
                 self.next_sequential = (i + 1) % keys;
                 i
             }
-            KeyDist::Zipf(_) => {
-                let u: f64 = self.rng.random();
-                self.zipf_cdf
-                    .partition_point(|&c| c < u)
-                    .min(keys as usize - 1) as u64
+            KeyDist::Zipf(s) => {
+                let zipf = self.zipf.get_or_insert_with(|| Zipf::new(keys, s));
+                zipf.sample(&mut self.rng) - 1
             }
         }
     }
@@ -294,20 +292,6 @@ impl Mix {
     pub(crate) fn total(self) -> u32 {
         self.get + self.set + self.delete
     }
-}
-
-/// Cumulative probabilities of Zipf(s) over `n` keys.
-fn zipf_cdf(n: u64, s: f64) -> Vec<f64> {
-    let mut cdf: Vec<f64> = Vec::with_capacity(n as usize);
-    let mut total = 0.0;
-    for i in 0..n {
-        total += 1.0 / ((i + 1) as f64).powf(s);
-        cdf.push(total);
-    }
-    for c in &mut cdf {
-        *c /= total;
-    }
-    cdf
 }
 
 #[cfg(test)]
