@@ -7,6 +7,12 @@
 //! tell a slow client from an idle one. Here the IO ([`Watched`]) notes
 //! the first byte of each request and the service notes requests in
 //! flight ([`InFlight`]); [`judge`], pure, decides.
+//!
+//! Nothing wakes the watchdog when a request begins: waking it cost
+//! about 2,500 instructions a request (callgrind, BENCHMARKS.md,
+//! "Overload"). It looks at least every `header_read_timeout` instead,
+//! so headers begun while it sleeps are cut between one and two header
+//! timeouts after their first byte.
 
 use std::io;
 use std::pin::Pin;
@@ -17,7 +23,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// How connections are bounded.
@@ -64,31 +69,28 @@ pub struct Snapshot {
     pub first_byte: Option<Duration>,
 }
 
-/// What to do with a connection in state `s` at `now`.
+/// What to do with a connection in state `s` at `now`; never waits
+/// longer than `header_read_timeout`, since a request may begin meanwhile.
 pub fn judge(s: Snapshot, now: Duration, limits: &Limits) -> Verdict {
+    let look_again = limits.header_read_timeout;
     if s.in_flight {
-        return Verdict::Wait(limits.header_read_timeout.min(limits.idle_timeout));
+        return Verdict::Wait(look_again.min(limits.idle_timeout));
     }
     let (deadline, verdict) = match s.first_byte {
         Some(at) => (at + limits.header_read_timeout, Verdict::SlowHeaders),
         None => (s.waiting_since + limits.idle_timeout, Verdict::Idle),
     };
     match deadline.checked_sub(now) {
-        Some(left) if !left.is_zero() => Verdict::Wait(left),
+        Some(left) if !left.is_zero() => Verdict::Wait(left.min(look_again)),
         _ => verdict,
     }
 }
 
-/// Returns once [`judge`] closes the connection. Waits until the
-/// deadline judged, or until a request's first byte starts its header
-/// clock, whichever comes first.
+/// Returns once [`judge`] closes the connection.
 pub(crate) async fn watch(activity: &Activity, limits: &Limits) -> Verdict {
     loop {
         match judge(activity.snapshot(), activity.opened.elapsed(), limits) {
-            Verdict::Wait(left) => tokio::select! {
-                () = tokio::time::sleep(left) => {}
-                () = activity.first_byte_came.notified() => {}
-            },
+            Verdict::Wait(left) => tokio::time::sleep(left).await,
             verdict => return verdict,
         }
     }
@@ -105,9 +107,6 @@ pub(crate) struct Activity {
     in_flight: AtomicU32,
     waiting_since_ms: AtomicU64,
     first_byte_ms: AtomicU64,
-    /// Wakes the watchdog, asleep until an idle deadline, when a request
-    /// begins.
-    first_byte_came: Notify,
 }
 
 impl Activity {
@@ -117,7 +116,6 @@ impl Activity {
             in_flight: AtomicU32::new(0),
             waiting_since_ms: AtomicU64::new(0),
             first_byte_ms: AtomicU64::new(NONE),
-            first_byte_came: Notify::new(),
         }
     }
 
@@ -137,12 +135,14 @@ impl Activity {
     /// Bytes arrived: the first while waiting starts the header clock.
     fn read_some(&self) {
         if self.in_flight.load(Ordering::Acquire) == 0
-            && self
-                .first_byte_ms
-                .compare_exchange(NONE, self.now_ms(), Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+            && self.first_byte_ms.load(Ordering::Acquire) == NONE
         {
-            self.first_byte_came.notify_one();
+            let _ = self.first_byte_ms.compare_exchange(
+                NONE,
+                self.now_ms(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
     }
 }
@@ -227,7 +227,8 @@ mod tests {
             waiting_since: at(0),
             first_byte: None,
         };
-        assert_eq!(judge(silent, at(6), &LIMITS), Verdict::Wait(at(24)));
+        assert_eq!(judge(silent, at(6), &LIMITS), Verdict::Wait(at(5)));
+        assert_eq!(judge(silent, at(27), &LIMITS), Verdict::Wait(at(3)));
         assert_eq!(judge(silent, at(30), &LIMITS), Verdict::Idle);
         let after_a_response = Snapshot {
             waiting_since: at(100),

@@ -23,28 +23,50 @@ pub(super) struct Measure<S> {
 impl<S, B> Service<Request<B>> for Measure<S>
 where
     S: Service<Request<B>, Response = Reply>,
-    S::Future: Send + 'static,
 {
     type Response = Reply;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Reply, S::Error>> + Send>>;
+    type Future = Measured<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let op = Op::of(req.method(), req.uri().path());
-        let start = Instant::now();
-        let answer = self.inner.call(req);
-        let metrics = self.metrics.clone();
-        Box::pin(async move {
-            let reply = answer.await?;
-            if let Some(op) = op {
-                let outcome = Outcome::of(op, reply.status());
-                metrics.record_request(op, outcome, start.elapsed().as_secs_f64());
-            }
-            Ok(reply)
-        })
+        Measured {
+            op: Op::of(req.method(), req.uri().path()),
+            start: Instant::now(),
+            metrics: self.metrics.clone(),
+            answer: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's answer, recorded when it comes.
+    pub(super) struct Measured<F> {
+        op: Option<Op>,
+        start: Instant,
+        metrics: Arc<Metrics>,
+        #[pin]
+        answer: F,
+    }
+}
+
+impl<F, E> Future for Measured<F>
+where
+    F: Future<Output = Result<Reply, E>>,
+{
+    type Output = Result<Reply, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let reply = std::task::ready!(this.answer.poll(cx))?;
+        if let Some(op) = *this.op {
+            let outcome = Outcome::of(op, reply.status());
+            let seconds = this.start.elapsed().as_secs_f64();
+            this.metrics.record_request(op, outcome, seconds);
+        }
+        Poll::Ready(Ok(reply))
     }
 }

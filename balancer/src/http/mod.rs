@@ -2,7 +2,7 @@
 //! `frontdoor` crate, then each request through the tower stack of
 //! `stack.rs` to its handler.
 //!
-//! Request path: `frontdoor::serve` accepts a connection -> [`stack::Front`]
+//! Request path: `frontdoor::serve` accepts a connection -> `stack::Front`
 //! sends a cache request through the bounds (metrics, body deadline,
 //! load shedding, request deadline) to `routes::cache`, an operator
 //! request to `routes::admin` -> the handler in `routes.rs` (cache
@@ -16,6 +16,7 @@ mod measure;
 mod rejection;
 mod reply;
 mod routes;
+mod shed;
 mod stack;
 mod upload;
 
@@ -33,7 +34,7 @@ pub(crate) async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let service = TowerToHyperService::new(stack::Front::new(app.clone()));
+    let service = TowerToHyperService::new(stack::front(app.clone()));
     let closed = {
         let metrics = app.metrics.clone();
         move |why: &'static str| metrics.connection_closed(why)

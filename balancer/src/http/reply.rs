@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
 use super::rejection::{Rejection, error_body};
@@ -12,16 +12,20 @@ use crate::failures::FailureLog;
 /// The response type every handler returns.
 pub(super) type Reply = Response<Full<Bytes>>;
 
+// The headers are `HeaderName`s made once: inserted by `&str`, each name
+// was parsed and validated again per response (~700 instructions each,
+// callgrind, BENCHMARKS.md "Overload").
+
 /// The header naming the node(s) that served a request.
-pub(super) const CACHE_NODE: &str = "x-cache-node";
+const CACHE_NODE: HeaderName = HeaderName::from_static("x-cache-node");
 
 /// The header saying where a read was served from: `near` (the
 /// balancer's near cache) or `node` (a data node).
-const CACHE_SOURCE: &str = "x-cache-source";
+const CACHE_SOURCE: HeaderName = HeaderName::from_static("x-cache-source");
 
 /// The header carrying the version a read returned or a delete wrote (a
 /// write's is in its body).
-const CACHE_VERSION: &str = "x-cache-version";
+const CACHE_VERSION: HeaderName = HeaderName::from_static("x-cache-version");
 
 /// A JSON response with `status`.
 pub(super) fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {

@@ -5,9 +5,9 @@
 //! 2. the errors of the layers below become replies: 503 `overloaded`
 //!    with `Retry-After`, 504 `timeout`;
 //! 3. [`Upload`]: the body, read whole within `server.body_timeout_ms`;
-//! 4. load shedding over a concurrency limit (`server.max_in_flight`): a
-//!    request that finds every slot taken is answered at once, not
-//!    queued behind the others;
+//! 4. [`Shed`]: load shedding over a concurrency limit
+//!    (`server.max_in_flight`): a request that finds every slot taken is
+//!    answered at once, not queued behind the others;
 //! 5. the request deadline (`timeouts.request_ms`);
 //! 6. [`routes::cache`], the handlers.
 //!
@@ -24,76 +24,79 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use hyper::Request;
 use hyper::body::Incoming;
+use tokio::sync::Semaphore;
 use tower::layer::layer_fn;
-use tower::load_shed::error::Overloaded;
-use tower::util::{BoxCloneService, Oneshot};
+use tower::util::Oneshot;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::measure::Measure;
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use super::routes;
+use super::shed::{Overloaded, Shed};
 use super::upload::Upload;
 use crate::App;
-
-/// The bounded service cache requests go through. Its layers' errors are
-/// already replies when they leave it: the error type is never used.
-type CacheStack = BoxCloneService<Request<Incoming>, Reply, BoxError>;
 
 /// An operator request's answer.
 type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
 
-/// Every request's first stop: cache routes to the bounded stack, the
-/// rest straight to their handlers.
+/// Every request's first stop: cache routes to the bounded stack `S`,
+/// the rest straight to their handlers.
 #[derive(Clone)]
-pub(super) struct Front {
+pub(super) struct Front<S> {
     app: Arc<App>,
-    cache: CacheStack,
+    cache: S,
 }
 
-impl Front {
-    /// The service of `app`, with the bounds its configuration sets.
-    pub(super) fn new(app: Arc<App>) -> Front {
-        let handler = {
+/// The service of `app`, with the bounds its configuration sets.
+pub(super) fn front(
+    app: Arc<App>,
+) -> Front<
+    impl Service<Request<Incoming>, Response = Reply, Error = BoxError, Future: Send>
+    + Clone
+    + Send
+    + 'static,
+> {
+    let handler = {
+        let app = app.clone();
+        tower::service_fn(move |req: Request<Bytes>| {
             let app = app.clone();
-            tower::service_fn(move |req: Request<Bytes>| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(routes::cache(&app, req).await) }
-            })
-        };
-        let bounded = ServiceBuilder::new()
-            .load_shed()
-            .concurrency_limit(app.config.server.max_in_flight)
-            .timeout(app.config.timeouts.request)
-            .service(handler);
-        let (metrics, failures, upload_app) =
-            (app.metrics.clone(), app.failures.clone(), app.clone());
-        let cache = ServiceBuilder::new()
-            .layer(layer_fn(move |inner| Measure {
-                inner,
-                metrics: metrics.clone(),
-            }))
-            .map_result(move |answer: Result<Reply, BoxError>| {
-                Ok::<_, BoxError>(
-                    answer.unwrap_or_else(|e| reply::rejected(&failures, &rejection_of(&e))),
-                )
-            })
-            .layer(layer_fn(move |inner| Upload {
-                inner,
-                app: upload_app.clone(),
-            }))
-            .service(bounded);
-        Front {
-            app,
-            cache: BoxCloneService::new(cache),
-        }
-    }
+            async move { Ok::<_, Infallible>(routes::cache(&app, req).await) }
+        })
+    };
+    let slots = Arc::new(Semaphore::new(app.config.server.max_in_flight));
+    let (metrics, failures, upload_app) = (app.metrics.clone(), app.failures.clone(), app.clone());
+    // Errors leave the stack as replies: its error type is never used.
+    let cache = ServiceBuilder::new()
+        .layer(layer_fn(move |inner| Measure {
+            inner,
+            metrics: metrics.clone(),
+        }))
+        .map_result(move |answer: Result<Reply, BoxError>| {
+            Ok::<_, BoxError>(
+                answer.unwrap_or_else(|e| reply::rejected(&failures, &rejection_of(&e))),
+            )
+        })
+        .layer(layer_fn(move |inner| Upload {
+            inner,
+            app: upload_app.clone(),
+        }))
+        .layer(layer_fn(move |inner| Shed {
+            inner,
+            slots: slots.clone(),
+        }))
+        .timeout(app.config.timeouts.request)
+        .service(handler);
+    Front { app, cache }
 }
 
-impl Service<Request<Incoming>> for Front {
+impl<S> Service<Request<Incoming>> for Front<S>
+where
+    S: Service<Request<Incoming>, Response = Reply, Error = BoxError> + Clone,
+{
     type Response = Reply;
     type Error = BoxError;
-    type Future = Either<Oneshot<CacheStack, Request<Incoming>>, AdminAnswer>;
+    type Future = Either<Oneshot<S, Request<Incoming>>, AdminAnswer>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
@@ -108,9 +111,8 @@ impl Service<Request<Incoming>> for Front {
     }
 }
 
-/// What a layer's error means for the client: load shedding's
-/// `Overloaded`, or else the deadline's `Elapsed` (the handlers never
-/// fail; they answer).
+/// What a layer's error means for the client: [`Overloaded`], or else
+/// the deadline's `Elapsed` (the handlers never fail; they answer).
 fn rejection_of(e: &BoxError) -> Rejection {
     if e.is::<Overloaded>() {
         Rejection::Overloaded

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use hyper::Request;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
+use tower::util::Oneshot;
 use tower::{BoxError, Service, ServiceExt};
 
 use super::body;
@@ -31,7 +33,10 @@ where
 {
     type Response = Reply;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
+    type Future = Either<
+        Oneshot<S, Request<Bytes>>,
+        Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>,
+    >;
 
     /// Always ready: the wrapped service is made ready once the body is in.
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
@@ -40,8 +45,13 @@ where
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         let inner = self.inner.clone();
+        if req.body().is_end_stream() {
+            // No body (a GET, a DELETE): nothing to wait for.
+            let (parts, _) = req.into_parts();
+            return Either::Left(inner.oneshot(Request::from_parts(parts, Bytes::new())));
+        }
         let app = self.app.clone();
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let (parts, incoming) = req.into_parts();
             let deadline = app.config.server.body_timeout;
             let read = body::read(incoming, &app.config.limits);
@@ -51,6 +61,6 @@ where
                 Err(_) => Rejection::SlowBody,
             };
             Ok(reply::rejected(&app.failures, &rejection))
-        })
+        }))
     }
 }
