@@ -98,6 +98,17 @@ end
 LUA
 }
 
+webdis_set_requests() { # webdis_set_requests KEY_PREFIX: Webdis SETs cycling over KEYS keys
+  cat <<LUA
+local value = string.rep("v", 100)
+local i = 0
+request = function()
+  i = (i + 1) % $KEYS
+  return wrk.format("GET", "/SET/$1" .. i .. "/" .. value)
+end
+LUA
+}
+
 new_key_requests() { # new_key_requests KEY_PREFIX: a POST of a new key each time
   # The run's start time in the keys: a later run (or round) writes new
   # keys again.
@@ -124,6 +135,16 @@ run_wrk() {
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
   echo "$1 $rps $(to_ms "$p50") $(to_ms "$p99") $bad" >>"$work/results"
+}
+# run_redis_benchmark NAME PORT -> appends "NAME-get ..." and "NAME-set ..."
+# lines like run_wrk's: redis-benchmark over CONNECTIONS connections, keys
+# drawn from KEYS, 100-byte values, as long as DURATION at about 60k/s.
+run_redis_benchmark() {
+  local seconds=${DURATION%s} out
+  out=$(redis-benchmark -p "$2" -t get,set -c "$CONNECTIONS" -r "$KEYS" -d 100 \
+    -n $((seconds * 60000)) --csv)
+  awk -F'"' -v n="$1" '$2 == "SET" || $2 == "GET" {
+    printf "%s-%s %s %s %s 0\n", n, tolower($2), $4, $10, $14 }' <<<"$out" >>"$work/results"
 }
 to_ms() { # wrk prints 1.23ms, 456.00us or 1.20s
   awk -v v="$1" 'BEGIN { n = v + 0;
