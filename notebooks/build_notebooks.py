@@ -2,10 +2,14 @@
 Python: analysis.ipynb from cells_analysis.py, compare.ipynb from
 cells_compare.py. The committed .ipynb files are these builds, unexecuted.
 
-    python3 notebooks/build_notebooks.py          # write the notebooks
-    python3 notebooks/build_notebooks.py --check  # exit 1 if a committed one differs
+    python3 notebooks/build_notebooks.py             # write the notebooks
+    python3 notebooks/build_notebooks.py --check     # exit 1 if a committed one differs
+    .venv/bin/python notebooks/build_notebooks.py --validate   # nbformat's schema check
 
-Standard library only, so the check runs without the notebook venv."""
+Building and --check use the standard library only, so the check runs
+before the notebook venv exists; --validate reads each build back with
+nbformat (from the venv) and checks it against the notebook schema, so a
+build that is not a valid notebook fails scripts/test notebooks."""
 
 import json
 import sys
@@ -42,10 +46,26 @@ def build(cells):
     return json.dumps(notebook, indent=1) + "\n"
 
 
+def validate():
+    """Reads each build with nbformat and validates it; 1 if one fails."""
+    import nbformat  # the venv's; see the module doc
+
+    for name, cells in NOTEBOOKS.items():
+        try:
+            nbformat.validate(nbformat.reads(build(cells), as_version=4))
+        except nbformat.ValidationError as e:
+            print(f"{name}: not a valid notebook: {e}", file=sys.stderr)
+            return 1
+        print(f"{name}: valid nbformat {nbformat.current_nbformat}")
+    return 0
+
+
 def main(argv):
+    if argv == ["--validate"]:
+        return validate()
     check = argv == ["--check"]
     if argv and not check:
-        print("usage: build_notebooks.py [--check]", file=sys.stderr)
+        print("usage: build_notebooks.py [--check | --validate]", file=sys.stderr)
         return 2
     stale = []
     for name, cells in NOTEBOOKS.items():

@@ -71,7 +71,11 @@ impl FromStr for Threshold {
             "max" => Metric::Latency(100.0),
             p if p.starts_with('p') => match p[1..].parse::<f64>() {
                 Ok(q) if q > 0.0 && q <= 100.0 => Metric::Latency(q),
-                _ => return Err(bad("a percentile is p1 to p100")),
+                _ => {
+                    return Err(bad(
+                        "a percentile is above p0 and at most p100 (p99, p99.9)",
+                    ));
+                }
             },
             _ => return Err(bad("unknown metric: pNN, max, errors or rate")),
         };
@@ -237,8 +241,8 @@ mod tests {
         for (bad, why) in [
             ("p99", "no < or >"),
             ("p99<5", "needs a unit"),
-            ("p0<5ms", "p1 to p100"),
-            ("p101<5ms", "p1 to p100"),
+            ("p0<5ms", "above p0 and at most p100"),
+            ("p101<5ms", "above p0 and at most p100"),
             ("latency<5ms", "unknown metric"),
             ("errors<lots", "fraction or a percentage"),
             ("rate>fast", "ratio"),

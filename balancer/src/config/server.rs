@@ -18,7 +18,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Cache requests handled at once (their bodies already read); past
     /// it a request is answered 503 `overloaded` with `Retry-After` at
-    /// once rather than queued. Default 256.
+    /// once rather than queued. Default 1024, Envoy's default request
+    /// limit: at 256, clients that retry at once got fewer writes through
+    /// (BENCHMARKS.md, "Overload").
     pub max_in_flight: usize,
     /// From a request's first byte to its complete headers. Whole
     /// milliseconds, key `header_read_timeout_ms`. Default 10 000 ms.
@@ -51,7 +53,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_connections: 10_000,
-            max_in_flight: 256,
+            max_in_flight: 1024,
             header_read_timeout: Duration::from_millis(10_000),
             body_timeout: Duration::from_millis(10_000),
             idle_timeout: Duration::from_millis(60_000),

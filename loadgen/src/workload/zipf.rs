@@ -4,7 +4,7 @@
 //! Commons RNG's `RejectionInversionZipfSampler` does it.
 //!
 //! A table of cumulative probabilities costs 8 bytes per key (800 MB at
-//! 10^8 keys) and a pass over every key to build; this sampler keeps four
+//! 10^8 keys) and a pass over every key to build; this sampler keeps five
 //! numbers and takes about one uniform draw per sample (the rejection rate
 //! is small for every exponent).
 
