@@ -87,17 +87,24 @@ ops = sorted(log["op"].unique())
 left.boxplot([log.loc[log["op"] == op, "latency_ms"] for op in ops], showfliers=False)
 left.set_xticks(range(1, len(ops) + 1), ops)
 left.set(title="Latency by operation (outliers hidden)", ylabel="latency (ms)")
-writes = log[log["value_bytes"] > 0].copy()
-if len(writes):
-    writes["size_bin"] = pd.qcut(writes["value_bytes"], q=min(8, writes["value_bytes"].nunique()),
-                                 duplicates="drop")
-    by_size = writes.groupby("size_bin", observed=True).agg(
-        bytes=("value_bytes", "median"), p50=("latency_ms", "median"),
+# A write's size is its value's; a read hit's, its response body (the value
+# with its key and ttl). Older logs have no response_bytes: writes only.
+sized = {"write": log[log["value_bytes"] > 0].assign(size=lambda d: d["value_bytes"])}
+if "response_bytes" in log.columns:
+    sized["read hit"] = log[(log["op"] == "get") & (log["outcome"] == "hit")].assign(
+        size=lambda d: d["response_bytes"])
+for name, part in sized.items():
+    if len(part) == 0:
+        continue
+    part = part.assign(size_bin=pd.qcut(part["size"], q=min(8, part["size"].nunique()),
+                                        duplicates="drop"))
+    by_size = part.groupby("size_bin", observed=True).agg(
+        bytes=("size", "median"), p50=("latency_ms", "median"),
         p99=("latency_ms", lambda s: s.quantile(0.99)))
-    right.plot(by_size["bytes"], by_size["p50"], marker="o", label="p50")
-    right.plot(by_size["bytes"], by_size["p99"], marker="o", label="p99")
-    right.legend()
-right.set(title="Write latency by value size", xlabel="value size (bytes, median of bin)",
+    right.plot(by_size["bytes"], by_size["p50"], marker="o", label=f"{name} p50")
+    right.plot(by_size["bytes"], by_size["p99"], marker="o", label=f"{name} p99")
+right.legend()
+right.set(title="Latency by size", xlabel="bytes (median of bin)",
           ylabel="latency (ms)", xscale="log")
 show(fig, "latency_by_op_and_size")
 print(log.groupby("op")["latency_ms"].describe(percentiles=[0.5, 0.99]).round(3).to_string())"""),

@@ -132,6 +132,7 @@ impl Recorder {
                 nodes: res.nodes.clone().unwrap_or_else(|| "-".into()),
                 error: res.error.clone().unwrap_or_else(|| "-".into()),
                 source: res.source.clone().unwrap_or_else(|| "-".into()),
+                response_bytes: res.bytes_received,
             });
         }
     }

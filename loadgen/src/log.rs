@@ -16,6 +16,7 @@
 //! | `nodes` | the `X-Cache-Node` header, `-` when absent |
 //! | `error` | what went wrong, `-` when nothing did |
 //! | `source` | the `X-Cache-Source` header of a get hit: `near` (the balancer's near cache) or `node`; `-` when absent |
+//! | `response_bytes` | bytes of the response body (a get hit's: the value with its key and ttl) |
 //!
 //! Times count from the start of the measured run: requests of the
 //! warm-up are sent but not logged.
@@ -52,6 +53,8 @@ pub struct Row {
     pub error: String,
     /// `near`, `node` or `-`.
     pub source: String,
+    /// Response body bytes.
+    pub response_bytes: u64,
 }
 
 /// Hands rows to the writer task.

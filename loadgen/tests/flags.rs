@@ -410,10 +410,15 @@ async fn the_source_column_tells_near_hits_from_node_reads() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let mut reader = csv::Reader::from_path(&log).unwrap();
     assert_eq!(&reader.headers().unwrap()[11], "source");
-    let sources: Vec<String> = reader
-        .records()
-        .map(|r| r.unwrap()[11].to_string())
-        .collect();
+    assert_eq!(&reader.headers().unwrap()[12], "response_bytes");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let sources: Vec<String> = rows.iter().map(|r| r[11].to_string()).collect();
+    // A hit's body holds the preloaded value (100 bytes by default), its
+    // key and its ttl.
+    assert!(
+        rows.iter().all(|r| r[12].parse::<u64>().unwrap() > 100),
+        "every hit's response_bytes counts its body"
+    );
     let near = sources.iter().filter(|s| *s == "near").count();
     let node = sources.iter().filter(|s| *s == "node").count();
     assert_eq!(near + node, 300, "every get hit says where it came from");

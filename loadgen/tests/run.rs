@@ -96,7 +96,8 @@ async fn a_run_against_the_stack_keeps_its_rate_and_logs_every_request() {
             "service_us",
             "nodes",
             "error",
-            "source"
+            "source",
+            "response_bytes"
         ]
     );
     let mut misses = 0;
