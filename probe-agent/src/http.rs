@@ -1,5 +1,5 @@
 //! The agent's HTTP API: what each route answers. Connections, their
-//! limits and timeouts are [`crate::server`]'s.
+//! limits and timeouts are the `frontdoor` crate's.
 //!
 //! | route | answer |
 //! | --- | --- |
