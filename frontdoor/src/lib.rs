@@ -7,7 +7,7 @@
 //!   `503` with `Retry-After` and closed at once; open ones keep working;
 //! - once the first byte of a request has arrived, its headers must be
 //!   complete within `header_read_timeout`, or the connection is closed
-//!   (at most one more `header_read_timeout` later: see [`watchdog`]);
+//!   (at most one more `header_read_timeout` later: see `watchdog.rs`);
 //! - a connection with no request in flight and no byte of a next one
 //!   (after its last response, or since it opened) is closed after
 //!   `idle_timeout`. A long poll is a request in flight, never idle: the
@@ -16,7 +16,7 @@
 //!
 //! On shutdown the listener closes and open requests get a grace period.
 //! What each connection is doing, and when it is closed, lives in
-//! [`watchdog`].
+//! `watchdog.rs`.
 
 mod watchdog;
 
