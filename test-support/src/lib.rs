@@ -19,6 +19,8 @@
 //! - [`proxy`]: [`TcpProxy`], a TCP proxy in front of a node that a test
 //!   can cut for some clients or slow down.
 //! - [`zookeeper`]: [`ZooKeeperServer`], a standalone ZooKeeper process.
+//! - `signal.rs`: the `SIGSTOP`/`SIGCONT` both servers' `pause` and
+//!   `resume` send.
 
 pub mod agent;
 pub mod balancer;
@@ -27,6 +29,7 @@ pub mod container;
 pub mod http;
 pub mod proxy;
 pub mod redis_server;
+mod signal;
 pub mod zookeeper;
 
 pub use self::agent::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, TestAgent};

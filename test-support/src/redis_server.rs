@@ -60,21 +60,12 @@ impl RedisServer {
     /// Freezes the process (SIGSTOP): it keeps its port and its data but
     /// answers nothing, like a hung server.
     pub fn pause(&self) {
-        self.signal("-STOP");
+        crate::signal::send(self.child.as_ref(), "-STOP");
     }
 
     /// Lets a paused process run again (SIGCONT).
     pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("server running").id();
-        let status = Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} {pid} failed");
+        crate::signal::send(self.child.as_ref(), "-CONT");
     }
 
     /// Starts it again, empty, on the same port.

@@ -47,21 +47,12 @@ impl ZooKeeperServer {
     /// Freezes the server (SIGSTOP): connections stay open, nothing is
     /// answered, and no session expires until it resumes.
     pub fn pause(&self) {
-        self.signal("-STOP");
+        crate::signal::send(self.child.as_ref(), "-STOP");
     }
 
     /// Lets a paused server run again (SIGCONT).
     pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("server running").id();
-        let status = Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} {pid} failed");
+        crate::signal::send(self.child.as_ref(), "-CONT");
     }
 
     /// Kills the server (its sessions live on in its data until it returns).
