@@ -6,10 +6,21 @@
 //! moves a key's replicas away from a node that kept an older copy,
 //! another balancer's cached location cannot send a read to that copy.
 //!
-//! It serves reads only; writes always ask the index, which is the
-//! authority. It holds only sets the index holds (read from it, or
-//! recorded in it by a write): a set the fallback chose while the index
-//! was down would never be invalidated. An entry is used only while the stream is open and at most
+//! It holds only sets the index holds (read from it, or recorded in it by
+//! a write): a set the fallback chose while the index was down would never
+//! be invalidated.
+//!
+//! **Writes** use it too, with a stronger check than reads. A write must
+//! reach the set the index holds *when it is sent*, as the index's claim
+//! would tell it; a cached set may lag by `max_lag`. So a write *leases*
+//! the entry ([`LocationCache::lease`]: the entry is swapped for a
+//! reservation, which any invalidation of the key removes) and then
+//! *confirms* it ([`LocationCache::confirm`]): it waits for a `PING` sent
+//! on the index's stream after the lease to be answered (a fence, shared
+//! by the writes waiting at once). If the reservation survived, the index
+//! held the set at a moment after the lease, as a claim made then would
+//! have shown, and the write goes there without a claim. Otherwise it
+//! claims as a new key does. An entry is used only while the stream is open and at most
 //! its `max_lag` behind the index (`near_cache_max_lag_ms`, capped at half
 //! the index timeout; see [`crate::tracking::stream`]), so a location
 //! used here lags a change made elsewhere by at most that; while the
@@ -88,6 +99,28 @@ impl LocationCache {
     /// hint (a write's "most likely an overwrite"), never an answer.
     pub fn knows(&self, key: &str) -> bool {
         self.store.get(key, expired).is_some()
+    }
+
+    /// Takes the key's location for a write, leaving a reservation in its
+    /// place, if the stream is current and the entry is `usable`; the
+    /// write then [`confirm`](LocationCache::confirm)s it.
+    pub fn lease(
+        &self,
+        key: &str,
+        usable: impl Fn(&Location) -> bool,
+    ) -> Option<(Location, LocationReservation)> {
+        if !self.stream.drain(&IndexSink(&self.store)).fresh {
+            return None;
+        }
+        let (location, ticket) = self.store.take(key, |l| !expired(l) && usable(l))?;
+        Some((location, LocationReservation(ticket)))
+    }
+
+    /// Whether the index still held the leased location at a moment after
+    /// the lease: waits for the stream to pass that moment (a fence), then
+    /// checks that no invalidation of the key came since.
+    pub async fn confirm(&self, key: &str, reservation: &LocationReservation) -> bool {
+        self.stream.fence(reservation.0.taken_at).await && self.store.holds(key, reservation.0)
     }
 
     /// Reserves `key` before asking the index: a change to its entry that

@@ -28,6 +28,11 @@ pub struct Metrics {
     /// `near_cache` (the value itself, no node asked), or its location in
     /// the `cache`, the `index` or by `fallback`; else `none`.
     pub lookups: IntCounterVec,
+    /// `dlb_write_locations_total{source}`: where a write found its
+    /// replica set: the `cache` (confirmed, no claim), the `index` (a
+    /// claim), or `cache_stale` (a cached set the index had changed,
+    /// then claimed).
+    pub write_locations: IntCounterVec,
     /// `dlb_index_errors_total`: index calls that failed or were skipped.
     pub index_errors: IntCounterVec,
     /// `dlb_connections_closed_total{reason}`: client connections the
@@ -131,6 +136,14 @@ impl Metrics {
                     "Client connections closed or refused by the front door's bounds",
                 ),
                 &["reason"],
+            )
+            .expect("valid metric"),
+            write_locations: IntCounterVec::new(
+                Opts::new(
+                    "dlb_write_locations_total",
+                    "Writes by where their replica set came from: cache, index, or cache_stale",
+                ),
+                &["source"],
             )
             .expect("valid metric"),
             placements: IntCounterVec::new(
@@ -257,7 +270,7 @@ impl Metrics {
             leader: IntGauge::new("dlb_leader", "1 while this balancer is the elected leader")
                 .expect("valid metric"),
         };
-        let families: [Box<dyn prometheus::core::Collector>; 28] = [
+        let families: [Box<dyn prometheus::core::Collector>; 29] = [
             Box::new(m.index_rebuilding.clone()),
             Box::new(m.index_rebuild_keys.clone()),
             Box::new(m.clock_drift.clone()),
@@ -280,6 +293,7 @@ impl Metrics {
             Box::new(m.lookups.clone()),
             Box::new(m.index_errors.clone()),
             Box::new(m.connections_closed.clone()),
+            Box::new(m.write_locations.clone()),
             Box::new(m.placements.clone()),
             Box::new(m.node_used.clone()),
             Box::new(m.node_capacity.clone()),

@@ -1,5 +1,10 @@
 //! Writing a key: claim → fan-out → acknowledgement.
 //!
+//! 0. **A cached location**: an overwrite (no TTL, to an entry with none)
+//!    whose replica set the location cache holds skips the claim once the
+//!    index's invalidation stream confirms the set is still the index's
+//!    (a fence shared by concurrent writes; see [`crate::locations`]).
+//!    A set changed meanwhile is claimed as below.
 //! 1. **Claim**: the index arbitrates new keys. The replica set placement
 //!    proposes is claimed before the value is written, so two balancers
 //!    racing on one new key write to the same nodes; the loser of the
@@ -40,6 +45,7 @@ use crate::config::WriteAck;
 use crate::error::Error;
 use crate::fallback;
 use crate::index::Claimed;
+use crate::locations::{Location, LocationReservation};
 use crate::nodes::NodeTable;
 use crate::replicas;
 use crate::values::Version;
@@ -111,10 +117,15 @@ impl Ops {
         if replicas < self.replication.factor.get() {
             nodes.record_short_write();
         }
-        let placed = self.claim(&nodes, key, replicas, ttl).await?;
-        // After the claim: its own change to the entry is behind us, and
-        // any later one cancels the record below.
-        let located = self.locations.reserve(key);
+        let (placed, located) = match self.cached_placement(&nodes, key, ttl).await {
+            Some(cached) => cached,
+            None => {
+                let placed = self.claim(&nodes, key, replicas, ttl).await?;
+                // After the claim: its own change to the entry is behind
+                // us, and any later one cancels the record below.
+                (placed, self.locations.reserve(key))
+            }
+        };
         let timestamp = version.timestamp.clone();
         let (order, indexed) = (placed.set.clone(), placed.indexed);
         let job = Job {
@@ -131,8 +142,12 @@ impl Ops {
         let created = acks::created(placed.claimed, placed.copies_found, &accepted);
         let took = replicas::in_set_order(accepted.nodes, &order);
         // Only a set the index holds: no invalidation would ever drop one
-        // the fallback chose while the index was down.
-        if indexed {
+        // the fallback chose while the index was down. And only the whole
+        // set, every member having taken the write: a later write through
+        // the cache must reach every member, not those that answered
+        // first (R = 3 with `quorum` answers after two).
+        let whole = took.len() == order.len() && took.iter().zip(&order).all(|(t, o)| **t == **o);
+        if indexed && whole {
             self.remember(key, located, took.clone(), nodes.rejoin_epoch(), ttl_ms);
         }
         let written = Written {
@@ -141,6 +156,40 @@ impl Ops {
             version: timestamp,
         };
         Ok((written, accepted.superseded))
+    }
+
+    /// An overwrite's replica set from the location cache, confirmed to be
+    /// the one the index holds (see [`crate::locations`]), with the
+    /// reservation that records it again; `None` sends the write to the
+    /// claim. Only for a write without a TTL to an entry without one: a
+    /// claim also sets the entry's TTL, which must outlive the value's.
+    async fn cached_placement(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        ttl: Option<u64>,
+    ) -> Option<(Placed, LocationReservation)> {
+        let index = &self.context.index;
+        if ttl.is_some() || index.is_down() || !index.is_complete() {
+            return None;
+        }
+        let epoch = nodes.rejoin_epoch();
+        let usable = |l: &Location| l.expires_at.is_none() && l.epoch == epoch;
+        let (location, reservation) = self.locations.lease(key, usable)?;
+        let confirmed = self.locations.confirm(key, &reservation).await;
+        let source = if confirmed { "cache" } else { "cache_stale" };
+        let metrics = &self.context.metrics;
+        metrics.write_locations.with_label_values(&[source]).inc();
+        if !confirmed {
+            return None;
+        }
+        let placed = Placed {
+            set: location.nodes.iter().map(|id| id.to_string()).collect(),
+            claimed: false,
+            indexed: true,
+            copies_found: false,
+        };
+        Some((placed, reservation))
     }
 
     /// Where the write goes: the set the index holds, or the one it takes
@@ -156,6 +205,8 @@ impl Ops {
         let proposal = replicas::propose(&nodes.contenders(key), &self.context.placement, replicas);
         let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
         let index = &self.context.index;
+        let metrics = &self.context.metrics;
+        metrics.write_locations.with_label_values(&["index"]).inc();
         let early = fallback::search_before_claim(
             self.locations.knows(key),
             index.is_down(),

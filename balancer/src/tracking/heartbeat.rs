@@ -76,6 +76,16 @@ impl Heartbeat {
         now.saturating_duration_since(self.fresh_since) <= max_lag
     }
 
+    /// When the newest answered `PING` was sent.
+    pub(crate) fn fresh_since(&self) -> Instant {
+        self.fresh_since
+    }
+
+    /// Whether a `PING` waits for its `PONG`.
+    pub(crate) fn awaiting(&self) -> bool {
+        !self.outstanding.is_empty()
+    }
+
     /// Whether a `PING` has gone unanswered for longer than `timeout`.
     pub(crate) fn is_silent(&self, now: Instant, timeout: Duration) -> bool {
         self.outstanding

@@ -15,11 +15,13 @@
 //!   `PING`s were sent.
 //! - [`frames`]: the stream's bytes turned into invalidations as they
 //!   arrive, each byte parsed once.
+//! - [`session`]: one open stream's socket, unparsed bytes and heartbeat.
 //! - [`resp`]: the RESP3 frames a stream carries.
 
 pub(crate) mod frames;
 pub(crate) mod heartbeat;
 pub(crate) mod resp;
+pub(crate) mod session;
 pub(crate) mod store;
 pub(crate) mod stream;
 

@@ -83,16 +83,7 @@ impl<V: Clone> Store<V> {
     /// Reserves `key` for a fill by the read about to be sent.
     pub(crate) fn reserve(&self, key: &str) -> Ticket {
         let mut inner = self.lock();
-        inner.next_ticket += 1;
-        let id = inner.next_ticket;
-        self.remove(&mut inner, key);
-        inner.weight += (self.weigh)(key, None);
-        inner.slots.put(key.to_string(), Slot::Pending(id));
-        self.trim(&mut inner);
-        Ticket {
-            id,
-            taken_at: Instant::now(),
-        }
+        self.pend(&mut inner, key)
     }
 
     /// Stores `value` if `ticket` still holds the key's slot; returns
@@ -114,6 +105,24 @@ impl<V: Clone> Store<V> {
         true
     }
 
+    /// Takes the key's cached value if `usable`, leaving a reservation in
+    /// its place: a write that acts on the value can then learn, through
+    /// [`Store::holds`], whether an invalidation came since.
+    pub(crate) fn take(&self, key: &str, usable: impl Fn(&V) -> bool) -> Option<(V, Ticket)> {
+        let mut inner = self.lock();
+        let value = match inner.slots.peek(key)? {
+            Slot::Ready(value) if usable(value) => value.clone(),
+            _ => return None,
+        };
+        Some((value, self.pend(&mut inner, key)))
+    }
+
+    /// Whether `ticket` still holds the key's slot: nothing invalidated,
+    /// filled or reserved the key since it was taken.
+    pub(crate) fn holds(&self, key: &str, ticket: Ticket) -> bool {
+        matches!(self.lock().slots.peek(key), Some(Slot::Pending(id)) if *id == ticket.id)
+    }
+
     /// Forgets `key`, a value or a reservation.
     pub(crate) fn remove_key(&self, key: &str) {
         let mut inner = self.lock();
@@ -124,6 +133,21 @@ impl<V: Clone> Store<V> {
     pub(crate) fn size(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.slots.len(), inner.weight)
+    }
+
+    /// Puts a new reservation in the key's slot, in place of whatever
+    /// was there.
+    fn pend(&self, inner: &mut Inner<V>, key: &str) -> Ticket {
+        inner.next_ticket += 1;
+        let id = inner.next_ticket;
+        self.remove(inner, key);
+        inner.weight += (self.weigh)(key, None);
+        inner.slots.put(key.to_string(), Slot::Pending(id));
+        self.trim(inner);
+        Ticket {
+            id,
+            taken_at: Instant::now(),
+        }
     }
 
     fn remove(&self, inner: &mut Inner<V>, key: &str) {
@@ -218,6 +242,31 @@ mod tests {
         store.clear();
         assert_eq!(store.size(), (0, 0));
         assert_eq!(store.clears.get(), 1);
+    }
+
+    #[test]
+    fn a_taken_value_leaves_a_reservation_an_invalidation_voids() {
+        let store = store(1 << 20);
+        assert!(store.take("k", |_| true).is_none(), "nothing cached");
+        let t = store.reserve("k");
+        assert!(store.fill("k", t, v("1")));
+        assert!(store.take("k", |_| false).is_none(), "not usable");
+        assert_eq!(get(&store, "k").as_deref(), Some("1"), "left in place");
+
+        let (value, ticket) = store.take("k", |_| true).unwrap();
+        assert_eq!(value, v("1"));
+        assert_eq!(store.size(), (1, 1), "a reservation weighs one");
+        assert_eq!(get(&store, "k"), None, "taken");
+        assert!(store.holds("k", ticket));
+        assert!(store.fill("k", ticket, v("2")), "the write records its set");
+        assert!(!store.holds("k", ticket), "filled");
+
+        let (_, ticket) = store.take("k", |_| true).unwrap();
+        store.invalidate(b"k");
+        assert!(!store.holds("k", ticket));
+        let t = store.reserve("k");
+        assert!(!store.holds("k", ticket), "another reservation");
+        assert!(store.holds("k", t));
     }
 
     #[test]

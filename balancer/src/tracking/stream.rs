@@ -4,9 +4,9 @@
 //! (written, deleted, expired, evicted; `null` after a flush), from any
 //! client.
 //!
-//! Nothing reads the socket in the background between heartbeats: a
-//! cache *drains* it, without blocking, right before it serves or stores
-//! something from this server. A drain reads for as long as bytes are
+//! The stream's own task reads the socket only while a `PING` waits for
+//! its `PONG`; otherwise a cache *drains* it, without blocking, right
+//! before it serves or stores something from this server. A drain reads for as long as bytes are
 //! there to read and applies each invalidated key as soon as its bytes
 //! are in ([`super::frames`]), so a backlog of megabytes costs each drain
 //! only the bytes it brings.
@@ -25,6 +25,14 @@
 //! server and acknowledge elsewhere. A `PING` unanswered for a whole
 //! timeout drops the session, which is then started afresh.
 //!
+//! A **fence** ([`Stream::fence`]) is the same proof on demand: a caller
+//! that acts on something it cached asks for a `PING` sent after a given
+//! instant and waits for its `PONG`; every change the server made before
+//! that instant has then been applied to the cache. Callers waiting at
+//! once share one `PING`, so under load a fence costs a fraction of a
+//! round trip each. The key-location cache uses it for writes
+//! ([`crate::locations::LocationCache::confirm`]).
+//!
 //! Every new session, and every lost one, empties the whole cache it
 //! feeds: invalidations missed while the stream was down are unknowable.
 
@@ -32,21 +40,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::Sink;
-use super::frames::{Event, Reader};
-use super::heartbeat::{self, Heartbeat};
-use super::resp::{Frame, ProtocolError};
+use super::heartbeat;
+use super::session::Session;
 
 /// Replies the handshake (`HELLO 3`, `CLIENT TRACKING`) waits for.
 const HANDSHAKE_REPLIES: usize = 2;
 const PING: &[u8] = b"PING\r\n";
-/// Bytes a read makes room for: what Redis sends one client per pass.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// The invalidation stream of one server.
 #[derive(Debug)]
@@ -63,18 +66,12 @@ pub(crate) struct Stream {
     /// Heartbeat period.
     ping_every: Duration,
     session: Mutex<Option<Session>>,
+    /// Wakes the stream's task to send a `PING` for a fence.
+    fence_wanted: Notify,
+    /// When the newest answered `PING` was sent, in any session.
+    answered: watch::Sender<Instant>,
 }
 
-#[derive(Debug)]
-struct Session {
-    socket: OwnedReadHalf,
-    /// Bytes read and not yet used: at most part of one frame.
-    buf: Vec<u8>,
-    frames: Reader,
-    heartbeat: Heartbeat,
-}
-
-/// What a drain found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Drained {
     /// The stream is open and at most its `max_lag` behind the server.
@@ -108,6 +105,8 @@ impl Stream {
             max_lag,
             ping_every: heartbeat::ping_period(max_lag),
             session: Mutex::new(None),
+            fence_wanted: Notify::new(),
+            answered: watch::channel(Instant::now()).0,
         }
     }
 
@@ -132,11 +131,22 @@ impl Stream {
         let Some(session) = slot.as_mut() else {
             return Drained::CLOSED;
         };
+        let answered = session.heartbeat.fresh_since();
         match session.read_available(store) {
-            Ok(invalidations) => Drained {
-                fresh: session.heartbeat.is_fresh(Instant::now(), self.max_lag),
-                invalidations,
-            },
+            Ok(invalidations) => {
+                let fresh_since = session.heartbeat.fresh_since();
+                if fresh_since > answered {
+                    self.answered.send_if_modified(|at| {
+                        let newer = fresh_since > *at;
+                        *at = (*at).max(fresh_since);
+                        newer
+                    });
+                }
+                Drained {
+                    fresh: session.heartbeat.is_fresh(Instant::now(), self.max_lag),
+                    invalidations,
+                }
+            }
             Err(reason) => {
                 tracing::warn!(server = %self.addr, %reason, "invalidation stream lost");
                 *slot = None;
@@ -146,23 +156,38 @@ impl Stream {
         }
     }
 
+    /// Waits until every change the server made before `since` has been
+    /// applied to the cache this stream feeds: until a `PING` sent after
+    /// `since` is answered. False when none is within `max_lag` (the
+    /// stream is slow, or lost).
+    pub(crate) async fn fence(&self, since: Instant) -> bool {
+        let mut answered = self.answered.subscribe();
+        if *answered.borrow_and_update() > since {
+            return true;
+        }
+        self.fence_wanted.notify_one();
+        let fenced = answered.wait_for(|at| *at > since);
+        matches!(tokio::time::timeout(self.max_lag, fenced).await, Ok(Ok(_)))
+    }
+
     /// Keeps a session open and its heartbeat going until `shutdown`,
     /// reconnecting after a failure. Each drop or new session empties
     /// `store`.
     pub(crate) async fn run(&self, store: &dyn Sink, mut shutdown: watch::Receiver<bool>) {
         loop {
             let session = tokio::select! {
-                s = tokio::time::timeout(self.timeout, self.open()) => s,
+                s = tokio::time::timeout(self.timeout, Session::open(&self.addr, &self.handshake, HANDSHAKE_REPLIES)) => s,
                 _ = shutdown.changed() => return,
             };
-            let mut writer = match session {
+            let (reader, mut writer) = match session {
                 Ok(Ok((session, writer))) => {
+                    let reader = session.socket.clone();
                     // Empty the cache before the session counts as open:
                     // a fill racing this cannot land after the clear.
                     store.clear();
                     *self.lock() = Some(session);
                     tracing::debug!(server = %self.addr, "invalidation stream open");
-                    writer
+                    (reader, writer)
                 }
                 Ok(Err(e)) => {
                     tracing::debug!(server = %self.addr, error = %e, "invalidation stream");
@@ -173,10 +198,25 @@ impl Stream {
                 }
                 Err(_) => continue,
             };
+            let mut next_beat = Instant::now() + self.ping_every;
             loop {
-                if wait(self.ping_every, &mut shutdown).await {
-                    self.close(store);
-                    return;
+                let awaiting = match &*self.lock() {
+                    Some(session) => session.heartbeat.awaiting(),
+                    None => break,
+                };
+                tokio::select! {
+                    _ = shutdown.changed() => {
+                        self.close(store);
+                        return;
+                    }
+                    () = tokio::time::sleep_until(next_beat) => {
+                        next_beat = Instant::now() + self.ping_every;
+                    }
+                    () = self.fence_wanted.notified() => {}
+                    _ = reader.readable(), if awaiting => {
+                        self.drain(store);
+                        continue;
+                    }
                 }
                 // Noted before it leaves, so its PONG always finds it.
                 match &mut *self.lock() {
@@ -198,44 +238,6 @@ impl Stream {
         }
     }
 
-    /// Connects and turns tracking on; the session is fresh from the
-    /// moment the handshake is sent.
-    async fn open(&self) -> std::io::Result<(Session, OwnedWriteHalf)> {
-        let mut stream = TcpStream::connect(&self.addr).await?;
-        stream.set_nodelay(true)?;
-        let opened_at = Instant::now();
-        stream.write_all(&self.handshake).await?;
-        let (socket, writer) = stream.into_split();
-        let mut session = Session {
-            socket,
-            buf: Vec::new(),
-            frames: Reader::default(),
-            heartbeat: Heartbeat::new(opened_at),
-        };
-        let mut replies = 0;
-        while replies < HANDSHAKE_REPLIES {
-            session.socket.readable().await?;
-            match read_some(&session.socket, &mut session.buf) {
-                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-            // Invalidations before the cache is emptied do not matter.
-            let mut failure = None;
-            feed(&mut session.frames, &mut session.buf, |event| match event {
-                Event::Reply(Frame::Error(e)) => failure = Some(e),
-                Event::Reply(_) => replies += 1,
-                _ => {}
-            })
-            .map_err(std::io::Error::other)?;
-            if let Some(e) = failure {
-                return Err(std::io::Error::other(e));
-            }
-        }
-        Ok((session, writer))
-    }
-
     fn close(&self, store: &dyn Sink) {
         *self.lock() = None;
         store.clear();
@@ -244,65 +246,6 @@ impl Stream {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-impl Session {
-    /// Reads until the socket has nothing more, applying every event as
-    /// soon as its bytes are in; returns the invalidations applied.
-    fn read_available(&mut self, store: &dyn Sink) -> Result<u64, String> {
-        // Nothing is copied or zeroed unless the socket has bytes: when it
-        // has none, Tokio answers from its readiness state without a
-        // system call, which is what a drain costs on most requests.
-        let mut applied = 0;
-        loop {
-            match read_some(&self.socket, &mut self.buf) {
-                Ok(0) => return Err("connection closed".into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(applied),
-                Err(e) => return Err(e.to_string()),
-            }
-            let mut failure = None;
-            let heartbeat = &mut self.heartbeat;
-            feed(&mut self.frames, &mut self.buf, |event| match event {
-                Event::Invalidate(key) => {
-                    store.invalidate(&key);
-                    applied += 1;
-                }
-                Event::Flush => {
-                    store.clear();
-                    applied += 1;
-                }
-                Event::Reply(Frame::Simple(s)) if s == "PONG" => heartbeat.answered(),
-                Event::Reply(Frame::Error(e)) => failure = Some(e),
-                Event::Reply(_) => {}
-            })
-            .map_err(|e| e.to_string())?;
-            if let Some(e) = failure {
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// Hands `on_event` every event complete in `buf`, in order, and drops the
-/// bytes they took.
-fn feed(
-    frames: &mut Reader,
-    buf: &mut Vec<u8>,
-    on_event: impl FnMut(Event),
-) -> Result<(), ProtocolError> {
-    let used = frames.feed(buf, on_event)?;
-    buf.drain(..used);
-    Ok(())
-}
-
-/// Reads what the socket holds now into `buf`'s spare capacity, making
-/// room first; `Ok(0)` is the end of the stream, `WouldBlock` no data.
-fn read_some(reader: &OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-        buf.reserve(READ_CHUNK);
-    }
-    reader.try_read_buf(buf)
 }
 
 /// Sleeps `period`; true when `shutdown` came first.
