@@ -1,5 +1,5 @@
-//! One write's fan-out to its replica set, in a task of its own so that it
-//! finishes after the client has its answer.
+//! One write's fan-out to its replica set, which finishes after the client
+//! has its answer ([`super::inline`]).
 //!
 //! Each replica in the set that is up gets the version at once; a replica
 //! that is down, and one that fails the write, is replaced by a substitute
@@ -42,9 +42,9 @@ pub(super) struct Job {
     pub(super) replicas: usize,
 }
 
-/// How a write's task ended, for a caller that got too few
+/// How a write's fan-out ended, for a caller that got too few
 /// acknowledgements.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Fate {
     /// The last replica error.
     pub(super) last_error: Option<BackendError>,

@@ -8,6 +8,8 @@
 //!   ([`fanout`]) → wait for the acknowledgement level;
 //! - [`delete`]: find the holders → fan a tombstone out → shorten the
 //!   index entry's life to the tombstone's;
+//! - [`inline`]: a write's fan-out driven in the request's task, spawned
+//!   only if the request stops waiting before it ends;
 //! - [`search`]: the hashing fallback's I/O, asking nodes that
 //!   [`crate::fallback`] chose.
 //!
@@ -17,6 +19,7 @@
 
 mod delete;
 mod fanout;
+mod inline;
 mod read;
 mod search;
 mod settle;

@@ -23,8 +23,8 @@
 //!    reaches every copy, answers 200 if one was live, and no older copy is
 //!    left outside the set for the fallback to bring back.
 //! 2. **Fan-out** ([`super::fanout`]): the version, stamped by the hybrid
-//!    logical clock, goes to every replica in a task of its own; each node
-//!    keeps the newest (see [`crate::values`]).
+//!    logical clock, goes to every replica at once; each node keeps the
+//!    newest (see [`crate::values`]).
 //! 3. **Acknowledgement**: the client hears back once the level (`one`,
 //!    `quorum`, `all`) is met and the primary has the write, by the rule
 //!    in [`crate::acks`]; the rest of the write carries on in the
@@ -38,6 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Ops;
 use super::fanout::Job;
+use super::inline::Inline;
 use super::search::Holders;
 use crate::acks::{self, Accepted, Ack};
 use crate::answer::Written;
@@ -291,8 +292,9 @@ impl Ops {
         })
     }
 
-    /// Sends `job` to its replica set in a task of its own and waits until
-    /// `ack` (else the configured level) is met.
+    /// Sends `job` to its replica set and waits until `ack` (else the
+    /// configured level) is met; the fan-out runs on after that when it
+    /// has more to do ([`super::inline`]).
     pub(super) async fn replicate(
         &self,
         nodes: &Arc<NodeTable>,
@@ -303,11 +305,13 @@ impl Ops {
         let needed = acks::needed(ack, job.replicas);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (sent_tx, sent_rx) = oneshot::channel();
-        let task = tokio::spawn(self.context.clone().write(nodes.clone(), job, tx, sent_tx));
-        let primary_sent = sent_rx.await.unwrap_or(false);
+        let mut fanout = Inline::new(self.context.clone().write(nodes.clone(), job, tx, sent_tx));
+        let primary_sent = fanout.beside(sent_rx).await.unwrap_or(false);
         let mut taken: Vec<Ack> = Vec::with_capacity(needed);
         while !acks::enough(&taken, needed, primary_sent) {
-            let Some(ack) = rx.recv().await else { break };
+            let Some(ack) = fanout.beside(rx.recv()).await else {
+                break;
+            };
             if !ack.applied.applied && !self.clock.observe(&ack.applied.timestamp) {
                 let metrics = &self.context.metrics;
                 metrics
@@ -320,7 +324,7 @@ impl Ops {
         if acks::enough(&taken, needed, primary_sent) {
             return acks::verdict(taken, needed, None);
         }
-        let fate = task.await.unwrap_or_default();
+        let fate = fanout.finish().await;
         if let Some(e) = fate.unrecorded {
             return Err(Error::unrecorded(e));
         }
