@@ -8,27 +8,26 @@
 //!
 //! It holds only sets the index holds (read from it, or recorded in it by
 //! a write): a set the fallback chose while the index was down would never
-//! be invalidated.
+//! be invalidated. An entry is used only while the stream is open and at
+//! most its `max_lag` behind the index (`near_cache_max_lag_ms`, capped at
+//! half the index timeout; see [`crate::tracking::stream`]), so a location
+//! a read uses lags a change made elsewhere by at most that; while the
+//! index is down, or its stream is further behind, nothing cached here is
+//! used. Each entry also carries the node table's rejoin epoch: once a
+//! node comes back, entries taken before may name a copy that has gone
+//! stale, so they are skipped (see `NodeTable::rejoin_epoch`).
 //!
 //! **Writes** use it too, with a stronger check than reads. A write must
 //! reach the set the index holds *when it is sent*, as the index's claim
 //! would tell it; a cached set may lag by `max_lag`. So a write *leases*
-//! the entry ([`LocationCache::lease`]: the entry is swapped for a
-//! reservation, which any invalidation of the key removes) and then
-//! *confirms* it ([`LocationCache::confirm`]): it waits for a `PING` sent
-//! on the index's stream after the lease to be answered (a fence, shared
-//! by the writes waiting at once). If the reservation survived, the index
-//! held the set at a moment after the lease, as a claim made then would
-//! have shown, and the write goes there without a claim. Otherwise it
-//! claims as a new key does. An entry is used only while the stream is open and at most
-//! its `max_lag` behind the index (`near_cache_max_lag_ms`, capped at half
-//! the index timeout; see [`crate::tracking::stream`]), so a location
-//! used here lags a change made elsewhere by at most that; while the
-//! index is down, or its stream is further behind, nothing cached here is
-//! used. Each
-//! entry also carries the node table's rejoin epoch: once a node comes
-//! back, entries taken before may name a copy that has gone stale, so
-//! reads skip them (see `NodeTable::rejoin_epoch`).
+//! a [`Location::writable`] entry ([`LocationCache::lease`]: the entry is
+//! swapped for a reservation, which any invalidation of the key removes)
+//! and then *confirms* it ([`LocationCache::confirm`]): it waits for a
+//! fence on the index's stream ([`crate::tracking::stream`]), which proves
+//! every change the index made before the lease applied here. If the
+//! reservation survived, the index held the set at a moment after the
+//! lease, as a claim made then would have shown, and the write goes there
+//! without a claim. Otherwise it claims as a new key does.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -52,6 +51,11 @@ pub struct Location {
     pub epoch: u64,
     /// When the key's TTL runs out, if it has one.
     pub expires_at: Option<Instant>,
+    /// A write may go to these nodes without a claim, once confirmed: they
+    /// are the entry's whole set, and the entry lasts (no TTL), as this
+    /// balancer's own claim or confirmed write left it. A read sees the
+    /// value's TTL, not the entry's, so what it records is never writable.
+    pub writable: bool,
 }
 
 /// A bounded, thread-safe LRU of key locations, invalidated by the index.
@@ -120,7 +124,10 @@ impl LocationCache {
     /// the lease: waits for the stream to pass that moment (a fence), then
     /// checks that no invalidation of the key came since.
     pub async fn confirm(&self, key: &str, reservation: &LocationReservation) -> bool {
-        self.stream.fence(reservation.0.taken_at).await && self.store.holds(key, reservation.0)
+        let ticket = reservation.0;
+        self.store.holds(key, ticket)
+            && self.stream.fence(ticket.taken_at).await
+            && self.store.holds(key, ticket)
     }
 
     /// Reserves `key` before asking the index: a change to its entry that

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use balancer::index::entry_key;
 use hyper::StatusCode;
 use serde_json::json;
 use test_support::{Cluster, HttpClient, TcpProxy, TestBalancer};
@@ -88,4 +89,36 @@ async fn an_overwrite_reaches_the_set_the_index_holds_even_when_the_cache_lags()
         );
     }
     assert!(write_locations(&http, &b, "cache_stale").await >= 1);
+}
+
+/// A race of other writes can leave a key's index entry with a TTL over a
+/// live value that has none (a delete's expiry set after a newer write's
+/// claim). A read cannot see the entry's TTL, only the value's; the next
+/// write must still claim, which makes the entry lasting again, rather
+/// than go through the location the read cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_after_a_read_renews_an_entry_ttl_the_read_cannot_see() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let b = TestBalancer::start(cluster.config()).await;
+    let http = HttpClient::new();
+    post(&http, &b, "lasting", "first").await;
+
+    let mut index = cluster.index.connection().await;
+    let _: () = redis::cmd("EXPIRE")
+        .arg(entry_key("lasting"))
+        .arg(30)
+        .query_async(&mut index)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = http.get(&format!("{}/cache/lasting", b.url)).await.unwrap();
+    assert_eq!(got.json()["value"], "first");
+    post(&http, &b, "lasting", "second").await;
+
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(entry_key("lasting"))
+        .query_async(&mut index)
+        .await
+        .unwrap();
+    assert_eq!(ttl, -1, "the write's claim made the entry lasting again");
 }

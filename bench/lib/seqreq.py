@@ -2,6 +2,7 @@
 
     python3 bench/lib/seqreq.py PORT GET KEY N    # GET /cache/KEY, N times
     python3 bench/lib/seqreq.py PORT POST KEY N   # POST /cache {"key": KEY, "value": "v" * 100}
+    python3 bench/lib/seqreq.py PORT NEW KEY N    # the same POST of N new keys, KEY-<run>-<i>
 
 Used by bench/callgrind, where the balancer runs under valgrind and the
 client must not: a fixed count of requests (wrk's are bounded by time), in
@@ -11,6 +12,7 @@ answer that is not 2xx, or when the connection drops.
 
 import http.client
 import sys
+import time
 
 
 def main() -> int:
@@ -19,9 +21,13 @@ def main() -> int:
     # The body wrk's Lua sends in bench/throughput, byte for byte.
     body = ('{"key":"%s","value":"%s"}' % (key, "v" * 100)).encode()
     headers = {"content-type": "application/json"}
+    run = time.time_ns()
     for i in range(n):
         if method == "GET":
             conn.request("GET", "/cache/" + key)
+        elif method == "NEW":
+            new = ('{"key":"%s-%d-%d","value":"%s"}' % (key, run, i, "v" * 100)).encode()
+            conn.request("POST", "/cache", new, headers)
         else:
             conn.request("POST", "/cache", body, headers)
         resp = conn.getresponse()

@@ -30,8 +30,9 @@ pub struct Metrics {
     pub lookups: IntCounterVec,
     /// `dlb_write_locations_total{source}`: where a write found its
     /// replica set: the `cache` (confirmed, no claim), the `index` (a
-    /// claim), or `cache_stale` (a cached set the index had changed,
-    /// then claimed).
+    /// claim, nothing usable cached), or `cache_stale` (a cached set not
+    /// confirmed: the index changed it, or the fence timed out; then
+    /// claimed).
     pub write_locations: IntCounterVec,
     /// `dlb_index_errors_total`: index calls that failed or were skipped.
     pub index_errors: IntCounterVec,
@@ -141,7 +142,7 @@ impl Metrics {
             write_locations: IntCounterVec::new(
                 Opts::new(
                     "dlb_write_locations_total",
-                    "Writes by where their replica set came from: cache, index, or cache_stale",
+                    "Writes by where their replica set came from: cache (no claim), index (a claim), or cache_stale (a cached set not confirmed, then a claim)",
                 ),
                 &["source"],
             )

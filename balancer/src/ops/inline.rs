@@ -53,13 +53,16 @@ where
         }
     }
 
-    /// Awaits the held future's end, here.
+    /// Awaits the held future's end, here. Polled in place: if the caller
+    /// is dropped meanwhile, the future is still held, and spawned.
     pub(super) async fn finish(mut self) -> F::Output {
         if let Some(output) = self.output.take() {
             return output;
         }
-        let running = self.running.take().expect("either running or ended");
-        running.await
+        let running = self.running.as_mut().expect("either running or ended");
+        let output = running.await;
+        self.running = None;
+        output
     }
 }
 
@@ -68,7 +71,10 @@ where
     F::Output: Send,
 {
     fn drop(&mut self) {
+        // Not while unwinding: a future that panicked cannot be polled
+        // again (a panic is a bug; the request's task ends with it).
         if let Some(running) = self.running.take()
+            && !std::thread::panicking()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             runtime.spawn(running);
@@ -108,6 +114,21 @@ mod tests {
         });
         inline.beside(first_rx).await.unwrap();
         drop(inline);
+        gate_tx.send(()).unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        assert_eq!(done.unwrap().unwrap(), "ended");
+    }
+
+    #[tokio::test]
+    async fn a_future_let_go_of_while_finishing_still_runs_to_its_end() {
+        let (gate_tx, gate_rx) = oneshot::channel::<()>();
+        let (done_tx, done_rx) = oneshot::channel();
+        let inline = Inline::new(async move {
+            gate_rx.await.unwrap();
+            done_tx.send("ended").unwrap();
+        });
+        let finishing = tokio::time::timeout(Duration::from_millis(10), inline.finish()).await;
+        assert!(finishing.is_err(), "the caller gave up first");
         gate_tx.send(()).unwrap();
         let done = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
         assert_eq!(done.unwrap().unwrap(), "ended");

@@ -4,7 +4,8 @@
 //!
 //! - [`read`]: near cache → location cache → index → hashing fallback,
 //!   then the replicas in order;
-//! - [`write`]: claim the replica set in the index → fan the version out
+//! - [`write`]: claim the replica set in the index (or, for an overwrite,
+//!   confirm the cached one: [`overwrite`]) → fan the version out
 //!   ([`fanout`]) → wait for the acknowledgement level;
 //! - [`delete`]: find the holders → fan a tombstone out → shorten the
 //!   index entry's life to the tombstone's;
@@ -20,6 +21,7 @@
 mod delete;
 mod fanout;
 mod inline;
+mod overwrite;
 mod read;
 mod search;
 mod settle;
@@ -98,7 +100,8 @@ impl Ops {
     }
 
     /// Keeps the key's replica set in the location cache, unless the index
-    /// changed the entry since `reservation`.
+    /// changed the entry since `reservation`; `writable` as
+    /// [`Location::writable`] says.
     fn remember(
         &self,
         key: &str,
@@ -106,6 +109,7 @@ impl Ops {
         set: Vec<Arc<str>>,
         epoch: u64,
         ttl_ms: Option<u64>,
+        writable: bool,
     ) {
         if set.is_empty() {
             return;
@@ -114,6 +118,7 @@ impl Ops {
             nodes: set.into(),
             epoch,
             expires_at: ttl_ms.map(|ms| Instant::now() + Duration::from_millis(ms)),
+            writable,
         };
         self.locations.record(key, reservation, location);
     }

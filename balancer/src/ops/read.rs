@@ -56,7 +56,7 @@ impl Ops {
                 let set: Vec<Arc<str>> = set.into_iter().map(Arc::from).collect();
                 let found = self.read_replicas(&nodes, key, &set).await?;
                 if let Some(found) = &found {
-                    self.remember(key, located, set, epoch, found.ttl_ms);
+                    self.remember(key, located, set, epoch, found.ttl_ms, false);
                     self.near.fill(key, reservation, found, &nodes, epoch);
                 }
                 return Ok(found);

@@ -3,7 +3,7 @@
 //! 0. **A cached location**: an overwrite (no TTL, to an entry with none)
 //!    whose replica set the location cache holds skips the claim once the
 //!    index's invalidation stream confirms the set is still the index's
-//!    (a fence shared by concurrent writes; see [`crate::locations`]).
+//!    (a fence shared by concurrent writes; see [`super::overwrite`]).
 //!    A set changed meanwhile is claimed as below.
 //! 1. **Claim**: the index arbitrates new keys. The replica set placement
 //!    proposes is claimed before the value is written, so two balancers
@@ -39,6 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::Ops;
 use super::fanout::Job;
 use super::inline::Inline;
+use super::overwrite::Cached;
 use super::search::Holders;
 use crate::acks::{self, Accepted, Ack};
 use crate::answer::Written;
@@ -46,14 +47,13 @@ use crate::config::WriteAck;
 use crate::error::Error;
 use crate::fallback;
 use crate::index::Claimed;
-use crate::locations::{Location, LocationReservation};
 use crate::nodes::NodeTable;
 use crate::replicas;
 use crate::values::Version;
 
 /// Where a write goes, as its claim decided.
 #[derive(Debug)]
-struct Placed {
+pub(super) struct Placed {
     /// The replica set.
     set: Vec<String>,
     /// This write created the key's index entry.
@@ -63,6 +63,18 @@ struct Placed {
     /// A search after a claim that created the entry found a live copy:
     /// the key is not new.
     copies_found: bool,
+}
+
+impl Placed {
+    /// A set the index holds, which this write did not create.
+    pub(super) fn listed(set: Vec<String>) -> Placed {
+        Placed {
+            set,
+            claimed: false,
+            indexed: true,
+            copies_found: false,
+        }
+    }
 }
 
 impl Ops {
@@ -118,13 +130,27 @@ impl Ops {
         if replicas < self.replication.factor.get() {
             nodes.record_short_write();
         }
-        let (placed, located) = match self.cached_placement(&nodes, key, ttl).await {
-            Some(cached) => cached,
-            None => {
-                let placed = self.claim(&nodes, key, replicas, ttl).await?;
-                // After the claim: its own change to the entry is behind
-                // us, and any later one cancels the record below.
-                (placed, self.locations.reserve(key))
+        let cached = self.cached_placement(&nodes, key, ttl).await;
+        let source = match &cached {
+            Cached::Confirmed(..) => "cache",
+            Cached::Stale => "cache_stale",
+            Cached::Absent => "index",
+        };
+        let metrics = &self.context.metrics;
+        metrics.write_locations.with_label_values(&[source]).inc();
+        let (placed, located) = match cached {
+            Cached::Confirmed(placed, located) => (placed, located),
+            Cached::Stale | Cached::Absent => {
+                let known = self.locations.knows(key);
+                // Before the claim, so that no change to the entry made
+                // after the claim read it can be missed by the record
+                // below (the claim's own change cancels it too: a new
+                // key's set is recorded by its next write or read).
+                let located = self.locations.reserve(key);
+                (
+                    self.claim(&nodes, key, replicas, ttl, known).await?,
+                    located,
+                )
             }
         };
         let timestamp = version.timestamp.clone();
@@ -143,13 +169,16 @@ impl Ops {
         let created = acks::created(placed.claimed, placed.copies_found, &accepted);
         let took = replicas::in_set_order(accepted.nodes, &order);
         // Only a set the index holds: no invalidation would ever drop one
-        // the fallback chose while the index was down. And only the whole
-        // set, every member having taken the write: a later write through
-        // the cache must reach every member, not those that answered
-        // first (R = 3 with `quorum` answers after two).
-        let whole = took.len() == order.len() && took.iter().zip(&order).all(|(t, o)| **t == **o);
-        if indexed && whole {
-            self.remember(key, located, took.clone(), nodes.rejoin_epoch(), ttl_ms);
+        // the fallback chose while the index was down. Writable only when
+        // the entry lasts and every member took the write: a later write
+        // through the cache must reach every member, not only those that
+        // answered first (R = 3 with `quorum` answers after two).
+        if indexed {
+            let whole =
+                took.len() == order.len() && took.iter().zip(&order).all(|(t, o)| **t == **o);
+            let writable = whole && ttl.is_none();
+            let epoch = nodes.rejoin_epoch();
+            self.remember(key, located, took.clone(), epoch, ttl_ms, writable);
         }
         let written = Written {
             nodes: took,
@@ -159,60 +188,22 @@ impl Ops {
         Ok((written, accepted.superseded))
     }
 
-    /// An overwrite's replica set from the location cache, confirmed to be
-    /// the one the index holds (see [`crate::locations`]), with the
-    /// reservation that records it again; `None` sends the write to the
-    /// claim. Only for a write without a TTL to an entry without one: a
-    /// claim also sets the entry's TTL, which must outlive the value's.
-    async fn cached_placement(
-        &self,
-        nodes: &NodeTable,
-        key: &str,
-        ttl: Option<u64>,
-    ) -> Option<(Placed, LocationReservation)> {
-        let index = &self.context.index;
-        if ttl.is_some() || index.is_down() || !index.is_complete() {
-            return None;
-        }
-        let epoch = nodes.rejoin_epoch();
-        let usable = |l: &Location| l.expires_at.is_none() && l.epoch == epoch;
-        let (location, reservation) = self.locations.lease(key, usable)?;
-        let confirmed = self.locations.confirm(key, &reservation).await;
-        let source = if confirmed { "cache" } else { "cache_stale" };
-        let metrics = &self.context.metrics;
-        metrics.write_locations.with_label_values(&[source]).inc();
-        if !confirmed {
-            return None;
-        }
-        let placed = Placed {
-            set: location.nodes.iter().map(|id| id.to_string()).collect(),
-            claimed: false,
-            indexed: true,
-            copies_found: false,
-        };
-        Some((placed, reservation))
-    }
-
     /// Where the write goes: the set the index holds, or the one it takes
     /// from placement's proposal joined by the nodes found holding the
-    /// key, or, with the index down, one found without it.
+    /// key, or, with the index down, one found without it. `known`: the
+    /// location cache held the key (most likely an overwrite).
     async fn claim(
         &self,
         nodes: &NodeTable,
         key: &str,
         replicas: usize,
         ttl: Option<u64>,
+        known: bool,
     ) -> Result<Placed, Error> {
         let proposal = replicas::propose(&nodes.contenders(key), &self.context.placement, replicas);
         let proposal: Vec<&str> = proposal.iter().map(|&i| &*nodes.get(i).id).collect();
         let index = &self.context.index;
-        let metrics = &self.context.metrics;
-        metrics.write_locations.with_label_values(&["index"]).inc();
-        let early = fallback::search_before_claim(
-            self.locations.knows(key),
-            index.is_down(),
-            index.is_complete(),
-        );
+        let early = fallback::search_before_claim(known, index.is_down(), index.is_complete());
         let (claimed, searched) = tokio::join!(
             index.claim(key, &proposal, ttl),
             self.search_if(nodes, key, early, &proposal)
@@ -233,12 +224,7 @@ impl Ops {
                     };
                     self.take_over(key, claimed, &found, ttl).await
                 }
-                None => Ok(Placed {
-                    set: claimed.set,
-                    claimed: false,
-                    indexed: true,
-                    copies_found: false,
-                }),
+                None => Ok(Placed::listed(claimed.set)),
             },
             Err(e) => {
                 self.context.index_failed(&e);

@@ -6,8 +6,8 @@
 //!
 //! The stream's own task reads the socket only while a `PING` waits for
 //! its `PONG`; otherwise a cache *drains* it, without blocking, right
-//! before it serves or stores something from this server. A drain reads for as long as bytes are
-//! there to read and applies each invalidated key as soon as its bytes
+//! before it serves or stores something from this server. A drain reads
+//! for as long as bytes are there to read and applies each invalidated key as soon as its bytes
 //! are in ([`super::frames`]), so a backlog of megabytes costs each drain
 //! only the bytes it brings.
 //!
@@ -16,7 +16,7 @@
 //! backlog a write's invalidation can still wait in the server after the
 //! writer has its answer. What bounds the cache is the heartbeat
 //! ([`super::heartbeat`]): a `PING` every quarter of the stream's
-//! `max_lag`, each noted when sent, and a `PONG` proves every write
+//! `max_lag` (none while one is unanswered), each noted when sent, and a `PONG` proves every write
 //! acknowledged before its `PING` was sent has been applied. A cache
 //! serves what it copied from this server only while the newest answered
 //! `PING` was sent at most `max_lag` ago, so a hit lags any acknowledged
@@ -25,12 +25,22 @@
 //! server and acknowledge elsewhere. A `PING` unanswered for a whole
 //! timeout drops the session, which is then started afresh.
 //!
-//! A **fence** ([`Stream::fence`]) is the same proof on demand: a caller
-//! that acts on something it cached asks for a `PING` sent after a given
-//! instant and waits for its `PONG`; every change the server made before
-//! that instant has then been applied to the cache. Callers waiting at
-//! once share one `PING`, so under load a fence costs a fraction of a
-//! round trip each. The key-location cache uses it for writes
+//! A **fence** ([`Stream::fence`]) is a stronger proof, on demand: a
+//! caller that acts on something it cached asks for a `PING` sent after a
+//! given instant and waits for its `PONG`; every change the server made
+//! before that instant has then been applied to the cache. It needs more
+//! than the heartbeat's argument. Redis writes a broadcast invalidation at
+//! the end of the event-loop pass that made the change, after that pass's
+//! replies, so a change made in the pass that answers the `PING`, before
+//! the `PING` was read, can follow the `PONG`; and that pass may have
+//! begun before the `PING` was sent if earlier bytes of this connection
+//! were waiting to be read. So the stream has **one `PING` in flight at a
+//! time**: a `PING` is then the only unread byte of its connection, the
+//! pass that reads it began after it was sent, and every change made
+//! before it was sent came in an earlier pass, whose invalidations precede
+//! the `PONG`. Callers waiting at once share one `PING` (the next one
+//! after theirs began), so under load a fence costs a fraction of a round
+//! trip each, and at most two. The key-location cache uses it for writes
 //! ([`crate::locations::LocationCache::confirm`]).
 //!
 //! Every new session, and every lost one, empties the whole cache it
@@ -204,6 +214,8 @@ impl Stream {
                     Some(session) => session.heartbeat.awaiting(),
                     None => break,
                 };
+                // A fence's wake-up waits, kept by the `Notify`, until no
+                // `PING` is in flight (see the module docs).
                 tokio::select! {
                     _ = shutdown.changed() => {
                         self.close(store);
@@ -212,11 +224,23 @@ impl Stream {
                     () = tokio::time::sleep_until(next_beat) => {
                         next_beat = Instant::now() + self.ping_every;
                     }
-                    () = self.fence_wanted.notified() => {}
+                    () = self.fence_wanted.notified(), if !awaiting => {}
                     _ = reader.readable(), if awaiting => {
                         self.drain(store);
                         continue;
                     }
+                }
+                let silent = match &*self.lock() {
+                    Some(session) => session.heartbeat.is_silent(Instant::now(), self.timeout),
+                    None => break,
+                };
+                if silent {
+                    tracing::warn!(server = %self.addr, "invalidation stream silent; reopening");
+                    self.close(store);
+                    break;
+                }
+                if awaiting {
+                    continue;
                 }
                 // Noted before it leaves, so its PONG always finds it.
                 match &mut *self.lock() {
@@ -224,16 +248,12 @@ impl Stream {
                     None => break,
                 }
                 let sent = tokio::time::timeout(self.timeout, writer.write_all(PING)).await;
-                self.drain(store);
-                let silent = match &*self.lock() {
-                    Some(session) => session.heartbeat.is_silent(Instant::now(), self.timeout),
-                    None => break,
-                };
-                if !matches!(sent, Ok(Ok(()))) || silent {
-                    tracing::warn!(server = %self.addr, "invalidation stream silent; reopening");
+                if !matches!(sent, Ok(Ok(()))) {
+                    tracing::warn!(server = %self.addr, "invalidation stream cannot send; reopening");
                     self.close(store);
                     break;
                 }
+                self.drain(store);
             }
         }
     }

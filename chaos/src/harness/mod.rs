@@ -168,6 +168,7 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<Recorded> {
     for u in &unsettled {
         eprintln!("[chaos] warning: {u}");
     }
+    let write_locations = workload::write_locations(&http, &urls).await;
 
     let injected = if plan.inject_lost_write {
         let op =
@@ -220,6 +221,7 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<Recorded> {
         summary::Extras {
             unanswered_final_reads: unanswered,
             unsettled,
+            write_locations,
             injected,
             leaders,
             rss,

@@ -32,6 +32,9 @@ pub(crate) struct Extras {
     pub(crate) unanswered_final_reads: usize,
     /// What did not settle before the final reads.
     pub(crate) unsettled: Vec<String>,
+    /// Writes by where their replica set came from, since each
+    /// balancer's last start.
+    pub(crate) write_locations: BTreeMap<&'static str, usize>,
     /// The injected put, if any.
     pub(crate) injected: Option<Op>,
     /// The leadership checker's report.
@@ -75,6 +78,7 @@ pub(crate) struct Summary {
     /// Key × balancer final reads that never answered.
     pub(crate) unanswered_final_reads: usize,
     unsettled: Vec<String>,
+    write_locations: BTreeMap<&'static str, usize>,
     injected: Option<Op>,
     /// What the leadership poller saw: counts, and the evidence of its
     /// anomalies.
@@ -142,6 +146,7 @@ impl Summary {
             reads_checked: report.reads_checked,
             unanswered_final_reads: extras.unanswered_final_reads,
             unsettled: extras.unsettled,
+            write_locations: extras.write_locations,
             injected: extras.injected,
             leadership: extras.leaders,
             rss_kib: extras.rss,
@@ -188,6 +193,13 @@ impl Summary {
             ),
         );
         line("faults", list(&self.faults));
+        line(
+            "write sets from",
+            format!(
+                "{} (since each balancer's last start)",
+                list(&self.write_locations)
+            ),
+        );
         line("anomalies", list(&self.anomalies));
         line("leader polls", self.leader_polls());
         line(

@@ -9,6 +9,7 @@
 //! [`final_reads`] reads every key through every balancer;
 //! [`inject_lost_write`] loses an acknowledged write on purpose first.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -140,6 +141,25 @@ pub(crate) async fn settle(
 }
 
 /// The value of an unlabelled metric in Prometheus text.
+/// Where the balancers' writes found their replica sets
+/// (`dlb_write_locations_total{source}`), summed over the balancers: what
+/// each counted since it last started (the nemesis restarts them), so a
+/// share of the run, showing which write paths the history covered.
+pub(crate) async fn write_locations(http: &Http, urls: &[String]) -> BTreeMap<&'static str, usize> {
+    let mut sums = BTreeMap::new();
+    for url in urls {
+        let Some(text) = http.get_text(&format!("{url}/metrics")).await else {
+            continue;
+        };
+        for source in ["cache", "cache_stale", "index"] {
+            let name = format!("dlb_write_locations_total{{source=\"{source}\"}}");
+            let count = metric(&text, &name).unwrap_or(0.0) as usize;
+            *sums.entry(source).or_default() += count;
+        }
+    }
+    sums
+}
+
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
