@@ -156,6 +156,8 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<Recorded> {
         "[chaos] load done ({} ops); healing and settling",
         ops.len()
     );
+    // Before healing, which restarts stopped balancers with fresh counters.
+    let write_locations = workload::write_locations(&http, &urls).await;
     cluster.heal_all().await?;
     let unsettled = workload::settle(
         &http,
@@ -168,7 +170,6 @@ async fn run_on(plan: &Plan, cluster: &Arc<Cluster>) -> Result<Recorded> {
     for u in &unsettled {
         eprintln!("[chaos] warning: {u}");
     }
-    let write_locations = workload::write_locations(&http, &urls).await;
 
     let injected = if plan.inject_lost_write {
         let op =

@@ -143,8 +143,9 @@ pub(crate) async fn settle(
 /// The value of an unlabelled metric in Prometheus text.
 /// Where the balancers' writes found their replica sets
 /// (`dlb_write_locations_total{source}`), summed over the balancers: what
-/// each counted since it last started (the nemesis restarts them), so a
-/// share of the run, showing which write paths the history covered.
+/// each counted since it last started (the nemesis restarts them), read
+/// when the load stops, so a share of the run, showing which write paths
+/// the history covered; a balancer down then counts nothing.
 pub(crate) async fn write_locations(http: &Http, urls: &[String]) -> BTreeMap<&'static str, usize> {
     let mut sums = BTreeMap::new();
     for url in urls {
