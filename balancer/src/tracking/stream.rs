@@ -7,17 +7,18 @@
 //! The stream's own task reads the socket only while a `PING` waits for
 //! its `PONG`; otherwise a cache *drains* it, without blocking, right
 //! before it serves or stores something from this server. A drain reads
-//! for as long as bytes are there to read and applies each invalidated key as soon as its bytes
-//! are in ([`super::frames`]), so a backlog of megabytes costs each drain
-//! only the bytes it brings.
+//! for as long as bytes are there to read and applies each invalidated
+//! key as soon as its bytes are in ([`super::frames`]), so a backlog of
+//! megabytes costs each drain only the bytes it brings.
 //!
 //! What a drain has read is not everything the server has sent: Redis
 //! writes one client at most 64 KiB per event-loop pass, so behind a large
 //! backlog a write's invalidation can still wait in the server after the
 //! writer has its answer. What bounds the cache is the heartbeat
 //! ([`super::heartbeat`]): a `PING` every quarter of the stream's
-//! `max_lag` (none while one is unanswered), each noted when sent, and a `PONG` proves every write
-//! acknowledged before its `PING` was sent has been applied. A cache
+//! `max_lag` (none while one is unanswered), each noted when sent, and a
+//! `PONG` proves every write acknowledged before its `PING` was sent has
+//! been applied. A cache
 //! serves what it copied from this server only while the newest answered
 //! `PING` was sent at most `max_lag` ago, so a hit lags any acknowledged
 //! write by at most `max_lag`. That lag is at most half the server's
