@@ -10,6 +10,13 @@
 //! first node under `(1 + epsilon) x mean`, but only when the choice can be
 //! recorded in the index (`may_overflow`), since the hashing fallback asks
 //! only the top `k`.
+//!
+//! A key's copies go to distinct *failure domains* (hosts) where they can:
+//! each node's domain is the host part of its address ([`domain_of`]), so
+//! two Redis servers on one machine, or in one container, are one domain,
+//! and losing that host loses at most one copy of a key that had a choice.
+//! This too applies only where the index records the set: the fallback's
+//! search bound assumes the plain top-`k` walk.
 
 use crate::config::{Choices, PlacementConfig};
 
@@ -21,6 +28,20 @@ pub struct Contender {
     /// Utilization in `[0, inf)`: memory used plus pending bytes over
     /// capacity; `None` when the node's report is missing or stale.
     pub utilization: Option<f64>,
+    /// The node's failure domain ([`domain_of`], hashed): copies of a key
+    /// go to distinct domains where they can.
+    pub domain: u64,
+}
+
+/// A node's failure domain: the host part of its `host:port` address,
+/// hashed (FNV-1a, so every balancer computes the same value). Every node
+/// of a loopback stack is one domain; the nodes of one Docker host
+/// (`host1:6379`, `host1:6380`) are one domain.
+pub fn domain_of(addr: &str) -> u64 {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl PlacementConfig {
@@ -61,7 +82,9 @@ pub fn choose(ranked: &[Contender], policy: &PlacementConfig, may_overflow: bool
 
 /// Chooses up to `count` distinct nodes for a new key's replica set: the
 /// primary by [`choose`], then each next replica the same way among the
-/// nodes not chosen yet. Fewer when fewer nodes are ranked.
+/// nodes not chosen yet. Fewer when fewer nodes are ranked. When the set
+/// is recorded (`may_overflow`), each next replica is chosen among the
+/// nodes outside the domains chosen so far, while there are any.
 pub fn choose_replicas(
     ranked: &[Contender],
     policy: &PlacementConfig,
@@ -70,11 +93,24 @@ pub fn choose_replicas(
 ) -> Vec<usize> {
     let mut left = ranked.to_vec();
     let mut chosen = Vec::with_capacity(count);
+    let mut domains = Vec::with_capacity(count);
     while chosen.len() < count {
-        let Some(node) = choose(&left, policy, may_overflow) else {
+        let apart: Vec<Contender> = if may_overflow {
+            left.iter()
+                .filter(|c| !domains.contains(&c.domain))
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let pool = if apart.is_empty() { &left } else { &apart };
+        let Some(node) = choose(pool, policy, may_overflow) else {
             break;
         };
         chosen.push(node);
+        if let Some(c) = left.iter().find(|c| c.node == node) {
+            domains.push(c.domain);
+        }
         left.retain(|c| c.node != node);
     }
     chosen
@@ -106,8 +142,52 @@ mod tests {
         utils
             .iter()
             .enumerate()
-            .map(|(node, &utilization)| Contender { node, utilization })
+            .map(|(node, &utilization)| Contender {
+                node,
+                utilization,
+                domain: 0,
+            })
             .collect()
+    }
+
+    /// `ranked` with each node's domain: `hosts[i]` for node `i`.
+    fn on_hosts(utils: &[Option<f64>], hosts: &[&str]) -> Vec<Contender> {
+        ranked(utils)
+            .into_iter()
+            .zip(hosts)
+            .map(|(c, host)| Contender {
+                domain: domain_of(&format!("{host}:6379")),
+                ..c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_domain_is_the_host_part_of_the_address() {
+        assert_eq!(domain_of("host1:6379"), domain_of("host1:6380"));
+        assert_ne!(domain_of("host1:6379"), domain_of("host2:6379"));
+        assert_eq!(domain_of("127.0.0.1:5300"), domain_of("127.0.0.1:5400"));
+        assert_eq!(domain_of("[::1]:5300"), domain_of("[::1]:5400"));
+        assert_ne!(domain_of("[::1]:5300"), domain_of("[::2]:5300"));
+    }
+
+    #[test]
+    fn recorded_replicas_go_to_distinct_hosts_while_there_are_any() {
+        // Nodes 0 and 1 share a host and are the two best candidates.
+        let r = on_hosts(
+            &[Some(0.1), Some(0.2), Some(0.5), Some(0.6)],
+            &["a", "a", "b", "c"],
+        );
+        let policy = PlacementConfig::top(2);
+        assert_eq!(choose_replicas(&r, &policy, true, 2), vec![0, 2]);
+        assert_eq!(choose_replicas(&r, &policy, true, 3), vec![0, 2, 3]);
+        // A fourth copy has no host left to itself: it shares one.
+        assert_eq!(choose_replicas(&r, &policy, true, 4), vec![0, 2, 3, 1]);
+        // Unrecorded sets keep the plain walk the fallback's bound assumes.
+        assert_eq!(choose_replicas(&r, &policy, false, 2), vec![0, 1]);
+        // One host only (a loopback stack): the plain walk.
+        let one = on_hosts(&[Some(0.1), Some(0.2), Some(0.5)], &["a", "a", "a"]);
+        assert_eq!(choose_replicas(&one, &policy, true, 2), vec![0, 1]);
     }
 
     #[test]

@@ -111,6 +111,7 @@ mod tests {
             .map(|(node, &u)| Contender {
                 node,
                 utilization: Some(u),
+                domain: 0,
             })
             .collect()
     }

@@ -71,3 +71,32 @@ async fn utilization_counts_capacity_not_just_bytes() {
     let big = cluster.nodes[1].addr();
     assert!(written.iter().all(|w| w.node == big), "{written:?}");
 }
+
+#[tokio::test]
+async fn a_keys_copies_go_to_distinct_hosts() {
+    // Four nodes on two "hosts": the OS sees one machine, but placement
+    // takes a node's failure domain from the host part of its address, and
+    // `127.0.0.1:<port>` and `localhost:<port>` name two.
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    for spec in &mut config.nodes[2..] {
+        spec.addr = spec.addr.replace("127.0.0.1", "localhost");
+    }
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let written = write_keys(&http, &b, "k", 60).await;
+    let hosts = |set: &[String]| -> Vec<bool> {
+        let ids: Vec<String> = cluster.nodes[2..].iter().map(|n| n.addr()).collect();
+        set.iter().map(|id| ids.contains(id)).collect()
+    };
+    for w in &written {
+        let set = cluster.replica_set(&w.key).await;
+        assert_eq!(set.len(), 2, "{}: {set:?}", w.key);
+        let on_second_host = hosts(&set);
+        assert_ne!(
+            on_second_host[0], on_second_host[1],
+            "{}: both copies on one host: {set:?}",
+            w.key
+        );
+    }
+}

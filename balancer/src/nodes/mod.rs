@@ -38,7 +38,7 @@ pub use view::{NodeView, Transition};
 
 use crate::backend::{Backend, BackendError};
 use crate::config::NodeSpec;
-use crate::placement::Contender;
+use crate::placement::{self, Contender};
 use crate::rendezvous;
 
 /// Samples older than this many intervals count as stale.
@@ -54,6 +54,8 @@ pub struct NodeTable {
     nodes: Vec<Arc<Node>>,
     by_id: HashMap<Arc<str>, usize>,
     seeds: Vec<u64>,
+    /// Each node's failure domain ([`placement::domain_of`]).
+    domains: Vec<u64>,
     stale_after: Duration,
     capacities: Arc<Capacities>,
 }
@@ -73,6 +75,7 @@ impl NodeTable {
             nodes: Vec::new(),
             by_id: HashMap::new(),
             seeds: Vec::new(),
+            domains: Vec::new(),
             stale_after: sample_interval * STALE_AFTER_INTERVALS,
             capacities: Arc::new(capacities),
         };
@@ -95,6 +98,7 @@ impl NodeTable {
             nodes: Vec::with_capacity(members.len()),
             by_id: HashMap::new(),
             seeds: Vec::new(),
+            domains: Vec::new(),
             stale_after: self.stale_after,
             capacities: self.capacities.clone(),
         };
@@ -133,6 +137,7 @@ impl NodeTable {
         node.draining.store(draining, Ordering::Relaxed);
         self.by_id.insert(node.id.clone(), self.nodes.len());
         self.seeds.push(node.seed);
+        self.domains.push(placement::domain_of(&spec.addr));
         self.nodes.push(node);
         Ok(())
     }
@@ -165,7 +170,11 @@ impl NodeTable {
             .into_iter()
             .filter_map(|node| {
                 let utilization = self.nodes[node].for_new_keys(now, self.stale_after)?;
-                Some(Contender { node, utilization })
+                Some(Contender {
+                    node,
+                    utilization,
+                    domain: self.domains[node],
+                })
             })
             .collect()
     }
