@@ -171,6 +171,15 @@ impl Config {
         if self.max_connections == 0 {
             return Err("max_connections must be positive".into());
         }
+        if let Some(url) = &self.advertise {
+            // Balancers poll what is registered as it is: a bare host:port
+            // would be registered and then never reached.
+            let rest = url.strip_prefix("http://").ok_or_else(|| {
+                format!("advertise {url:?} must be an http:// URL, e.g. http://host1:8000")
+            })?;
+            memreport::check_host_port(rest.trim_end_matches('/'))
+                .map_err(|e| format!("advertise {url:?}: {e}"))?;
+        }
         Ok(())
     }
 
@@ -258,5 +267,19 @@ mod tests {
         };
         let err = Config::load(None, overrides).unwrap_err();
         assert!(err.contains("interval_ms must be positive"), "{err}");
+    }
+
+    #[test]
+    fn an_advertised_url_must_be_http_host_port() {
+        let with = |advertise: &str| Config {
+            nodes: vec![NodeSpec::from_addr("127.0.0.1:6379".into())],
+            advertise: Some(advertise.into()),
+            ..Config::default()
+        };
+        assert_eq!(with("http://host1:8000").validate(), Ok(()));
+        assert_eq!(with("http://host1:8000/").validate(), Ok(()));
+        let bare = with("host1:8000").validate().unwrap_err();
+        assert!(bare.contains("must be an http:// URL"), "{bare}");
+        assert!(with("http://host1").validate().is_err());
     }
 }
