@@ -76,6 +76,18 @@ alive() {
     [[ ${stat%% *} != Z ]]
 }
 
+# Health checks, each true once its target answers on 127.0.0.1 (2 s at
+# most per try). redis_answers PORT: PING gets PONG. zk_answers PORT:
+# ZooKeeper's "ruok" gets "imok". http_ok URL: GET answers 200.
+redis_answers() { [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; }
+
+zk_answers() {
+    # shellcheck disable=SC2016 # $1 is expanded by the inner bash
+    [[ "$(timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf ruok >&3; cat <&3' _ "$1" 2>/dev/null)" == imok ]]
+}
+
+http_ok() { [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1")" == 200 ]]; }
+
 # pick_ports N: prints N distinct free ports in 20000-31999, below Linux's
 # ephemeral range and away from the stack's defaults.
 pick_ports() {
