@@ -36,7 +36,8 @@
 //! Pure decisions, each unit-tested, no I/O: [`placement`],
 //! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
 //! [`nodes::state`] (node health), [`nodes::membership`] (node list diff),
-//! [`nodes::capacity`] (a node's capacity and its source).
+//! [`nodes::capacity`] (a node's capacity and its source),
+//! `metrics/stats.rs` (the `GET /stats` figures the dashboard polls).
 //!
 //! State the request path reads: [`nodes`] (the node table), [`near`],
 //! [`locations`] and [`tracking`] (caches invalidated by Redis), [`index`],

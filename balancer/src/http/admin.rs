@@ -1,7 +1,10 @@
-//! Operator endpoints: `/nodes`, `/healthz`, `/readyz`, `/metrics`.
+//! Operator endpoints: `/nodes`, `/healthz` (alias `/health`), `/readyz`,
+//! `/metrics`, `/stats`, and the `/dashboard` page that polls `/nodes` and
+//! `/stats`. The page is `dashboard.html`, built into the binary: it
+//! fetches nothing from anywhere but this balancer.
 
 use hyper::StatusCode;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::reply::{self, Reply};
 use crate::App;
@@ -54,6 +57,38 @@ pub(super) fn metrics(app: &App) -> Reply {
     reply.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    reply
+}
+
+/// `GET /stats`: the dashboard's figures, from the metrics (see
+/// [`crate::metrics::Stats`]).
+pub(super) fn stats(app: &App) -> Reply {
+    let body = serde_json::to_string(&app.metrics.stats()).expect("stats serialize");
+    reply::json(StatusCode::OK, body)
+}
+
+/// The dashboard page: HTML, CSS and script in one file, no external
+/// resources.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// The page may run its own inline script and style and fetch from this
+/// balancer only: the browser enforces "no external fetch".
+const DASHBOARD_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+    style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+
+/// `GET /dashboard`: a live page of the nodes and the traffic.
+pub(super) fn dashboard() -> Reply {
+    let mut reply = reply::json(StatusCode::OK, DASHBOARD);
+    let headers = reply.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static(DASHBOARD_POLICY),
     );
     reply
 }

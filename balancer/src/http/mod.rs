@@ -6,7 +6,7 @@
 //! sends a cache request through the bounds (metrics, body deadline,
 //! load shedding, request deadline) to `routes::cache`, an operator
 //! request to `routes::admin` -> the handler in `routes.rs` (cache
-//! operations) or `admin.rs` (nodes, health, metrics) calls
+//! operations) or `admin.rs` (nodes, health, metrics, the dashboard) calls
 //! [`crate::ops::Ops`] and turns the outcome into a response with
 //! `reply.rs`.
 

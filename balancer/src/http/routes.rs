@@ -5,7 +5,7 @@
 //! | POST | `/cache` | [`put`]: store a key (201 new, 200 replaced) |
 //! | GET | `/cache/{key}` | [`get`]: 200 with the value and its version, 404 on a miss |
 //! | DELETE | `/cache/{key}` | [`delete`]: 204, or 404 when absent |
-//! | GET | `/nodes`, `/healthz`, `/readyz`, `/metrics` | `admin.rs` |
+//! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard` | `admin.rs` |
 //!
 //! Writes and deletes take their acknowledgement level from `?ack=` or the
 //! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config.
@@ -52,13 +52,16 @@ pub(super) async fn cache(app: &App, req: Request<Bytes>) -> Reply {
 /// An operator request, or one for no route.
 pub(super) async fn admin(app: &App, req: Request<Incoming>) -> Reply {
     let result = match (req.uri().path(), req.method()) {
-        ("/nodes" | "/healthz" | "/readyz" | "/metrics", m) if m != Method::GET => {
-            Err(not_allowed(m, "GET"))
-        }
+        (
+            "/nodes" | "/healthz" | "/health" | "/readyz" | "/metrics" | "/stats" | "/dashboard",
+            m,
+        ) if m != Method::GET => Err(not_allowed(m, "GET")),
         ("/nodes", _) => Ok(admin::nodes(app)),
-        ("/healthz", _) => Ok(admin::healthz()),
+        ("/healthz" | "/health", _) => Ok(admin::healthz()),
         ("/readyz", _) => Ok(admin::readyz(app).await),
         ("/metrics", _) => Ok(admin::metrics(app)),
+        ("/stats", _) => Ok(admin::stats(app)),
+        ("/dashboard", _) => Ok(admin::dashboard()),
         (path, _) => Err(Rejection::RouteNotFound(path.to_string())),
     };
     result.unwrap_or_else(|e| reply::rejected(&app.failures, &e))

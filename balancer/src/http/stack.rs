@@ -11,8 +11,9 @@
 //! 5. the request deadline (`timeouts.request_ms`);
 //! 6. [`routes::cache`], the handlers.
 //!
-//! The operator routes (`/nodes`, `/metrics`, `/healthz`, `/readyz`)
-//! skip the bounds, so an overloaded balancer can still be watched.
+//! The operator routes (`/nodes`, `/metrics`, `/healthz`, `/health`,
+//! `/readyz`, `/stats`, `/dashboard`) skip the bounds, so an overloaded
+//! balancer can still be watched.
 //! Connections are bounded before any of this, by the `frontdoor` crate.
 
 use std::convert::Infallible;

@@ -8,9 +8,11 @@ use prometheus::{
 
 mod labels;
 mod record;
+mod stats;
 
 use labels::{OPS, OUTCOMES};
 pub use labels::{Op, Outcome};
+pub use stats::Stats;
 
 /// The balancer's metric families.
 #[derive(Debug, Clone)]
