@@ -83,17 +83,19 @@ pub fn choose(ranked: &[Contender], policy: &PlacementConfig, may_overflow: bool
 /// Chooses up to `count` distinct nodes for a new key's replica set: the
 /// primary by [`choose`], then each next replica the same way among the
 /// nodes not chosen yet. Fewer when fewer nodes are ranked. When the set
-/// is recorded (`may_overflow`), each next replica is chosen among the
-/// nodes outside the domains chosen so far, while there are any.
+/// is recorded (`may_overflow`), each node is chosen among those outside
+/// the domains already `taken` (by copies kept elsewhere) or chosen here,
+/// while there are any.
 pub fn choose_replicas(
     ranked: &[Contender],
     policy: &PlacementConfig,
     may_overflow: bool,
     count: usize,
+    taken: &[u64],
 ) -> Vec<usize> {
     let mut left = ranked.to_vec();
     let mut chosen = Vec::with_capacity(count);
-    let mut domains = Vec::with_capacity(count);
+    let mut domains = taken.to_vec();
     while chosen.len() < count {
         let apart: Vec<Contender> = if may_overflow {
             left.iter()
@@ -179,15 +181,27 @@ mod tests {
             &["a", "a", "b", "c"],
         );
         let policy = PlacementConfig::top(2);
-        assert_eq!(choose_replicas(&r, &policy, true, 2), vec![0, 2]);
-        assert_eq!(choose_replicas(&r, &policy, true, 3), vec![0, 2, 3]);
+        assert_eq!(choose_replicas(&r, &policy, true, 2, &[]), vec![0, 2]);
+        assert_eq!(choose_replicas(&r, &policy, true, 3, &[]), vec![0, 2, 3]);
         // A fourth copy has no host left to itself: it shares one.
-        assert_eq!(choose_replicas(&r, &policy, true, 4), vec![0, 2, 3, 1]);
+        assert_eq!(choose_replicas(&r, &policy, true, 4, &[]), vec![0, 2, 3, 1]);
         // Unrecorded sets keep the plain walk the fallback's bound assumes.
-        assert_eq!(choose_replicas(&r, &policy, false, 2), vec![0, 1]);
+        assert_eq!(choose_replicas(&r, &policy, false, 2, &[]), vec![0, 1]);
         // One host only (a loopback stack): the plain walk.
         let one = on_hosts(&[Some(0.1), Some(0.2), Some(0.5)], &["a", "a", "a"]);
-        assert_eq!(choose_replicas(&one, &policy, true, 2), vec![0, 1]);
+        assert_eq!(choose_replicas(&one, &policy, true, 2, &[]), vec![0, 1]);
+    }
+
+    #[test]
+    fn a_stand_in_avoids_the_hosts_of_the_copies_kept() {
+        // The set kept a copy on host "b"; node 2 (host b) ranks first.
+        let r = on_hosts(&[Some(0.1), Some(0.2), Some(0.3)], &["b", "c", "c"]);
+        let taken = [domain_of("b:6379")];
+        let policy = PlacementConfig::top(2);
+        assert_eq!(choose_replicas(&r, &policy, true, 1, &taken), vec![1]);
+        // Every host taken: the plain walk.
+        let all = [domain_of("b:1"), domain_of("c:1")];
+        assert_eq!(choose_replicas(&r, &policy, true, 1, &all), vec![0]);
     }
 
     #[test]
@@ -254,17 +268,17 @@ mod tests {
     fn replicas_are_distinct_and_each_the_best_of_what_is_left() {
         let r = ranked(&[Some(0.5), Some(0.2), Some(0.1), Some(0.3)]);
         assert_eq!(
-            choose_replicas(&r, &PlacementConfig::top(2), false, 2),
+            choose_replicas(&r, &PlacementConfig::top(2), false, 2, &[]),
             vec![1, 2]
         );
         assert_eq!(
-            choose_replicas(&r, &PlacementConfig::top(4), false, 3),
+            choose_replicas(&r, &PlacementConfig::top(4), false, 3, &[]),
             vec![2, 1, 3]
         );
         assert_eq!(
-            choose_replicas(&r, &PlacementConfig::top(2), false, 9),
+            choose_replicas(&r, &PlacementConfig::top(2), false, 9, &[]),
             vec![1, 2, 3, 0]
         );
-        assert!(choose_replicas(&[], &PlacementConfig::top(2), false, 2).is_empty());
+        assert!(choose_replicas(&[], &PlacementConfig::top(2), false, 2, &[]).is_empty());
     }
 }

@@ -10,8 +10,11 @@
 //!
 //! The proposals come from [`crate::placement`]: each replica is the best
 //! candidate (least utilized among the top `k` by rendezvous rank) of what
-//! the earlier ones left, so a key's copies land on distinct nodes, and the
-//! hashing fallback can find them among the top `k + R - 1`.
+//! the earlier ones left, on a host of its own while there is one, so a
+//! key's copies land on distinct nodes and hosts. A set placed without
+//! the index ([`unindexed`]) keeps to the plain walk, so the hashing
+//! fallback finds it among the top `k + R - 1`; a recorded set may sit
+//! anywhere, and is found through its entry.
 
 use std::sync::Arc;
 
@@ -27,23 +30,25 @@ pub fn count(factor: usize, up: usize) -> Option<usize> {
 /// The set proposed for a new key: `count` distinct nodes, best first,
 /// overflowing past full candidates (the index will remember where).
 pub fn propose(ranked: &[Contender], policy: &PlacementConfig, count: usize) -> Vec<usize> {
-    placement::choose_replicas(ranked, policy, true, count)
+    placement::choose_replicas(ranked, policy, true, count, &[])
 }
 
 /// Where a write goes when the index cannot remember it: the best of the
 /// key's top candidates only, so the fallback finds it again.
 pub fn unindexed(ranked: &[Contender], policy: &PlacementConfig, count: usize) -> Vec<usize> {
-    placement::choose_replicas(ranked, policy, false, count)
+    placement::choose_replicas(ranked, policy, false, count, &[])
 }
 
 /// Up to `count` stand-ins for a write, chosen by placement among the
 /// ranked nodes that `excluded` does not rule out (members of the set,
-/// nodes already tried).
+/// nodes already tried), on other hosts than the set's members (`taken`,
+/// their domains) where there are any.
 pub fn substitutes(
     ranked: &[Contender],
     excluded: impl Fn(usize) -> bool,
     policy: &PlacementConfig,
     count: usize,
+    taken: &[u64],
 ) -> Vec<usize> {
     if count == 0 {
         return Vec::new();
@@ -53,7 +58,7 @@ pub fn substitutes(
         .filter(|c| !excluded(c.node))
         .copied()
         .collect();
-    placement::choose_replicas(&free, policy, true, count)
+    placement::choose_replicas(&free, policy, true, count, taken)
 }
 
 /// What a write that created its key's entry does about the copies a
@@ -155,15 +160,15 @@ mod tests {
     fn substitutes_skip_excluded_nodes_and_never_repeat() {
         let r = ranked(&[0.1, 0.2, 0.3, 0.4]);
         assert_eq!(
-            substitutes(&r, |n| n == 0, &PlacementConfig::top(2), 1),
+            substitutes(&r, |n| n == 0, &PlacementConfig::top(2), 1, &[]),
             vec![1]
         );
         assert_eq!(
-            substitutes(&r, |n| n < 2, &PlacementConfig::top(2), 5),
+            substitutes(&r, |n| n < 2, &PlacementConfig::top(2), 5, &[]),
             vec![2, 3]
         );
-        assert!(substitutes(&r, |_| true, &PlacementConfig::top(2), 1).is_empty());
-        assert!(substitutes(&r, |_| false, &PlacementConfig::top(2), 0).is_empty());
+        assert!(substitutes(&r, |_| true, &PlacementConfig::top(2), 1, &[]).is_empty());
+        assert!(substitutes(&r, |_| false, &PlacementConfig::top(2), 0, &[]).is_empty());
     }
 
     #[test]

@@ -157,6 +157,14 @@ impl NodeTable {
         &self.nodes[index]
     }
 
+    /// The failure domains of the nodes `ids` names that the table has.
+    pub fn domains_of(&self, ids: &[String]) -> Vec<u64> {
+        ids.iter()
+            .filter_map(|id| self.by_id.get(id.as_str()))
+            .map(|&i| self.domains[i])
+            .collect()
+    }
+
     /// How many nodes are up.
     pub fn up_count(&self) -> usize {
         self.nodes.iter().filter(|n| n.is_up()).count()

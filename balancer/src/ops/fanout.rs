@@ -192,7 +192,7 @@ impl Context {
     }
 
     /// Up to `count` up nodes, chosen by placement, that are neither in
-    /// the job's set nor already `tried`.
+    /// the job's set nor already `tried`, away from the set's hosts.
     fn substitutes<'t>(
         &self,
         nodes: &'t NodeTable,
@@ -212,6 +212,7 @@ impl Context {
             excluded,
             &self.placement,
             count,
+            &nodes.domains_of(&job.set),
         )
         .into_iter()
         .map(|i| nodes.get(i))
