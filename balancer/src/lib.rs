@@ -48,6 +48,10 @@
 //! and the rebuild of an index that lost its data.
 //! The request path imports none of it.
 //!
+//! **The RESP front end** ([`resp`]) reaches the same [`ops::Ops`]: its
+//! module doc follows one `GET k`. Both front doors check keys and values
+//! with [`input`].
+//!
 //! Set-up: [`config`]; domain errors: [`error`]; what operations answer:
 //! [`answer`]; the log of failed requests: [`failures`].
 
@@ -62,6 +66,7 @@ pub mod fallback;
 pub mod hlc;
 mod http;
 pub mod index;
+pub mod input;
 pub mod locations;
 pub mod metrics;
 pub mod near;
@@ -72,9 +77,11 @@ pub mod placement;
 pub mod rendezvous;
 pub mod repairs;
 pub mod replicas;
+pub mod resp;
 mod tracking;
 pub mod values;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -183,18 +190,52 @@ impl App {
     }
 }
 
-/// Runs the balancer on `listener` until `shutdown` completes: samples every
-/// node once, starts the background loops ([`background::spawn_all`]),
-/// serves HTTP, then drains in-flight requests and stops the loops.
-pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+/// The sockets a balancer serves on: HTTP, and RESP when configured.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The HTTP API.
+    pub http: TcpListener,
+    /// The RESP front end ([`resp`]).
+    pub resp: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the configured addresses; `Err` names the one that failed.
+    pub async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)> {
+        let http = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| (config.listen, e))?;
+        let resp = match config.server.resp_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| (addr, e))?),
+            None => None,
+        };
+        Ok(Listeners { http, resp })
+    }
+}
+
+/// Runs the balancer on `listeners` until `shutdown` completes: samples
+/// every node once, starts the background loops
+/// ([`background::spawn_all`]), serves HTTP and RESP, then drains
+/// in-flight HTTP requests and stops the loops. RESP stops accepting when
+/// `shutdown` completes.
+pub async fn run(listeners: Listeners, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     background::sampler::sample_all(&app.nodes.current(), &app.metrics, app.config.failure.rise)
         .await;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let advertise = listener
+    let advertise = listeners
+        .http
         .local_addr()
         .map_or_else(|_| app.config.listen.to_string(), |a| a.to_string());
     let tasks = background::spawn_all(&app, advertise, &stop_rx);
-    http::serve(listener, app, shutdown).await;
+    let (closing_tx, closing_rx) = watch::channel(false);
+    if let Some(resp) = listeners.resp {
+        tokio::spawn(resp::serve(resp, app.clone(), closing_rx));
+    }
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
+    http::serve(listeners.http, app, shutdown).await;
     let _ = stop_tx.send(true);
     tasks.join().await;
 }

@@ -52,10 +52,10 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+    let listeners = match balancer::Listeners::bind(&config).await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("balancer: cannot listen on {}: {e}", config.listen);
+        Err((addr, e)) => {
+            eprintln!("balancer: cannot listen on {addr}: {e}");
             return ExitCode::from(1);
         }
     };
@@ -68,11 +68,12 @@ async fn serve(config: Config) -> ExitCode {
     };
     tracing::info!(
         listen = %app.config.listen,
+        resp = ?app.config.server.resp_listen,
         index = %app.config.index,
         nodes = app.nodes.current().all().len(),
         "balancer starting"
     );
-    balancer::run(listener, app, shutdown_signal()).await;
+    balancer::run(listeners, app, shutdown_signal()).await;
     tracing::info!("balancer stopped");
     ExitCode::SUCCESS
 }

@@ -47,10 +47,18 @@ impl TestBalancer {
             .await
             .expect("bind");
         config.listen = listener.local_addr().expect("local addr");
+        let resp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        config.server.resp_listen = Some(resp.local_addr().expect("local addr"));
         let url = format!("http://{}", config.listen);
         let app = Arc::new(App::build(config).expect("build app"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(balancer::run(listener, app.clone(), async {
+        let listeners = balancer::Listeners {
+            http: listener,
+            resp: Some(resp),
+        };
+        let task = tokio::spawn(balancer::run(listeners, app.clone(), async {
             let _ = stopped.await;
         }));
         // `run` samples the nodes before it serves; wait until it answers.

@@ -37,6 +37,9 @@ memreport::overrides! {
         /// Address for the HTTP API [default: 127.0.0.1:3100].
         #[arg(long, env = "DLB_LISTEN")]
         listen: SocketAddr => listen,
+        /// Address for the RESP (Redis protocol) front end [default: none].
+        #[arg(long, env = "DLB_RESP_LISTEN")]
+        resp_listen: SocketAddr => server.resp_listen,
         /// Index Redis address, host:port [default: 127.0.0.1:5000].
         #[arg(long, env = "DLB_INDEX")]
         index: String => index,

@@ -1,6 +1,8 @@
 //! The `[server]` table: how the HTTP front end bounds its clients (see
-//! `http/stack.rs` and the `frontdoor` crate).
+//! `http/stack.rs` and the `frontdoor` crate), and where the RESP front
+//! end listens (`resp/`).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -47,6 +49,9 @@ pub struct ServerConfig {
         deserialize_with = "millis::deserialize"
     )]
     pub failure_log_interval: Duration,
+    /// Address of the RESP (Redis protocol) front end; none by default.
+    /// It takes `max_connections` connections of its own.
+    pub resp_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +63,7 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_millis(10_000),
             idle_timeout: Duration::from_millis(60_000),
             failure_log_interval: Duration::from_millis(10_000),
+            resp_listen: None,
         }
     }
 }

@@ -11,9 +11,10 @@ use serde_json::value::RawValue;
 
 use super::rejection::Rejection;
 use crate::config::Limits;
+use crate::input;
 
-/// Longest accepted TTL: 100 years, well inside what Redis can store.
-const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
+/// Longest accepted TTL, in the API's seconds.
+const MAX_TTL_SECONDS: u64 = input::MAX_TTL_MS / 1000;
 
 /// Bytes a body may carry beyond its key and value (field names, spacing).
 const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
@@ -70,13 +71,7 @@ pub(super) fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Reje
         .get("value")
         .ok_or_else(|| Rejection::bad_request("missing_value", "field \"value\" is required"))?
         .get();
-    if json.len() > limits.max_value_bytes {
-        return Err(Rejection::TooLarge(format!(
-            "value is {} bytes; the limit is {}",
-            json.len(),
-            limits.max_value_bytes
-        )));
-    }
+    input::check_value(json, limits)?;
     let ttl = match fields.get("ttl").map(|t| t.get()) {
         None | Some("null") => None,
         Some(text) => Some(parse_ttl(text)?),
@@ -111,20 +106,7 @@ pub(super) fn key_from_path(encoded: &str, limits: &Limits) -> Result<String, Re
 }
 
 fn check_key(key: &str, limits: &Limits) -> Result<(), Rejection> {
-    if key.is_empty() {
-        return Err(Rejection::bad_request("empty_key", "key must not be empty"));
-    }
-    if key.len() > limits.max_key_bytes {
-        return Err(Rejection::bad_request(
-            "key_too_long",
-            format!(
-                "key is {} bytes; the limit is {}",
-                key.len(),
-                limits.max_key_bytes
-            ),
-        ));
-    }
-    Ok(())
+    input::check_key(key, limits).map_err(Rejection::from)
 }
 
 #[cfg(test)]

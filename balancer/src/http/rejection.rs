@@ -9,6 +9,7 @@
 use hyper::StatusCode;
 
 use crate::error::Error;
+use crate::input::Invalid;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,17 @@ pub(crate) enum Rejection {
     /// The cache operation failed.
     #[error(transparent)]
     Failed(#[from] Error),
+}
+
+impl From<Invalid> for Rejection {
+    fn from(invalid: Invalid) -> Rejection {
+        let message = invalid.to_string();
+        match invalid {
+            Invalid::EmptyKey => Rejection::bad_request("empty_key", message),
+            Invalid::KeyTooLong { .. } => Rejection::bad_request("key_too_long", message),
+            Invalid::ValueTooLarge { .. } => Rejection::TooLarge(message),
+        }
+    }
 }
 
 impl Rejection {

@@ -114,7 +114,8 @@ struct PutAnswer<'a> {
 async fn put(app: &App, parts: &Parts, body: &[u8]) -> Result<Reply, Rejection> {
     let ack = write_ack(parts)?;
     let req = body::parse_put(body, &app.config.limits)?;
-    let written = app.ops.put(&req.key, &req.json, req.ttl, ack).await?;
+    let ttl_ms = req.ttl.map(|t| t * 1000);
+    let written = app.ops.put(&req.key, &req.json, ttl_ms, ack).await?;
     let status = if written.created {
         StatusCode::CREATED
     } else {

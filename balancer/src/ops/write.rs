@@ -89,17 +89,17 @@ impl Ops {
         &self,
         key: &str,
         json: &str,
-        ttl: Option<u64>,
+        ttl_ms: Option<u64>,
         ack: Option<WriteAck>,
     ) -> Result<Written, Error> {
-        let (first, superseded) = self.put_stamped(key, json, ttl, ack).await?;
+        let (first, superseded) = self.put_stamped(key, json, ttl_ms, ack).await?;
         if !superseded {
             return Ok(first);
         }
         // The first stamp took effect on some replicas: a repair settles
         // them on the newest version whatever the second attempt does.
         self.context.repairs.enqueue(key);
-        match self.put_stamped(key, json, ttl, ack).await {
+        match self.put_stamped(key, json, ttl_ms, ack).await {
             Ok((second, false)) => Ok(Written {
                 created: first.created,
                 ..second
@@ -114,10 +114,11 @@ impl Ops {
         &self,
         key: &str,
         json: &str,
-        ttl: Option<u64>,
+        ttl_ms: Option<u64>,
         ack: Option<WriteAck>,
     ) -> Result<(Written, bool), Error> {
-        let ttl_ms = ttl.map(|t| t * 1000);
+        // The index keeps whole seconds; an entry must outlive its value.
+        let ttl = ttl_ms.map(|ms| ms.div_ceil(1000));
         let version = Version {
             json: Some(json.as_bytes().to_vec()),
             timestamp: self.clock.now(),
@@ -222,7 +223,8 @@ impl Ops {
                             self.search_outside(nodes, key, needed, &set).await
                         }
                     };
-                    self.take_over(key, claimed, &found, ttl).await
+                    self.take_over(key, claimed, &found, ttl.map(|t| t * 1000))
+                        .await
                 }
                 None => Ok(Placed::listed(claimed.set)),
             },
@@ -247,17 +249,14 @@ impl Ops {
         key: &str,
         claimed: Claimed,
         found: &Holders,
-        ttl: Option<u64>,
+        ttl_ms: Option<u64>,
     ) -> Result<Placed, Error> {
         let holders: Vec<(&str, bool)> = found.iter().map(|(id, v)| (&**id, v.is_live())).collect();
         let decision = replicas::supersede(&claimed.set, &holders);
         let mut set = claimed.set;
         if !decision.joining.is_empty() {
             let index = &self.context.index;
-            match index
-                .adopt(key, &decision.joining, ttl.map(|t| t * 1000))
-                .await
-            {
+            match index.adopt(key, &decision.joining, ttl_ms).await {
                 Ok(adopted) => set = adopted,
                 Err(e) => {
                     self.context.index_failed(&e);

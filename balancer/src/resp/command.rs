@@ -1,0 +1,336 @@
+//! What a RESP request asks for, decided from its arguments alone: the
+//! commands the RESP port serves, their options checked, and the error
+//! Redis would give for a wrong call. Pure: no I/O here.
+//!
+//! Conditional and read-modify-write forms (`SET NX`/`XX`/`GET`, `INCR`,
+//! `APPEND`, `GETSET`, ...) are refused with an error that says why: a
+//! check and a write on different round trips are not atomic across
+//! balancers and replicas, and last-writer-wins would let a lost race
+//! look like a success.
+
+/// A command the RESP port serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `GET key`.
+    Get(Vec<u8>),
+    /// `SET key value [EX s | PX ms | KEEPTTL]`.
+    Set {
+        /// The key.
+        key: Vec<u8>,
+        /// The value, as sent.
+        value: Vec<u8>,
+        /// What happens to the key's time to live.
+        ttl: SetTtl,
+    },
+    /// `MGET key [key ...]`.
+    MGet(Vec<Vec<u8>>),
+    /// `MSET key value [key value ...]`.
+    MSet(Vec<(Vec<u8>, Vec<u8>)>),
+    /// `DEL` or `UNLINK key [key ...]`.
+    Del(Vec<Vec<u8>>),
+    /// `EXISTS key [key ...]`.
+    Exists(Vec<Vec<u8>>),
+    /// `TTL key` (`millis` false) or `PTTL key`.
+    Ttl {
+        /// The key.
+        key: Vec<u8>,
+        /// Answer in milliseconds.
+        millis: bool,
+    },
+    /// `PING [message]`.
+    Ping(Option<Vec<u8>>),
+    /// `ECHO message`.
+    Echo(Vec<u8>),
+    /// `SELECT 0`: the only database.
+    Select,
+    /// `INFO [section]`.
+    Info,
+    /// `QUIT`: answer `OK`, then close.
+    Quit,
+    /// `CLIENT SETNAME`, `CLIENT SETINFO`: accepted and answered `OK`.
+    ClientOk,
+    /// `CLIENT GETNAME`: no name is kept.
+    ClientGetName,
+    /// `COMMAND`, `COMMAND DOCS`, `COMMAND INFO`: an empty list (enough
+    /// for `redis-cli`); `COMMAND COUNT`: the number of commands served.
+    CommandList,
+    /// `COMMAND COUNT`.
+    CommandCount,
+    /// `HELLO [2 | 3] [SETNAME name]`: switch protocol, describe the server.
+    Hello(Option<u8>),
+}
+
+/// A `SET`'s time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetTtl {
+    /// No expiry: the key lives until deleted.
+    Persist,
+    /// Expires this many milliseconds from now.
+    Millis(u64),
+    /// Keeps whatever time to live the key has.
+    Keep,
+}
+
+/// How many commands [`decode`] serves, for `COMMAND COUNT`.
+pub const SERVED: i64 = 17;
+
+/// Decodes a request's arguments (name first); `Err` is the error reply's
+/// text, without the leading `-`.
+pub fn decode(args: &[Vec<u8>]) -> Result<Command, String> {
+    let (name, rest) = args.split_first().ok_or("ERR empty command")?;
+    let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
+    let arity = |ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "ERR wrong number of arguments for '{}' command",
+                upper.to_ascii_lowercase()
+            ))
+        }
+    };
+    let one = || rest[0].clone();
+    match upper.as_str() {
+        "GET" => arity(rest.len() == 1).map(|()| Command::Get(one())),
+        "SET" => arity(rest.len() >= 2).and_then(|()| set(rest)),
+        "MGET" => arity(!rest.is_empty()).map(|()| Command::MGet(rest.to_vec())),
+        "MSET" => arity(!rest.is_empty() && rest.len() % 2 == 0).map(|()| {
+            Command::MSet(
+                rest.chunks(2)
+                    .map(|kv| (kv[0].clone(), kv[1].clone()))
+                    .collect(),
+            )
+        }),
+        "DEL" | "UNLINK" => arity(!rest.is_empty()).map(|()| Command::Del(rest.to_vec())),
+        "EXISTS" => arity(!rest.is_empty()).map(|()| Command::Exists(rest.to_vec())),
+        "TTL" | "PTTL" => arity(rest.len() == 1).map(|()| Command::Ttl {
+            key: one(),
+            millis: upper == "PTTL",
+        }),
+        "PING" => arity(rest.len() <= 1).map(|()| Command::Ping(rest.first().cloned())),
+        "ECHO" => arity(rest.len() == 1).map(|()| Command::Echo(one())),
+        "SELECT" => arity(rest.len() == 1).and_then(|()| match rest[0].as_slice() {
+            b"0" => Ok(Command::Select),
+            _ if integer(&rest[0]).is_some() => Err("ERR DB index is out of range".into()),
+            _ => Err("ERR value is not an integer or out of range".into()),
+        }),
+        "INFO" => Ok(Command::Info),
+        "QUIT" => Ok(Command::Quit),
+        "CLIENT" => arity(!rest.is_empty()).and_then(|()| client(rest)),
+        "COMMAND" => match rest.first().map(|s| s.to_ascii_uppercase()) {
+            Some(sub) if sub == b"COUNT" => Ok(Command::CommandCount),
+            _ => Ok(Command::CommandList),
+        },
+        "HELLO" => hello(rest),
+        "SETNX" | "GETSET" | "GETDEL" | "GETEX" | "INCR" | "INCRBY" | "INCRBYFLOAT" | "DECR"
+        | "DECRBY" | "APPEND" | "SETRANGE" | "MSETNX" | "SETEX" | "PSETEX" | "EXPIRE"
+        | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" | "PERSIST" => Err(format!(
+            "ERR '{}' is not supported by this balancer: it would read and then write on separate round trips, which is not atomic across balancers and replicas",
+            upper.to_ascii_lowercase()
+        )),
+        _ => Err(unknown(name, rest)),
+    }
+}
+
+/// Redis's answer to a command it does not know.
+fn unknown(name: &[u8], rest: &[Vec<u8>]) -> String {
+    let quoted: Vec<String> = rest
+        .iter()
+        .take(8)
+        .map(|a| format!("'{}'", String::from_utf8_lossy(a)))
+        .collect();
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(name),
+        quoted.join(" ")
+    )
+}
+
+fn set(rest: &[Vec<u8>]) -> Result<Command, String> {
+    let syntax = || "ERR syntax error".to_string();
+    let mut ttl = SetTtl::Persist;
+    let mut given = false;
+    let mut options = rest[2..].iter();
+    while let Some(option) = options.next() {
+        let upper = option.to_ascii_uppercase();
+        let next = match upper.as_slice() {
+            b"EX" | b"PX" => {
+                let n = options.next().ok_or_else(syntax)?;
+                let n = integer(n).ok_or("ERR value is not an integer or out of range")?;
+                let ms = if upper == b"EX" {
+                    n.checked_mul(1000)
+                } else {
+                    Some(n)
+                };
+                match ms
+                    .and_then(|ms| u64::try_from(ms).ok())
+                    .filter(|&ms| ms > 0)
+                {
+                    Some(ms) => SetTtl::Millis(ms),
+                    None => return Err("ERR invalid expire time in 'set' command".into()),
+                }
+            }
+            b"KEEPTTL" => SetTtl::Keep,
+            b"NX" | b"XX" | b"GET" | b"EXAT" | b"PXAT" => {
+                return Err(format!(
+                    "ERR SET {} is not supported by this balancer: a check and a write on separate round trips are not atomic across balancers and replicas",
+                    String::from_utf8_lossy(&upper)
+                ));
+            }
+            _ => return Err(syntax()),
+        };
+        if given {
+            return Err(syntax());
+        }
+        given = true;
+        ttl = next;
+    }
+    Ok(Command::Set {
+        key: rest[0].clone(),
+        value: rest[1].clone(),
+        ttl,
+    })
+}
+
+fn client(rest: &[Vec<u8>]) -> Result<Command, String> {
+    match rest[0].to_ascii_uppercase().as_slice() {
+        b"SETNAME" | b"SETINFO" => Ok(Command::ClientOk),
+        b"GETNAME" => Ok(Command::ClientGetName),
+        _ => Err(format!(
+            "ERR unknown subcommand '{}' of 'client': this balancer serves CLIENT SETNAME, SETINFO and GETNAME",
+            String::from_utf8_lossy(&rest[0])
+        )),
+    }
+}
+
+fn hello(rest: &[Vec<u8>]) -> Result<Command, String> {
+    let Some(version) = rest.first() else {
+        return Ok(Command::Hello(None));
+    };
+    let version = match integer(version) {
+        Some(v @ (2 | 3)) => u8::try_from(v).expect("2 or 3"),
+        Some(_) => return Err("NOPROTO unsupported protocol version".into()),
+        None => return Err("ERR Protocol version is not an integer or out of range".into()),
+    };
+    let mut options = rest[1..].iter();
+    while let Some(option) = options.next() {
+        match option.to_ascii_uppercase().as_slice() {
+            b"SETNAME" if options.next().is_some() => {}
+            b"AUTH" => {
+                return Err("ERR AUTH is not supported: this balancer has no users".into());
+            }
+            _ => {
+                return Err(format!(
+                    "ERR syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(option)
+                ));
+            }
+        }
+    }
+    Ok(Command::Hello(Some(version)))
+}
+
+/// A decimal integer argument, as Redis reads one.
+fn integer(arg: &[u8]) -> Option<i64> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(words: &str) -> Result<Command, String> {
+        let args: Vec<Vec<u8>> = words.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+        decode(&args)
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_arity_is_checked() {
+        assert_eq!(cmd("get k"), Ok(Command::Get(b"k".to_vec())));
+        assert_eq!(
+            cmd("GET a b").unwrap_err(),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert!(cmd("MSET a").is_err());
+        assert!(cmd("DEL").is_err());
+        assert_eq!(
+            cmd("unlink a b"),
+            Ok(Command::Del(vec![b"a".to_vec(), b"b".to_vec()]))
+        );
+    }
+
+    #[test]
+    fn set_takes_one_expiry_option() {
+        let set = |words: &str| match cmd(words) {
+            Ok(Command::Set { ttl, .. }) => Ok(ttl),
+            other => Err(other),
+        };
+        assert_eq!(set("SET k v"), Ok(SetTtl::Persist));
+        assert_eq!(set("SET k v ex 2"), Ok(SetTtl::Millis(2000)));
+        assert_eq!(set("SET k v PX 1500"), Ok(SetTtl::Millis(1500)));
+        assert_eq!(set("SET k v KEEPTTL"), Ok(SetTtl::Keep));
+        assert_eq!(
+            cmd("SET k v EX 0").unwrap_err(),
+            "ERR invalid expire time in 'set' command"
+        );
+        assert_eq!(
+            cmd("SET k v EX -5").unwrap_err(),
+            "ERR invalid expire time in 'set' command"
+        );
+        assert!(cmd("SET k v EX x").unwrap_err().contains("not an integer"));
+        assert_eq!(cmd("SET k v EX 1 PX 1").unwrap_err(), "ERR syntax error");
+        assert_eq!(cmd("SET k v EX").unwrap_err(), "ERR syntax error");
+        assert_eq!(cmd("SET k v FOO").unwrap_err(), "ERR syntax error");
+        assert!(cmd("SET k v EX 9223372036854775807").is_err());
+    }
+
+    #[test]
+    fn conditional_and_read_modify_write_forms_are_refused_with_a_reason() {
+        for words in [
+            "SET k v NX",
+            "SET k v xx",
+            "SET k v GET",
+            "INCR k",
+            "APPEND k v",
+            "GETSET k v",
+            "EXPIRE k 5",
+        ] {
+            let err = cmd(words).unwrap_err();
+            assert!(
+                err.contains("not supported") && err.contains("atomic"),
+                "{words}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_commands_get_redis_s_answer() {
+        assert_eq!(
+            cmd("FLUSHALL now").unwrap_err(),
+            "ERR unknown command 'FLUSHALL', with args beginning with: 'now'"
+        );
+    }
+
+    #[test]
+    fn connection_commands() {
+        assert_eq!(cmd("PING"), Ok(Command::Ping(None)));
+        assert_eq!(cmd("ping hi"), Ok(Command::Ping(Some(b"hi".to_vec()))));
+        assert_eq!(cmd("SELECT 0"), Ok(Command::Select));
+        assert_eq!(cmd("SELECT 1").unwrap_err(), "ERR DB index is out of range");
+        assert_eq!(cmd("CLIENT SETNAME app"), Ok(Command::ClientOk));
+        assert_eq!(
+            cmd("CLIENT SETINFO LIB-NAME redis-py"),
+            Ok(Command::ClientOk)
+        );
+        assert!(cmd("CLIENT KILL x").is_err());
+        assert_eq!(cmd("COMMAND DOCS"), Ok(Command::CommandList));
+        assert_eq!(cmd("command count"), Ok(Command::CommandCount));
+        assert_eq!(cmd("HELLO 3"), Ok(Command::Hello(Some(3))));
+        assert_eq!(cmd("HELLO 3 SETNAME x"), Ok(Command::Hello(Some(3))));
+        assert_eq!(
+            cmd("HELLO 4").unwrap_err(),
+            "NOPROTO unsupported protocol version"
+        );
+        assert!(cmd("HELLO 3 AUTH u p").is_err());
+    }
+}

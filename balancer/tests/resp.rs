@@ -1,0 +1,233 @@
+//! The RESP front end end to end, with a real client library (redis-rs)
+//! and raw sockets, against a balancer over real Redis nodes: every
+//! command it serves, pipelining, the key space it shares with the HTTP
+//! API, and the errors for what it refuses.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use redis::aio::MultiplexedConnection;
+use serde_json::json;
+use test_support::{Cluster, HttpClient, TestBalancer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn stack() -> (Cluster, TestBalancer) {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let balancer = TestBalancer::start(cluster.config()).await;
+    (cluster, balancer)
+}
+
+fn resp_addr(b: &TestBalancer) -> String {
+    b.app
+        .config
+        .server
+        .resp_listen
+        .expect("test balancers serve RESP")
+        .to_string()
+}
+
+async fn client(b: &TestBalancer) -> MultiplexedConnection {
+    redis::Client::open(format!("redis://{}", resp_addr(b)))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the RESP port")
+}
+
+/// Sends raw bytes and reads until `expected` bytes of answer arrived.
+async fn raw(b: &TestBalancer, request: &[u8], expected: usize) -> String {
+    let mut stream = TcpStream::connect(resp_addr(b)).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = vec![0; expected];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut answer))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+async fn cmd<T: redis::FromRedisValue>(
+    c: &mut MultiplexedConnection,
+    args: &[&str],
+) -> redis::RedisResult<T> {
+    let mut command = redis::cmd(args[0]);
+    for a in &args[1..] {
+        command.arg(*a);
+    }
+    command.query_async(c).await
+}
+
+#[tokio::test]
+async fn strings_round_trip_with_expiry_and_delete() {
+    let (_cluster, b) = stack().await;
+    let mut c = client(&b).await;
+    let ok: String = cmd(&mut c, &["SET", "k", "hello world"]).await.unwrap();
+    assert_eq!(ok, "OK");
+    let v: Option<String> = cmd(&mut c, &["GET", "k"]).await.unwrap();
+    assert_eq!(v.as_deref(), Some("hello world"));
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "k"]).await.unwrap(), -1);
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "absent"]).await.unwrap(), -2);
+
+    let _: () = cmd(&mut c, &["SET", "t", "v", "EX", "100"]).await.unwrap();
+    let ttl: i64 = cmd(&mut c, &["TTL", "t"]).await.unwrap();
+    assert!((99..=100).contains(&ttl), "{ttl}");
+    let _: () = cmd(&mut c, &["SET", "p", "v", "PX", "50000"])
+        .await
+        .unwrap();
+    let pttl: i64 = cmd(&mut c, &["PTTL", "p"]).await.unwrap();
+    assert!((40_000..=50_000).contains(&pttl), "{pttl}");
+    // KEEPTTL keeps the expiry; a plain SET drops it.
+    let _: () = cmd(&mut c, &["SET", "t", "w", "KEEPTTL"]).await.unwrap();
+    assert!(cmd::<i64>(&mut c, &["TTL", "t"]).await.unwrap() > 90);
+    assert_eq!(cmd::<String>(&mut c, &["GET", "t"]).await.unwrap(), "w");
+    let _: () = cmd(&mut c, &["SET", "t", "x"]).await.unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "t"]).await.unwrap(), -1);
+    let _: () = cmd(&mut c, &["SET", "short", "v", "PX", "300"])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let gone: Option<String> = cmd(&mut c, &["GET", "short"]).await.unwrap();
+    assert_eq!(gone, None, "expired");
+
+    assert_eq!(
+        cmd::<i64>(&mut c, &["EXISTS", "k", "k", "absent"])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        cmd::<i64>(&mut c, &["DEL", "k", "absent"]).await.unwrap(),
+        1
+    );
+    assert_eq!(cmd::<i64>(&mut c, &["UNLINK", "t"]).await.unwrap(), 1);
+    assert_eq!(
+        cmd::<Option<String>>(&mut c, &["GET", "k"]).await.unwrap(),
+        None
+    );
+    assert_eq!(cmd::<i64>(&mut c, &["EXISTS", "k"]).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn mset_mget_and_connection_commands() {
+    let (_cluster, b) = stack().await;
+    let mut c = client(&b).await;
+    let _: () = cmd(&mut c, &["MSET", "a", "1", "b", "2"]).await.unwrap();
+    let got: Vec<Option<String>> = cmd(&mut c, &["MGET", "a", "nope", "b"]).await.unwrap();
+    assert_eq!(got, vec![Some("1".into()), None, Some("2".into())]);
+    assert_eq!(cmd::<String>(&mut c, &["PING"]).await.unwrap(), "PONG");
+    assert_eq!(cmd::<String>(&mut c, &["PING", "hi"]).await.unwrap(), "hi");
+    assert_eq!(cmd::<String>(&mut c, &["ECHO", "é"]).await.unwrap(), "é");
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "0"]).await.unwrap(), "OK");
+    assert!(cmd::<String>(&mut c, &["SELECT", "1"]).await.is_err());
+    assert_eq!(
+        cmd::<String>(&mut c, &["CLIENT", "SETNAME", "t"])
+            .await
+            .unwrap(),
+        "OK"
+    );
+    let info: String = cmd(&mut c, &["INFO"]).await.unwrap();
+    assert!(info.contains("dlb_nodes_up:3"), "{info}");
+    assert_eq!(cmd::<i64>(&mut c, &["COMMAND", "COUNT"]).await.unwrap(), 17);
+}
+
+#[tokio::test]
+async fn one_key_space_with_the_http_api() {
+    let (_cluster, b) = stack().await;
+    let http = HttpClient::new();
+    let mut c = client(&b).await;
+    let _: () = cmd(&mut c, &["SET", "shared", "from resp"]).await.unwrap();
+    let r = http.get(&format!("{}/cache/shared", b.url)).await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["value"], "from resp");
+
+    let body = json!({"key": "doc", "value": {"a": [1, 2]}});
+    let r = http
+        .post_json(&format!("{}/cache", b.url), &body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED);
+    let v: String = cmd(&mut c, &["GET", "doc"]).await.unwrap();
+    assert_eq!(v, r#"{"a":[1,2]}"#);
+    let body = json!({"key": "text", "value": "from http"});
+    http.post_json(&format!("{}/cache", b.url), &body)
+        .await
+        .unwrap();
+    assert_eq!(
+        cmd::<String>(&mut c, &["GET", "text"]).await.unwrap(),
+        "from http"
+    );
+}
+
+#[tokio::test]
+async fn refused_commands_say_why() {
+    let (_cluster, b) = stack().await;
+    let mut c = client(&b).await;
+    for args in [
+        &["SET", "k", "v", "NX"][..],
+        &["INCR", "k"],
+        &["EXPIRE", "k", "5"],
+    ] {
+        let err = cmd::<String>(&mut c, args).await.unwrap_err();
+        assert!(err.to_string().contains("not supported"), "{args:?}: {err}");
+    }
+    let err = cmd::<String>(&mut c, &["FLUSHALL"]).await.unwrap_err();
+    assert!(err.to_string().contains("unknown command"), "{err}");
+    let err = cmd::<String>(&mut c, &["GET"]).await.unwrap_err();
+    assert!(
+        err.to_string().contains("wrong number of arguments"),
+        "{err}"
+    );
+    // The connection still serves after errors.
+    assert_eq!(cmd::<String>(&mut c, &["PING"]).await.unwrap(), "PONG");
+}
+
+#[tokio::test]
+async fn pipelines_inline_commands_resp3_and_protocol_errors() {
+    let (_cluster, b) = stack().await;
+    let pipeline = b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\nGET nope\r\nPING\r\n";
+    let expected = "+OK\r\n$1\r\n1\r\n$-1\r\n+PONG\r\n";
+    assert_eq!(raw(&b, pipeline, expected.len()).await, expected);
+    let mut stream = TcpStream::connect(resp_addr(&b)).await.unwrap();
+    stream.write_all(b"HELLO 3\r\nGET nope\r\n").await.unwrap();
+    let mut all = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        let mut chunk = [0; 512];
+        while let Ok(n) = stream.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    let all = String::from_utf8(all).unwrap();
+    assert!(
+        all.starts_with("%7\r\n") && all.ends_with("_\r\n"),
+        "{all:?}"
+    );
+
+    let mut stream = TcpStream::connect(resp_addr(&b)).await.unwrap();
+    stream.write_all(b"*1\r\n+PING\r\n").await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+        .await
+        .expect("closed after a protocol error")
+        .unwrap();
+    assert!(answer.starts_with("-ERR Protocol error"), "{answer}");
+}
+
+#[tokio::test]
+async fn binary_values_are_refused_and_stored_data_is_kept() {
+    let (_cluster, b) = stack().await;
+    let mut c = client(&b).await;
+    let _: () = cmd(&mut c, &["SET", "k", "kept"]).await.unwrap();
+    let err = redis::cmd("SET")
+        .arg("k")
+        .arg(&[0xff_u8, 0xfe][..])
+        .query_async::<String>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    assert_eq!(cmd::<String>(&mut c, &["GET", "k"]).await.unwrap(), "kept");
+}
