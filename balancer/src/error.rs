@@ -39,11 +39,6 @@ pub enum Error {
     /// clocks than the drift bound (this balancer's clock runs fast).
     #[error("write refused, clock ahead: {0}")]
     ClockAhead(BackendError),
-    /// A version stamped after this write's, from a clock further ahead
-    /// than this balancer could catch up with, holds the key: the write
-    /// did not take effect.
-    #[error("a version stamped later holds the key, and a second stamp could not pass it")]
-    Superseded,
     /// A node holds something under the key that is not a JSON value
     /// (written around the balancer).
     #[error("the value stored under this key is not JSON")]

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # work, pids, KEYS, DURATION, CONNECTIONS: set by the caller
-# Pieces shared by bench/throughput, bench/compare and bench/callgrind:
+# Pieces shared by bench/throughput, bench/resp, bench/compare and bench/callgrind:
 # Redis nodes and balancers on free loopback ports, the key preload, the
 # wrk Lua scripts and the parsing of wrk's output. Source it after `cd` to
 # the repository root; it defines functions only.
@@ -86,6 +86,31 @@ PY
   wait_for curl -sf "127.0.0.1:$webdis_port/PING"
 }
 
+# start_twemproxy: Twemproxy (nutcracker) over four Redis servers of its
+# own (256 MiB each), ketama hashing as its README recommends, one
+# connection per server; sets twem_port.
+start_twemproxy() {
+  local servers="" p
+  for _ in 1 2 3 4; do
+    p=$(free_port); start_redis "$p" 256mb
+    servers+="   - 127.0.0.1:$p:1"$'\n'
+  done
+  twem_port=$(free_port)
+  cat >"$work/nutcracker.yml" <<YML
+bench:
+  listen: 127.0.0.1:$twem_port
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  server_connections: 1
+  servers:
+$servers
+YML
+  nutcracker -c "$work/nutcracker.yml" -o "$work/nutcracker.log" &
+  pids+=($!)
+  wait_for redis-cli -p "$twem_port" set twemproxy:ready 1
+}
+
 value=$(head -c 100 /dev/zero | tr '\0' v)
 
 # preload PORT PREFIX: writes KEYS keys PREFIX0.. with 100-byte values
@@ -161,13 +186,15 @@ run_wrk() {
   bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
   echo "$1 $rps $(to_ms "$p50") $(to_ms "$p99") $bad" >>"$work/results"
 }
-# run_redis_benchmark NAME PORT -> appends "NAME-get ..." and "NAME-set ..."
-# lines like run_wrk's: redis-benchmark over CONNECTIONS connections, keys
-# drawn from KEYS, 100-byte values, as long as DURATION at about 60k/s.
+# run_redis_benchmark NAME PORT [PIPELINE] -> appends "NAME-get ..." and
+# "NAME-set ..." lines like run_wrk's: redis-benchmark over CONNECTIONS
+# connections, PIPELINE requests in flight on each (default 1), keys drawn
+# from KEYS, 100-byte values, SET first (so GET hits), as long as DURATION
+# at about 60k/s.
 run_redis_benchmark() {
   local seconds=${DURATION%s} out
-  out=$(redis-benchmark -p "$2" -t get,set -c "$CONNECTIONS" -r "$KEYS" -d 100 \
-    -n $((seconds * 60000)) --csv)
+  out=$(redis-benchmark -p "$2" -t set,get -c "$CONNECTIONS" -r "$KEYS" -d 100 \
+    -P "${3:-1}" -n $((seconds * 60000)) --csv)
   awk -F'"' -v n="$1" '$2 == "SET" || $2 == "GET" {
     printf "%s-%s %s %s %s 0\n", n, tolower($2), $4, $10, $14 }' <<<"$out" >>"$work/results"
 }

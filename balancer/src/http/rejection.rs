@@ -94,7 +94,6 @@ impl Rejection {
                 Error::SetContended => (StatusCode::SERVICE_UNAVAILABLE, "set_contended"),
                 Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
                 Error::ClockAhead(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_ahead"),
-                Error::Superseded => (StatusCode::SERVICE_UNAVAILABLE, "superseded"),
                 Error::NotJson => (StatusCode::BAD_GATEWAY, "stored_value_not_json"),
             },
         }

@@ -26,8 +26,8 @@ struct Tombstone {
 impl Ops {
     /// Deletes a key: writes a tombstone to every replica. Returns `None`
     /// when no node held a live value. A tombstone stamped before a
-    /// version a replica holds is stamped again, as a write is (see
-    /// [`Ops::put`]).
+    /// version a replica holds is stamped again, as a write is, and
+    /// acknowledged if the second stamp loses too (see [`Ops::put`]).
     pub async fn delete(&self, key: &str, ack: Option<WriteAck>) -> Result<Option<Deleted>, Error> {
         let Some(first) = self.delete_stamped(key, ack).await? else {
             return Ok(None);
@@ -38,12 +38,10 @@ impl Ops {
         // The first tombstone took effect on some replicas: a repair
         // settles them on the newest version whatever the second does.
         self.context.repairs.enqueue(key);
-        match self.delete_stamped(key, ack).await {
-            Ok(Some(second)) if !second.superseded => {
-                Ok((first.existed || second.existed).then_some(second.deleted))
-            }
-            _ => Err(Error::Superseded),
-        }
+        Ok(match self.delete_stamped(key, ack).await? {
+            Some(second) => (first.existed || second.existed).then_some(second.deleted),
+            None => first.existed.then_some(first.deleted),
+        })
     }
 
     /// One attempt at a delete, stamped now; `None` when no node may hold

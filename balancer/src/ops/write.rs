@@ -83,8 +83,12 @@ impl Ops {
     /// A write stamped before a version a replica already holds (written
     /// by a balancer whose clock runs ahead, within the drift bound) does
     /// not take effect; the clock has then adopted that version, so the
-    /// write is stamped again, after it, and sent once more; if that fails
-    /// too, the outcome is unknown ([`Error::Superseded`]).
+    /// write is stamped again, after it, and sent once more. If a replica
+    /// keeps a version stamped after the second stamp too, that version
+    /// was written while this write was in flight: a write acknowledged
+    /// before this one began is held by a quorum of the set, so the first
+    /// attempt saw it and the second stamp comes after it. This write is
+    /// then ordered just before that version, and acknowledged.
     pub async fn put(
         &self,
         key: &str,
@@ -99,13 +103,11 @@ impl Ops {
         // The first stamp took effect on some replicas: a repair settles
         // them on the newest version whatever the second attempt does.
         self.context.repairs.enqueue(key);
-        match self.put_stamped(key, json, ttl_ms, ack).await {
-            Ok((second, false)) => Ok(Written {
-                created: first.created,
-                ..second
-            }),
-            _ => Err(Error::Superseded),
-        }
+        let (second, _) = self.put_stamped(key, json, ttl_ms, ack).await?;
+        Ok(Written {
+            created: first.created,
+            ..second
+        })
     }
 
     /// One attempt at a write, stamped now; says whether a replica kept a
