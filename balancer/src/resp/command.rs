@@ -58,6 +58,16 @@ pub enum Command {
     CommandCount,
     /// `HELLO [2 | 3] [SETNAME name]`: switch protocol, describe the server.
     Hello(Option<u8>),
+    /// `EXPIRE key s` or `PEXPIRE key ms`, in milliseconds; 0 or less
+    /// deletes the key, as in Redis.
+    Expire {
+        /// The key.
+        key: Vec<u8>,
+        /// The new time to live.
+        millis: i64,
+    },
+    /// `PERSIST key`.
+    Persist(Vec<u8>),
 }
 
 /// A `SET`'s time to live.
@@ -72,7 +82,7 @@ pub enum SetTtl {
 }
 
 /// How many commands [`decode`] serves, for `COMMAND COUNT`.
-pub const SERVED: i64 = 17;
+pub const SERVED: i64 = 20;
 
 /// Decodes a request's arguments (name first); `Err` is the error reply's
 /// text, without the leading `-`.
@@ -122,9 +132,11 @@ pub fn decode(args: &[Vec<u8>]) -> Result<Command, String> {
             _ => Ok(Command::CommandList),
         },
         "HELLO" => hello(rest),
+        "EXPIRE" | "PEXPIRE" => arity(rest.len() >= 2).and_then(|()| expire(&upper, rest)),
+        "PERSIST" => arity(rest.len() == 1).map(|()| Command::Persist(one())),
         "SETNX" | "GETSET" | "GETDEL" | "GETEX" | "INCR" | "INCRBY" | "INCRBYFLOAT" | "DECR"
-        | "DECRBY" | "APPEND" | "SETRANGE" | "MSETNX" | "SETEX" | "PSETEX" | "EXPIRE"
-        | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" | "PERSIST" => Err(format!(
+        | "DECRBY" | "APPEND" | "SETRANGE" | "MSETNX" | "SETEX" | "PSETEX" | "EXPIREAT"
+        | "PEXPIREAT" => Err(format!(
             "ERR '{}' is not supported by this balancer: it would read and then write on separate round trips, which is not atomic across balancers and replicas",
             upper.to_ascii_lowercase()
         )),
@@ -189,6 +201,31 @@ fn set(rest: &[Vec<u8>]) -> Result<Command, String> {
         key: rest[0].clone(),
         value: rest[1].clone(),
         ttl,
+    })
+}
+
+fn expire(name: &str, rest: &[Vec<u8>]) -> Result<Command, String> {
+    if let Some(option) = rest.get(2) {
+        return Err(format!(
+            "ERR {name} {} is not supported by this balancer: a check and a write on separate round trips are not atomic across balancers and replicas",
+            String::from_utf8_lossy(option).to_ascii_uppercase()
+        ));
+    }
+    let n = integer(&rest[1]).ok_or("ERR value is not an integer or out of range")?;
+    let millis = if name == "EXPIRE" {
+        n.checked_mul(1000)
+    } else {
+        Some(n)
+    };
+    let millis = millis.ok_or_else(|| {
+        format!(
+            "ERR invalid expire time in '{}' command",
+            name.to_ascii_lowercase()
+        )
+    })?;
+    Ok(Command::Expire {
+        key: rest[0].clone(),
+        millis,
     })
 }
 
@@ -293,7 +330,7 @@ mod tests {
             "INCR k",
             "APPEND k v",
             "GETSET k v",
-            "EXPIRE k 5",
+            "EXPIRE k 5 NX",
         ] {
             let err = cmd(words).unwrap_err();
             assert!(
@@ -301,6 +338,20 @@ mod tests {
                 "{words}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn expire_takes_seconds_or_milliseconds() {
+        let ms = |words: &str| match cmd(words) {
+            Ok(Command::Expire { millis, .. }) => millis,
+            other => panic!("{words}: {other:?}"),
+        };
+        assert_eq!(ms("EXPIRE k 5"), 5000);
+        assert_eq!(ms("pexpire k 1500"), 1500);
+        assert_eq!(ms("EXPIRE k -1"), -1000);
+        assert!(cmd("EXPIRE k x").is_err());
+        assert!(cmd("EXPIRE k 9223372036854775807").is_err());
+        assert_eq!(cmd("PERSIST k"), Ok(Command::Persist(b"k".to_vec())));
     }
 
     #[test]
