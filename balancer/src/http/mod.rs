@@ -41,5 +41,14 @@ pub(crate) async fn serve(
     };
     let limits = app.config.server.connection_limits();
     let grace = app.config.timeouts.shutdown_grace;
-    frontdoor::serve(listener, limits, service, closed, shutdown, grace).await;
+    frontdoor::serve(
+        listener,
+        frontdoor::Plain,
+        limits,
+        service,
+        closed,
+        shutdown,
+        grace,
+    )
+    .await;
 }
