@@ -1,6 +1,8 @@
 //! The `[server]` table: how the HTTP front end bounds its clients (see
-//! `http/stack.rs` and the `frontdoor` crate).
+//! `http/stack.rs` and the `frontdoor` crate), and where its TLS
+//! certificate and key are (read by `tls.rs`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -47,6 +49,13 @@ pub struct ServerConfig {
         deserialize_with = "millis::deserialize"
     )]
     pub failure_log_interval: Duration,
+    /// PEM file of the certificate chain to serve HTTPS with, the
+    /// server's certificate first. Set with `tls_key`, or neither: no
+    /// TLS, plain HTTP (the default).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the private key of `tls_cert` (PKCS#8, PKCS#1 or
+    /// SEC1). Set with `tls_cert`, or neither.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -58,14 +67,27 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_millis(10_000),
             idle_timeout: Duration::from_millis(60_000),
             failure_log_interval: Duration::from_millis(10_000),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl ServerConfig {
-    /// What is wrong with these settings, if anything: every one must be
-    /// positive.
+    /// What is wrong with these settings, if anything: every bound must
+    /// be positive, and the TLS files come as a pair. Whether the files
+    /// hold a usable certificate and key is checked when they are read
+    /// (`tls.rs`, from `App::build`).
     pub(super) fn problem(&self) -> Option<String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Some("server.tls_cert is set without server.tls_key: set both (HTTPS) or neither (HTTP)".into());
+            }
+            (None, Some(_)) => {
+                return Some("server.tls_key is set without server.tls_cert: set both (HTTPS) or neither (HTTP)".into());
+            }
+            _ => {}
+        }
         let counts = [
             ("max_connections", self.max_connections),
             ("max_in_flight", self.max_in_flight),
@@ -121,6 +143,34 @@ mod tests {
         assert_eq!(
             no_time.problem().as_deref(),
             Some("server.body_timeout_ms must be positive")
+        );
+    }
+
+    #[test]
+    fn the_tls_files_come_as_a_pair() {
+        let both = ServerConfig {
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..ServerConfig::default()
+        };
+        assert_eq!(both.problem(), None);
+        let cert_only = ServerConfig {
+            tls_key: None,
+            ..both.clone()
+        };
+        let problem = cert_only.problem().unwrap();
+        assert!(
+            problem.contains("tls_cert is set without server.tls_key"),
+            "{problem}"
+        );
+        let key_only = ServerConfig {
+            tls_cert: None,
+            ..both
+        };
+        let problem = key_only.problem().unwrap();
+        assert!(
+            problem.contains("tls_key is set without server.tls_cert"),
+            "{problem}"
         );
     }
 }
