@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! **Follow one GET** (`GET /cache/{key}`), one line per file:
-//! 1. `http/mod.rs`: the `frontdoor` crate accepts the connection;
+//! 1. `http/mod.rs`: the `frontdoor` crate accepts the connection (a
+//!    TLS handshake first, by [`tls`], when configured);
 //!    `http/stack.rs` passes the request through its tower layers
 //!    (metrics, body, load shedding, deadline).
 //! 2. `http/routes.rs`: `cache` picks `get`, which checks the key
@@ -52,8 +53,9 @@
 //! module doc follows one `GET k`. Both front doors check keys and values
 //! with [`input`].
 //!
-//! Set-up: [`config`]; domain errors: [`error`]; what operations answer:
-//! [`answer`]; the log of failed requests: [`failures`].
+//! Set-up: [`config`], and [`tls`] (HTTPS on the port when configured);
+//! domain errors: [`error`]; what operations answer: [`answer`]; the log
+//! of failed requests: [`failures`].
 
 pub mod acks;
 pub mod answer;
@@ -78,6 +80,7 @@ pub mod rendezvous;
 pub mod repairs;
 pub mod replicas;
 pub mod resp;
+pub mod tls;
 mod tracking;
 pub mod values;
 
@@ -89,7 +92,7 @@ use tokio::sync::watch;
 
 use crate::backend::{Backend, BackendError};
 use crate::background::coordinator::Coordinator;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::failures::FailureLog;
 use crate::index::Index;
 use crate::locations::LocationCache;
@@ -98,6 +101,7 @@ use crate::near::NearCache;
 use crate::nodes::{Membership, NodeTable};
 use crate::ops::{Context, Ops};
 use crate::repairs::RepairQueue;
+use crate::tls::Acceptor;
 
 /// Everything a running balancer shares between requests.
 #[derive(Debug)]
@@ -122,12 +126,25 @@ pub struct App {
     pub coordinator: Coordinator,
     /// The log of failed requests, kept short under errors.
     pub failures: Arc<FailureLog>,
+    /// How connections begin: plain HTTP, or TLS with the configured files.
+    pub tls: Acceptor,
 }
 
 impl App {
     /// Builds the balancer from a validated configuration. Opens no
     /// connection yet; servers that are down now are no error.
-    pub fn build(config: Config) -> Result<App, BackendError> {
+    ///
+    /// # Errors
+    /// The TLS files cannot be used ([`ConfigError::Tls`]), or a Redis
+    /// address is refused by the client ([`ConfigError::Invalid`]).
+    pub fn build(config: Config) -> Result<App, ConfigError> {
+        let tls = Acceptor::from_config(&config.server)?;
+        let app = App::connect(config, tls).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        Ok(app)
+    }
+
+    /// [`App::build`] once the TLS files are read.
+    fn connect(config: Config, tls: Acceptor) -> Result<App, BackendError> {
         let nodes = Arc::new(Membership::new(NodeTable::new(
             &config.nodes,
             config.placement.node_capacity_bytes.clone(),
@@ -186,6 +203,7 @@ impl App {
             repairs,
             coordinator,
             failures,
+            tls,
         })
     }
 }

@@ -42,23 +42,8 @@ fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 async fn serve(config: Config) -> ExitCode {
-    if let Some(zk) = config.zookeeper() {
-        // Refuse to start against a ZooKeeper that cannot be reached at all;
-        // once running, outages are ridden out.
-        // Nor as an id another live balancer holds.
-        let id = config.balancer_id();
-        if let Err(e) = balancer::background::coordinator::check_id_free(&zk, &id).await {
-            eprintln!("balancer: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    let listeners = match balancer::Listeners::bind(&config).await {
-        Ok(l) => l,
-        Err((addr, e)) => {
-            eprintln!("balancer: cannot listen on {addr}: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    // Built first: a TLS file that cannot be used is refused (exit 2)
+    // before anything is contacted or the port is taken.
     let app = match balancer::App::build(config) {
         Ok(app) => Arc::new(app),
         Err(e) => {
@@ -66,11 +51,29 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(zk) = app.config.zookeeper() {
+        // Refuse to start against a ZooKeeper that cannot be reached at all;
+        // once running, outages are ridden out.
+        // Nor as an id another live balancer holds.
+        let id = app.config.balancer_id();
+        if let Err(e) = balancer::background::coordinator::check_id_free(&zk, &id).await {
+            eprintln!("balancer: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let listeners = match balancer::Listeners::bind(&app.config).await {
+        Ok(l) => l,
+        Err((addr, e)) => {
+            eprintln!("balancer: cannot listen on {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
     tracing::info!(
         listen = %app.config.listen,
         resp = ?app.config.server.resp_listen,
         index = %app.config.index,
         nodes = app.nodes.current().all().len(),
+        tls = app.tls.is_tls(),
         "balancer starting"
     );
     balancer::run(listeners, app, shutdown_signal()).await;

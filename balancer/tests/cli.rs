@@ -65,6 +65,8 @@ fn help_explains_every_setting() {
         "--request-timeout-ms",
         "--sample-interval-ms",
         "--worker-threads",
+        "--tls-cert",
+        "--tls-key",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

@@ -22,7 +22,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// How connections are bounded.
@@ -167,13 +166,14 @@ impl Drop for InFlight {
     }
 }
 
-/// A connection's socket that tells its [`Activity`] when bytes arrive.
-pub(crate) struct Watched {
-    pub(crate) inner: TcpStream,
+/// A connection's stream (after its handshake: for TLS, the plaintext)
+/// that tells its [`Activity`] when bytes arrive.
+pub(crate) struct Watched<S> {
+    pub(crate) inner: S,
     pub(crate) activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -188,7 +188,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

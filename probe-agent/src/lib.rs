@@ -91,7 +91,16 @@ pub async fn run(
         async move { Ok::<_, std::convert::Infallible>(http::route(&state, req).await) }
     });
     let grace = std::time::Duration::from_secs(2);
-    frontdoor::serve(listener, config.limits(), service, closed, shutdown, grace).await;
+    frontdoor::serve(
+        listener,
+        frontdoor::Plain,
+        config.limits(),
+        service,
+        closed,
+        shutdown,
+        grace,
+    )
+    .await;
     let _ = stop.send(true);
     let _ = sampling.await;
     if let Some(registering) = registering {

@@ -13,7 +13,8 @@ use crate::{HttpClient, RedisServer};
 /// A running balancer.
 #[derive(Debug)]
 pub struct TestBalancer {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` when the configuration
+    /// names TLS files.
     pub url: String,
     /// The running app, to read its state and metrics.
     pub app: Arc<App>,
@@ -40,7 +41,9 @@ pub fn test_config(index: &RedisServer, nodes: &[&RedisServer]) -> Config {
 }
 
 impl TestBalancer {
-    /// Starts `balancer::run` on a free port.
+    /// Starts `balancer::run` on a free port. Over plain HTTP, returns
+    /// once it answers; over TLS, at once (the test waits with its own
+    /// client, which trusts its CA).
     pub async fn start(mut config: Config) -> TestBalancer {
         config.validate().expect("valid test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -51,8 +54,9 @@ impl TestBalancer {
             .await
             .expect("bind");
         config.server.resp_listen = Some(resp.local_addr().expect("local addr"));
-        let url = format!("http://{}", config.listen);
         let app = Arc::new(App::build(config).expect("build app"));
+        let scheme = if app.tls.is_tls() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", app.config.listen);
         let (stop, stopped) = oneshot::channel::<()>();
         let listeners = balancer::Listeners {
             http: listener,
@@ -63,7 +67,8 @@ impl TestBalancer {
         }));
         // `run` samples the nodes before it serves; wait until it answers.
         let client = HttpClient::new();
-        for _ in 0..200 {
+        let tries = if app.tls.is_tls() { 0 } else { 200 };
+        for _ in 0..tries {
             if client.get(&format!("{url}/healthz")).await.is_ok() {
                 break;
             }

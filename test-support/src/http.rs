@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -77,19 +78,7 @@ impl HttpClient {
             .body(Full::new(body.into()))
             .map_err(|e| e.to_string())?;
         let res = self.inner.request(req).await.map_err(|e| e.to_string())?;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok(HttpReply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        })
+        read_reply(res).await
     }
 
     /// `GET url`.
@@ -110,6 +99,23 @@ impl HttpClient {
     pub async fn delete(&self, url: &str) -> Result<HttpReply, String> {
         self.send(Method::DELETE, url, Bytes::new()).await
     }
+}
+
+/// Reads a whole response.
+pub(crate) async fn read_reply(res: Response<Incoming>) -> Result<HttpReply, String> {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok(HttpReply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    })
 }
 
 impl Default for HttpClient {

@@ -16,6 +16,7 @@
 //!   Docker container, from an image built here.
 //! - [`agent`]: [`TestAgent`], `probe_agent::run` with fixed host figures.
 //! - [`http`]: [`HttpClient`], JSON requests with status and headers.
+//! - [`https`]: [`HttpsClient`], the same over TLS, trusting a test CA.
 //! - [`proxy`]: [`TcpProxy`], a TCP proxy in front of a node that a test
 //!   can cut for some clients or slow down.
 //! - [`zookeeper`]: [`ZooKeeperServer`], a standalone ZooKeeper process.
@@ -27,6 +28,7 @@ pub mod balancer;
 pub mod cluster;
 pub mod container;
 pub mod http;
+pub mod https;
 pub mod proxy;
 pub mod redis_server;
 mod signal;
@@ -39,6 +41,7 @@ pub use self::cluster::{
 };
 pub use self::container::{Pids, RedisContainer};
 pub use self::http::{HttpClient, HttpReply};
+pub use self::https::HttpsClient;
 pub use self::proxy::TcpProxy;
 pub use self::redis_server::RedisServer;
 pub use self::zookeeper::ZooKeeperServer;

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Choices, Config, NodeSpec, WriteAck, millis};
@@ -104,6 +105,13 @@ memreport::overrides! {
         /// Memory sampling interval, ms [default: 1000].
         #[arg(long, env = "DLB_SAMPLE_INTERVAL_MS", value_parser = millis::parse)]
         sample_interval_ms: Duration => sample_interval,
+        /// PEM certificate chain to serve HTTPS with; needs --tls-key
+        /// [default: none].
+        #[arg(long, env = "DLB_TLS_CERT")]
+        tls_cert: PathBuf => server.tls_cert,
+        /// PEM private key of --tls-cert; needs --tls-cert [default: none].
+        #[arg(long, env = "DLB_TLS_KEY")]
+        tls_key: PathBuf => server.tls_key,
     }
 }
 
@@ -169,6 +177,20 @@ mod tests {
         assert_eq!(config.timeouts.index, Duration::from_millis(9));
         assert_eq!(config.zookeeper.as_deref(), Some("127.0.0.1:2181"));
         assert_eq!(config.listen, Config::default().listen);
+    }
+
+    #[test]
+    fn the_tls_flags_name_the_server_files_and_come_as_a_pair() {
+        let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        let config = Config::load(None, both).unwrap();
+        assert_eq!(config.server.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(config.server.tls_key, Some(PathBuf::from("k.pem")));
+        let err = Config::load(None, parse(&["--tls-cert", "c.pem"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("server.tls_cert is set without server.tls_key"),
+            "{err}"
+        );
     }
 
     #[test]

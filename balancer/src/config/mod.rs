@@ -17,6 +17,7 @@
 //! never a panic later.
 
 mod cli;
+mod error;
 mod failure;
 mod identity;
 mod sections;
@@ -31,6 +32,7 @@ pub use memreport::settings::{millis, secs};
 use serde::Deserialize;
 
 pub use self::cli::{Args, Overrides};
+pub use self::error::ConfigError;
 pub use self::failure::FailureConfig;
 pub use self::sections::{
     Choices, Limits, PlacementConfig, RepairConfig, ReplicationConfig, TestingConfig, Timeouts,
@@ -108,25 +110,6 @@ pub struct Config {
     /// TEST-ONLY settings (`[testing]`): a skewed clock for the chaos
     /// harness. Leave it out in production.
     pub testing: TestingConfig,
-}
-
-/// A configuration that cannot be used, with what is wrong in words.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file's path.
-        path: String,
-        /// Why it could not be read.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this tree.
-    #[error("invalid config file: {0}")]
-    Parse(#[from] toml::de::Error),
-    /// A value is out of range or inconsistent.
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
 }
 
 // === impl Config ===

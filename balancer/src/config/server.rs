@@ -1,8 +1,10 @@
 //! The `[server]` table: how the HTTP front end bounds its clients (see
-//! `http/stack.rs` and the `frontdoor` crate), and where the RESP front
-//! end listens (`resp/`).
+//! `http/stack.rs` and the `frontdoor` crate), where its TLS certificate
+//! and key are (read by `tls.rs`), and where the RESP front end listens
+//! (`resp/`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -52,6 +54,13 @@ pub struct ServerConfig {
     /// Address of the RESP (Redis protocol) front end; none by default.
     /// It takes `max_connections` connections of its own.
     pub resp_listen: Option<SocketAddr>,
+    /// PEM file of the certificate chain to serve HTTPS with, the
+    /// server's certificate first. Set with `tls_key`, or neither: no
+    /// TLS, plain HTTP (the default).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the private key of `tls_cert` (PKCS#8, PKCS#1 or
+    /// SEC1). Set with `tls_cert`, or neither.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -64,14 +73,27 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_millis(60_000),
             failure_log_interval: Duration::from_millis(10_000),
             resp_listen: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl ServerConfig {
-    /// What is wrong with these settings, if anything: every one must be
-    /// positive.
+    /// What is wrong with these settings, if anything: every bound must
+    /// be positive, and the TLS files come as a pair. Whether the files
+    /// hold a usable certificate and key is checked when they are read
+    /// (`tls.rs`, from `App::build`).
     pub(super) fn problem(&self) -> Option<String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Some("server.tls_cert is set without server.tls_key: set both (HTTPS) or neither (HTTP)".into());
+            }
+            (None, Some(_)) => {
+                return Some("server.tls_key is set without server.tls_cert: set both (HTTPS) or neither (HTTP)".into());
+            }
+            _ => {}
+        }
         let counts = [
             ("max_connections", self.max_connections),
             ("max_in_flight", self.max_in_flight),
@@ -127,6 +149,34 @@ mod tests {
         assert_eq!(
             no_time.problem().as_deref(),
             Some("server.body_timeout_ms must be positive")
+        );
+    }
+
+    #[test]
+    fn the_tls_files_come_as_a_pair() {
+        let both = ServerConfig {
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
+            ..ServerConfig::default()
+        };
+        assert_eq!(both.problem(), None);
+        let cert_only = ServerConfig {
+            tls_key: None,
+            ..both.clone()
+        };
+        let problem = cert_only.problem().unwrap();
+        assert!(
+            problem.contains("tls_cert is set without server.tls_key"),
+            "{problem}"
+        );
+        let key_only = ServerConfig {
+            tls_cert: None,
+            ..both
+        };
+        let problem = key_only.problem().unwrap();
+        assert!(
+            problem.contains("tls_key is set without server.tls_cert"),
+            "{problem}"
         );
     }
 }

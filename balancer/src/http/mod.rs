@@ -1,5 +1,6 @@
 //! The HTTP front end: connections accepted within their bounds by the
-//! `frontdoor` crate, then each request through the tower stack of
+//! `frontdoor` crate (through a TLS handshake first when configured,
+//! `crate::tls`), then each request through the tower stack of
 //! `stack.rs` to its handler.
 //!
 //! Request path: `frontdoor::serve` accepts a connection -> `stack::Front`
@@ -41,5 +42,6 @@ pub(crate) async fn serve(
     };
     let limits = app.config.server.connection_limits();
     let grace = app.config.timeouts.shutdown_grace;
-    frontdoor::serve(listener, limits, service, closed, shutdown, grace).await;
+    let tls = app.tls.clone();
+    frontdoor::serve(listener, tls, limits, service, closed, shutdown, grace).await;
 }

@@ -39,7 +39,8 @@ pub struct Metrics {
     /// `dlb_index_errors_total`: index calls that failed or were skipped.
     pub index_errors: IntCounterVec,
     /// `dlb_connections_closed_total{reason}`: client connections the
-    /// front door closed or refused (`slow_headers`, `idle`, `refused`).
+    /// front door closed or refused (`slow_handshake`, `slow_headers`,
+    /// `idle`, `refused`).
     connections_closed: IntCounterVec,
     /// `dlb_placements_total{node}`: new keys placed per node.
     pub placements: IntCounterVec,

@@ -8,6 +8,8 @@
 //! balancers and replicas, and last-writer-wins would let a lost race
 //! look like a success.
 
+use super::options::{client, expire, hello, integer, set};
+
 /// A command the RESP port serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -158,120 +160,6 @@ fn unknown(name: &[u8], rest: &[Vec<u8>]) -> String {
     )
 }
 
-fn set(rest: &[Vec<u8>]) -> Result<Command, String> {
-    let syntax = || "ERR syntax error".to_string();
-    let mut ttl = SetTtl::Persist;
-    let mut given = false;
-    let mut options = rest[2..].iter();
-    while let Some(option) = options.next() {
-        let upper = option.to_ascii_uppercase();
-        let next = match upper.as_slice() {
-            b"EX" | b"PX" => {
-                let n = options.next().ok_or_else(syntax)?;
-                let n = integer(n).ok_or("ERR value is not an integer or out of range")?;
-                let ms = if upper == b"EX" {
-                    n.checked_mul(1000)
-                } else {
-                    Some(n)
-                };
-                match ms
-                    .and_then(|ms| u64::try_from(ms).ok())
-                    .filter(|&ms| ms > 0)
-                {
-                    Some(ms) => SetTtl::Millis(ms),
-                    None => return Err("ERR invalid expire time in 'set' command".into()),
-                }
-            }
-            b"KEEPTTL" => SetTtl::Keep,
-            b"NX" | b"XX" | b"GET" | b"EXAT" | b"PXAT" => {
-                return Err(format!(
-                    "ERR SET {} is not supported by this balancer: a check and a write on separate round trips are not atomic across balancers and replicas",
-                    String::from_utf8_lossy(&upper)
-                ));
-            }
-            _ => return Err(syntax()),
-        };
-        if given {
-            return Err(syntax());
-        }
-        given = true;
-        ttl = next;
-    }
-    Ok(Command::Set {
-        key: rest[0].clone(),
-        value: rest[1].clone(),
-        ttl,
-    })
-}
-
-fn expire(name: &str, rest: &[Vec<u8>]) -> Result<Command, String> {
-    if let Some(option) = rest.get(2) {
-        return Err(format!(
-            "ERR {name} {} is not supported by this balancer: a check and a write on separate round trips are not atomic across balancers and replicas",
-            String::from_utf8_lossy(option).to_ascii_uppercase()
-        ));
-    }
-    let n = integer(&rest[1]).ok_or("ERR value is not an integer or out of range")?;
-    let millis = if name == "EXPIRE" {
-        n.checked_mul(1000)
-    } else {
-        Some(n)
-    };
-    let millis = millis.ok_or_else(|| {
-        format!(
-            "ERR invalid expire time in '{}' command",
-            name.to_ascii_lowercase()
-        )
-    })?;
-    Ok(Command::Expire {
-        key: rest[0].clone(),
-        millis,
-    })
-}
-
-fn client(rest: &[Vec<u8>]) -> Result<Command, String> {
-    match rest[0].to_ascii_uppercase().as_slice() {
-        b"SETNAME" | b"SETINFO" => Ok(Command::ClientOk),
-        b"GETNAME" => Ok(Command::ClientGetName),
-        _ => Err(format!(
-            "ERR unknown subcommand '{}' of 'client': this balancer serves CLIENT SETNAME, SETINFO and GETNAME",
-            String::from_utf8_lossy(&rest[0])
-        )),
-    }
-}
-
-fn hello(rest: &[Vec<u8>]) -> Result<Command, String> {
-    let Some(version) = rest.first() else {
-        return Ok(Command::Hello(None));
-    };
-    let version = match integer(version) {
-        Some(v @ (2 | 3)) => u8::try_from(v).expect("2 or 3"),
-        Some(_) => return Err("NOPROTO unsupported protocol version".into()),
-        None => return Err("ERR Protocol version is not an integer or out of range".into()),
-    };
-    let mut options = rest[1..].iter();
-    while let Some(option) = options.next() {
-        match option.to_ascii_uppercase().as_slice() {
-            b"SETNAME" if options.next().is_some() => {}
-            b"AUTH" => {
-                return Err("ERR AUTH is not supported: this balancer has no users".into());
-            }
-            _ => {
-                return Err(format!(
-                    "ERR syntax error in HELLO option '{}'",
-                    String::from_utf8_lossy(option)
-                ));
-            }
-        }
-    }
-    Ok(Command::Hello(Some(version)))
-}
-
-/// A decimal integer argument, as Redis reads one.
-fn integer(arg: &[u8]) -> Option<i64> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,31 +185,6 @@ mod tests {
     }
 
     #[test]
-    fn set_takes_one_expiry_option() {
-        let set = |words: &str| match cmd(words) {
-            Ok(Command::Set { ttl, .. }) => Ok(ttl),
-            other => Err(other),
-        };
-        assert_eq!(set("SET k v"), Ok(SetTtl::Persist));
-        assert_eq!(set("SET k v ex 2"), Ok(SetTtl::Millis(2000)));
-        assert_eq!(set("SET k v PX 1500"), Ok(SetTtl::Millis(1500)));
-        assert_eq!(set("SET k v KEEPTTL"), Ok(SetTtl::Keep));
-        assert_eq!(
-            cmd("SET k v EX 0").unwrap_err(),
-            "ERR invalid expire time in 'set' command"
-        );
-        assert_eq!(
-            cmd("SET k v EX -5").unwrap_err(),
-            "ERR invalid expire time in 'set' command"
-        );
-        assert!(cmd("SET k v EX x").unwrap_err().contains("not an integer"));
-        assert_eq!(cmd("SET k v EX 1 PX 1").unwrap_err(), "ERR syntax error");
-        assert_eq!(cmd("SET k v EX").unwrap_err(), "ERR syntax error");
-        assert_eq!(cmd("SET k v FOO").unwrap_err(), "ERR syntax error");
-        assert!(cmd("SET k v EX 9223372036854775807").is_err());
-    }
-
-    #[test]
     fn conditional_and_read_modify_write_forms_are_refused_with_a_reason() {
         for words in [
             "SET k v NX",
@@ -338,20 +201,6 @@ mod tests {
                 "{words}: {err}"
             );
         }
-    }
-
-    #[test]
-    fn expire_takes_seconds_or_milliseconds() {
-        let ms = |words: &str| match cmd(words) {
-            Ok(Command::Expire { millis, .. }) => millis,
-            other => panic!("{words}: {other:?}"),
-        };
-        assert_eq!(ms("EXPIRE k 5"), 5000);
-        assert_eq!(ms("pexpire k 1500"), 1500);
-        assert_eq!(ms("EXPIRE k -1"), -1000);
-        assert!(cmd("EXPIRE k x").is_err());
-        assert!(cmd("EXPIRE k 9223372036854775807").is_err());
-        assert_eq!(cmd("PERSIST k"), Ok(Command::Persist(b"k".to_vec())));
     }
 
     #[test]
