@@ -48,11 +48,13 @@
 //! and the rebuild of an index that lost its data.
 //! The request path imports none of it.
 //!
-//! Set-up: [`config`]; domain errors: [`error`]; what operations answer:
+//! Set-up: [`config`], [`auth`] (the Redis credentials every connection
+//! sends); domain errors: [`error`]; what operations answer:
 //! [`answer`]; the log of failed requests: [`failures`].
 
 pub mod acks;
 pub mod answer;
+pub mod auth;
 pub mod backend;
 pub mod background;
 pub mod config;
@@ -124,12 +126,12 @@ impl App {
         let nodes = Arc::new(Membership::new(NodeTable::new(
             &config.nodes,
             config.placement.node_capacity_bytes.clone(),
-            config.timeouts.node,
+            &config.node_dial(),
             config.sample_interval,
         )?));
-        let index = Arc::new(Index::new(Backend::new(
+        let index = Arc::new(Index::new(Backend::dial(
             &config.index,
-            config.timeouts.index,
+            &config.index_dial(),
         )?));
         let metrics = Arc::new(Metrics::new());
         let repairs = Arc::new(RepairQueue::new(
@@ -140,13 +142,13 @@ impl App {
         let locations = Arc::new(LocationCache::new(
             config.location_cache_entries,
             &config.index,
-            config.timeouts.index,
+            &config.index_dial(),
             config.near_cache_max_lag,
             metrics.location_clears.clone(),
         ));
         let near = Arc::new(NearCache::new(
             config.near_cache_bytes,
-            config.timeouts.node,
+            config.node_dial(),
             config.near_cache_max_lag,
             metrics.clone(),
         ));

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use super::{Choices, Config, NodeSpec, WriteAck, millis};
+use super::{Choices, Config, NodeSpec, Secret, WriteAck, millis};
 
 /// Memory-aware HTTP load balancer for Redis.
 ///
@@ -101,6 +101,20 @@ memreport::overrides! {
         /// Memory sampling interval, ms [default: 1000].
         #[arg(long, env = "DLB_SAMPLE_INTERVAL_MS", value_parser = millis::parse)]
         sample_interval_ms: Duration => sample_interval,
+        /// Redis ACL user for the index and the data nodes; needs
+        /// --redis-password [default: none; the default user].
+        #[arg(long, env = "DLB_REDIS_USERNAME")]
+        redis_username: String => redis_username,
+        /// Password for the index and the data nodes (requirepass or the ACL
+        /// user's); prefer the environment variable, which stays off the
+        /// command line [default: none].
+        #[arg(long, env = "DLB_REDIS_PASSWORD", hide_env_values = true)]
+        redis_password: Secret => redis_password,
+        /// ZooKeeper digest credentials, user:password; the znodes this
+        /// balancer creates get an ACL for that identity only; prefer the
+        /// environment variable [default: none; open ACLs].
+        #[arg(long, env = "DLB_ZOOKEEPER_AUTH", hide_env_values = true)]
+        zookeeper_auth: Secret => zookeeper_auth,
     }
 }
 
@@ -113,9 +127,11 @@ mod tests {
 
     /// `[default: ...]` texts that describe what an unset value means
     /// instead of stating a value.
-    const DESCRIBED: [&str; 3] = [
+    const DESCRIBED: [&str; 5] = [
         "none",
         "none; static settings only",
+        "none; the default user",
+        "none; open ACLs",
         "balancer-<host name>-<listen address>",
     ];
 
@@ -166,6 +182,26 @@ mod tests {
         assert_eq!(config.timeouts.index, Duration::from_millis(9));
         assert_eq!(config.zookeeper.as_deref(), Some("127.0.0.1:2181"));
         assert_eq!(config.listen, Config::default().listen);
+    }
+
+    #[test]
+    fn credentials_come_from_the_environment_unseen() {
+        use clap::Parser;
+        let args = Args::try_parse_from(["balancer", "--redis-password", "pw"]).unwrap();
+        let mut config = Config::default();
+        args.overrides.apply(&mut config);
+        assert_eq!(config.redis_password, Some(Secret::new("pw")));
+        for long in ["redis-password", "zookeeper-auth"] {
+            let arg = Args::command()
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .cloned()
+                .unwrap();
+            assert!(
+                arg.is_hide_env_values_set(),
+                "--{long} shows its value in --help"
+            );
+        }
     }
 
     #[test]
