@@ -25,6 +25,9 @@ pub struct RedisProbe {
     checked_run: Option<String>,
     /// Why the last lookup found no limit, to log each new reason once.
     last_limit_error: Option<String>,
+    /// Why the node was down at the last sample, to log each new reason
+    /// once (a wrong password fails every sample alike).
+    last_error: Option<String>,
 }
 
 impl std::fmt::Debug for RedisProbe {
@@ -64,6 +67,7 @@ impl RedisProbe {
             timeout,
             checked_run: None,
             last_limit_error: None,
+            last_error: None,
         })
     }
 
@@ -87,6 +91,13 @@ impl RedisProbe {
                 Some(format!("no answer within {:?}", self.timeout)),
             ),
         };
+        if error != self.last_error {
+            match &error {
+                Some(e) => tracing::warn!(node = %self.spec.id, error = %e, "node down"),
+                None => tracing::info!(node = %self.spec.id, "node up"),
+            }
+            self.last_error = error.clone();
+        }
         let (memory_limit, memory_limit_error) = match &info {
             Some(info) => self.memory_limit(info).await,
             None => (None, None),
