@@ -8,11 +8,37 @@
 //! in `shared/STACK-NOTES.md`: 54k against 22k GET/s). The manager reconnects
 //! by itself after an I/O error, so a node that comes back is used again
 //! without help.
+//!
+//! Every connection authenticates with the [`Dial`]'s credentials; a
+//! server that refuses them is unreachable "because authentication
+//! failed", so the node (or the index) shows as down for that reason.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Pipeline, RedisError, ScriptInvocation};
+use redis::{Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisError, ScriptInvocation};
+
+use crate::auth::{self, RedisAuth};
+
+/// How to reach a set of Redis servers: the time limit of a command (and
+/// of a connection), and the credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dial {
+    /// Time limit of one command, and of opening a connection.
+    pub timeout: Duration,
+    /// Sent on every connection.
+    pub auth: RedisAuth,
+}
+
+impl Dial {
+    /// No credentials.
+    pub fn new(timeout: Duration) -> Dial {
+        Dial {
+            timeout,
+            auth: RedisAuth::default(),
+        }
+    }
+}
 
 /// A failed command to one Redis server.
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +91,26 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
-    /// Prepares a connection to `addr` (`host:port`); nothing is sent until
-    /// the first command, so a server that is down at start-up is no error.
+    /// Prepares a connection to `addr` (`host:port`) without credentials;
+    /// see [`Backend::dial`].
     pub fn new(addr: &str, timeout: Duration) -> Result<Backend, BackendError> {
+        Backend::dial(addr, &Dial::new(timeout))
+    }
+
+    /// Prepares a connection to `addr` (`host:port`) as `dial` says;
+    /// nothing is sent until the first command, so a server that is down
+    /// at start-up is no error.
+    pub fn dial(addr: &str, dial: &Dial) -> Result<Backend, BackendError> {
+        let timeout = dial.timeout;
         let unreachable = |e: RedisError| BackendError::Unreachable {
             addr: addr.to_string(),
             reason: e.to_string(),
         };
-        let client = redis::Client::open(format!("redis://{addr}/")).map_err(unreachable)?;
+        let info = format!("redis://{addr}/")
+            .into_connection_info()
+            .map_err(unreachable)?;
+        let settings = dial.auth.settings(info.redis_settings().clone());
+        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(unreachable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -129,7 +167,12 @@ impl Backend {
 
     fn classify(&self, e: RedisError) -> BackendError {
         let addr = self.addr.clone();
-        if e.code() == Some("OOM") {
+        if auth::is_auth_failure(&e) {
+            BackendError::Unreachable {
+                addr,
+                reason: format!("authentication failed: {e}"),
+            }
+        } else if e.code() == Some("OOM") {
             BackendError::OutOfMemory { addr }
         } else if e.code() == Some("CLOCKAHEAD") {
             BackendError::ClockAhead {

@@ -53,12 +53,14 @@
 //! module doc follows one `GET k`. Both front doors check keys and values
 //! with [`input`].
 //!
-//! Set-up: [`config`], and [`tls`] (HTTPS on the port when configured);
-//! domain errors: [`error`]; what operations answer: [`answer`]; the log
-//! of failed requests: [`failures`].
+//! Set-up: [`config`], [`tls`] (HTTPS on the port when configured),
+//! [`auth`] (the Redis credentials every connection sends); domain errors:
+//! [`error`]; what operations answer: [`answer`]; the log of failed
+//! requests: [`failures`].
 
 pub mod acks;
 pub mod answer;
+pub mod auth;
 pub mod backend;
 pub mod background;
 pub mod config;
@@ -148,12 +150,12 @@ impl App {
         let nodes = Arc::new(Membership::new(NodeTable::new(
             &config.nodes,
             config.placement.node_capacity_bytes.clone(),
-            config.timeouts.node,
+            &config.node_dial(),
             config.sample_interval,
         )?));
-        let index = Arc::new(Index::new(Backend::new(
+        let index = Arc::new(Index::new(Backend::dial(
             &config.index,
-            config.timeouts.index,
+            &config.index_dial(),
         )?));
         let metrics = Arc::new(Metrics::new());
         let repairs = Arc::new(RepairQueue::new(
@@ -164,13 +166,13 @@ impl App {
         let locations = Arc::new(LocationCache::new(
             config.location_cache_entries,
             &config.index,
-            config.timeouts.index,
+            &config.index_dial(),
             config.near_cache_max_lag,
             metrics.location_clears.clone(),
         ));
         let near = Arc::new(NearCache::new(
             config.near_cache_bytes,
-            config.timeouts.node,
+            config.node_dial(),
             config.near_cache_max_lag,
             metrics.clone(),
         ));

@@ -37,6 +37,7 @@ use prometheus::IntCounter;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::backend::Dial;
 use crate::index::ENTRY_PREFIX;
 use crate::tracking::Sink;
 use crate::tracking::store::{Store, Ticket};
@@ -74,18 +75,18 @@ struct IndexSink<'a>(&'a Store<Location>);
 
 impl LocationCache {
     /// A cache of at most `capacity` keys in front of the index at
-    /// `index_addr`, whose commands time out after `timeout`, used while
+    /// `index_addr`, reached as `dial` says, used while
     /// at most `max_lag` behind the index; counts its clears in `clears`.
     pub fn new(
         capacity: NonZeroUsize,
         index_addr: &str,
-        timeout: Duration,
+        dial: &Dial,
         max_lag: Duration,
         clears: IntCounter,
     ) -> LocationCache {
         LocationCache {
             store: Store::new(capacity.get(), |_, _| 1, clears),
-            stream: Stream::new(index_addr, ENTRY_PREFIX, timeout, max_lag),
+            stream: Stream::new(index_addr, ENTRY_PREFIX, dial, max_lag),
         }
     }
 

@@ -39,6 +39,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::answer::{Found, Source};
+use crate::backend::Dial;
 use crate::metrics::Metrics;
 use crate::nodes::{Membership, NodeTable};
 use crate::tracking::store::{Store, Ticket};
@@ -70,7 +71,9 @@ pub struct NearCache {
     /// One stream per data node id, as the node table lists them.
     streams: RwLock<HashMap<Arc<str>, Arc<Stream>>>,
     max_bytes: usize,
-    node_timeout: Duration,
+    /// How its streams reach the data nodes: their command timeout and
+    /// the credentials.
+    dial: Dial,
     max_lag: Duration,
     metrics: Arc<Metrics>,
 }
@@ -95,11 +98,11 @@ pub struct NearView {
 
 impl NearCache {
     /// A near cache of at most `max_bytes` (0 turns it off) over data
-    /// nodes whose commands time out after `node_timeout`, serving while
+    /// nodes reached as `dial` says (its timeout and credentials), serving while
     /// its streams are at most `max_lag` behind.
     pub fn new(
         max_bytes: usize,
-        node_timeout: Duration,
+        dial: Dial,
         max_lag: Duration,
         metrics: Arc<Metrics>,
     ) -> NearCache {
@@ -107,7 +110,7 @@ impl NearCache {
             store: Store::new(max_bytes, weigh, metrics.near_clears.clone()),
             streams: RwLock::new(HashMap::new()),
             max_bytes,
-            node_timeout,
+            dial,
             max_lag,
             metrics,
         }
@@ -228,7 +231,7 @@ impl NearCache {
         loop {
             self.follow(&nodes.current(), &mut tasks, &shutdown);
             tokio::select! {
-                _ = tokio::time::sleep(self.node_timeout) => {}
+                _ = tokio::time::sleep(self.dial.timeout) => {}
                 _ = stop.changed() => break,
             }
         }
@@ -262,7 +265,7 @@ impl NearCache {
                 continue;
             }
             let addr = node.backend.addr();
-            let stream = Arc::new(Stream::new(addr, "", self.node_timeout, self.max_lag));
+            let stream = Arc::new(Stream::new(addr, "", &self.dial, self.max_lag));
             streams.insert(node.id.clone(), stream.clone());
             let (near, shutdown) = (self.clone(), shutdown.clone());
             let task = tokio::spawn(async move { stream.run(&near.store, shutdown).await });

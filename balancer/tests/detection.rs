@@ -225,7 +225,7 @@ async fn a_node_moved_to_a_new_address_is_refilled_and_the_epoch_does_not_go_bac
         })
         .map(|n| (n, false))
         .collect();
-    assert!(b.app.nodes.update(&moved, config.timeouts.node));
+    assert!(b.app.nodes.update(&moved, &config.node_dial()));
     assert!(
         b.app.nodes.current().rejoin_epoch() >= epoch,
         "the epoch went back"

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use balancer::config::Config;
-use coordination::paths;
 use coordination::session::{ZkConfig, connect};
+use coordination::{Acls, paths};
 use hyper::StatusCode;
 use serde_json::{Value, json};
 use test_support::wait_until;
@@ -203,14 +203,19 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
         })
         .unwrap()
     };
-    coordination::registry::ensure_path(&client, paths::NODES)
+    coordination::registry::ensure_path(&client, paths::NODES, Acls::anyone_all())
         .await
         .unwrap();
     for node in cluster.nodes.iter().chain([&extra]) {
         let path = paths::child(paths::NODES, &node.addr());
-        ensure_persistent(&client, &path, &entry(node.addr(), "active"))
-            .await
-            .unwrap();
+        ensure_persistent(
+            &client,
+            &path,
+            &entry(node.addr(), "active"),
+            Acls::anyone_all(),
+        )
+        .await
+        .unwrap();
     }
     wait_until("the added node is up", 10, async || {
         node_state(&http, &b, &extra.addr()).await.as_deref() == Some("up")
@@ -333,10 +338,10 @@ async fn the_lock_helper_admits_one_holder_at_a_time_with_growing_tokens() {
         connect(&config).await.unwrap(),
         connect(&config).await.unwrap(),
     );
-    let held = coordination::election::lock(&a, "rebalance", "a")
+    let held = coordination::election::lock(&a, "rebalance", "a", Acls::anyone_all())
         .await
         .unwrap();
-    let waiting = coordination::election::lock(&b, "rebalance", "b");
+    let waiting = coordination::election::lock(&b, "rebalance", "b", Acls::anyone_all());
     tokio::pin!(waiting);
     assert!(
         tokio::time::timeout(Duration::from_millis(500), &mut waiting)
@@ -370,17 +375,17 @@ async fn a_registration_never_evicts_another_session() {
         connect(&config).await.unwrap(),
         connect(&config).await.unwrap(),
     );
-    coordination::registry::ensure_path(&a, paths::BALANCERS)
+    coordination::registry::ensure_path(&a, paths::BALANCERS, Acls::anyone_all())
         .await
         .unwrap();
     let path = paths::child(paths::BALANCERS, "same-id");
     let wait = Duration::from_millis(300);
-    register_ephemeral(&a, &path, b"127.0.0.1:1", wait)
+    register_ephemeral(&a, &path, b"127.0.0.1:1", wait, Acls::anyone_all())
         .await
         .unwrap();
     // Neither other data nor the same data lets another session take it.
     for data in [&b"127.0.0.1:2"[..], b"127.0.0.1:1"] {
-        let taken = register_ephemeral(&b, &path, data, wait).await;
+        let taken = register_ephemeral(&b, &path, data, wait, Acls::anyone_all()).await;
         assert!(
             matches!(taken, Err(coordination::Error::NodeExists)),
             "{taken:?}"
@@ -390,7 +395,7 @@ async fn a_registration_never_evicts_another_session() {
     assert_eq!(data, b"127.0.0.1:1", "the first holder keeps its data");
     assert_eq!(stat.ephemeral_owner, a.session_id().0);
     // Its own session registering again keeps the node, with new data.
-    register_ephemeral(&a, &path, b"127.0.0.1:3", wait)
+    register_ephemeral(&a, &path, b"127.0.0.1:3", wait, Acls::anyone_all())
         .await
         .unwrap();
     let (data, again) = a.get_data(&path).await.unwrap();
@@ -400,9 +405,15 @@ async fn a_registration_never_evicts_another_session() {
     );
     // Once the holder's session ends, the other may register.
     drop(a);
-    register_ephemeral(&b, &path, b"127.0.0.1:2", Duration::from_secs(5))
-        .await
-        .unwrap();
+    register_ephemeral(
+        &b,
+        &path,
+        b"127.0.0.1:2",
+        Duration::from_secs(5),
+        Acls::anyone_all(),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -415,7 +426,9 @@ async fn an_unusable_address_in_zookeeper_does_not_block_a_good_one() {
     let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
         .await
         .unwrap();
-    ensure_path(&client, paths::NODES).await.unwrap();
+    ensure_path(&client, paths::NODES, Acls::anyone_all())
+        .await
+        .unwrap();
     for (id, addr) in [
         ("bad", "127.0.0.1:notaport".to_string()),
         ("good", extra.addr()),
@@ -426,9 +439,14 @@ async fn an_unusable_address_in_zookeeper_does_not_block_a_good_one() {
             state: "active".into(),
         };
         let path = paths::child(paths::NODES, id);
-        ensure_persistent(&client, &path, &serde_json::to_vec(&entry).unwrap())
-            .await
-            .unwrap();
+        ensure_persistent(
+            &client,
+            &path,
+            &serde_json::to_vec(&entry).unwrap(),
+            Acls::anyone_all(),
+        )
+        .await
+        .unwrap();
     }
     let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
     let http = HttpClient::new();

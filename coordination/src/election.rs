@@ -78,21 +78,27 @@ pub struct Grant<'a> {
     _lock: LockClient<'a>,
 }
 
-fn lock_options() -> Result<LockOptions<'static>, Error> {
-    LockOptions::new(Acls::anyone_all())
-        .with_ancestor_options(CreateMode::Persistent.with_acls(Acls::anyone_all()))
+/// Lock nodes, and the directories above them, get `acls`.
+fn lock_options(acls: Acls<'_>) -> Result<LockOptions<'_>, Error> {
+    LockOptions::new(acls).with_ancestor_options(CreateMode::Persistent.with_acls(acls))
 }
 
 /// Takes the lock `name` for `holder`, waiting as long as it takes; the
 /// lock is released when the returned grant drops or the session ends.
+/// Its nodes get `acls`.
 ///
 /// # Errors
 /// The ZooKeeper error.
-pub async fn lock<'a>(client: &'a Client, name: &str, holder: &str) -> Result<Grant<'a>, Error> {
+pub async fn lock<'a>(
+    client: &'a Client,
+    name: &str,
+    holder: &str,
+    acls: Acls<'_>,
+) -> Result<Grant<'a>, Error> {
     let dir = child(LOCKS, name);
     let prefix = LockPrefix::new_curator(&dir, "lock-")?;
     let lock = client
-        .lock(prefix, holder.as_bytes(), lock_options()?)
+        .lock(prefix, holder.as_bytes(), lock_options(acls)?)
         .await?;
     let token = sequence(lock.lock_path()).ok_or(Error::RuntimeInconsistent)?;
     Ok(Grant { token, _lock: lock })
@@ -102,7 +108,8 @@ pub async fn lock<'a>(client: &'a Client, name: &str, holder: &str) -> Result<Gr
 /// whether it is this process (recognised by its own election node, never
 /// by id), and the leader's token. While leading, renews `lease` by
 /// checking its election node is still its session's. Runs until the
-/// session ends or an error other than a lost connection.
+/// session ends or an error other than a lost connection. Its nodes get
+/// `acls`.
 ///
 /// # Errors
 /// The ZooKeeper error that stopped it; [`Error::NoNode`] when this
@@ -113,11 +120,14 @@ pub async fn stand(
     poll: Duration,
     claim: &watch::Sender<Leadership>,
     lease: &Lease,
+    acls: Acls<'_>,
 ) -> Result<(), Error> {
     let (won, mut ours) = watch::channel(None::<String>);
     let campaign = async {
         let prefix = LockPrefix::new_curator(ELECTION, "leader-")?;
-        let lock = client.lock(prefix, id.as_bytes(), lock_options()?).await?;
+        let lock = client
+            .lock(prefix, id.as_bytes(), lock_options(acls)?)
+            .await?;
         let path = lock.lock_path().to_string();
         tracing::info!(id, node = %path, "elected leader");
         loop {

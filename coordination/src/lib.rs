@@ -19,4 +19,4 @@ pub mod reconnect;
 pub mod registry;
 pub mod session;
 
-pub use zookeeper_client::{Client, Error};
+pub use zookeeper_client::{Acl, Acls, Client, CreateMode, Error, Permission};

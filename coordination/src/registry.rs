@@ -1,6 +1,9 @@
 //! Registrations and discovery. An ephemeral registration belongs to the
 //! session that created it (its `ephemeralOwner`): it is never taken over
 //! by data or by name, only waited for.
+//!
+//! Every function that creates a znode takes the ACL to give it
+//! ([`crate::session::ZkConfig::acls`]).
 
 use std::time::Duration;
 
@@ -13,8 +16,8 @@ use crate::reconnect::retrying;
 ///
 /// # Errors
 /// The ZooKeeper error, when not "already exists".
-pub async fn ensure_path(client: &Client, path: &str) -> Result<(), Error> {
-    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+pub async fn ensure_path(client: &Client, path: &str, acls: Acls<'_>) -> Result<(), Error> {
+    let options = CreateMode::Persistent.with_acls(acls);
     match retrying(client, || client.mkdir(path, &options)).await {
         Ok(()) | Err(Error::NodeExists) => Ok(()),
         Err(e) => Err(e),
@@ -73,8 +76,9 @@ pub async fn register_ephemeral(
     path: &str,
     data: &[u8],
     wait: Duration,
+    acls: Acls<'_>,
 ) -> Result<(), Error> {
-    let options = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+    let options = CreateMode::Ephemeral.with_acls(acls);
     let deadline = Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -100,8 +104,13 @@ pub async fn register_ephemeral(
 ///
 /// # Errors
 /// The ZooKeeper error.
-pub async fn ensure_persistent(client: &Client, path: &str, data: &[u8]) -> Result<(), Error> {
-    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+pub async fn ensure_persistent(
+    client: &Client,
+    path: &str,
+    data: &[u8],
+    acls: Acls<'_>,
+) -> Result<(), Error> {
+    let options = CreateMode::Persistent.with_acls(acls);
     match retrying(client, || client.create(path, data, &options)).await {
         Ok(_) | Err(Error::NodeExists) => Ok(()),
         Err(e) => Err(e),
@@ -123,8 +132,9 @@ pub async fn create_once(
     path: &str,
     marker: &str,
     data: &[u8],
+    acls: Acls<'_>,
 ) -> Result<bool, Error> {
-    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let options = CreateMode::Persistent.with_acls(acls);
     let mut both = client.new_multi_writer();
     both.add_create(marker, &[], &options)?;
     both.add_create(path, data, &options)?;
@@ -137,7 +147,9 @@ pub async fn create_once(
         Err(MultiWriteError::OperationFailed {
             index: 1,
             source: Error::NodeExists,
-        }) => ensure_persistent(client, marker, &[]).await.map(|()| false),
+        }) => ensure_persistent(client, marker, &[], acls)
+            .await
+            .map(|()| false),
         Err(e) => Err(e.into()),
     }
 }

@@ -8,11 +8,20 @@
 //! a new client, and the work (registrations, watches, election) must run
 //! again from the start. [`supervise`] does exactly that, and reports the
 //! connection state for `/readyz` and metrics meanwhile.
+//!
+//! With credentials ([`ZkConfig::auth`], `user:password`), every session
+//! adds them as `digest` auth when it opens (and again on each
+//! reconnection, which the client does by itself), and [`ZkConfig::acls`]
+//! is the ACL every znode this project creates gets: all permissions for
+//! the session's own identity (ZooKeeper's `auth` scheme, "creator all"),
+//! nothing for anyone else. Without them, sessions are anonymous and
+//! znodes open to anyone, as before.
 
 use std::time::Duration;
 
+use memreport::settings::Secret;
 use tokio::sync::watch;
-use zookeeper_client::{Client, SessionState};
+use zookeeper_client::{Acls, Client, SessionState};
 
 /// Connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,15 +30,45 @@ pub struct ZkConfig {
     pub address: String,
     /// Session timeout: how long ephemeral nodes outlive a silent process.
     pub session_timeout: Duration,
+    /// `digest` credentials, `user:password`; none: anonymous, open ACLs.
+    pub auth: Option<Secret>,
 }
 
 impl ZkConfig {
-    /// Settings for `address` with a session timeout in milliseconds.
+    /// Settings for `address` with a session timeout in milliseconds, and
+    /// no credentials.
     pub fn new(address: &str, session_timeout_ms: u64) -> ZkConfig {
         ZkConfig {
             address: address.to_string(),
             session_timeout: Duration::from_millis(session_timeout_ms),
+            auth: None,
         }
+    }
+
+    /// The same settings with `digest` credentials, `user:password`.
+    pub fn with_auth(self, user_password: &str) -> ZkConfig {
+        ZkConfig {
+            auth: Some(Secret::new(user_password)),
+            ..self
+        }
+    }
+
+    /// The ACL for every znode created under these settings: all
+    /// permissions to the session's own identity when it has credentials
+    /// (`auth` scheme, "creator all"), to anyone otherwise.
+    pub fn acls(&self) -> Acls<'static> {
+        match self.auth {
+            Some(_) => Acls::creator_all(),
+            None => Acls::anyone_all(),
+        }
+    }
+}
+
+/// Why `user_password` cannot be `digest` credentials, if it cannot.
+pub fn auth_problem(user_password: &str) -> Option<String> {
+    match user_password.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => None,
+        _ => Some("zookeeper_auth must be user:password, both non-empty".into()),
     }
 }
 
@@ -60,10 +99,13 @@ impl ZkState {
 /// # Errors
 /// ZooKeeper unreachable or refusing, in words.
 pub async fn connect(config: &ZkConfig) -> Result<Client, String> {
-    let connecting = Client::connector()
+    let mut connector = Client::connector()
         .with_session_timeout(config.session_timeout)
-        .with_connection_timeout(config.session_timeout)
-        .connect(&config.address);
+        .with_connection_timeout(config.session_timeout);
+    if let Some(auth) = &config.auth {
+        connector = connector.with_auth("digest", auth.expose().as_bytes());
+    }
+    let connecting = connector.connect(&config.address);
     match tokio::time::timeout(config.session_timeout, connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(format!("ZooKeeper at {}: {e}", config.address)),

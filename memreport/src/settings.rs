@@ -1,6 +1,7 @@
 //! Pieces both binaries' configurations share: durations written as whole
-//! milliseconds or seconds, and [`overrides!`](crate::overrides), which
-//! declares the flags that replace a file's settings.
+//! milliseconds or seconds, [`Secret`] for passwords, and
+//! [`overrides!`](crate::overrides), which declares the flags that replace
+//! a file's settings.
 //!
 //! Durations are typed ([`Duration`]) inside the programs, but the names
 //! users write keep their unit (`node_ms`, `--node-timeout-ms`), so the
@@ -8,11 +9,13 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 /// Whole milliseconds: `#[serde(deserialize_with = "millis::deserialize")]`
 /// on a [`Duration`] field, `value_parser = millis::parse` on a flag.
 pub mod millis {
-    use super::Duration;
-    use serde::{Deserialize, Deserializer};
+    use super::{Deserialize, Duration};
+    use serde::Deserializer;
 
     /// Reads a non-negative integer number of milliseconds.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -27,8 +30,8 @@ pub mod millis {
 
 /// Whole seconds, as [`millis`] is for milliseconds.
 pub mod secs {
-    use super::Duration;
-    use serde::{Deserialize, Deserializer};
+    use super::{Deserialize, Duration};
+    use serde::Deserializer;
 
     /// Reads a non-negative integer number of seconds.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -38,6 +41,39 @@ pub mod secs {
     /// Parses a non-negative integer number of seconds.
     pub fn parse(text: &str) -> Result<Duration, std::num::ParseIntError> {
         text.parse().map(Duration::from_secs)
+    }
+}
+
+/// A password or other credential from the configuration: shown as
+/// `"<redacted>"` by `Debug`, so a logged configuration never carries it.
+/// Read from a TOML string or a flag's text as it is.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `text`.
+    pub fn new(text: impl Into<String>) -> Secret {
+        Secret(text.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret::new(text))
     }
 }
 
@@ -110,4 +146,22 @@ macro_rules! overrides {
 #[doc(hidden)]
 pub fn replace<T, F: From<T>>(field: &mut F, value: T) {
     *field = F::from(value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn a_secret_is_not_shown() {
+        let secret: Secret = "hunter2".parse().unwrap();
+        assert_eq!(secret.expose(), "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        #[derive(serde::Deserialize)]
+        struct File {
+            password: Secret,
+        }
+        let file: File = serde_json::from_str(r#"{"password": "p w"}"#).unwrap();
+        assert_eq!(file.password, Secret::new("p w"));
+    }
 }

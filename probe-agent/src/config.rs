@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use memreport::NodeSpec;
-use memreport::settings::millis;
+use memreport::settings::{Secret, millis};
 use serde::Deserialize;
 
 use frontdoor::Limits;
@@ -60,6 +60,16 @@ pub struct Config {
     /// Open HTTP connections at once; more are answered 503 and closed.
     /// Default 64.
     pub max_connections: usize,
+    /// Redis ACL user for the watched nodes' `INFO`; none by default
+    /// (Redis's `default` user).
+    pub redis_username: Option<String>,
+    /// Password for the watched nodes (`requirepass`, or the ACL user's);
+    /// none by default (no AUTH).
+    pub redis_password: Option<Secret>,
+    /// ZooKeeper digest credentials, `user:password`, as the balancer's
+    /// `zookeeper_auth`: the znodes the agent creates get an ACL for that
+    /// identity only. None by default (open ACLs).
+    pub zookeeper_auth: Option<Secret>,
 }
 
 /// Reports this host's memory and each local Redis's INFO to balancers.
@@ -110,6 +120,17 @@ memreport::overrides! {
         /// Open HTTP connections at once [default: 64].
         #[arg(long, env = "PROBE_MAX_CONNECTIONS")]
         max_connections: usize => max_connections,
+        /// Redis ACL user for INFO; needs --redis-password [default: none].
+        #[arg(long, env = "PROBE_REDIS_USERNAME")]
+        redis_username: String => redis_username,
+        /// Password for the watched Redis nodes; prefer the environment
+        /// variable, which stays off the command line [default: none].
+        #[arg(long, env = "PROBE_REDIS_PASSWORD", hide_env_values = true)]
+        redis_password: Secret => redis_password,
+        /// ZooKeeper digest credentials, user:password; prefer the
+        /// environment variable [default: none].
+        #[arg(long, env = "PROBE_ZOOKEEPER_AUTH", hide_env_values = true)]
+        zookeeper_auth: Secret => zookeeper_auth,
     }
 }
 
@@ -127,6 +148,9 @@ impl Default for Config {
             header_read_timeout: Duration::from_millis(5000),
             idle_timeout: Duration::from_millis(30_000),
             max_connections: 64,
+            redis_username: None,
+            redis_password: None,
+            zookeeper_auth: None,
         }
     }
 }
@@ -171,6 +195,14 @@ impl Config {
         if self.max_connections == 0 {
             return Err("max_connections must be positive".into());
         }
+        if self.redis_username.is_some() && self.redis_password.is_none() {
+            return Err("redis_username needs redis_password".into());
+        }
+        if let Some(problem) = (self.zookeeper_auth.as_ref())
+            .and_then(|auth| coordination::session::auth_problem(auth.expose()))
+        {
+            return Err(problem);
+        }
         if let Some(url) = &self.advertise {
             // Balancers poll what is registered as it is: a bare host:port
             // would be registered and then never reached.
@@ -189,6 +221,7 @@ impl Config {
         Some(coordination::session::ZkConfig {
             address,
             session_timeout: self.zookeeper_session,
+            auth: self.zookeeper_auth.clone(),
         })
     }
 
@@ -267,6 +300,26 @@ mod tests {
         };
         let err = Config::load(None, overrides).unwrap_err();
         assert!(err.contains("interval_ms must be positive"), "{err}");
+    }
+
+    #[test]
+    fn credentials_are_checked_and_not_shown() {
+        let mut config = Config {
+            nodes: vec![NodeSpec::from_addr("127.0.0.1:6379".into())],
+            redis_username: Some("probe".into()),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("needs redis_password")
+        );
+        parse(&["--redis-password", "s3cret", "--zookeeper-auth", "dlb"]).apply(&mut config);
+        assert!(config.validate().unwrap_err().contains("user:password"));
+        config.zookeeper_auth = Some(Secret::new("dlb:s3cret"));
+        assert_eq!(config.validate(), Ok(()));
+        assert!(!format!("{config:?}").contains("s3cret"));
     }
 
     #[test]

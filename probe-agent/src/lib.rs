@@ -53,7 +53,7 @@ pub async fn run(
     let probes = config
         .nodes
         .iter()
-        .map(|spec| RedisProbe::new(spec.clone(), config.node_timeout))
+        .map(|spec| RedisProbe::new(spec.clone(), &config))
         .collect::<Result<Vec<_>, _>>()?;
     let metrics = Arc::new(Metrics::new());
     let (reports, latest) = watch::channel(None);

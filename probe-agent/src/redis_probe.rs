@@ -1,13 +1,18 @@
 //! Asks one local Redis for `INFO`, within a time limit, over one
 //! auto-reconnecting connection, and looks up the memory limit of its
 //! cgroup through the pid `INFO` names ([`redis_process`], [`cgroup`]).
+//! The connection authenticates with `redis_username`/`redis_password`
+//! when set; a node that refuses them is down "because authentication
+//! failed".
 
 use std::path::Path;
 use std::time::Duration;
 
 use memreport::{MemoryLimit, NodeInfo, NodeReport, NodeSpec, NodeState, info};
+use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::config::Config;
 use crate::{cgroup, redis_process};
 
 /// One watched Redis.
@@ -20,6 +25,9 @@ pub struct RedisProbe {
     checked_run: Option<String>,
     /// Why the last lookup found no limit, to log each new reason once.
     last_limit_error: Option<String>,
+    /// Why the node was down at the last sample, to log each new reason
+    /// once (a wrong password fails every sample alike).
+    last_error: Option<String>,
 }
 
 impl std::fmt::Debug for RedisProbe {
@@ -31,10 +39,22 @@ impl std::fmt::Debug for RedisProbe {
 }
 
 impl RedisProbe {
-    /// Prepares a connection; nothing is sent until the first sample.
-    pub fn new(spec: NodeSpec, timeout: Duration) -> Result<RedisProbe, String> {
-        let client = redis::Client::open(format!("redis://{}/", spec.addr))
-            .map_err(|e| format!("node {}: {e}", spec.id))?;
+    /// Prepares a connection with `config`'s time limit and credentials;
+    /// nothing is sent until the first sample.
+    pub fn new(spec: NodeSpec, config: &Config) -> Result<RedisProbe, String> {
+        let timeout = config.node_timeout;
+        let invalid = |e: redis::RedisError| format!("node {}: {e}", spec.id);
+        let info = format!("redis://{}/", spec.addr)
+            .into_connection_info()
+            .map_err(invalid)?;
+        let mut settings = info.redis_settings().clone();
+        if let Some(password) = &config.redis_password {
+            settings = settings.set_password(password.expose());
+            if let Some(user) = &config.redis_username {
+                settings = settings.set_username(user);
+            }
+        }
+        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(invalid)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -47,6 +67,7 @@ impl RedisProbe {
             timeout,
             checked_run: None,
             last_limit_error: None,
+            last_error: None,
         })
     }
 
@@ -58,6 +79,11 @@ impl RedisProbe {
         let result = tokio::time::timeout(self.timeout, cmd.query_async::<String>(&mut conn)).await;
         let (state, info, error) = match result {
             Ok(Ok(text)) => (NodeState::Up, Some(info::parse(&text)), None),
+            Ok(Err(e)) if is_auth_failure(&e) => (
+                NodeState::Down,
+                None,
+                Some(format!("authentication failed: {e}")),
+            ),
             Ok(Err(e)) => (NodeState::Down, None, Some(e.to_string())),
             Err(_) => (
                 NodeState::Down,
@@ -65,6 +91,13 @@ impl RedisProbe {
                 Some(format!("no answer within {:?}", self.timeout)),
             ),
         };
+        if error != self.last_error {
+            match &error {
+                Some(e) => tracing::warn!(node = %self.spec.id, error = %e, "node down"),
+                None => tracing::info!(node = %self.spec.id, "node up"),
+            }
+            self.last_error = error.clone();
+        }
         let (memory_limit, memory_limit_error) = match &info {
             Some(info) => self.memory_limit(info).await,
             None => (None, None),
@@ -110,4 +143,11 @@ impl RedisProbe {
             }
         }
     }
+}
+
+/// True when Redis refused the credentials (a wrong password or user), or
+/// wants some and got none (`NOAUTH`).
+fn is_auth_failure(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"))
 }

@@ -41,10 +41,11 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let (state, _) = watch::channel(ZkState::Connecting);
+    let acls = zk.acls();
     session::supervise(zk, state, shutdown, |client| {
         let (name, entry, nodes) = (name.clone(), entry.clone(), nodes.clone());
         async move {
-            if let Err(e) = register(&client, &name, &entry, &nodes).await {
+            if let Err(e) = register(&client, &name, &entry, &nodes, acls).await {
                 tracing::warn!(%name, error = %e, "ZooKeeper registration failed; retrying on a new session");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 return;
@@ -61,9 +62,10 @@ async fn register(
     name: &str,
     entry: &ProbeEntry,
     nodes: &[NodeSpec],
+    acls: coordination::Acls<'_>,
 ) -> Result<(), coordination::Error> {
     for path in [paths::PROBES, paths::NODES, paths::ANNOUNCED] {
-        registry::ensure_path(client, path).await?;
+        registry::ensure_path(client, path, acls).await?;
     }
     for node in nodes {
         let data = NodeEntry {
@@ -74,7 +76,7 @@ async fn register(
         let json = serde_json::to_vec(&data).expect("entry serializes");
         let entry = paths::child(paths::NODES, &node.id);
         let marker = paths::child(paths::ANNOUNCED, &node.id);
-        if registry::create_once(client, &entry, &marker, &json).await? {
+        if registry::create_once(client, &entry, &marker, &json, acls).await? {
             tracing::info!(node = %node.id, "announced the node in ZooKeeper");
         }
     }
@@ -82,5 +84,12 @@ async fn register(
     // A killed agent's registration is gone within a session timeout;
     // one that outlives two belongs to a live agent on this host and port.
     let wait = client.session_timeout() * 2;
-    registry::register_ephemeral(client, &paths::child(paths::PROBES, name), &json, wait).await
+    registry::register_ephemeral(
+        client,
+        &paths::child(paths::PROBES, name),
+        &json,
+        wait,
+        acls,
+    )
+    .await
 }

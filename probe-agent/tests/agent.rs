@@ -1,12 +1,16 @@
 //! The agent against real Redis processes: reports carry the host and each
 //! node's INFO, a stopped node is down in the very next report, and the
-//! long poll hands out each new report as soon as it is taken.
+//! long poll hands out each new report as soon as it is taken; a node that
+//! wants a password is up with it and down "for authentication" without.
 
 use std::time::Duration;
 
 use hyper::StatusCode;
+use memreport::settings::Secret;
 use memreport::{NodeState, Report};
-use test_support::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, HttpClient, RedisServer, TestAgent};
+use test_support::{
+    AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, HttpClient, RedisServer, ServerAuth, TestAgent,
+};
 
 /// An agent on host `test-host` naming its nodes `n0`, `n1`, ...
 async fn start(nodes: &[&RedisServer], interval_ms: u64) -> TestAgent {
@@ -129,4 +133,40 @@ async fn long_poll_returns_the_next_report_or_204() {
         assert_eq!(r.status, status);
         assert!(r.json()["error"].is_string());
     }
+}
+
+/// The first report of an agent watching `node` with these credentials.
+async fn first_report(node: &RedisServer, user: Option<&str>, password: Option<&str>) -> Report {
+    let mut config = TestAgent::config("auth-host", &[node]);
+    config.redis_username = user.map(str::to_string);
+    config.redis_password = password.map(Secret::new);
+    let agent = TestAgent::start(config).await;
+    report(&HttpClient::new(), &format!("{}/report", agent.url)).await
+}
+
+#[tokio::test]
+async fn with_the_password_a_node_is_up_without_it_down_for_authentication() {
+    let node = RedisServer::with_auth("64mb", ServerAuth::Password("agent-pass".into()));
+    let r = first_report(&node, None, Some("agent-pass")).await;
+    assert_eq!(r.nodes[0].state, NodeState::Up, "{:?}", r.nodes[0].error);
+    assert_eq!(r.nodes[0].info.as_ref().unwrap().maxmemory, 64 << 20);
+
+    for password in [None, Some("wrong")] {
+        let r = first_report(&node, None, password).await;
+        assert_eq!(r.nodes[0].state, NodeState::Down, "{password:?}");
+        let error = r.nodes[0].error.as_deref().unwrap();
+        assert!(error.contains("authentication failed"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn as_an_acl_user_a_node_is_up_and_a_wrong_user_is_refused() {
+    let auth = ServerAuth::User("probe".into(), "probe-pass".into());
+    let node = RedisServer::with_auth("64mb", auth);
+    let r = first_report(&node, Some("probe"), Some("probe-pass")).await;
+    assert_eq!(r.nodes[0].state, NodeState::Up, "{:?}", r.nodes[0].error);
+    let r = first_report(&node, Some("nobody"), Some("probe-pass")).await;
+    assert_eq!(r.nodes[0].state, NodeState::Down);
+    let error = r.nodes[0].error.as_deref().unwrap();
+    assert!(error.contains("authentication failed"), "{error}");
 }

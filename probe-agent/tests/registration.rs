@@ -2,8 +2,8 @@
 //! announced once, so an entry an operator deleted is not brought back by
 //! a restarted agent, until the operator deletes its marker too.
 
-use coordination::paths;
 use coordination::session::{ZkConfig, connect};
+use coordination::{Acls, paths};
 use memreport::NodeSpec;
 use test_support::{RedisServer, TestAgent, ZooKeeperServer, wait_until};
 
@@ -81,7 +81,7 @@ async fn an_entry_made_by_hand_is_kept_as_it_is() {
     let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
         .await
         .unwrap();
-    coordination::registry::ensure_path(&client, paths::NODES)
+    coordination::registry::ensure_path(&client, paths::NODES, Acls::anyone_all())
         .await
         .unwrap();
     let by_hand = NodeEntry {
@@ -94,6 +94,7 @@ async fn an_entry_made_by_hand_is_kept_as_it_is() {
         &client,
         &entry,
         &serde_json::to_vec(&by_hand).unwrap(),
+        Acls::anyone_all(),
     )
     .await
     .unwrap();

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use balancer::App;
-use balancer::config::{Config, NodeSpec};
+use balancer::config::{Config, NodeSpec, Secret};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -22,7 +22,8 @@ pub struct TestBalancer {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// A configuration for these servers, with short timeouts and a fast sampler.
+/// A configuration for these servers, with short timeouts and a fast
+/// sampler, and the index's credentials when it wants some.
 pub fn test_config(index: &RedisServer, nodes: &[&RedisServer]) -> Config {
     let mut config = Config {
         index: index.addr(),
@@ -37,6 +38,9 @@ pub fn test_config(index: &RedisServer, nodes: &[&RedisServer]) -> Config {
     config.timeouts.index = Duration::from_millis(300);
     config.timeouts.index_retry = Duration::from_millis(300);
     config.timeouts.shutdown_grace = Duration::from_millis(2000);
+    let (user, password) = index.auth().credentials();
+    config.redis_username = user.map(str::to_string);
+    config.redis_password = password.map(Secret::new);
     config
 }
 

@@ -8,7 +8,7 @@ use balancer::index::entry_key;
 use hyper::StatusCode;
 use serde_json::json;
 
-use crate::{HttpClient, RedisServer, TestBalancer, test_config};
+use crate::{HttpClient, RedisServer, ServerAuth, TestBalancer, test_config};
 
 /// An index Redis and a set of data nodes, all real processes.
 #[derive(Debug)]
@@ -22,11 +22,17 @@ pub struct Cluster {
 impl Cluster {
     /// Starts an index and one data node per `maxmemory` value.
     pub fn start(maxmemories: &[&str]) -> Cluster {
+        Cluster::with_auth(maxmemories, ServerAuth::None)
+    }
+
+    /// The same, every server wanting `auth` (and [`Cluster::config`]
+    /// giving the balancer its credentials).
+    pub fn with_auth(maxmemories: &[&str], auth: ServerAuth) -> Cluster {
         Cluster {
-            index: RedisServer::start(),
+            index: RedisServer::with_auth("64mb", auth.clone()),
             nodes: maxmemories
                 .iter()
-                .map(|m| RedisServer::with_maxmemory(m))
+                .map(|m| RedisServer::with_auth(m, auth.clone()))
                 .collect(),
         }
     }

@@ -6,7 +6,8 @@
 //! process behind.
 //!
 //! # Layout
-//! - [`redis_server`]: [`RedisServer`], one child process per instance.
+//! - [`redis_server`]: [`RedisServer`], one child process per instance,
+//!   optionally wanting a password or an ACL user ([`ServerAuth`]).
 //! - [`balancer`]: [`TestBalancer`], `balancer::run` on a spawned task,
 //!   and its `/nodes` view ([`nodes_view`], [`node_entries`], [`node_state`]).
 //! - [`cluster`]: [`Cluster`], an index and data nodes; [`write_keys`]
@@ -43,7 +44,7 @@ pub use self::container::{Pids, RedisContainer};
 pub use self::http::{HttpClient, HttpReply};
 pub use self::https::HttpsClient;
 pub use self::proxy::TcpProxy;
-pub use self::redis_server::RedisServer;
+pub use self::redis_server::{RedisServer, ServerAuth};
 pub use self::zookeeper::ZooKeeperServer;
 
 /// A loopback port nobody listens on right now.

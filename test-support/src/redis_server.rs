@@ -1,15 +1,61 @@
-//! A real `redis-server` on a free loopback port, killed on drop.
+//! A real `redis-server` on a free loopback port, killed on drop;
+//! optionally one that wants a password ([`ServerAuth`]).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 
+/// How clients must authenticate to a test server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ServerAuth {
+    /// Not at all.
+    #[default]
+    None,
+    /// With this password for the `default` user (`--requirepass`).
+    Password(String),
+    /// As this ACL user (`user`, `password`), allowed every command and
+    /// key; the `default` user is off.
+    User(String, String),
+}
+
+impl ServerAuth {
+    /// The `(username, password)` a client sends; both `None` for no AUTH.
+    pub fn credentials(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            ServerAuth::None => (None, None),
+            ServerAuth::Password(password) => (None, Some(password)),
+            ServerAuth::User(user, password) => (Some(user), Some(password)),
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        let args: &[&str] = match self {
+            ServerAuth::None => &[],
+            ServerAuth::Password(password) => &["--requirepass", password],
+            ServerAuth::User(user, password) => &[
+                "--user",
+                "default",
+                "off",
+                "--user",
+                user,
+                "on",
+                &format!(">{password}"),
+                "~*",
+                "&*",
+                "+@all",
+            ],
+        };
+        args.iter().map(|a| a.to_string()).collect()
+    }
+}
+
 /// One redis-server child process without persistence.
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
     maxmemory: String,
+    auth: ServerAuth,
     child: Option<Child>,
 }
 
@@ -21,10 +67,16 @@ impl RedisServer {
 
     /// Starts a server with the given `maxmemory` (e.g. `"128mb"`).
     pub fn with_maxmemory(maxmemory: &str) -> RedisServer {
+        RedisServer::with_auth(maxmemory, ServerAuth::None)
+    }
+
+    /// Starts a server with the given `maxmemory` that wants `auth`.
+    pub fn with_auth(maxmemory: &str, auth: ServerAuth) -> RedisServer {
         for _ in 0..5 {
             let mut server = RedisServer {
                 port: crate::free_port(),
                 maxmemory: maxmemory.to_string(),
+                auth: auth.clone(),
                 child: None,
             };
             if server.spawn().is_ok() {
@@ -42,6 +94,23 @@ impl RedisServer {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// How clients must authenticate to it.
+    pub fn auth(&self) -> &ServerAuth {
+        &self.auth
+    }
+
+    /// `redis://[user:password@]127.0.0.1:<port>/`, with its credentials.
+    pub fn url(&self) -> String {
+        match self.auth.credentials() {
+            (user, Some(password)) => format!(
+                "redis://{}:{password}@{}/",
+                user.unwrap_or_default(),
+                self.addr()
+            ),
+            _ => format!("redis://{}/", self.addr()),
+        }
     }
 
     /// Kills the process (SIGKILL) and waits for it.
@@ -74,9 +143,9 @@ impl RedisServer {
         self.spawn().expect("restart redis-server on its port");
     }
 
-    /// A connection for checking what the server holds.
+    /// A connection for checking what the server holds (authenticated).
     pub async fn connection(&self) -> MultiplexedConnection {
-        redis::Client::open(format!("redis://{}/", self.addr()))
+        redis::Client::open(self.url())
             .expect("valid url")
             .get_multiplexed_async_connection()
             .await
@@ -121,6 +190,7 @@ impl RedisServer {
                 "--maxmemory-policy",
                 "noeviction",
             ])
+            .args(self.auth.args())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -146,7 +216,8 @@ impl RedisServer {
     }
 }
 
-/// Whether a Redis on loopback `port` answers `PING`.
+/// Whether a Redis on loopback `port` answers `PING`: `PONG`, or
+/// `NOAUTH` from one that wants a password first.
 pub(crate) fn answers_ping(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
@@ -156,7 +227,7 @@ pub(crate) fn answers_ping(port: u16) -> bool {
     s.set_read_timeout(Some(Duration::from_millis(500))).is_ok()
         && s.write_all(b"PING\r\n").is_ok()
         && s.read_exact(&mut buf).is_ok()
-        && &buf == b"+PONG\r\n"
+        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
 }
 
 impl Drop for RedisServer {

@@ -20,6 +20,7 @@ use coordination::session::{self, ZkConfig, ZkState};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::backend::Dial;
 use crate::config::NodeSpec;
 use crate::metrics::Metrics;
 use crate::nodes::Membership;
@@ -110,13 +111,13 @@ impl Coordinator {
     pub async fn steer_membership(
         &self,
         nodes: &Membership,
-        timeout: Duration,
+        dial: &Dial,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut listed = self.listed_nodes.subscribe();
         loop {
             let members = listed.borrow_and_update().clone();
-            if !members.is_empty() && nodes.update(&members, timeout) {
+            if !members.is_empty() && nodes.update(&members, dial) {
                 tracing::info!(nodes = members.len(), "membership changed");
             }
             tokio::select! {
@@ -182,15 +183,17 @@ impl Coordinator {
             }
         };
         let wait = zk.session_timeout * REGISTRATION_WAIT_SESSIONS;
+        let acls = zk.acls();
         let session = session::supervise(zk, self.state.clone(), shutdown, |client| {
             let advertise = advertise.clone();
             async move {
-                if let Err(e) = self.serve_session(&client, &advertise, wait).await {
+                if let Err(e) = self.serve_session(&client, &advertise, wait, acls).await {
                     tracing::warn!(
                         id = %self.id,
                         error = %e,
-                        "ZooKeeper work failed (a node-exists error means another balancer uses this id); \
-                         starting over on a new session"
+                        "ZooKeeper work failed (a node-exists error means another balancer uses this id; \
+                         an auth error, that `zookeeper_auth` is missing or not the identity /dlb was \
+                         created by); starting over on a new session"
                     );
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -207,6 +210,7 @@ impl Coordinator {
         client: &coordination::Client,
         advertise: &str,
         wait: Duration,
+        acls: coordination::Acls<'_>,
     ) -> Result<(), coordination::Error> {
         for path in [
             paths::BALANCERS,
@@ -214,10 +218,10 @@ impl Coordinator {
             paths::NODES,
             paths::ELECTION,
         ] {
-            registry::ensure_path(client, path).await?;
+            registry::ensure_path(client, path, acls).await?;
         }
         let me = paths::child(paths::BALANCERS, &self.id);
-        registry::register_ephemeral(client, &me, advertise.as_bytes(), wait).await?;
+        registry::register_ephemeral(client, &me, advertise.as_bytes(), wait, acls).await?;
         tracing::info!(id = %self.id, "registered in ZooKeeper");
         let follow_probes = registry::follow_children(client, paths::PROBES, POLL, |listing| {
             let mut urls: Vec<String> = listing
@@ -280,7 +284,7 @@ impl Coordinator {
             r = follow_probes => r,
             r = follow_nodes => r,
             r = follow_balancers => r,
-            r = election::stand(client, &self.id, POLL, &self.leadership, &self.lease) => r,
+            r = election::stand(client, &self.id, POLL, &self.leadership, &self.lease, acls) => r,
         }
     }
 }

@@ -112,8 +112,8 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
     }));
     let (a, s) = (app.clone(), stop.clone());
     tasks.push(tokio::spawn(async move {
-        let timeout = a.config.timeouts.node;
-        a.coordinator.steer_membership(&a.nodes, timeout, s).await;
+        let dial = a.config.node_dial();
+        a.coordinator.steer_membership(&a.nodes, &dial, s).await;
     }));
     let (a, s) = (app.clone(), stop.clone());
     tasks.push(tokio::spawn(async move {

@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Choices, Config, NodeSpec, WriteAck, millis};
+use super::{Choices, Config, NodeSpec, Secret, WriteAck, millis};
 
 /// Memory-aware HTTP load balancer for Redis.
 ///
@@ -112,6 +112,20 @@ memreport::overrides! {
         /// PEM private key of --tls-cert; needs --tls-cert [default: none].
         #[arg(long, env = "DLB_TLS_KEY")]
         tls_key: PathBuf => server.tls_key,
+        /// Redis ACL user for the index and the data nodes; needs
+        /// --redis-password [default: none; the default user].
+        #[arg(long, env = "DLB_REDIS_USERNAME")]
+        redis_username: String => redis_username,
+        /// Password for the index and the data nodes (requirepass or the ACL
+        /// user's); prefer the environment variable, which stays off the
+        /// command line [default: none].
+        #[arg(long, env = "DLB_REDIS_PASSWORD", hide_env_values = true)]
+        redis_password: Secret => redis_password,
+        /// ZooKeeper digest credentials, user:password; the znodes this
+        /// balancer creates get an ACL for that identity only; prefer the
+        /// environment variable [default: none; open ACLs].
+        #[arg(long, env = "DLB_ZOOKEEPER_AUTH", hide_env_values = true)]
+        zookeeper_auth: Secret => zookeeper_auth,
     }
 }
 
@@ -124,9 +138,11 @@ mod tests {
 
     /// `[default: ...]` texts that describe what an unset value means
     /// instead of stating a value.
-    const DESCRIBED: [&str; 3] = [
+    const DESCRIBED: [&str; 5] = [
         "none",
         "none; static settings only",
+        "none; the default user",
+        "none; open ACLs",
         "balancer-<host name>-<listen address>",
     ];
 
@@ -191,6 +207,26 @@ mod tests {
                 .contains("server.tls_cert is set without server.tls_key"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn credentials_come_from_the_environment_unseen() {
+        use clap::Parser;
+        let args = Args::try_parse_from(["balancer", "--redis-password", "pw"]).unwrap();
+        let mut config = Config::default();
+        args.overrides.apply(&mut config);
+        assert_eq!(config.redis_password, Some(Secret::new("pw")));
+        for long in ["redis-password", "zookeeper-auth"] {
+            let arg = Args::command()
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .cloned()
+                .unwrap();
+            assert!(
+                arg.is_hide_env_values_set(),
+                "--{long} shows its value in --help"
+            );
+        }
     }
 
     #[test]

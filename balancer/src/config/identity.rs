@@ -1,6 +1,9 @@
-//! ZooKeeper settings and this balancer's identity in ZooKeeper.
+//! ZooKeeper settings, the credentials for Redis and ZooKeeper, and this
+//! balancer's identity in ZooKeeper.
 
 use super::Config;
+use crate::auth::RedisAuth;
+use crate::backend::Dial;
 
 impl Config {
     /// ZooKeeper settings, when configured.
@@ -9,7 +12,48 @@ impl Config {
         Some(coordination::session::ZkConfig {
             address,
             session_timeout: self.zookeeper_session,
+            auth: self.zookeeper_auth.clone(),
         })
+    }
+
+    /// The credentials every Redis connection sends.
+    pub fn redis_auth(&self) -> RedisAuth {
+        RedisAuth {
+            username: self.redis_username.clone(),
+            password: self.redis_password.clone(),
+        }
+    }
+
+    /// How to reach the data nodes.
+    pub fn node_dial(&self) -> Dial {
+        Dial {
+            timeout: self.timeouts.node,
+            auth: self.redis_auth(),
+        }
+    }
+
+    /// How to reach the index.
+    pub fn index_dial(&self) -> Dial {
+        Dial {
+            timeout: self.timeouts.index,
+            auth: self.redis_auth(),
+        }
+    }
+
+    /// What is wrong with the credentials, if anything.
+    pub(super) fn credentials_problem(&self) -> Option<String> {
+        if self
+            .redis_password
+            .as_ref()
+            .is_some_and(|p| p.expose().is_empty())
+        {
+            return Some("redis_password must not be empty".into());
+        }
+        if self.redis_username.is_some() && self.redis_password.is_none() {
+            return Some("redis_username needs redis_password".into());
+        }
+        let auth = self.zookeeper_auth.as_ref()?;
+        coordination::session::auth_problem(auth.expose())
     }
 
     /// This balancer's id: the configured one, else one naming this host,
@@ -31,6 +75,31 @@ fn default_id(host: &str, listen: std::net::SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_checked() {
+        use crate::config::Secret;
+        let mut c = Config {
+            redis_username: Some("dlb".into()),
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("needs redis_password")
+        );
+        c.redis_password = Some(Secret::new("pw"));
+        c.validate().unwrap();
+        for bad in ["nocolon", ":pw", "user:"] {
+            c.zookeeper_auth = Some(Secret::new(bad));
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("user:password"), "{bad}: {err}");
+        }
+        c.zookeeper_auth = Some(Secret::new("dlb:s3cr:et"));
+        c.validate().unwrap();
+        assert!(!format!("{c:?}").contains("s3cr"), "a password is logged");
+    }
 
     #[test]
     fn the_default_id_names_the_host() {

@@ -9,12 +9,12 @@
 //! are moved. Nothing changes when the result equals the table as it is.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use super::NodeTable;
+use crate::backend::Dial;
 use crate::config::NodeSpec;
 
 /// A member of the node list: its spec and whether it is draining.
@@ -101,9 +101,9 @@ impl Membership {
     /// Applies a node list from ZooKeeper by [`usable`] and
     /// [`next_members`], logging each entry newly left out. Returns whether
     /// the table changed.
-    pub fn update(&self, listed: &[Member], timeout: Duration) -> bool {
+    pub fn update(&self, listed: &[Member], dial: &Dial) -> bool {
         let (listed, mut rejected) = usable(listed);
-        let changed = self.apply(&listed, timeout, &mut rejected);
+        let changed = self.apply(&listed, dial, &mut rejected);
         let mut known = self.rejected.lock().unwrap_or_else(|e| e.into_inner());
         for r in rejected.iter().filter(|r| !known.contains(r)) {
             tracing::warn!(node = %r.id, addr = %r.addr, reason = %r.reason, "listed node left out");
@@ -112,7 +112,7 @@ impl Membership {
         changed
     }
 
-    fn apply(&self, listed: &[Member], timeout: Duration, rejected: &mut Vec<Rejected>) -> bool {
+    fn apply(&self, listed: &[Member], dial: &Dial, rejected: &mut Vec<Rejected>) -> bool {
         let current = self.current();
         let now: Vec<Member> = current
             .all()
@@ -128,7 +128,7 @@ impl Membership {
         let Some(members) = next_members(&now, listed) else {
             return false;
         };
-        let (table, failed) = current.with_members(&members, timeout);
+        let (table, failed) = current.with_members(&members, dial);
         rejected.extend(failed.into_iter().map(|(spec, reason)| Rejected {
             id: spec.id,
             addr: spec.addr,

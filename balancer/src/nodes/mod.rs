@@ -36,7 +36,7 @@ pub use membership::Membership;
 pub use node::Node;
 pub use view::{NodeView, Transition};
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, Dial};
 use crate::config::NodeSpec;
 use crate::placement::{self, Contender};
 use crate::rendezvous;
@@ -68,7 +68,7 @@ impl NodeTable {
     pub fn new(
         specs: &[NodeSpec],
         capacities: Capacities,
-        timeout: Duration,
+        dial: &Dial,
         sample_interval: Duration,
     ) -> Result<NodeTable, BackendError> {
         let mut table = NodeTable {
@@ -80,7 +80,7 @@ impl NodeTable {
             capacities: Arc::new(capacities),
         };
         for spec in specs {
-            table.push(spec, false, None, timeout)?;
+            table.push(spec, false, None, dial)?;
         }
         Ok(table)
     }
@@ -92,7 +92,7 @@ impl NodeTable {
     pub fn with_members(
         &self,
         members: &[(NodeSpec, bool)],
-        timeout: Duration,
+        dial: &Dial,
     ) -> (NodeTable, Vec<(NodeSpec, String)>) {
         let mut table = NodeTable {
             nodes: Vec::with_capacity(members.len()),
@@ -105,7 +105,7 @@ impl NodeTable {
         let mut rejected = Vec::new();
         for (spec, draining) in members {
             let previous = self.nodes.iter().find(|n| *n.id == *spec.id);
-            if let Err(e) = table.push(spec, *draining, previous, timeout) {
+            if let Err(e) = table.push(spec, *draining, previous, dial) {
                 rejected.push((spec.clone(), e.to_string()));
             }
         }
@@ -120,14 +120,14 @@ impl NodeTable {
         spec: &NodeSpec,
         draining: bool,
         previous: Option<&Arc<Node>>,
-        timeout: Duration,
+        dial: &Dial,
     ) -> Result<(), BackendError> {
         let node = match previous {
             Some(node) if node.backend.addr() == spec.addr => node.clone(),
-            Some(node) => Arc::new(Node::succeeding(node, Backend::new(&spec.addr, timeout)?)),
+            Some(node) => Arc::new(Node::succeeding(node, Backend::dial(&spec.addr, dial)?)),
             None => Arc::new(Node::new(
                 &spec.id,
-                Backend::new(&spec.addr, timeout)?,
+                Backend::dial(&spec.addr, dial)?,
                 rendezvous::node_seed(&spec.id),
             )),
         };

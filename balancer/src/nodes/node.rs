@@ -165,7 +165,13 @@ impl Node {
         self.consecutive_successes.store(0, Ordering::Relaxed);
         let mut state = self.lock();
         state.round_trips.clear();
+        let before = state.health.last_error.clone();
         let step = state.health.own_down(error.to_string());
+        // A node down from the start (a wrong password, say) has no
+        // transition to log: its reason is logged here, once.
+        if state.transitions.is_empty() && before != state.health.last_error {
+            tracing::warn!(node = %self.id, %error, "data node not reachable");
+        }
         self.apply(&mut state, step, 0);
     }
 

@@ -57,9 +57,13 @@ impl Session {
                 Err(e) => return Err(e),
             }
             // Invalidations before the cache is emptied do not matter.
+            // The first error is the one to tell: a refused `HELLO ...
+            // AUTH` makes the commands after it fail with `NOAUTH`.
             let mut failure = None;
             feed(&mut session.frames, &mut session.buf, |event| match event {
-                Event::Reply(Frame::Error(e)) => failure = Some(e),
+                Event::Reply(Frame::Error(e)) => {
+                    failure.get_or_insert(e);
+                }
                 Event::Reply(_) => replies += 1,
                 _ => {}
             })

@@ -57,8 +57,11 @@ use tokio::time::Instant;
 use super::Sink;
 use super::heartbeat;
 use super::session::Session;
+use crate::auth;
+use crate::backend::Dial;
 
-/// Replies the handshake (`HELLO 3`, `CLIENT TRACKING`) waits for.
+/// Replies the handshake (`HELLO 3`, with `AUTH` when a password is
+/// set, and `CLIENT TRACKING`) waits for.
 const HANDSHAKE_REPLIES: usize = 2;
 const PING: &[u8] = b"PING\r\n";
 
@@ -77,6 +80,9 @@ pub(crate) struct Stream {
     /// Heartbeat period.
     ping_every: Duration,
     session: Mutex<Option<Session>>,
+    /// Why the last attempt to open a session failed, to log each new
+    /// reason once (a wrong password fails every attempt alike).
+    open_failure: Mutex<Option<String>>,
     /// Wakes the stream's task to send a `PING` for a fence.
     fence_wanted: Notify,
     /// When the newest answered `PING` was sent, in any session.
@@ -100,10 +106,12 @@ impl Drained {
 
 impl Stream {
     /// A stream of the server at `addr`, for keys starting with `prefix`
-    /// (every key when empty), whose commands time out after `timeout`,
-    /// serving while at most `max_lag` behind (capped by
-    /// [`heartbeat::max_lag`]); not connected until [`Stream::run`].
-    pub(crate) fn new(addr: &str, prefix: &str, timeout: Duration, max_lag: Duration) -> Stream {
+    /// (every key when empty), reached as `dial` says (its commands time
+    /// out after its timeout; `HELLO` sends its credentials), serving
+    /// while at most `max_lag` behind (capped by [`heartbeat::max_lag`]);
+    /// not connected until [`Stream::run`].
+    pub(crate) fn new(addr: &str, prefix: &str, dial: &Dial, max_lag: Duration) -> Stream {
+        let timeout = dial.timeout;
         let mut tracking = "CLIENT TRACKING ON BCAST".to_string();
         if !prefix.is_empty() {
             tracking = format!("{tracking} PREFIX {prefix}");
@@ -111,11 +119,12 @@ impl Stream {
         let max_lag = heartbeat::max_lag(max_lag, timeout);
         Stream {
             addr: addr.to_string(),
-            handshake: format!("HELLO 3\r\n{tracking}\r\n").into_bytes(),
+            handshake: [dial.auth.hello(), format!("{tracking}\r\n").into_bytes()].concat(),
             timeout,
             max_lag,
             ping_every: heartbeat::ping_period(max_lag),
             session: Mutex::new(None),
+            open_failure: Mutex::new(None),
             fence_wanted: Notify::new(),
             answered: watch::channel(Instant::now()).0,
         }
@@ -197,11 +206,12 @@ impl Stream {
                     // a fill racing this cannot land after the clear.
                     store.clear();
                     *self.lock() = Some(session);
+                    self.opened(None);
                     tracing::debug!(server = %self.addr, "invalidation stream open");
                     (reader, writer)
                 }
                 Ok(Err(e)) => {
-                    tracing::debug!(server = %self.addr, error = %e, "invalidation stream");
+                    self.opened(Some(e.to_string()));
                     if wait(self.ping_every, &mut shutdown).await {
                         return;
                     }
@@ -257,6 +267,25 @@ impl Stream {
                 self.drain(store);
             }
         }
+    }
+
+    /// Notes how an attempt to open a session ended: each new reason
+    /// for failing is logged once, as a warning, an authentication
+    /// failure in those words; the same reason again only at debug level.
+    fn opened(&self, failure: Option<String>) {
+        let failure = failure.map(|e| match auth::is_auth_reply(&e) {
+            true => format!("authentication failed: {e}"),
+            false => e,
+        });
+        let mut last = self.open_failure.lock().unwrap_or_else(|e| e.into_inner());
+        match &failure {
+            Some(e) if last.as_ref() != Some(e) => {
+                tracing::warn!(server = %self.addr, error = %e, "invalidation stream cannot open");
+            }
+            Some(e) => tracing::debug!(server = %self.addr, error = %e, "invalidation stream"),
+            None => {}
+        }
+        *last = failure;
     }
 
     fn close(&self, store: &dyn Sink) {
