@@ -129,6 +129,9 @@ pub struct Accepted {
     /// (a balancer whose clock runs ahead wrote it): the write did not
     /// take effect there.
     pub superseded: bool,
+    /// A stamp that beat this write was further ahead of this balancer's
+    /// clock than it adopts (set by the caller, which observes the stamps).
+    pub unadopted: bool,
 }
 
 /// What the client hears from the acknowledgements it got: accepted when
@@ -158,6 +161,7 @@ pub fn verdict(
         existed,
         any_existed,
         superseded,
+        unadopted: false,
     })
 }
 
@@ -279,6 +283,7 @@ mod tests {
             existed,
             any_existed,
             superseded: false,
+            unadopted: false,
         };
         assert!(created(true, false, &accepted(false, false)));
         assert!(!created(true, true, &accepted(false, false)));

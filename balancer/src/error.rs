@@ -39,6 +39,13 @@ pub enum Error {
     /// clocks than the drift bound (this balancer's clock runs fast).
     #[error("write refused, clock ahead: {0}")]
     ClockAhead(BackendError),
+    /// A version stamped later than this write's, twice, from a clock
+    /// further ahead than this balancer adopts (the drift bound), holds
+    /// the key: the write may not have taken effect.
+    #[error(
+        "a version stamped later, by a clock further ahead than this balancer adopts, holds the key"
+    )]
+    Superseded,
     /// A node holds something under the key that is not a JSON value
     /// (written around the balancer).
     #[error("the value stored under this key is not JSON")]

@@ -17,7 +17,6 @@
 //! marker a finished rebuild leaves, so an index that lost its data is
 //! noticed on the next request.
 
-mod lifetime;
 mod recovery;
 
 use std::sync::LazyLock;

@@ -90,23 +90,6 @@ static DROP_UNLESS_NEWER: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Sets the key's TTL (ARGV[2] ms, 0 for none) if the node holds the live
-/// version stamped ARGV[1]; returns 1 if it did.
-static EXPIRE_IF_AT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        if redis.call('TYPE', KEYS[1]).ok == 'hash'
-            and redis.call('HGET', KEYS[1], 't') == ARGV[1]
-            and redis.call('HEXISTS', KEYS[1], 'v') == 1 then
-            local ttl = tonumber(ARGV[2])
-            if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
-            return 1
-        end
-        return 0
-        ",
-    )
-});
-
 /// One version of a key as a node holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
@@ -190,21 +173,6 @@ fn version_from(json: Option<Vec<u8>>, timestamp: Option<String>, pttl: i64) -> 
         timestamp: timestamp.unwrap_or_default(),
         ttl_ms,
     })
-}
-
-/// Sets the key's time to live to `ttl_ms` (`None`: none) if the node
-/// holds the live version stamped `timestamp`: a newer write keeps the TTL
-/// it was written with. `Ok(false)` when the node holds another version.
-pub async fn expire_if_at(
-    node: &Backend,
-    key: &str,
-    timestamp: &str,
-    ttl_ms: Option<u64>,
-) -> Result<bool, BackendError> {
-    let mut call = EXPIRE_IF_AT.key(key);
-    call.arg(timestamp).arg(ttl_ms.map_or(0, |ms| ms.max(1)));
-    let set: i64 = node.script(&call).await?;
-    Ok(set == 1)
 }
 
 /// Deletes the key if the node still holds `timestamp`: removes a copy

@@ -65,3 +65,48 @@ async fn concurrent_writes_to_one_key_are_all_acknowledged() {
         assert!(read >= newest, "read {read}, newest acknowledged {newest}");
     }
 }
+
+/// Two balancers whose clocks are further apart than the drift bound
+/// (each within it of the nodes): `ahead` +900 ms, `behind` -200 ms, bound
+/// 1000 ms, so `behind` does not adopt `ahead`'s stamps. A write through
+/// `behind` after one through `ahead` loses to it twice; it must not be
+/// acknowledged while the earlier value stays, or an acknowledged write
+/// would be lost: it is either read back or answered 503 `superseded`.
+#[tokio::test]
+async fn a_write_that_loses_to_a_stamp_it_cannot_adopt_is_not_acknowledged() {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.testing.clock_offset_ms = 900;
+    let ahead = TestBalancer::start(config.clone()).await;
+    config.testing.clock_offset_ms = -200;
+    let behind = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    for i in 0..5 {
+        let key = format!("k{i}");
+        let first = json!({"key": key, "value": "earlier"});
+        let r = http
+            .post_json(&format!("{}/cache", ahead.url), &first)
+            .await
+            .unwrap();
+        assert!(r.status.is_success(), "{}", r.body);
+        let second = json!({"key": key, "value": "later"});
+        let r = http
+            .post_json(&format!("{}/cache", behind.url), &second)
+            .await
+            .unwrap();
+        if r.status.is_success() {
+            let read = http
+                .get(&format!("{}/cache/{key}", behind.url))
+                .await
+                .unwrap();
+            assert_eq!(
+                read.json()["value"],
+                "later",
+                "an acknowledged write was lost"
+            );
+        } else {
+            assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+            assert!(r.body.contains("superseded"), "{}", r.body);
+        }
+    }
+}

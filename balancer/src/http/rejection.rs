@@ -92,6 +92,7 @@ impl Rejection {
                     (StatusCode::SERVICE_UNAVAILABLE, "index_unavailable")
                 }
                 Error::SetContended => (StatusCode::SERVICE_UNAVAILABLE, "set_contended"),
+                Error::Superseded => (StatusCode::SERVICE_UNAVAILABLE, "superseded"),
                 Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
                 Error::ClockAhead(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_ahead"),
                 Error::NotJson => (StatusCode::BAD_GATEWAY, "stored_value_not_json"),

@@ -8,6 +8,7 @@
 
 use super::Ops;
 use super::fanout::Job;
+use super::write::Lost;
 use crate::answer::Deleted;
 use crate::config::WriteAck;
 use crate::error::Error;
@@ -20,25 +21,29 @@ use crate::values::Version;
 struct Tombstone {
     deleted: Deleted,
     existed: bool,
-    superseded: bool,
+    lost: Lost,
 }
 
 impl Ops {
     /// Deletes a key: writes a tombstone to every replica. Returns `None`
     /// when no node held a live value. A tombstone stamped before a
-    /// version a replica holds is stamped again, as a write is, and
-    /// acknowledged if the second stamp loses too (see [`Ops::put`]).
+    /// version a replica holds is stamped again, as a write is; a second
+    /// loss is acknowledged, or answered [`Error::Superseded`], by the
+    /// same rule (see [`Ops::put`]).
     pub async fn delete(&self, key: &str, ack: Option<WriteAck>) -> Result<Option<Deleted>, Error> {
         let Some(first) = self.delete_stamped(key, ack).await? else {
             return Ok(None);
         };
-        if !first.superseded {
+        if !first.lost.superseded {
             return Ok(first.existed.then_some(first.deleted));
         }
         // The first tombstone took effect on some replicas: a repair
         // settles them on the newest version whatever the second does.
         self.context.repairs.enqueue(key);
         Ok(match self.delete_stamped(key, ack).await? {
+            Some(second) if second.lost.superseded && first.lost.unadopted => {
+                return Err(Error::Superseded);
+            }
             Some(second) => (first.existed || second.existed).then_some(second.deleted),
             None => first.existed.then_some(first.deleted),
         })
@@ -87,7 +92,10 @@ impl Ops {
         }
         Ok(Some(Tombstone {
             existed: accepted.any_existed,
-            superseded: accepted.superseded,
+            lost: Lost {
+                superseded: accepted.superseded,
+                unadopted: accepted.unadopted,
+            },
             deleted: Deleted {
                 nodes: accepted.nodes,
                 version: timestamp,
@@ -99,7 +107,7 @@ impl Ops {
     /// its set in the index, else the fallback's holders. An index not yet
     /// rebuilt may name only some of the holders: every up node is asked
     /// too, so no copy is left without its tombstone.
-    pub(super) async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
+    async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
         let index = &self.context.index;
         match index.lookup(key).await {
             Ok(Some(mut set)) => {

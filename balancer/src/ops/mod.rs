@@ -9,8 +9,6 @@
 //!   ([`fanout`]) → wait for the acknowledgement level;
 //! - [`delete`]: find the holders → fan a tombstone out → shorten the
 //!   index entry's life to the tombstone's;
-//! - [`expire`]: a key's time to live changed without a new version, on
-//!   the nodes holding the version read;
 //! - [`inline`]: a write's fan-out driven in the request's task, spawned
 //!   only if the request stops waiting before it ends;
 //! - [`search`]: the hashing fallback's I/O, asking nodes that
@@ -21,7 +19,6 @@
 //! [`crate::placement`]); these files do the I/O they decide.
 
 mod delete;
-mod expire;
 mod fanout;
 mod inline;
 mod overwrite;

@@ -51,6 +51,16 @@ use crate::nodes::NodeTable;
 use crate::replicas;
 use crate::values::Version;
 
+/// How an attempt at a write lost to a version stamped later, if it did.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Lost {
+    /// A replica kept a version stamped after the attempt's.
+    pub(super) superseded: bool,
+    /// The clock could not adopt such a stamp: it is further ahead of this
+    /// balancer's wall clock than the drift bound.
+    pub(super) unadopted: bool,
+}
+
 /// Where a write goes, as its claim decided.
 #[derive(Debug)]
 pub(super) struct Placed {
@@ -84,11 +94,14 @@ impl Ops {
     /// by a balancer whose clock runs ahead, within the drift bound) does
     /// not take effect; the clock has then adopted that version, so the
     /// write is stamped again, after it, and sent once more. If a replica
-    /// keeps a version stamped after the second stamp too, that version
-    /// was written while this write was in flight: a write acknowledged
-    /// before this one began is held by a quorum of the set, so the first
-    /// attempt saw it and the second stamp comes after it. This write is
-    /// then ordered just before that version, and acknowledged.
+    /// keeps a version stamped after the second stamp too, and the clock
+    /// adopted every stamp that beat the first, that version was written
+    /// while this write was in flight (a write acknowledged before this
+    /// one began is held by a quorum of the set, so the first attempt saw
+    /// it and the second stamp comes after it): this write is ordered just
+    /// before it, and acknowledged. If the clock could not adopt a stamp
+    /// (further ahead than the drift bound), the outcome is unknown
+    /// ([`Error::Superseded`]).
     pub async fn put(
         &self,
         key: &str,
@@ -96,14 +109,17 @@ impl Ops {
         ttl_ms: Option<u64>,
         ack: Option<WriteAck>,
     ) -> Result<Written, Error> {
-        let (first, superseded) = self.put_stamped(key, json, ttl_ms, ack).await?;
-        if !superseded {
+        let (first, lost) = self.put_stamped(key, json, ttl_ms, ack).await?;
+        if !lost.superseded {
             return Ok(first);
         }
         // The first stamp took effect on some replicas: a repair settles
         // them on the newest version whatever the second attempt does.
         self.context.repairs.enqueue(key);
-        let (second, _) = self.put_stamped(key, json, ttl_ms, ack).await?;
+        let (second, lost_again) = self.put_stamped(key, json, ttl_ms, ack).await?;
+        if lost_again.superseded && lost.unadopted {
+            return Err(Error::Superseded);
+        }
         Ok(Written {
             created: first.created,
             ..second
@@ -111,14 +127,14 @@ impl Ops {
     }
 
     /// One attempt at a write, stamped now; says whether a replica kept a
-    /// version stamped later.
+    /// version stamped later, and whether the clock adopted its stamp.
     async fn put_stamped(
         &self,
         key: &str,
         json: &str,
         ttl_ms: Option<u64>,
         ack: Option<WriteAck>,
-    ) -> Result<(Written, bool), Error> {
+    ) -> Result<(Written, Lost), Error> {
         // The index keeps whole seconds; an entry must outlive its value.
         let ttl = ttl_ms.map(|ms| ms.div_ceil(1000));
         let version = Version {
@@ -188,7 +204,11 @@ impl Ops {
             created,
             version: timestamp,
         };
-        Ok((written, accepted.superseded))
+        let lost = Lost {
+            superseded: accepted.superseded,
+            unadopted: accepted.unadopted,
+        };
+        Ok((written, lost))
     }
 
     /// Where the write goes: the set the index holds, or the one it takes
@@ -295,11 +315,13 @@ impl Ops {
         let mut fanout = Inline::new(self.context.clone().write(nodes.clone(), job, tx, sent_tx));
         let primary_sent = fanout.beside(sent_rx).await.unwrap_or(false);
         let mut taken: Vec<Ack> = Vec::with_capacity(needed);
+        let mut unadopted = false;
         while !acks::enough(&taken, needed, primary_sent) {
             let Some(ack) = fanout.beside(rx.recv()).await else {
                 break;
             };
             if !ack.applied.applied && !self.clock.observe(&ack.applied.timestamp) {
+                unadopted |= ack.superseded;
                 let metrics = &self.context.metrics;
                 metrics
                     .clock_drift
@@ -308,13 +330,18 @@ impl Ops {
             }
             taken.push(ack);
         }
-        if acks::enough(&taken, needed, primary_sent) {
-            return acks::verdict(taken, needed, None);
-        }
-        let fate = fanout.finish().await;
-        if let Some(e) = fate.unrecorded {
-            return Err(Error::unrecorded(e));
-        }
-        acks::verdict(taken, needed, fate.last_error)
+        let verdict = if acks::enough(&taken, needed, primary_sent) {
+            acks::verdict(taken, needed, None)
+        } else {
+            let fate = fanout.finish().await;
+            if let Some(e) = fate.unrecorded {
+                return Err(Error::unrecorded(e));
+            }
+            acks::verdict(taken, needed, fate.last_error)
+        };
+        verdict.map(|accepted| Accepted {
+            unadopted,
+            ..accepted
+        })
     }
 }

@@ -54,10 +54,6 @@ pub(super) async fn run(app: &App, command: Command, protocol: &mut u8) -> (Repl
         Command::Quit => return (Reply::Simple("OK"), After::Close),
         Command::CommandList => Reply::Array(Vec::new()),
         Command::CommandCount => Reply::Integer(SERVED),
-        Command::Expire { key, millis } => {
-            expire(app, &key, millis).await.unwrap_or_else(Reply::Error)
-        }
-        Command::Persist(key) => persist(app, &key).await.unwrap_or_else(Reply::Error),
         Command::Hello(version) => {
             if let Some(v) = version {
                 *protocol = v;
@@ -189,32 +185,6 @@ async fn ttl(app: &App, key: &[u8], millis: bool) -> Result<Reply, String> {
         },
     };
     Ok(Reply::Integer(left))
-}
-
-/// `EXPIRE`/`PEXPIRE`: 1 when the key exists (a time of 0 or less
-/// deletes it), else 0.
-async fn expire(app: &App, key: &[u8], millis: i64) -> Result<Reply, String> {
-    let key = checked_key(app, key)?;
-    if millis <= 0 {
-        let deleted = delete(app, key).await.map_err(|e| failed(&e))?;
-        return Ok(Reply::Integer(i64::from(deleted)));
-    }
-    let ttl = u64::try_from(millis).unwrap_or(0).min(input::MAX_TTL_MS);
-    let found = app
-        .ops
-        .expire(key, Some(ttl))
-        .await
-        .map_err(|e| failed(&e))?;
-    Ok(Reply::Integer(i64::from(found.is_some())))
-}
-
-/// `PERSIST`: 1 when the key had a time to live, else 0.
-async fn persist(app: &App, key: &[u8]) -> Result<Reply, String> {
-    let key = checked_key(app, key)?;
-    let found = app.ops.expire(key, None).await.map_err(|e| failed(&e))?;
-    Ok(Reply::Integer(i64::from(
-        found.is_some_and(|f| f.ttl_ms.is_some()),
-    )))
 }
 
 fn record(app: &App, op: Op, outcome: Outcome, started: Instant) {

@@ -7,7 +7,7 @@
 //! **Follow one `GET k`**: `server.rs` reads bytes into the connection's
 //! buffer; `parse.rs` frames the request; `command.rs` decides what it
 //! asks ([`command::Command::Get`]; `options.rs` checks the options of
-//! `SET`, `EXPIRE`, `CLIENT` and `HELLO`); `exec.rs` runs it with
+//! `SET`, `CLIENT` and `HELLO`); `exec.rs` runs it with
 //! [`crate::ops::Ops::get`] and maps the JSON value back to bytes
 //! (`value.rs`); `reply.rs` writes the bulk string; `server.rs` sends the
 //! replies once no complete request is left in the buffer.

@@ -1,5 +1,5 @@
 //! The options and arguments of the commands that take some (`SET`,
-//! `EXPIRE`, `CLIENT`, `HELLO`), checked as Redis checks them. Pure; used
+//! `CLIENT`, `HELLO`), checked as Redis checks them. Pure; used
 //! by [`super::command::decode`].
 
 use super::command::{Command, SetTtl};
@@ -47,31 +47,6 @@ pub(super) fn set(rest: &[Vec<u8>]) -> Result<Command, String> {
         key: rest[0].clone(),
         value: rest[1].clone(),
         ttl,
-    })
-}
-
-pub(super) fn expire(name: &str, rest: &[Vec<u8>]) -> Result<Command, String> {
-    if let Some(option) = rest.get(2) {
-        return Err(format!(
-            "ERR {name} {} is not supported by this balancer: a check and a write on separate round trips are not atomic across balancers and replicas",
-            String::from_utf8_lossy(option).to_ascii_uppercase()
-        ));
-    }
-    let n = integer(&rest[1]).ok_or("ERR value is not an integer or out of range")?;
-    let millis = if name == "EXPIRE" {
-        n.checked_mul(1000)
-    } else {
-        Some(n)
-    };
-    let millis = millis.ok_or_else(|| {
-        format!(
-            "ERR invalid expire time in '{}' command",
-            name.to_ascii_lowercase()
-        )
-    })?;
-    Ok(Command::Expire {
-        key: rest[0].clone(),
-        millis,
     })
 }
 
@@ -151,19 +126,5 @@ mod tests {
         assert_eq!(cmd("SET k v EX").unwrap_err(), "ERR syntax error");
         assert_eq!(cmd("SET k v FOO").unwrap_err(), "ERR syntax error");
         assert!(cmd("SET k v EX 9223372036854775807").is_err());
-    }
-
-    #[test]
-    fn expire_takes_seconds_or_milliseconds() {
-        let ms = |words: &str| match cmd(words) {
-            Ok(Command::Expire { millis, .. }) => millis,
-            other => panic!("{words}: {other:?}"),
-        };
-        assert_eq!(ms("EXPIRE k 5"), 5000);
-        assert_eq!(ms("pexpire k 1500"), 1500);
-        assert_eq!(ms("EXPIRE k -1"), -1000);
-        assert!(cmd("EXPIRE k x").is_err());
-        assert!(cmd("EXPIRE k 9223372036854775807").is_err());
-        assert_eq!(cmd("PERSIST k"), Ok(Command::Persist(b"k".to_vec())));
     }
 }
