@@ -232,3 +232,29 @@ async fn binary_values_are_refused_and_stored_data_is_kept() {
     assert!(err.to_string().contains("not UTF-8"), "{err}");
     assert_eq!(cmd::<String>(&mut c, &["GET", "k"]).await.unwrap(), "kept");
 }
+
+#[tokio::test]
+async fn a_pipeline_sent_whole_before_any_reply_is_read_is_answered() {
+    // As redis-py's pipeline does: every request first, then the replies.
+    // 16 MB each way is more than both directions' socket buffers hold:
+    // a server that stopped reading while it wrote would wait forever.
+    let (_cluster, b) = stack().await;
+    let payload = "x".repeat(8 * 1024);
+    let request = format!("*2\r\n$4\r\nECHO\r\n${}\r\n{payload}\r\n", payload.len());
+    let reply = format!("${}\r\n{payload}\r\n", payload.len());
+    let count = 2000;
+    let mut stream = TcpStream::connect(resp_addr(&b)).await.unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(30), async {
+        stream
+            .write_all(request.repeat(count).as_bytes())
+            .await
+            .unwrap();
+        let mut answer = vec![0; reply.len() * count];
+        stream.read_exact(&mut answer).await.unwrap();
+        answer
+    })
+    .await
+    .expect("the whole pipeline answered, no deadlock");
+    assert!(answered.starts_with(reply.as_bytes()));
+    assert!(answered.ends_with(reply.as_bytes()));
+}

@@ -142,7 +142,7 @@ fn unknown(name: &[u8], rest: &[Vec<u8>]) -> String {
     let quoted: Vec<String> = rest
         .iter()
         .take(8)
-        .map(|a| format!("'{}'", String::from_utf8_lossy(a)))
+        .map(|a| format!("'{}'", String::from_utf8_lossy(&a[..a.len().min(64)])))
         .collect();
     format!(
         "ERR unknown command '{}', with args beginning with: {}",

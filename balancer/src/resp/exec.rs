@@ -11,9 +11,13 @@ use super::command::{Command, SERVED, SetTtl};
 use super::reply::Reply;
 use super::value;
 use crate::App;
+use crate::answer::Found;
 use crate::error::Error;
 use crate::input::{self, Invalid};
 use crate::metrics::{Op, Outcome};
+
+/// Most value bytes one `MGET` answers.
+const MAX_MGET_REPLY: usize = 64 * 1024 * 1024;
 
 /// What a connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,16 +37,7 @@ pub(super) async fn run(app: &App, command: Command, protocol: &mut u8) -> (Repl
             .await
             .unwrap_or_else(Reply::Error),
         Command::MGet(keys) => mget(app, &keys).await.unwrap_or_else(Reply::Error),
-        Command::MSet(pairs) => {
-            let mut reply = Reply::Simple("OK");
-            for (key, v) in &pairs {
-                if let Err(e) = set(app, key, v, SetTtl::Persist).await {
-                    reply = Reply::Error(e);
-                    break;
-                }
-            }
-            reply
-        }
+        Command::MSet(pairs) => mset(app, &pairs).await.unwrap_or_else(Reply::Error),
         Command::Del(keys) => count(app, &keys, delete).await,
         Command::Exists(keys) => count(app, &keys, exists).await,
         Command::Ttl { key, millis } => ttl(app, &key, millis).await.unwrap_or_else(Reply::Error),
@@ -84,8 +79,8 @@ fn checked_key<'k>(app: &App, key: &'k [u8]) -> Result<&'k str, String> {
     Ok(key)
 }
 
-async fn get(app: &App, key: &[u8]) -> Result<Reply, String> {
-    let key = checked_key(app, key)?;
+/// Reads a checked key, counted in the request metrics as a GET.
+async fn read(app: &App, key: &str) -> Result<Option<Found>, Error> {
     let started = Instant::now();
     let found = app.ops.get(key).await;
     let outcome = match &found {
@@ -94,7 +89,12 @@ async fn get(app: &App, key: &[u8]) -> Result<Reply, String> {
         Err(_) => Outcome::ServerError,
     };
     record(app, Op::Get, outcome, started);
-    match found {
+    found
+}
+
+async fn get(app: &App, key: &[u8]) -> Result<Reply, String> {
+    let key = checked_key(app, key)?;
+    match read(app, key).await {
         Ok(Some(found)) => Ok(Reply::Bulk(value::from_json(&found.json))),
         Ok(None) => Ok(Reply::Null),
         Err(e) => Err(failed(&e)),
@@ -102,13 +102,42 @@ async fn get(app: &App, key: &[u8]) -> Result<Reply, String> {
 }
 
 /// Every key's value in order, nil for a miss; a key that cannot be read
-/// fails the whole command (a nil would say it is absent).
+/// fails the whole command (a nil would say it is absent), and so does a
+/// reply past [`MAX_MGET_REPLY`] bytes.
 async fn mget(app: &App, keys: &[Vec<u8>]) -> Result<Reply, String> {
-    let mut values = Vec::with_capacity(keys.len());
     for key in keys {
-        values.push(get(app, key).await?);
+        checked_key(app, key)?;
+    }
+    let mut values = Vec::with_capacity(keys.len());
+    let mut bytes = 0;
+    for key in keys {
+        let value = get(app, key).await?;
+        if let Reply::Bulk(v) = &value {
+            bytes += v.len();
+        }
+        if bytes > MAX_MGET_REPLY {
+            return Err(format!(
+                "ERR MGET reply is over {MAX_MGET_REPLY} bytes; ask for fewer keys at a time"
+            ));
+        }
+        values.push(value);
     }
     Ok(Reply::Array(values))
+}
+
+/// `MSET`: every pair checked first, so bad input changes nothing; then
+/// each key written in turn (not atomic: the first failure answers, and
+/// the keys before it keep their new values).
+async fn mset(app: &App, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Reply, String> {
+    for (key, v) in pairs {
+        checked_key(app, key)?;
+        let json = value::to_json(v).map_err(str::to_string)?;
+        input::check_value(&json, &app.config.limits).map_err(|e| invalid(&e))?;
+    }
+    for (key, v) in pairs {
+        set(app, key, v, SetTtl::Persist).await?;
+    }
+    Ok(Reply::Simple("OK"))
 }
 
 async fn set(app: &App, key: &[u8], v: &[u8], ttl: SetTtl) -> Result<Reply, String> {
@@ -121,7 +150,7 @@ async fn set(app: &App, key: &[u8], v: &[u8], ttl: SetTtl) -> Result<Reply, Stri
         SetTtl::Millis(ms) => Some(ms.min(input::MAX_TTL_MS)),
         // Not atomic: the TTL is the one the key had when read (see
         // README, "RESP").
-        SetTtl::Keep => match app.ops.get(key).await {
+        SetTtl::Keep => match read(app, key).await {
             Ok(found) => found.and_then(|f| f.ttl_ms).filter(|&ms| ms > 0),
             Err(e) => return Err(failed(&e)),
         },
@@ -149,7 +178,7 @@ async fn delete(app: &App, key: &str) -> Result<bool, Error> {
 }
 
 async fn exists(app: &App, key: &str) -> Result<bool, Error> {
-    app.ops.get(key).await.map(|found| found.is_some())
+    read(app, key).await.map(|found| found.is_some())
 }
 
 /// `DEL` or `EXISTS`: how many of `keys` `each` said yes for; a key named
@@ -159,12 +188,15 @@ where
     F: Fn(&'a App, &'a str) -> Fut,
     Fut: Future<Output = Result<bool, Error>>,
 {
-    let mut n = 0;
+    let mut checked = Vec::with_capacity(keys.len());
     for key in keys {
-        let key = match checked_key(app, key) {
-            Ok(key) => key,
+        match checked_key(app, key) {
+            Ok(key) => checked.push(key),
             Err(e) => return Reply::Error(e),
-        };
+        }
+    }
+    let mut n = 0;
+    for key in checked {
         match each(app, key).await {
             Ok(yes) => n += i64::from(yes),
             Err(e) => return Reply::Error(failed(&e)),
@@ -175,14 +207,15 @@ where
 
 async fn ttl(app: &App, key: &[u8], millis: bool) -> Result<Reply, String> {
     let key = checked_key(app, key)?;
-    let found = app.ops.get(key).await.map_err(|e| failed(&e))?;
-    let left = match found {
+    let found = read(app, key).await.map_err(|e| failed(&e))?;
+    let left = match found.map(|f| f.ttl_ms) {
         None => -2,
-        Some(found) => match found.ttl_ms {
-            None => -1,
-            Some(ms) if millis => i64::try_from(ms).unwrap_or(i64::MAX),
-            Some(_) => i64::try_from(found.ttl_seconds().unwrap_or(0)).unwrap_or(i64::MAX),
-        },
+        Some(None) => -1,
+        Some(Some(ms)) => {
+            // Seconds rounded to the nearest, as Redis's TTL answers.
+            let left = if millis { ms } else { (ms + 500) / 1000 };
+            i64::try_from(left).unwrap_or(i64::MAX)
+        }
     };
     Ok(Reply::Integer(left))
 }

@@ -4,19 +4,39 @@
 //! into `telnet`). Parsed from a byte buffer as bytes arrive; an
 //! incomplete request waits for more. Pure: no I/O here.
 //!
+//! Parsing resumes where it stopped ([`Partial`]): a request whose bytes
+//! trickle in is read once, not again from its start on every arrival.
+//!
 //! The bounds are Redis's own defaults where it has one: at most
 //! [`MAX_ARGS`] arguments, inline lines of at most [`MAX_INLINE`] bytes.
 //! A bulk string may be at most `max_bulk` bytes (the balancer passes its
-//! value limit plus room for the key): past it the request is refused
-//! before its bytes are buffered. A malformed request is a protocol
-//! error; as in Redis, the connection answers it and closes, since what
-//! follows cannot be framed.
+//! value limit): past it the request is refused before its bytes are
+//! buffered. A whole request may be at most [`MAX_REQUEST`] bytes (Redis
+//! bounds a client's query buffer at 1 GiB). A malformed request is a
+//! protocol error; as in Redis, the connection answers it and closes,
+//! since what follows cannot be framed.
 
 /// Most arguments in one request (Redis: 1024 * 1024).
 pub const MAX_ARGS: usize = 1024 * 1024;
 
 /// Longest inline command line, in bytes (Redis: 64 KiB).
 pub const MAX_INLINE: usize = 64 * 1024;
+
+/// Most bytes one request may take, its framing included.
+pub const MAX_REQUEST: usize = 256 * 1024 * 1024;
+
+/// How far the request at the front of the buffer has been read: kept
+/// between calls, reset when a request completes or fails.
+#[derive(Debug, Default)]
+pub struct Partial {
+    /// Arguments a multibulk request announced, once its header is read.
+    count: Option<usize>,
+    /// The arguments read so far.
+    args: Vec<Vec<u8>>,
+    /// Where the next argument (or, for an inline line, the search for
+    /// its end) starts.
+    at: usize,
+}
 
 /// Why a request cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,27 +51,49 @@ pub struct Request {
     pub consumed: usize,
 }
 
-/// Parses the first request in `buf`: `Ok(None)` when it is not complete
-/// yet. An empty inline line is skipped, as Redis does (`consumed` > 0,
-/// no arguments).
-pub fn parse(buf: &[u8], max_bulk: usize) -> Result<Option<Request>, ProtocolError> {
-    match buf.first() {
-        None => Ok(None),
-        Some(b'*') => multibulk(buf, max_bulk),
-        Some(_) => inline(buf),
+/// Parses the first request in `buf`, resuming from `partial`, which
+/// must have been used only on this buffer's front request: `Ok(None)`
+/// when it is not complete yet. An empty inline line is skipped, as Redis
+/// does (`consumed` > 0, no arguments).
+pub fn parse(
+    buf: &[u8],
+    max_bulk: usize,
+    partial: &mut Partial,
+) -> Result<Option<Request>, ProtocolError> {
+    let parsed = match buf.first() {
+        None => return Ok(None),
+        Some(b'*') => multibulk(buf, max_bulk, partial),
+        Some(_) => inline(buf, partial),
+    };
+    if !matches!(parsed, Ok(None)) {
+        *partial = Partial::default();
     }
+    parsed
 }
 
-fn multibulk(buf: &[u8], max_bulk: usize) -> Result<Option<Request>, ProtocolError> {
-    let Some((count, mut at)) = number_line(buf, 1, "multibulk length")? else {
-        return Ok(None);
+fn multibulk(
+    buf: &[u8],
+    max_bulk: usize,
+    partial: &mut Partial,
+) -> Result<Option<Request>, ProtocolError> {
+    let count = match partial.count {
+        Some(count) => count,
+        None => {
+            let Some((count, at)) = number_line(buf, 1, "multibulk length")? else {
+                return Ok(None);
+            };
+            if count > MAX_ARGS as i64 {
+                return Err(ProtocolError("invalid multibulk length".into()));
+            }
+            let count = usize::try_from(count).unwrap_or(0);
+            partial.count = Some(count);
+            partial.args = Vec::with_capacity(count.min(64));
+            partial.at = at;
+            count
+        }
     };
-    if count > MAX_ARGS as i64 {
-        return Err(ProtocolError("invalid multibulk length".into()));
-    }
-    let count = usize::try_from(count).unwrap_or(0);
-    let mut args = Vec::with_capacity(count.min(64));
-    for _ in 0..count {
+    while partial.args.len() < count {
+        let at = partial.at;
         match buf.get(at) {
             None => return Ok(None),
             Some(b'$') => {}
@@ -70,16 +112,22 @@ fn multibulk(buf: &[u8], max_bulk: usize) -> Result<Option<Request>, ProtocolErr
             .filter(|&l| l <= max_bulk)
             .ok_or_else(|| ProtocolError("invalid bulk length".into()))?;
         let end = start + len;
+        if end + 2 > MAX_REQUEST {
+            return Err(ProtocolError("request too large".into()));
+        }
         if buf.len() < end + 2 {
             return Ok(None);
         }
         if &buf[end..end + 2] != b"\r\n" {
             return Err(ProtocolError("bulk string not followed by CRLF".into()));
         }
-        args.push(buf[start..end].to_vec());
-        at = end + 2;
+        partial.args.push(buf[start..end].to_vec());
+        partial.at = end + 2;
     }
-    Ok(Some(Request { args, consumed: at }))
+    Ok(Some(Request {
+        args: std::mem::take(&mut partial.args),
+        consumed: partial.at,
+    }))
 }
 
 /// Reads `<digits>\r\n` from `buf[from..]`: the number and where the next
@@ -103,11 +151,17 @@ fn number_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize
     Ok(Some((number, from + cr + 2)))
 }
 
-fn inline(buf: &[u8]) -> Result<Option<Request>, ProtocolError> {
-    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+fn inline(buf: &[u8], partial: &mut Partial) -> Result<Option<Request>, ProtocolError> {
+    let from = partial.at.min(buf.len());
+    let Some(newline) = buf[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| from + i)
+    else {
         if buf.len() > MAX_INLINE {
             return Err(ProtocolError("too big inline request".into()));
         }
+        partial.at = buf.len();
         return Ok(None);
     };
     let line = buf[..newline]
@@ -191,6 +245,10 @@ fn escape(rest: &[u8]) -> Option<(u8, usize)> {
 mod tests {
     use super::*;
 
+    fn fresh(buf: &[u8], max_bulk: usize) -> Result<Option<Request>, ProtocolError> {
+        parse(buf, max_bulk, &mut Partial::default())
+    }
+
     fn args(request: Option<Request>) -> Vec<String> {
         request
             .expect("complete")
@@ -203,10 +261,10 @@ mod tests {
     #[test]
     fn reads_a_multibulk_request_and_says_what_it_used() {
         let wire = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n";
-        let first = parse(wire, 100).unwrap().unwrap();
+        let first = fresh(wire, 100).unwrap().unwrap();
         assert_eq!(first.args, vec![b"GET".to_vec(), b"k".to_vec()]);
         assert_eq!(first.consumed, 20);
-        let second = parse(&wire[first.consumed..], 100).unwrap();
+        let second = fresh(&wire[first.consumed..], 100).unwrap();
         assert_eq!(args(second), ["PING"]);
     }
 
@@ -214,17 +272,29 @@ mod tests {
     fn every_prefix_of_a_request_is_incomplete_not_an_error() {
         let wire = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhe\r\nl\r\n";
         for end in 0..wire.len() {
-            assert_eq!(parse(&wire[..end], 100), Ok(None), "prefix of {end} bytes");
+            let fresh = fresh(&wire[..end], 100);
+            assert_eq!(fresh, Ok(None), "prefix of {end} bytes");
         }
-        assert_eq!(args(parse(wire, 100).unwrap()), ["SET", "k", "he\r\nl"]);
+        // Byte by byte with one Partial, as a connection reads: the same
+        // request, each argument copied once.
+        let mut partial = Partial::default();
+        for end in 0..wire.len() {
+            assert_eq!(parse(&wire[..end], 100, &mut partial), Ok(None));
+        }
+        assert_eq!(partial.args.len(), 2, "the two complete arguments are kept");
+        assert_eq!(
+            args(parse(wire, 100, &mut partial).unwrap()),
+            ["SET", "k", "he\r\nl"]
+        );
+        assert_eq!(partial.at, 0, "reset for the next request");
     }
 
     #[test]
     fn a_bulk_past_the_bound_is_refused_before_it_arrives() {
-        let err = parse(b"*2\r\n$3\r\nGET\r\n$101\r\n", 100).unwrap_err();
+        let err = fresh(b"*2\r\n$3\r\nGET\r\n$101\r\n", 100).unwrap_err();
         assert_eq!(err.0, "invalid bulk length");
         assert!(
-            parse(b"*2\r\n$3\r\nGET\r\n$100\r\n", 100)
+            fresh(b"*2\r\n$3\r\nGET\r\n$100\r\n", 100)
                 .unwrap()
                 .is_none()
         );
@@ -241,7 +311,7 @@ mod tests {
             b"*1\r\n$123456789012345678901234\r\n",
         ] {
             assert!(
-                parse(wire, 100).is_err(),
+                fresh(wire, 100).is_err(),
                 "{:?}",
                 String::from_utf8_lossy(wire)
             );
@@ -250,30 +320,30 @@ mod tests {
 
     #[test]
     fn an_empty_multibulk_takes_its_bytes_and_has_no_arguments() {
-        let r = parse(b"*0\r\n", 100).unwrap().unwrap();
+        let r = fresh(b"*0\r\n", 100).unwrap().unwrap();
         assert!(r.args.is_empty());
         assert_eq!(r.consumed, 4);
     }
 
     #[test]
     fn inline_commands_split_on_spaces_with_quotes() {
-        assert_eq!(args(parse(b"GET k\r\n", 100).unwrap()), ["GET", "k"]);
-        assert_eq!(args(parse(b"PING\n", 100).unwrap()), ["PING"]);
+        assert_eq!(args(fresh(b"GET k\r\n", 100).unwrap()), ["GET", "k"]);
+        assert_eq!(args(fresh(b"PING\n", 100).unwrap()), ["PING"]);
         assert_eq!(
-            args(parse(b"SET k \"a b\\n\\x41\" 'it\\'s'\r\n", 100).unwrap()),
+            args(fresh(b"SET k \"a b\\n\\x41\" 'it\\'s'\r\n", 100).unwrap()),
             ["SET", "k", "a b\nA", "it's"]
         );
-        let blank = parse(b"\r\n", 100).unwrap().unwrap();
+        let blank = fresh(b"\r\n", 100).unwrap().unwrap();
         assert!(blank.args.is_empty());
         assert_eq!(blank.consumed, 2);
-        assert!(parse(b"GET \"k\r\n", 100).is_err());
-        assert!(parse(b"GET \"k\"x\r\n", 100).is_err());
-        assert_eq!(parse(b"GET k", 100), Ok(None));
+        assert!(fresh(b"GET \"k\r\n", 100).is_err());
+        assert!(fresh(b"GET \"k\"x\r\n", 100).is_err());
+        assert_eq!(fresh(b"GET k", 100), Ok(None));
     }
 
     #[test]
     fn an_inline_line_without_end_is_bounded() {
         let long = vec![b'a'; MAX_INLINE + 1];
-        assert!(parse(&long, 100).is_err());
+        assert!(fresh(&long, 100).is_err());
     }
 }

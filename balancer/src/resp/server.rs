@@ -2,16 +2,24 @@
 //! run them one after another in the order sent, and write the replies
 //! back in that order, batched while the client pipelines.
 //!
+//! While replies are being written the connection keeps reading, as
+//! Redis does: a client that sends a whole pipeline before reading any
+//! reply (redis-py's and Jedis's pipelines do) would otherwise fill both
+//! directions' socket buffers and wait on the balancer forever. What it
+//! reads meanwhile is bounded by [`parse::MAX_REQUEST`].
+//!
 //! Bounds, as Redis's own: past `max_connections` open connections a new
 //! one is answered `-ERR max number of clients reached` and closed; a
 //! protocol error is answered and the connection closed; no idle timeout
-//! (Redis's `timeout 0`). On shutdown the listener closes, and each
-//! connection closes once the requests it has read are answered.
+//! (Redis's `timeout 0`). On shutdown the listener closes and each
+//! connection closes at its next read: a command being run then gets no
+//! reply.
 
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
@@ -24,6 +32,10 @@ use crate::App;
 /// Replies buffered before they are written even while more requests
 /// wait: a long pipeline's answers start flowing.
 const FLUSH_BYTES: usize = 64 * 1024;
+
+/// A buffer grown past this for one large request or reply is given back
+/// once it is empty, not kept for the connection's life.
+const SHRINK_ABOVE: usize = 1024 * 1024;
 
 /// Serves RESP on `listener` until `stop` turns true.
 pub async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -61,20 +73,21 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let limits = &app.config.limits;
-    let max_bulk = limits.max_value_bytes.max(limits.max_key_bytes);
+    let (mut reader, mut writer) = stream.split();
+    let max_bulk = app.config.limits.max_value_bytes;
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = Vec::with_capacity(16 * 1024);
+    let mut partial = parse::Partial::default();
     let mut protocol = 2;
     loop {
         loop {
-            let request = match parse::parse(&input, max_bulk) {
+            let request = match parse::parse(&input, max_bulk, &mut partial) {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
                 Err(e) => {
                     Reply::Error(format!("ERR Protocol error: {}", e.0))
                         .write(protocol, &mut output);
-                    let _ = stream.write_all(&output).await;
+                    let _ = writer.write_all(&output).await;
                     return;
                 }
             };
@@ -88,31 +101,65 @@ async fn connection(
             };
             reply.write(protocol, &mut output);
             if after == After::Close {
-                let _ = stream.write_all(&output).await;
+                let _ = writer.write_all(&output).await;
                 return;
             }
-            if output.len() >= FLUSH_BYTES {
-                if stream.write_all(&output).await.is_err() {
-                    return;
-                }
-                output.clear();
+            if output.len() >= FLUSH_BYTES
+                && send(&mut reader, &mut writer, &mut input, &mut output)
+                    .await
+                    .is_err()
+            {
+                return;
             }
         }
-        if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
-                return;
-            }
-            output.clear();
+        if !output.is_empty()
+            && send(&mut reader, &mut writer, &mut input, &mut output)
+                .await
+                .is_err()
+        {
+            return;
         }
         if *stop.borrow() {
             return;
         }
+        if input.capacity() > SHRINK_ABOVE && input.is_empty() {
+            input = BytesMut::with_capacity(16 * 1024);
+        }
         tokio::select! {
-            read = stream.read_buf(&mut input) => match read {
+            read = reader.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             },
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Writes `output` whole, reading into `input` meanwhile (up to
+/// [`parse::MAX_REQUEST`] bytes buffered), then empties it.
+async fn send(
+    reader: &mut ReadHalf<'_>,
+    writer: &mut WriteHalf<'_>,
+    input: &mut BytesMut,
+    output: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let mut sent = 0;
+    let mut open = true;
+    while sent < output.len() {
+        tokio::select! {
+            written = writer.write(&output[sent..]) => match written? {
+                0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                n => sent += n,
+            },
+            read = reader.read_buf(input), if open && input.len() < parse::MAX_REQUEST => {
+                open = matches!(read, Ok(n) if n > 0);
+            }
+        }
+    }
+    if output.capacity() > SHRINK_ABOVE {
+        *output = Vec::with_capacity(16 * 1024);
+    } else {
+        output.clear();
+    }
+    Ok(())
 }
