@@ -1,10 +1,16 @@
 //! Redis credentials (`redis_username`, `redis_password`), sent on every
 //! connection the balancer opens to the index and the data nodes: by
-//! redis-rs on its own connections ([`RedisAuth::settings`]), and in the
-//! `HELLO` that opens each invalidation stream ([`RedisAuth::hello`]).
+//! redis-rs on its own connections ([`RedisAuth::settings`]), and as the
+//! `AUTH` before the `HELLO` that opens each invalidation stream
+//! ([`RedisAuth::hello`]). `AUTH` goes on its own: every Redis knows it
+//! and its errors never quote the arguments, where a Redis that does not
+//! know `HELLO` would quote the password back in its error.
 //!
 //! A password alone authenticates as Redis's `default` user (what
-//! `requirepass` sets); with a username, as that ACL user. A wrong or
+//! `requirepass` sets), named in the two-argument `AUTH` on every
+//! connection alike; with a username, as that ACL user. The default user
+//! without a password accepts any password, so credentials can be set on
+//! the balancers before `requirepass` is set on the servers. A wrong or
 //! missing password is an error that names authentication
 //! ([`is_auth_failure`]), so a node or the index shows as down "for"
 //! that, not as a generic failure.
@@ -12,8 +18,8 @@
 use memreport::settings::Secret;
 use redis::RedisConnectionInfo;
 
-/// The user `HELLO ... AUTH` names when only a password is configured:
-/// the user `requirepass` sets the password of.
+/// The user `AUTH` names when only a password is configured: the user
+/// `requirepass` sets the password of.
 const DEFAULT_USER: &str = "default";
 
 /// Who the balancer is to Redis: no AUTH at all when both are unset.
@@ -31,30 +37,38 @@ impl RedisAuth {
         let Some(password) = &self.password else {
             return settings;
         };
-        let settings = settings.set_password(password.expose());
-        match &self.username {
-            Some(user) => settings.set_username(user),
-            None => settings,
-        }
+        settings
+            .set_password(password.expose())
+            .set_username(self.username.as_deref().unwrap_or(DEFAULT_USER))
     }
 
-    /// The RESP command that opens a RESP3 session, authenticated when a
-    /// password is set: `HELLO 3 [AUTH <user> <password>]`. Sent as an
-    /// array of bulk strings, so a password may hold any byte.
+    /// The RESP commands that open a RESP3 session, authenticated when a
+    /// password is set: `AUTH <user> <password>` (as an array of bulk
+    /// strings, so a password may hold any byte), then `HELLO 3`.
     pub fn hello(&self) -> Vec<u8> {
-        let mut args = vec!["HELLO", "3"];
+        let mut commands = Vec::new();
         if let Some(password) = &self.password {
             let user = self.username.as_deref().unwrap_or(DEFAULT_USER);
-            args.extend(["AUTH", user, password.expose()]);
+            commands.extend(array(&["AUTH", user, password.expose()]));
         }
-        let mut command = format!("*{}\r\n", args.len()).into_bytes();
-        for arg in args {
-            command.extend(format!("${}\r\n", arg.len()).into_bytes());
-            command.extend(arg.as_bytes());
-            command.extend(b"\r\n");
-        }
-        command
+        commands.extend(array(&["HELLO", "3"]));
+        commands
     }
+
+    /// How many replies [`RedisAuth::hello`]'s commands get.
+    pub fn hello_replies(&self) -> usize {
+        1 + usize::from(self.password.is_some())
+    }
+}
+
+fn array(args: &[&str]) -> Vec<u8> {
+    let mut command = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        command.extend(format!("${}\r\n", arg.len()).into_bytes());
+        command.extend(arg.as_bytes());
+        command.extend(b"\r\n");
+    }
+    command
 }
 
 /// True when a Redis error says authentication failed: a wrong password
@@ -86,13 +100,20 @@ mod tests {
         };
         assert_eq!(
             auth.hello(),
-            b"*5\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$3\r\np w\r\n"
+            b"*3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$3\r\np w\r\n*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"
+        );
+        assert_eq!(
+            (RedisAuth::default().hello_replies(), auth.hello_replies()),
+            (1, 2)
         );
         let auth = RedisAuth {
             username: Some("dlb".into()),
             ..auth
         };
-        assert!(auth.hello().ends_with(b"$3\r\ndlb\r\n$3\r\np w\r\n"));
+        assert!(
+            auth.hello()
+                .starts_with(b"*3\r\n$4\r\nAUTH\r\n$3\r\ndlb\r\n$3\r\np w\r\n")
+        );
     }
 
     #[test]
@@ -106,5 +127,15 @@ mod tests {
         assert_eq!(settings.password(), Some("pw"));
         let none = RedisAuth::default().settings(RedisConnectionInfo::default());
         assert_eq!((none.username(), none.password()), (None, None));
+        let password_only = RedisAuth {
+            username: None,
+            password: Some(Secret::new("pw")),
+        };
+        let settings = password_only.settings(RedisConnectionInfo::default());
+        assert_eq!(
+            settings.username(),
+            Some("default"),
+            "the two-argument AUTH"
+        );
     }
 }

@@ -148,9 +148,36 @@ pub fn replace<T, F: From<T>>(field: &mut F, value: T) {
     *field = F::from(value);
 }
 
+/// A TOML parse error in words, without the text of the file: toml's own
+/// message quotes the offending line, which may hold a secret. Names the
+/// line and column; for a line that sets one of `secret_keys`, says only
+/// that its value is invalid, since the message may quote the value too.
+pub fn toml_error(
+    text: &str,
+    message: &str,
+    span: Option<std::ops::Range<usize>>,
+    secret_keys: &[&str],
+) -> String {
+    let Some(span) = span else {
+        return message.to_string();
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let column = start - line_start + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split('=').next().unwrap_or("").trim();
+    if secret_keys.contains(&key) {
+        return format!(
+            "line {line_no}: the value of {key} is invalid (not shown: it is a secret)"
+        );
+    }
+    format!("line {line_no}, column {column}: {}", message.trim())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use super::{Secret, toml_error};
 
     #[test]
     fn a_secret_is_not_shown() {
@@ -163,5 +190,24 @@ mod tests {
         }
         let file: File = serde_json::from_str(r#"{"password": "p w"}"#).unwrap();
         assert_eq!(file.password, Secret::new("p w"));
+    }
+
+    #[test]
+    fn a_toml_error_never_shows_a_secret_line() {
+        let text = "listen = \"x\"\nredis_password = 12345678\n";
+        let at = text.find("12345678").unwrap();
+        let said = toml_error(
+            text,
+            "invalid type: integer `12345678`",
+            Some(at..at + 8),
+            &["redis_password"],
+        );
+        assert!(!said.contains("12345678"), "{said}");
+        assert!(
+            said.contains("line 2") && said.contains("redis_password"),
+            "{said}"
+        );
+        let said = toml_error(text, "expected a string", Some(9..12), &["redis_password"]);
+        assert_eq!(said, "line 1, column 10: expected a string");
     }
 }

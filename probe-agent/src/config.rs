@@ -160,7 +160,15 @@ impl Config {
     pub fn from_file(path: &str) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {path}: {e}"))?;
-        toml::from_str(&text).map_err(|e| format!("invalid config file {path}: {e}"))
+        toml::from_str(&text).map_err(|e| {
+            let said = memreport::settings::toml_error(
+                &text,
+                e.message(),
+                e.span(),
+                &["redis_password", "zookeeper_auth"],
+            );
+            format!("invalid config file {path}: {said}")
+        })
     }
 
     /// The configuration to run with: the file's (the defaults without

@@ -49,10 +49,11 @@ impl RedisProbe {
             .map_err(invalid)?;
         let mut settings = info.redis_settings().clone();
         if let Some(password) = &config.redis_password {
-            settings = settings.set_password(password.expose());
-            if let Some(user) = &config.redis_username {
-                settings = settings.set_username(user);
-            }
+            // The two-argument AUTH, `default` when no user is named, as
+            // the balancer sends: a server without a password accepts it.
+            settings = settings
+                .set_password(password.expose())
+                .set_username(config.redis_username.as_deref().unwrap_or("default"));
         }
         let client = redis::Client::open(info.set_redis_settings(settings)).map_err(invalid)?;
         let config = ConnectionManagerConfig::new()

@@ -12,9 +12,10 @@ pub enum ConfigError {
         /// Why it could not be read.
         source: std::io::Error,
     },
-    /// The file is not valid TOML for this tree.
+    /// The file is not valid TOML for this tree: where, and why, without
+    /// the file's text ([`memreport::settings::toml_error`]).
     #[error("invalid config file: {0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(String),
     /// A value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     Invalid(String),

@@ -160,7 +160,14 @@ impl Default for Config {
 impl Config {
     /// Parses a TOML document; missing fields take their defaults.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
-        Ok(toml::from_str(text)?)
+        toml::from_str(text).map_err(|e| {
+            ConfigError::Parse(memreport::settings::toml_error(
+                text,
+                e.message(),
+                e.span(),
+                &["redis_password", "zookeeper_auth"],
+            ))
+        })
     }
 
     /// Reads and parses a TOML file.

@@ -60,17 +60,33 @@ use super::session::Session;
 use crate::auth;
 use crate::backend::Dial;
 
-/// Replies the handshake (`HELLO 3`, with `AUTH` when a password is
-/// set, and `CLIENT TRACKING`) waits for.
-const HANDSHAKE_REPLIES: usize = 2;
 const PING: &[u8] = b"PING\r\n";
+
+/// The commands that open a session. They may hold a password: `Debug`
+/// shows only their length.
+struct Handshake {
+    commands: Vec<u8>,
+    replies: usize,
+}
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Handshake({} bytes, {} replies)",
+            self.commands.len(),
+            self.replies
+        )
+    }
+}
 
 /// The invalidation stream of one server.
 #[derive(Debug)]
 pub(crate) struct Stream {
     addr: String,
-    /// The commands that open a session.
-    handshake: Vec<u8>,
+    /// The commands that open a session (`AUTH` when a password is set,
+    /// `HELLO 3`, `CLIENT TRACKING`), and how many replies they get.
+    handshake: Handshake,
     /// The server's command timeout: a `PING` unanswered that long drops
     /// the session.
     timeout: Duration,
@@ -119,7 +135,10 @@ impl Stream {
         let max_lag = heartbeat::max_lag(max_lag, timeout);
         Stream {
             addr: addr.to_string(),
-            handshake: [dial.auth.hello(), format!("{tracking}\r\n").into_bytes()].concat(),
+            handshake: Handshake {
+                commands: [dial.auth.hello(), format!("{tracking}\r\n").into_bytes()].concat(),
+                replies: dial.auth.hello_replies() + 1,
+            },
             timeout,
             max_lag,
             ping_every: heartbeat::ping_period(max_lag),
@@ -196,7 +215,7 @@ impl Stream {
     pub(crate) async fn run(&self, store: &dyn Sink, mut shutdown: watch::Receiver<bool>) {
         loop {
             let session = tokio::select! {
-                s = tokio::time::timeout(self.timeout, Session::open(&self.addr, &self.handshake, HANDSHAKE_REPLIES)) => s,
+                s = tokio::time::timeout(self.timeout, Session::open(&self.addr, &self.handshake.commands, self.handshake.replies)) => s,
                 _ = shutdown.changed() => return,
             };
             let (reader, mut writer) = match session {
