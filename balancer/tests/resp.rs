@@ -258,3 +258,21 @@ async fn a_pipeline_sent_whole_before_any_reply_is_read_is_answered() {
     assert!(answered.starts_with(reply.as_bytes()));
     assert!(answered.ends_with(reply.as_bytes()));
 }
+
+#[tokio::test]
+async fn requests_read_while_replies_are_written_are_answered_without_more_input() {
+    // redis-benchmark -P 16: 16 requests, then wait for 16 replies. The
+    // server may read the last of them while it writes the first replies:
+    // it must answer them without waiting for more bytes.
+    let (_cluster, b) = stack().await;
+    let mut stream = TcpStream::connect(resp_addr(&b)).await.unwrap();
+    for round in 0..200 {
+        let batch = b"*1\r\n$4\r\nPING\r\n".repeat(16);
+        stream.write_all(&batch).await.unwrap();
+        let mut replies = vec![0; b"+PONG\r\n".len() * 16];
+        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut replies))
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: replies stalled"))
+            .unwrap();
+    }
+}

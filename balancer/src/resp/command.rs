@@ -152,10 +152,11 @@ fn unknown(name: &[u8], rest: &[Vec<u8>]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn cmd(words: &str) -> Result<Command, String> {
+    /// Decodes a command written as space-separated words.
+    pub(in crate::resp) fn cmd(words: &str) -> Result<Command, String> {
         let args: Vec<Vec<u8>> = words.split(' ').map(|w| w.as_bytes().to_vec()).collect();
         decode(&args)
     }

@@ -95,13 +95,8 @@ pub(super) fn integer(arg: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::command::decode;
+    use super::super::command::tests::cmd;
     use super::*;
-
-    fn cmd(words: &str) -> Result<Command, String> {
-        let args: Vec<Vec<u8>> = words.split(' ').map(|w| w.as_bytes().to_vec()).collect();
-        decode(&args)
-    }
 
     #[test]
     fn set_takes_one_expiry_option() {

@@ -112,12 +112,14 @@ async fn connection(
                 return;
             }
         }
-        if !output.is_empty()
-            && send(&mut reader, &mut writer, &mut input, &mut output)
-                .await
-                .is_err()
-        {
-            return;
+        if !output.is_empty() {
+            match send(&mut reader, &mut writer, &mut input, &mut output).await {
+                // Requests read while writing are answered before waiting
+                // for more bytes.
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(_) => return,
+            }
         }
         if *stop.borrow() {
             return;
@@ -136,15 +138,17 @@ async fn connection(
 }
 
 /// Writes `output` whole, reading into `input` meanwhile (up to
-/// [`parse::MAX_REQUEST`] bytes buffered), then empties it.
+/// [`parse::MAX_REQUEST`] bytes buffered), then empties it. Says whether
+/// it read anything.
 async fn send(
     reader: &mut ReadHalf<'_>,
     writer: &mut WriteHalf<'_>,
     input: &mut BytesMut,
     output: &mut Vec<u8>,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let mut sent = 0;
     let mut open = true;
+    let mut read_any = false;
     while sent < output.len() {
         tokio::select! {
             written = writer.write(&output[sent..]) => match written? {
@@ -153,6 +157,7 @@ async fn send(
             },
             read = reader.read_buf(input), if open && input.len() < parse::MAX_REQUEST => {
                 open = matches!(read, Ok(n) if n > 0);
+                read_any |= open;
             }
         }
     }
@@ -161,5 +166,5 @@ async fn send(
     } else {
         output.clear();
     }
-    Ok(())
+    Ok(read_any)
 }
