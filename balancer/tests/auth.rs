@@ -10,6 +10,7 @@ use hyper::StatusCode;
 use serde_json::{Value, json};
 use test_support::{
     Cluster, HttpClient, ServerAuth, TestBalancer, node_entries, nodes_view, wait_until,
+    write_value,
 };
 
 fn near_hits(b: &TestBalancer) -> u64 {
@@ -34,15 +35,6 @@ async fn wait_for_streams(http: &HttpClient, b: &TestBalancer) {
     .await;
 }
 
-async fn write(http: &HttpClient, b: &TestBalancer, key: &str, value: &str) {
-    let body = json!({"key": key, "value": value});
-    let r = http
-        .post_json(&format!("{}/cache", b.url), &body)
-        .await
-        .unwrap();
-    assert!(r.status.is_success(), "{key}: {} {}", r.status, r.body);
-}
-
 /// The value read through `b`, and where it came from (`near` or `node`).
 async fn read(http: &HttpClient, b: &TestBalancer, key: &str) -> (Value, String) {
     let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
@@ -60,7 +52,7 @@ async fn serves_and_invalidates(auth: ServerAuth) {
     let http = HttpClient::new();
     wait_for_streams(&http, &a).await;
 
-    write(&http, &a, "hot", "v0").await;
+    write_value(&http, &a, "hot", "v0").await;
     assert_eq!(read(&http, &a, "hot").await.0, "v0");
     assert_eq!(read(&http, &a, "hot").await, (json!("v0"), "near".into()));
     assert_eq!(near_hits(&a), 1, "the second read is a near hit");
@@ -70,7 +62,7 @@ async fn serves_and_invalidates(auth: ServerAuth) {
         "the index has it"
     );
 
-    write(&http, &b, "hot", "v1").await;
+    write_value(&http, &b, "hot", "v1").await;
     wait_until("a write through b reaches a's near cache", 2, async || {
         read(&http, &a, "hot").await == (json!("v1"), "near".into())
     })

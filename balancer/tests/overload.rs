@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use test_support::{Cluster, HttpClient, TestBalancer, wait_until};
+use test_support::{Cluster, HttpClient, TestBalancer, closed_count, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -41,15 +41,6 @@ async fn exchange(stream: &mut TcpStream, request: &str) -> String {
 }
 
 const HEALTH: &str = "GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n";
-
-fn closed_count(b: &TestBalancer, reason: &str) -> String {
-    let text = b.app.metrics.render();
-    let line = format!("dlb_connections_closed_total{{reason=\"{reason}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .unwrap_or("0")
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_slow_with_its_headers_is_cut_off() {

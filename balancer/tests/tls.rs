@@ -16,7 +16,7 @@ use balancer::config::Config;
 use rustls::pki_types::ServerName;
 use serde_json::json;
 use test_support::https::client_config;
-use test_support::{Cluster, HttpsClient, TestBalancer, wait_until};
+use test_support::{Cluster, HttpsClient, TestBalancer, closed_count, wait_until};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -60,15 +60,6 @@ async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin), limit: Duratio
     // A TLS stream cut without close_notify ends in an error: closed all the same.
     let _ = read;
     bytes
-}
-
-fn closed_count(b: &TestBalancer, reason: &str) -> String {
-    let text = b.app.metrics.render();
-    let line = format!("dlb_connections_closed_total{{reason=\"{reason}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .unwrap_or("0")
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, RedisServer, TestBalancer, nodes_view, wait_until};
+use test_support::{
+    Cluster, HttpClient, RedisServer, TestBalancer, nodes_view, wait_until, write_value,
+};
 
 /// Reads answered by `source` (`near_cache`, `cache`, `index`, ...).
 fn lookups(b: &TestBalancer, source: &str) -> u64 {
@@ -64,15 +66,6 @@ async fn read_until_cached(http: &HttpClient, b: &TestBalancer, key: &str) {
     .await;
 }
 
-async fn write(http: &HttpClient, b: &TestBalancer, key: &str, value: &str) {
-    let body = json!({"key": key, "value": value});
-    let r = http
-        .post_json(&format!("{}/cache", b.url), &body)
-        .await
-        .unwrap();
-    assert!(r.status.is_success(), "{key}: {}", r.body);
-}
-
 /// Writes `key` on `node` directly, as a client bypassing the balancer
 /// would, with a timestamp newer than any balancer's.
 async fn write_around(node: &RedisServer, key: &str, value: &str, round: usize) {
@@ -94,7 +87,7 @@ async fn hot_keys_are_served_near_and_a_change_around_the_balancer_shows_at_once
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
     wait_for_streams(&http, &b).await;
-    write(&http, &b, "hot", "v0").await;
+    write_value(&http, &b, "hot", "v0").await;
     assert_eq!(read(&http, &b, "hot").await, "v0");
     assert_eq!(read(&http, &b, "hot").await, "v0");
     assert_eq!(
@@ -145,11 +138,11 @@ async fn a_write_through_one_balancer_is_read_at_once_through_another() {
     for round in 0..300 {
         let key = format!("shared-{}", round % 10);
         if round < 10 {
-            write(&http, &b, &key, "first").await;
+            write_value(&http, &b, &key, "first").await;
         }
         read(&http, &a, &key).await;
         let value = format!("from-b-{round}");
-        write(&http, &b, &key, &value).await;
+        write_value(&http, &b, &key, &value).await;
         assert_eq!(read(&http, &a, &key).await, value.as_str(), "round {round}");
     }
     let near = lookups(&a, "near_cache");
@@ -162,7 +155,7 @@ async fn a_hung_node_s_values_stop_being_served_before_a_write_gives_up_on_it() 
     let (a, b) = two_balancers(&cluster).await;
     let http = HttpClient::new();
 
-    write(&http, &b, "k", "before").await;
+    write_value(&http, &b, "k", "before").await;
     read(&http, &a, "k").await;
     let r = http.get(&format!("{}/cache/k", a.url)).await.unwrap();
     assert_eq!(lookups(&a, "near_cache"), 1, "a serves k from near");
@@ -170,7 +163,7 @@ async fn a_hung_node_s_values_stop_being_served_before_a_write_gives_up_on_it() 
     let hung = cluster.nodes.iter().find(|n| n.addr() == serving).unwrap();
 
     hung.pause();
-    write(&http, &b, "k", "after").await;
+    write_value(&http, &b, "k", "after").await;
     assert_eq!(read(&http, &a, "k").await, "after");
     hung.resume();
 }
@@ -182,7 +175,7 @@ async fn with_no_bytes_every_read_asks_a_node() {
     config.near_cache_bytes = 0;
     let b = TestBalancer::start(config).await;
     let http = HttpClient::new();
-    write(&http, &b, "k", "v").await;
+    write_value(&http, &b, "k", "v").await;
     read_until_cached(&http, &b, "k").await;
     let before = lookups(&b, "cache");
     for _ in 0..5 {
@@ -210,7 +203,7 @@ async fn a_cached_location_follows_an_index_entry_changed_elsewhere() {
 
     for round in 1..=50 {
         let key = format!("moved-{round}");
-        write(&http, &b, &key, "old").await;
+        write_value(&http, &b, &key, "old").await;
         assert_eq!(read(&http, &b, &key).await, "old");
         read_until_cached(&http, &b, &key).await;
 
@@ -287,7 +280,7 @@ async fn k_held_near(cluster: &Cluster) -> (TestBalancer, TestBalancer, Vec<&Red
     let (a, b) = TestBalancer::start_pair(config).await;
     let http = HttpClient::new();
     wait_for_streams(&http, &a).await;
-    write(&http, &b, "k", "v1").await;
+    write_value(&http, &b, "k", "v1").await;
     assert_eq!(read(&http, &a, "k").await, "v1");
     assert_eq!(read(&http, &a, "k").await, "v1");
     assert_eq!(lookups(&a, "near_cache"), 1, "a holds k near");
@@ -353,7 +346,7 @@ async fn a_hit_lags_a_write_through_another_balancer_by_at_most_the_max_lag() {
     let mut mset = redis::pipe();
     mset.add_command(backlog(40_000));
     futures_util::future::join_all(replicas.iter().map(|n| run_pipeline(n, &mset))).await;
-    write(&http, &b, "k", "v2").await;
+    write_value(&http, &b, "k", "v2").await;
     let acknowledged = Instant::now();
     replicas.iter().for_each(|n| n.pause());
     let stale = reads_lag_at_most_max_lag(&a, &replicas, acknowledged).await;

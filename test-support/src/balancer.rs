@@ -114,6 +114,28 @@ impl Drop for TestBalancer {
     }
 }
 
+/// How many connections the balancer closed early for `reason`, as
+/// `dlb_connections_closed_total` shows it ("0" before the first).
+pub fn closed_count(balancer: &TestBalancer, reason: &str) -> String {
+    let text = balancer.app.metrics.render();
+    let line = format!("dlb_connections_closed_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .unwrap_or("0")
+        .to_string()
+}
+
+/// Writes `key` = `value` (a JSON string) through `balancer`, asserting
+/// a 2xx.
+pub async fn write_value(http: &HttpClient, balancer: &TestBalancer, key: &str, value: &str) {
+    let body = serde_json::json!({"key": key, "value": value});
+    let r = http
+        .post_json(&format!("{}/cache", balancer.url), &body)
+        .await
+        .unwrap();
+    assert!(r.status.is_success(), "{key}: {} {}", r.status, r.body);
+}
+
 /// The balancer's `GET /nodes` answer.
 pub async fn nodes_view(http: &HttpClient, balancer: &TestBalancer) -> Value {
     http.get(&format!("{}/nodes", balancer.url))

@@ -36,7 +36,9 @@ mod signal;
 pub mod zookeeper;
 
 pub use self::agent::{AGENT_CPU_PERCENT, AGENT_HOST_MEMORY, TestAgent};
-pub use self::balancer::{TestBalancer, node_entries, node_state, nodes_view, test_config};
+pub use self::balancer::{
+    TestBalancer, closed_count, node_entries, node_state, nodes_view, test_config, write_value,
+};
 pub use self::cluster::{
     Cluster, WrittenKey, past_timestamp, put_copy, values_by_key, write_keys, write_keys_with,
 };
