@@ -57,6 +57,18 @@ ensure_commands() {
     done
 }
 
+# pip_into VENV PIP_ARGS...: creates the virtualenv VENV (installing
+# python3-venv when it is missing) and pip-installs PIP_ARGS into it.
+pip_into() {
+    local venv=$1
+    shift
+    python3 -m venv "$venv" || {
+        apt_install python3-venv
+        python3 -m venv "$venv"
+    }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+}
+
 # port_in_use PORT: true when something accepts TCP connections on
 # 127.0.0.1:PORT.
 port_in_use() {
