@@ -5,13 +5,21 @@
 //! | POST | `/cache` | [`put`]: store a key (201 new, 200 replaced) |
 //! | GET | `/cache/{key}` | [`get`]: 200 with the value and its version, 404 on a miss |
 //! | DELETE | `/cache/{key}` | [`delete`]: 204, or 404 when absent |
+//! | POST | `/createUser` | `users/`: store a user (201 new, 200 replaced) |
+//! | POST | `/getUser` | `users/`: 200 with the user, 404 when absent |
+//! | POST | `/updateUser` | `users/`: replace a user, 404 when absent |
+//! | POST | `/deleteUser` | `users/`: 200, or 404 when absent |
+//! | GET | `/getAllUsers?cursor=&limit=` | `users/`: a page of users, from the user index |
 //! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard` | `admin.rs` |
+//! | OPTIONS | any, as a CORS preflight | `cors/`, when `[cors]` allows the origin (`stack.rs`) |
 //!
 //! Writes and deletes take their acknowledgement level from `?ack=` or the
 //! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config.
 //!
-//! Cache requests reach [`cache`] through the bounds of `stack.rs`, their
-//! bodies already read; the operator routes reach [`admin`] directly.
+//! Data requests (cache and user routes) reach [`data`] through the
+//! bounds of `stack.rs`, their bodies already read; the operator routes
+//! reach [`admin`] directly. [`rejected`] answers a rejection in the body
+//! shape of the route it happened on.
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -20,18 +28,32 @@ use hyper::{Method, Request, StatusCode};
 
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
+use super::users::{self, Route};
 use super::{admin, body};
 use crate::App;
 use crate::config::WriteAck;
 use crate::error::Error;
+use crate::failures::FailureLog;
 
-/// Whether `path` is a cache route.
-pub(super) fn is_cache(path: &str) -> bool {
-    path == "/cache" || path.starts_with("/cache/")
+/// Whether `path` is a data route: a cache or a user route.
+pub(super) fn is_data(path: &str) -> bool {
+    path == "/cache" || path.starts_with("/cache/") || Route::of(path).is_some()
 }
 
-/// A cache request, its body read.
-pub(super) async fn cache(app: &App, req: Request<Bytes>) -> Reply {
+/// `e` answered in the body shape of the route at `route` (from
+/// [`Route::of`]): a user route's own, else `{"error", "message"}`.
+pub(super) fn rejected(route: Option<Route>, failures: &FailureLog, e: &Rejection) -> Reply {
+    match route {
+        Some(route) => users::rejected(failures, route, e),
+        None => reply::rejected(failures, e),
+    }
+}
+
+/// A data request, its body read.
+pub(super) async fn data(app: &App, req: Request<Bytes>) -> Reply {
+    if let Some(route) = Route::of(req.uri().path()) {
+        return users::handle(app, route, req).await;
+    }
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let result = match (path, &parts.method) {

@@ -1,15 +1,17 @@
 //! The balancer's HTTP service, as a tower stack.
 //!
-//! A cache request passes, outermost first:
+//! A data request (the cache and user routes) passes, outermost
+//! first:
 //! 1. [`Measure`]: the request's metrics, whatever answered it;
-//! 2. the errors of the layers below become replies: 503 `overloaded`
-//!    with `Retry-After`, 504 `timeout`;
+//! 2. [`Rescue`]: the errors of the layers below become replies, in the
+//!    route's body shape: 503 `overloaded` with `Retry-After`, 504
+//!    `timeout`;
 //! 3. [`Upload`]: the body, read whole within `server.body_timeout_ms`;
 //! 4. [`Shed`]: load shedding over a concurrency limit
 //!    (`server.max_in_flight`): a request that finds every slot taken is
 //!    answered at once, not queued behind the others;
 //! 5. the request deadline (`timeouts.request_ms`);
-//! 6. [`routes::cache`], the handlers.
+//! 6. [`routes::data`], the handlers.
 //!
 //! The operator routes (`/nodes`, `/metrics`, `/healthz`, `/health`,
 //! `/readyz`, `/stats`, `/dashboard`) skip the bounds, so an overloaded
@@ -31,17 +33,17 @@ use tower::util::Oneshot;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::measure::Measure;
-use super::rejection::Rejection;
-use super::reply::{self, Reply};
+use super::reply::Reply;
+use super::rescue::Rescue;
 use super::routes;
-use super::shed::{Overloaded, Shed};
+use super::shed::Shed;
 use super::upload::Upload;
 use crate::App;
 
 /// An operator request's answer.
 type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
 
-/// Every request's first stop: cache routes to the bounded stack `S`,
+/// Every request's first stop: data routes to the bounded stack `S`,
 /// the rest straight to their handlers.
 #[derive(Clone)]
 pub(super) struct Front<S> {
@@ -62,22 +64,20 @@ pub(super) fn front(
         let app = app.clone();
         tower::service_fn(move |req: Request<Bytes>| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(routes::cache(&app, req).await) }
+            async move { Ok::<_, Infallible>(routes::data(&app, req).await) }
         })
     };
     let slots = Arc::new(Semaphore::new(app.config.server.max_in_flight));
     let (metrics, failures, upload_app) = (app.metrics.clone(), app.failures.clone(), app.clone());
-    // Errors leave the stack as replies: its error type is never used.
     let cache = ServiceBuilder::new()
         .layer(layer_fn(move |inner| Measure {
             inner,
             metrics: metrics.clone(),
         }))
-        .map_result(move |answer: Result<Reply, BoxError>| {
-            Ok::<_, BoxError>(
-                answer.unwrap_or_else(|e| reply::rejected(&failures, &rejection_of(&e))),
-            )
-        })
+        .layer(layer_fn(move |inner| Rescue {
+            inner,
+            failures: failures.clone(),
+        }))
         .layer(layer_fn(move |inner| Upload {
             inner,
             app: upload_app.clone(),
@@ -104,20 +104,10 @@ where
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        if routes::is_cache(req.uri().path()) {
+        if routes::is_data(req.uri().path()) {
             return Either::Left(self.cache.clone().oneshot(req));
         }
         let app = self.app.clone();
         Either::Right(Box::pin(async move { Ok(routes::admin(&app, req).await) }))
-    }
-}
-
-/// What a layer's error means for the client: [`Overloaded`], or else
-/// the deadline's `Elapsed` (the handlers never fail; they answer).
-fn rejection_of(e: &BoxError) -> Rejection {
-    if e.is::<Overloaded>() {
-        Rejection::Overloaded
-    } else {
-        Rejection::Timeout
     }
 }
