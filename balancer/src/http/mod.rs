@@ -4,7 +4,8 @@
 //! `stack.rs` to its handler.
 //!
 //! Request path: `frontdoor::serve` accepts a connection -> `stack::Front`
-//! sends a data request (cache or user route) through the bounds (metrics, `rescue.rs`, body
+//! answers a CORS preflight itself (`cors/`), sends a data request (cache
+//! or user route) through the bounds (metrics, `rescue.rs`, body
 //! deadline, load shedding, request deadline) to `routes::data`, an
 //! operator request to `routes::admin` -> the handler in `routes.rs`
 //! (cache operations), `users/` (the user-record API) or `admin.rs`
@@ -13,6 +14,7 @@
 
 mod admin;
 mod body;
+mod cors;
 mod measure;
 mod rejection;
 mod reply;

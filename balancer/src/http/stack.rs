@@ -1,6 +1,10 @@
 //! The balancer's HTTP service, as a tower stack.
 //!
-//! A data request (the cache and user routes) passes, outermost
+//! First, for every route, CORS (`cors/`, when `[cors]` allows some
+//! origin): a preflight is answered here and goes no further; any other
+//! answer gets the headers its origin is due.
+//!
+//! A data request (the cache and user routes) then passes, outermost
 //! first:
 //! 1. [`Measure`]: the request's metrics, whatever answered it;
 //! 2. [`Rescue`]: the errors of the layers below become replies, in the
@@ -27,11 +31,13 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use hyper::Request;
 use hyper::body::Incoming;
+use hyper::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use tokio::sync::Semaphore;
 use tower::layer::layer_fn;
 use tower::util::Oneshot;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
+use super::cors::{self, Corsed};
 use super::measure::Measure;
 use super::reply::Reply;
 use super::rescue::Rescue;
@@ -43,8 +49,9 @@ use crate::App;
 /// An operator request's answer.
 type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
 
-/// Every request's first stop: data routes to the bounded stack `S`,
-/// the rest straight to their handlers.
+/// Every request's first stop: a CORS preflight answered at once, data
+/// routes to the bounded stack `S`, the rest straight to their handlers;
+/// each answer with the CORS headers its origin gets.
 #[derive(Clone)]
 pub(super) struct Front<S> {
     app: Arc<App>,
@@ -97,17 +104,29 @@ where
 {
     type Response = Reply;
     type Error = BoxError;
-    type Future = Either<Oneshot<S, Request<Incoming>>, AdminAnswer>;
+    type Future = Corsed<Either<Oneshot<S, Request<Incoming>>, AdminAnswer>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        if routes::is_data(req.uri().path()) {
-            return Either::Left(self.cache.clone().oneshot(req));
-        }
-        let app = self.app.clone();
-        Either::Right(Box::pin(async move { Ok(routes::admin(&app, req).await) }))
+        let decision = self.app.config.cors.is_on().then(|| {
+            let headers = req.headers();
+            cors::decide(
+                &self.app.config.cors,
+                req.method(),
+                headers.get(ORIGIN).and_then(|o| o.to_str().ok()),
+                headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD),
+            )
+        });
+        cors::corsed(decision.flatten(), || {
+            if routes::is_data(req.uri().path()) {
+                return Either::Left(self.cache.clone().oneshot(req));
+            }
+            let app = self.app.clone();
+            let answer: AdminAnswer = Box::pin(async move { Ok(routes::admin(&app, req).await) });
+            Either::Right(answer)
+        })
     }
 }
