@@ -27,6 +27,7 @@ pub(super) use self::shape::Route;
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use crate::App;
+use crate::answer::Written;
 use crate::error::Error;
 use crate::failures::FailureLog;
 use crate::index::IndexError;
@@ -71,9 +72,8 @@ fn index_failed(app: &App, e: IndexError) -> Rejection {
     Rejection::Failed(Error::unrecorded(e))
 }
 
-/// Stores `user` and adds (or refreshes) its user-index entry; whether
-/// the key was new.
-async fn store(app: &App, user: &User) -> Result<(bool, Vec<std::sync::Arc<str>>), Rejection> {
+/// Stores `user`, then adds (or refreshes) its user-index entry.
+async fn store(app: &App, user: &User) -> Result<Written, Rejection> {
     let ttl_ms = app.config.users.ttl.as_millis() as u64;
     let json = serde_json::to_string(user).expect("a user serializes");
     let written = app
@@ -84,22 +84,20 @@ async fn store(app: &App, user: &User) -> Result<(bool, Vec<std::sync::Arc<str>>
         .add_user(&user.username, ttl_ms)
         .await
         .map_err(|e| index_failed(app, e))?;
-    Ok((written.created, written.nodes))
+    Ok(written)
 }
 
 /// `POST /createUser`: 201 when new, 200 when it replaced a user.
 async fn create(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
     let user = input::parse_user(body)?;
-    let (created, nodes) = store(app, &user).await?;
-    let status = if created {
+    let written = store(app, &user).await?;
+    let status = if written.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(reply::with_nodes(
-        reply::json(status, shape::done(status)),
-        &nodes,
-    ))
+    let reply = reply::json(status, shape::done(status));
+    Ok(reply::with_nodes(reply, &written.nodes))
 }
 
 /// `POST /getUser`.
@@ -121,9 +119,9 @@ async fn update(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
     if app.ops.get(&key(&user.username)).await?.is_none() {
         return Err(Rejection::UserNotFound);
     }
-    let (_, nodes) = store(app, &user).await?;
+    let written = store(app, &user).await?;
     let reply = reply::json(StatusCode::OK, shape::done(StatusCode::OK));
-    Ok(reply::with_nodes(reply, &nodes))
+    Ok(reply::with_nodes(reply, &written.nodes))
 }
 
 /// `POST /deleteUser` with `{"id": username}`.

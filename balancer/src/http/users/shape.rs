@@ -12,7 +12,7 @@
 //! 405 has, `{"error", "message"}`.
 
 use hyper::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::super::rejection::Rejection;
 use super::input::User;
@@ -88,13 +88,19 @@ pub(in super::super) fn error_body(route: Route, e: &Rejection) -> String {
     }
     let (status, code) = e.status_and_code();
     let text = e.to_string();
-    let mut body = match route {
-        Route::Create | Route::Update | Route::Delete => json!({
-            "message": false,
-            "status": status.as_u16(),
-            "error": code,
-            "detail": text,
-        }),
+    let body = match route {
+        Route::Create | Route::Update | Route::Delete => {
+            let mut body = json!({
+                "message": false,
+                "status": status.as_u16(),
+                "error": code,
+                "detail": text,
+            });
+            if let Rejection::BadField { field, .. } = e {
+                body["field"] = json!(field);
+            }
+            body
+        }
         Route::Get => json!({"data": null, "message": text, "error": code}),
         Route::List => json!({
             "data": null,
@@ -103,16 +109,13 @@ pub(in super::super) fn error_body(route: Route, e: &Rejection) -> String {
             "message": text,
         }),
     };
-    if let (Rejection::BadField { field, .. }, Value::Object(fields)) = (e, &mut body)
-        && fields.contains_key("detail")
-    {
-        fields.insert("field".into(), json!(field));
-    }
     body.to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
     use crate::error::Error;
 
@@ -170,6 +173,8 @@ mod tests {
                        "detail": "email must contain one @", "field": "email"})
             );
         }
+        assert_eq!(body(Route::Get, &field).get("field"), None);
+        assert_eq!(body(Route::List, &field).get("field"), None);
         assert_eq!(
             body(Route::Update, &Rejection::UserNotFound),
             json!({"message": false, "status": 404, "error": "user_not_found",
