@@ -5,10 +5,11 @@
 //! | POST | `/cache` | [`put`]: store a key (201 new, 200 replaced) |
 //! | GET | `/cache/{key}` | [`get`]: 200 with the value and its version, 404 on a miss |
 //! | DELETE | `/cache/{key}` | [`delete`]: 204, or 404 when absent |
-//! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard` | `admin.rs` |
+//! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard`, `/openapi.json` | `admin.rs` |
 //!
 //! Writes and deletes take their acknowledgement level from `?ack=` or the
-//! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config.
+//! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config;
+//! any other query parameter is refused (`query.rs`).
 //!
 //! Cache requests reach [`cache`] through the bounds of `stack.rs`, their
 //! bodies already read; the operator routes reach [`admin`] directly.
@@ -20,9 +21,8 @@ use hyper::{Method, Request, StatusCode};
 
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
-use super::{admin, body};
+use super::{admin, body, query};
 use crate::App;
-use crate::config::WriteAck;
 use crate::error::Error;
 
 /// Whether `path` is a cache route.
@@ -40,7 +40,7 @@ pub(super) async fn cache(app: &App, req: Request<Bytes>) -> Reply {
         (p, m) => {
             let encoded = &p["/cache/".len()..];
             match *m {
-                Method::GET => get(app, encoded).await,
+                Method::GET => get(app, &parts, encoded).await,
                 Method::DELETE => delete(app, &parts, encoded).await,
                 _ => Err(not_allowed(m, "GET, DELETE")),
             }
@@ -53,7 +53,8 @@ pub(super) async fn cache(app: &App, req: Request<Bytes>) -> Reply {
 pub(super) async fn admin(app: &App, req: Request<Incoming>) -> Reply {
     let result = match (req.uri().path(), req.method()) {
         (
-            "/nodes" | "/healthz" | "/health" | "/readyz" | "/metrics" | "/stats" | "/dashboard",
+            "/nodes" | "/healthz" | "/health" | "/readyz" | "/metrics" | "/stats" | "/dashboard"
+            | "/openapi.json",
             m,
         ) if m != Method::GET => Err(not_allowed(m, "GET")),
         ("/nodes", _) => Ok(admin::nodes(app)),
@@ -62,6 +63,7 @@ pub(super) async fn admin(app: &App, req: Request<Incoming>) -> Reply {
         ("/metrics", _) => Ok(admin::metrics(app)),
         ("/stats", _) => Ok(admin::stats(app)),
         ("/dashboard", _) => Ok(admin::dashboard()),
+        ("/openapi.json", _) => Ok(admin::openapi()),
         (path, _) => Err(Rejection::RouteNotFound(path.to_string())),
     };
     result.unwrap_or_else(|e| reply::rejected(&app.failures, &e))
@@ -73,28 +75,6 @@ fn not_allowed(method: &Method, allowed: &'static str) -> Rejection {
         method: method.to_string(),
         allowed,
     }
-}
-
-/// The acknowledgement level a write asks for, if it names one.
-fn write_ack(parts: &Parts) -> Result<Option<WriteAck>, Rejection> {
-    let from_query = parts.uri.query().and_then(|q| {
-        q.split('&')
-            .find_map(|pair| pair.strip_prefix("ack="))
-            .map(str::to_string)
-    });
-    let from_header = || {
-        parts
-            .headers
-            .get("x-write-ack")
-            .map(|v| v.to_str().unwrap_or("").to_string())
-    };
-    from_query
-        .or_else(from_header)
-        .map(|text| {
-            text.parse()
-                .map_err(|m: String| Rejection::bad_request("invalid_ack", m))
-        })
-        .transpose()
 }
 
 /// The body of a `POST /cache` answer, its fields in the order the
@@ -112,7 +92,8 @@ struct PutAnswer<'a> {
 
 /// `POST /cache`.
 async fn put(app: &App, parts: &Parts, body: &[u8]) -> Result<Reply, Rejection> {
-    let ack = write_ack(parts)?;
+    let params = query::params(parts.uri.query(), &["ack"])?;
+    let ack = query::write_ack(&params, &parts.headers)?;
     let req = body::parse_put(body, &app.config.limits)?;
     let ttl_ms = req.ttl.map(|t| t * 1000);
     let written = app.ops.put(&req.key, &req.json, ttl_ms, ack).await?;
@@ -135,7 +116,8 @@ async fn put(app: &App, parts: &Parts, body: &[u8]) -> Result<Reply, Rejection> 
 }
 
 /// `GET /cache/{key}`.
-async fn get(app: &App, encoded: &str) -> Result<Reply, Rejection> {
+async fn get(app: &App, parts: &Parts, encoded: &str) -> Result<Reply, Rejection> {
+    query::params(parts.uri.query(), &[])?;
     let key = body::key_from_path(encoded, &app.config.limits)?;
     let Some(found) = app.ops.get(&key).await? else {
         return Ok(reply::miss());
@@ -153,7 +135,8 @@ async fn get(app: &App, encoded: &str) -> Result<Reply, Rejection> {
 
 /// `DELETE /cache/{key}`.
 async fn delete(app: &App, parts: &Parts, encoded: &str) -> Result<Reply, Rejection> {
-    let ack = write_ack(parts)?;
+    let params = query::params(parts.uri.query(), &["ack"])?;
+    let ack = query::write_ack(&params, &parts.headers)?;
     let key = body::key_from_path(encoded, &app.config.limits)?;
     match app.ops.delete(&key, ack).await? {
         Some(deleted) => {
