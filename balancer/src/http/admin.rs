@@ -94,7 +94,7 @@ pub(super) fn dashboard() -> Reply {
     reply
 }
 
-/// The OpenAPI 3.1 contract of every route; `tests/openapi.rs` holds the
+/// The OpenAPI 3.1 contract of every route; a test in `paths.rs` holds the
 /// routing table to it and schemathesis holds the answers to it.
 const OPENAPI: &str = include_str!("openapi.json");
 

@@ -14,6 +14,7 @@
 mod admin;
 mod body;
 mod measure;
+mod paths;
 mod query;
 mod rejection;
 mod reply;

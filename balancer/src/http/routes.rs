@@ -1,4 +1,5 @@
-//! The routing table and the cache handlers.
+//! The handlers of the data routes, and the dispatch of every route to
+//! its handler, as the table of `paths.rs` decides:
 //!
 //! | method | path | handler |
 //! | --- | --- | --- |
@@ -11,69 +12,50 @@
 //! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config;
 //! any other query parameter is refused (`query.rs`).
 //!
-//! Cache requests reach [`cache`] through the bounds of `stack.rs`, their
-//! bodies already read; the operator routes reach [`admin`] directly.
+//! Data requests reach [`cache`] through the bounds of `stack.rs`, their
+//! bodies already read and their handler in their extensions; the
+//! operator routes reach [`admin`] directly.
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::http::request::Parts;
-use hyper::{Method, Request, StatusCode};
+use hyper::{Request, StatusCode};
 
+use super::paths::{Data, Operator};
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use super::{admin, body, query};
 use crate::App;
 use crate::error::Error;
 
-/// Whether `path` is a cache route.
-pub(super) fn is_cache(path: &str) -> bool {
-    path == "/cache" || path.starts_with("/cache/")
-}
-
-/// A cache request, its body read.
+/// A data request, its body read, served by the handler `stack.rs` found
+/// for it and put in its extensions.
 pub(super) async fn cache(app: &App, req: Request<Bytes>) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
-    let result = match (path, &parts.method) {
-        ("/cache", &Method::POST) => put(app, &parts, &body).await,
-        ("/cache", m) => Err(not_allowed(m, "POST")),
-        (p, m) => {
-            let encoded = &p["/cache/".len()..];
-            match *m {
-                Method::GET => get(app, &parts, encoded).await,
-                Method::DELETE => delete(app, &parts, encoded).await,
-                _ => Err(not_allowed(m, "GET, DELETE")),
-            }
-        }
+    let result = match parts.extensions.get::<Data>() {
+        Some(Data::PutKey) => put(app, &parts, &body).await,
+        Some(Data::GetKey) => get(app, &parts, key_part(path)).await,
+        Some(Data::DeleteKey) => delete(app, &parts, key_part(path)).await,
+        None => Err(Rejection::RouteNotFound(path.to_string())),
     };
     result.unwrap_or_else(|e| reply::rejected(&app.failures, &e))
 }
 
-/// An operator request, or one for no route.
-pub(super) async fn admin(app: &App, req: Request<Incoming>) -> Reply {
-    let result = match (req.uri().path(), req.method()) {
-        (
-            "/nodes" | "/healthz" | "/health" | "/readyz" | "/metrics" | "/stats" | "/dashboard"
-            | "/openapi.json",
-            m,
-        ) if m != Method::GET => Err(not_allowed(m, "GET")),
-        ("/nodes", _) => Ok(admin::nodes(app)),
-        ("/healthz" | "/health", _) => Ok(admin::healthz()),
-        ("/readyz", _) => Ok(admin::readyz(app).await),
-        ("/metrics", _) => Ok(admin::metrics(app)),
-        ("/stats", _) => Ok(admin::stats(app)),
-        ("/dashboard", _) => Ok(admin::dashboard()),
-        ("/openapi.json", _) => Ok(admin::openapi()),
-        (path, _) => Err(Rejection::RouteNotFound(path.to_string())),
-    };
-    result.unwrap_or_else(|e| reply::rejected(&app.failures, &e))
+/// The encoded key of a `/cache/{key}` path.
+fn key_part(path: &str) -> &str {
+    path.strip_prefix("/cache/").unwrap_or_default()
 }
 
-/// A 405 naming the methods the route takes.
-fn not_allowed(method: &Method, allowed: &'static str) -> Rejection {
-    Rejection::MethodNotAllowed {
-        method: method.to_string(),
-        allowed,
+/// An operator request.
+pub(super) async fn admin(app: &App, handler: Operator) -> Reply {
+    match handler {
+        Operator::Nodes => admin::nodes(app),
+        Operator::Health => admin::healthz(),
+        Operator::Ready => admin::readyz(app).await,
+        Operator::Metrics => admin::metrics(app),
+        Operator::Stats => admin::stats(app),
+        Operator::Dashboard => admin::dashboard(),
+        Operator::OpenApi => admin::openapi(),
     }
 }
 

@@ -31,6 +31,7 @@ use tower::util::Oneshot;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::measure::Measure;
+use super::paths::{self, Serve};
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use super::routes;
@@ -41,8 +42,9 @@ use crate::App;
 /// An operator request's answer.
 type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
 
-/// Every request's first stop: cache routes to the bounded stack `S`,
-/// the rest straight to their handlers.
+/// Every request's first stop: the routing table (`paths.rs`) sends data
+/// routes to the bounded stack `S`, operator routes straight to their
+/// handlers, and answers 404 and 405 itself.
 #[derive(Clone)]
 pub(super) struct Front<S> {
     app: Arc<App>,
@@ -103,12 +105,22 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        if routes::is_cache(req.uri().path()) {
-            return Either::Left(self.cache.clone().oneshot(req));
-        }
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
         let app = self.app.clone();
-        Either::Right(Box::pin(async move { Ok(routes::admin(&app, req).await) }))
+        match paths::find(req.uri().path(), req.method()) {
+            Ok(Serve::Data(handler)) => {
+                req.extensions_mut().insert(handler);
+                Either::Left(self.cache.clone().oneshot(req))
+            }
+            Ok(Serve::Operator(handler)) => {
+                Either::Right(Box::pin(
+                    async move { Ok(routes::admin(&app, handler).await) },
+                ))
+            }
+            Err(rejection) => Either::Right(Box::pin(async move {
+                Ok(reply::rejected(&app.failures, &rejection))
+            })),
+        }
     }
 }
 
