@@ -305,6 +305,8 @@ async fn the_listing_pages_through_the_index_without_keys() {
         ("?limit=x", "invalid_limit"),
         ("?cursor=abc", "invalid_cursor"),
         ("?cursor=a%20bcdef", "invalid_cursor"),
+        ("?limt=5", "unknown_parameter"),
+        ("?limit=5&limit=6", "duplicate_parameter"),
     ] {
         let r = list(&http, &b, query).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}");

@@ -115,3 +115,26 @@ pick_ports() {
     done
     echo "${ports[@]}"
 }
+
+# up_on_spare_ports RUN_DIR LOG TIMEOUT: starts scripts/up in the background
+# on spare ports (three data nodes of 32, 48 and 64 MB, no RESP port), its
+# output in LOG, and waits up to TIMEOUT s (a first release build included)
+# for it to be ready. Sets UP_PID and DLB_URL; returns 1 with a warning when
+# up exits first or is not ready in time (the caller stops UP_PID).
+up_on_spare_ports() {
+    local run_dir=$1 up_log=$2 timeout=$3 start=$SECONDS
+    local -a ports
+    read -r -a ports <<<"$(pick_ports 7)"
+    DLB_URL="http://127.0.0.1:${ports[0]}"
+    log "scripts/up: balancer $DLB_URL, three data nodes"
+    DLB_PORT=${ports[0]} INDEX_PORT=${ports[1]} PROBE_PORT=${ports[2]} ZK_PORT=${ports[3]} \
+        NODE_PORTS="${ports[4]} ${ports[5]} ${ports[6]}" NODE_MAXMEMORY="32mb 48mb 64mb" \
+        RESP_PORT='' RUN_DIR="$run_dir" bash "$REPO_ROOT/scripts/up" </dev/null >"$up_log" 2>&1 &
+    UP_PID=$!
+    until [[ -e $run_dir/ready ]]; do
+        alive "$UP_PID" || { warn "scripts/up exited before it was ready" && return 1; }
+        ((SECONDS - start < timeout)) || { warn "scripts/up not ready after ${timeout}s" && return 1; }
+        sleep 0.2
+    done
+    log "stack ready after $((SECONDS - start))s"
+}

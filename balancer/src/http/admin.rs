@@ -1,7 +1,8 @@
 //! Operator endpoints: `/nodes`, `/healthz` (alias `/health`), `/readyz`,
-//! `/metrics`, `/stats`, and the `/dashboard` page that polls `/nodes` and
-//! `/stats`. The page is `dashboard.html`, built into the binary: it
-//! fetches nothing from anywhere but this balancer.
+//! `/metrics`, `/stats`, the `/dashboard` page that polls `/nodes` and
+//! `/stats`, and `/openapi.json`. The page is `dashboard.html` and the
+//! contract `openapi.json`, both built into the binary: the page fetches
+//! nothing from anywhere but this balancer.
 
 use hyper::StatusCode;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
@@ -91,4 +92,13 @@ pub(super) fn dashboard() -> Reply {
         HeaderValue::from_static(DASHBOARD_POLICY),
     );
     reply
+}
+
+/// The OpenAPI 3.1 contract of every route; a test in `paths.rs` holds the
+/// routing table to it and schemathesis holds the answers to it.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /openapi.json`: the API's contract.
+pub(super) fn openapi() -> Reply {
+    reply::json(StatusCode::OK, OPENAPI)
 }

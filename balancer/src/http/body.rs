@@ -83,9 +83,21 @@ pub(super) fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Reje
     })
 }
 
+/// A TTL is a whole number of seconds, however JSON spells it: `5`, `5.0`
+/// and `5e0` are the same number (JSON Schema's `integer`, and what
+/// JavaScript's `JSON.stringify` may send).
 fn parse_ttl(text: &str) -> Result<u64, Rejection> {
-    match serde_json::from_str::<u64>(text) {
-        Ok(t) if (1..=MAX_TTL_SECONDS).contains(&t) => Ok(t),
+    let whole = serde_json::from_str::<serde_json::Number>(text)
+        .ok()
+        .and_then(|n| {
+            n.as_u64().or_else(|| {
+                let f = n.as_f64()?;
+                (f.fract() == 0.0 && (1.0..=MAX_TTL_SECONDS as f64).contains(&f))
+                    .then_some(f as u64)
+            })
+        });
+    match whole {
+        Some(t) if (1..=MAX_TTL_SECONDS).contains(&t) => Ok(t),
         _ => Err(Rejection::bad_request(
             "invalid_ttl",
             format!(
@@ -127,6 +139,10 @@ mod tests {
         assert_eq!(r.key, "k");
         assert_eq!(r.json, r#"{"a": [1.50, "é", null]}"#);
         assert_eq!(r.ttl, Some(5));
+        for (spelled, seconds) in [("5.0", 5), ("1e2", 100), ("3.0e1", 30)] {
+            let body = format!(r#"{{"key":"k","value":1,"ttl":{spelled}}}"#);
+            assert_eq!(put(&body).unwrap().ttl, Some(seconds), "ttl {spelled}");
+        }
         assert_eq!(put(r#"{"key":"k","value":null}"#).unwrap().json, "null");
         assert_eq!(
             put(r#"{"key":"k","value":1,"ttl":null}"#).unwrap().ttl,
@@ -146,7 +162,17 @@ mod tests {
             code(put(r#"{"key":"k","value":1,"extra":2}"#)),
             "unknown_field"
         );
-        for ttl in ["0", "-1", "1.5", "\"5\"", "true", "99999999999999"] {
+        for ttl in [
+            "0",
+            "-1",
+            "1.5",
+            "0.0",
+            "-5.0",
+            "1e300",
+            "\"5\"",
+            "true",
+            "99999999999999",
+        ] {
             let body = format!(r#"{{"key":"k","value":1,"ttl":{ttl}}}"#);
             assert_eq!(code(put(&body)), "invalid_ttl", "ttl {ttl}");
         }

@@ -6,7 +6,7 @@
 //! Request path: `frontdoor::serve` accepts a connection -> `stack::Front`
 //! answers a CORS preflight itself (`cors/`), sends a data request (cache
 //! or user route) through the bounds (metrics, `rescue.rs`, body
-//! deadline, load shedding, request deadline) to `routes::data`, an
+//! deadline, load shedding, request deadline) to `routes::cache`, an
 //! operator request to `routes::admin` -> the handler in `routes.rs`
 //! (cache operations), `users/` (the user-record API) or `admin.rs`
 //! (nodes, health, metrics, the dashboard) calls [`crate::ops::Ops`] and
@@ -16,6 +16,8 @@ mod admin;
 mod body;
 mod cors;
 mod measure;
+mod paths;
+mod query;
 mod rejection;
 mod reply;
 mod rescue;

@@ -1,4 +1,5 @@
-//! The routing table and the cache handlers.
+//! The handlers of the data routes, and the dispatch of every route to
+//! its handler, as the table of `paths.rs` decides:
 //!
 //! | method | path | handler |
 //! | --- | --- | --- |
@@ -10,35 +11,31 @@
 //! | POST | `/updateUser` | `users/`: replace a user, 404 when absent |
 //! | POST | `/deleteUser` | `users/`: 200, or 404 when absent |
 //! | GET | `/getAllUsers?cursor=&limit=` | `users/`: a page of users, from the user index |
-//! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard` | `admin.rs` |
+//! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard`, `/openapi.json` | `admin.rs` |
 //! | OPTIONS | any, as a CORS preflight | `cors/`, when `[cors]` allows the origin (`stack.rs`) |
 //!
 //! Writes and deletes take their acknowledgement level from `?ack=` or the
-//! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config.
+//! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config;
+//! any other query parameter is refused (`query.rs`).
 //!
-//! Data requests (cache and user routes) reach [`data`] through the
-//! bounds of `stack.rs`, their bodies already read; the operator routes
-//! reach [`admin`] directly. [`rejected`] answers a rejection in the body
-//! shape of the route it happened on.
+//! Data requests (cache and user routes) reach [`cache`] through the
+//! bounds of `stack.rs`, their bodies already read and their handler in
+//! their extensions; the operator routes reach [`admin`] directly.
+//! [`rejected`] answers a rejection in the body shape of the route it
+//! happened on.
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::http::request::Parts;
-use hyper::{Method, Request, StatusCode};
+use hyper::{Request, StatusCode};
 
+use super::paths::{Data, Operator};
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use super::users::{self, Route};
-use super::{admin, body};
+use super::{admin, body, query};
 use crate::App;
-use crate::config::WriteAck;
 use crate::error::Error;
 use crate::failures::FailureLog;
-
-/// Whether `path` is a data route: a cache or a user route.
-pub(super) fn is_data(path: &str) -> bool {
-    path == "/cache" || path.starts_with("/cache/") || Route::of(path).is_some()
-}
 
 /// `e` answered in the body shape of the route at `route` (from
 /// [`Route::of`]): a user route's own, else `{"error", "message"}`.
@@ -49,74 +46,40 @@ pub(super) fn rejected(route: Option<Route>, failures: &FailureLog, e: &Rejectio
     }
 }
 
-/// A data request, its body read.
-pub(super) async fn data(app: &App, req: Request<Bytes>) -> Reply {
-    if let Some(route) = Route::of(req.uri().path()) {
+/// A data request, its body read, served by the handler `stack.rs` found
+/// for it and put in its extensions.
+pub(super) async fn cache(app: &App, req: Request<Bytes>) -> Reply {
+    if let Some(&Data::User(route)) = req.extensions().get::<Data>() {
         return users::handle(app, route, req).await;
     }
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
-    let result = match (path, &parts.method) {
-        ("/cache", &Method::POST) => put(app, &parts, &body).await,
-        ("/cache", m) => Err(not_allowed(m, "POST")),
-        (p, m) => {
-            let encoded = &p["/cache/".len()..];
-            match *m {
-                Method::GET => get(app, encoded).await,
-                Method::DELETE => delete(app, &parts, encoded).await,
-                _ => Err(not_allowed(m, "GET, DELETE")),
-            }
-        }
+    let result = match parts.extensions.get::<Data>() {
+        Some(Data::PutKey) => put(app, &parts, &body).await,
+        Some(Data::GetKey) => get(app, &parts, key_part(path)).await,
+        Some(Data::DeleteKey) => delete(app, &parts, key_part(path)).await,
+        // A user route was answered above.
+        Some(Data::User(_)) | None => Err(Rejection::RouteNotFound(path.to_string())),
     };
     result.unwrap_or_else(|e| reply::rejected(&app.failures, &e))
 }
 
-/// An operator request, or one for no route.
-pub(super) async fn admin(app: &App, req: Request<Incoming>) -> Reply {
-    let result = match (req.uri().path(), req.method()) {
-        (
-            "/nodes" | "/healthz" | "/health" | "/readyz" | "/metrics" | "/stats" | "/dashboard",
-            m,
-        ) if m != Method::GET => Err(not_allowed(m, "GET")),
-        ("/nodes", _) => Ok(admin::nodes(app)),
-        ("/healthz" | "/health", _) => Ok(admin::healthz()),
-        ("/readyz", _) => Ok(admin::readyz(app).await),
-        ("/metrics", _) => Ok(admin::metrics(app)),
-        ("/stats", _) => Ok(admin::stats(app)),
-        ("/dashboard", _) => Ok(admin::dashboard()),
-        (path, _) => Err(Rejection::RouteNotFound(path.to_string())),
-    };
-    result.unwrap_or_else(|e| reply::rejected(&app.failures, &e))
+/// The encoded key of a `/cache/{key}` path.
+fn key_part(path: &str) -> &str {
+    path.strip_prefix("/cache/").unwrap_or_default()
 }
 
-/// A 405 naming the methods the route takes.
-fn not_allowed(method: &Method, allowed: &'static str) -> Rejection {
-    Rejection::MethodNotAllowed {
-        method: method.to_string(),
-        allowed,
+/// An operator request.
+pub(super) async fn admin(app: &App, handler: Operator) -> Reply {
+    match handler {
+        Operator::Nodes => admin::nodes(app),
+        Operator::Health => admin::healthz(),
+        Operator::Ready => admin::readyz(app).await,
+        Operator::Metrics => admin::metrics(app),
+        Operator::Stats => admin::stats(app),
+        Operator::Dashboard => admin::dashboard(),
+        Operator::OpenApi => admin::openapi(),
     }
-}
-
-/// The acknowledgement level a write asks for, if it names one.
-fn write_ack(parts: &Parts) -> Result<Option<WriteAck>, Rejection> {
-    let from_query = parts.uri.query().and_then(|q| {
-        q.split('&')
-            .find_map(|pair| pair.strip_prefix("ack="))
-            .map(str::to_string)
-    });
-    let from_header = || {
-        parts
-            .headers
-            .get("x-write-ack")
-            .map(|v| v.to_str().unwrap_or("").to_string())
-    };
-    from_query
-        .or_else(from_header)
-        .map(|text| {
-            text.parse()
-                .map_err(|m: String| Rejection::bad_request("invalid_ack", m))
-        })
-        .transpose()
 }
 
 /// The body of a `POST /cache` answer, its fields in the order the
@@ -134,7 +97,8 @@ struct PutAnswer<'a> {
 
 /// `POST /cache`.
 async fn put(app: &App, parts: &Parts, body: &[u8]) -> Result<Reply, Rejection> {
-    let ack = write_ack(parts)?;
+    let params = query::params(parts.uri.query(), &["ack"])?;
+    let ack = query::write_ack(&params, &parts.headers)?;
     let req = body::parse_put(body, &app.config.limits)?;
     let ttl_ms = req.ttl.map(|t| t * 1000);
     let written = app.ops.put(&req.key, &req.json, ttl_ms, ack).await?;
@@ -157,7 +121,8 @@ async fn put(app: &App, parts: &Parts, body: &[u8]) -> Result<Reply, Rejection> 
 }
 
 /// `GET /cache/{key}`.
-async fn get(app: &App, encoded: &str) -> Result<Reply, Rejection> {
+async fn get(app: &App, parts: &Parts, encoded: &str) -> Result<Reply, Rejection> {
+    query::params(parts.uri.query(), &[])?;
     let key = body::key_from_path(encoded, &app.config.limits)?;
     let Some(found) = app.ops.get(&key).await? else {
         return Ok(reply::miss());
@@ -175,7 +140,8 @@ async fn get(app: &App, encoded: &str) -> Result<Reply, Rejection> {
 
 /// `DELETE /cache/{key}`.
 async fn delete(app: &App, parts: &Parts, encoded: &str) -> Result<Reply, Rejection> {
-    let ack = write_ack(parts)?;
+    let params = query::params(parts.uri.query(), &["ack"])?;
+    let ack = query::write_ack(&params, &parts.headers)?;
     let key = body::key_from_path(encoded, &app.config.limits)?;
     match app.ops.delete(&key, ack).await? {
         Some(deleted) => {

@@ -15,7 +15,7 @@
 //!    (`server.max_in_flight`): a request that finds every slot taken is
 //!    answered at once, not queued behind the others;
 //! 5. the request deadline (`timeouts.request_ms`);
-//! 6. [`routes::data`], the handlers.
+//! 6. [`routes::cache`], the handlers.
 //!
 //! The operator routes (`/nodes`, `/metrics`, `/healthz`, `/health`,
 //! `/readyz`, `/stats`, `/dashboard`) skip the bounds, so an overloaded
@@ -39,7 +39,8 @@ use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::cors::{self, Corsed};
 use super::measure::Measure;
-use super::reply::Reply;
+use super::paths::{self, Serve};
+use super::reply::{self, Reply};
 use super::rescue::Rescue;
 use super::routes;
 use super::shed::Shed;
@@ -49,9 +50,10 @@ use crate::App;
 /// An operator request's answer.
 type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
 
-/// Every request's first stop: a CORS preflight answered at once, data
-/// routes to the bounded stack `S`, the rest straight to their handlers;
-/// each answer with the CORS headers its origin gets.
+/// Every request's first stop: a CORS preflight answered at once; then
+/// the routing table (`paths.rs`) sends data routes to the bounded stack
+/// `S`, operator routes straight to their handlers, and answers 404 and
+/// 405 itself; each answer with the CORS headers its origin gets.
 #[derive(Clone)]
 pub(super) struct Front<S> {
     app: Arc<App>,
@@ -71,7 +73,7 @@ pub(super) fn front(
         let app = app.clone();
         tower::service_fn(move |req: Request<Bytes>| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(routes::data(&app, req).await) }
+            async move { Ok::<_, Infallible>(routes::cache(&app, req).await) }
         })
     };
     let slots = Arc::new(Semaphore::new(app.config.server.max_in_flight));
@@ -110,7 +112,7 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
         let decision = self.app.config.cors.is_on().then(|| {
             let headers = req.headers();
             cors::decide(
@@ -121,11 +123,19 @@ where
             )
         });
         cors::corsed(decision.flatten(), || {
-            if routes::is_data(req.uri().path()) {
-                return Either::Left(self.cache.clone().oneshot(req));
-            }
             let app = self.app.clone();
-            let answer: AdminAnswer = Box::pin(async move { Ok(routes::admin(&app, req).await) });
+            let answer: AdminAnswer = match paths::find(req.uri().path(), req.method()) {
+                Ok(Serve::Data(handler)) => {
+                    req.extensions_mut().insert(handler);
+                    return Either::Left(self.cache.clone().oneshot(req));
+                }
+                Ok(Serve::Operator(handler)) => {
+                    Box::pin(async move { Ok(routes::admin(&app, handler).await) })
+                }
+                Err(rejection) => {
+                    Box::pin(async move { Ok(reply::rejected(&app.failures, &rejection)) })
+                }
+            };
             Either::Right(answer)
         })
     }

@@ -12,7 +12,8 @@
 //! is, and each listed user is then read with `ops.get` (one that misses
 //! is left out, its entry left alone).
 //!
-//! `input.rs` checks what clients send, `shape.rs` shapes the answers;
+//! The POST routes take no query parameter, `getAllUsers` only `cursor`
+//! and `limit` (`query.rs`). `input.rs` checks what clients send, `shape.rs` shapes the answers;
 //! this file does the I/O between them.
 
 mod input;
@@ -24,6 +25,7 @@ use hyper::{Request, StatusCode};
 
 use self::input::User;
 pub(super) use self::shape::Route;
+use super::query;
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use crate::App;
@@ -35,22 +37,16 @@ use crate::index::IndexError;
 /// Users of a page read from the nodes at once.
 const PAGE_READS_IN_FLIGHT: usize = 16;
 
-/// A request for a user route, its body read.
+/// A request for a user route, its body read and its method checked
+/// (`paths.rs`).
 pub(super) async fn handle(app: &App, route: Route, req: Request<Bytes>) -> Reply {
     let (parts, body) = req.into_parts();
-    let result = if parts.method != route.method() {
-        Err(Rejection::MethodNotAllowed {
-            method: parts.method.to_string(),
-            allowed: route.allowed(),
-        })
-    } else {
-        match route {
-            Route::Create => create(app, &body).await,
-            Route::Get => get(app, &body).await,
-            Route::Update => update(app, &body).await,
-            Route::Delete => delete(app, &body).await,
-            Route::List => list(app, parts.uri.query()).await,
-        }
+    let result = match route {
+        Route::Create => create(app, parts.uri.query(), &body).await,
+        Route::Get => get(app, parts.uri.query(), &body).await,
+        Route::Update => update(app, parts.uri.query(), &body).await,
+        Route::Delete => delete(app, parts.uri.query(), &body).await,
+        Route::List => list(app, parts.uri.query()).await,
     };
     result.unwrap_or_else(|e| rejected(&app.failures, route, &e))
 }
@@ -88,7 +84,8 @@ async fn store(app: &App, user: &User) -> Result<Written, Rejection> {
 }
 
 /// `POST /createUser`: 201 when new, 200 when it replaced a user.
-async fn create(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
+async fn create(app: &App, query: Option<&str>, body: &[u8]) -> Result<Reply, Rejection> {
+    query::params(query, &[])?;
     let user = input::parse_user(body)?;
     let written = store(app, &user).await?;
     let status = if written.created {
@@ -101,7 +98,8 @@ async fn create(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
 }
 
 /// `POST /getUser`.
-async fn get(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
+async fn get(app: &App, query: Option<&str>, body: &[u8]) -> Result<Reply, Rejection> {
+    query::params(query, &[])?;
     let username = input::parse_username(body, "username")?;
     let found = app
         .ops
@@ -114,7 +112,8 @@ async fn get(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
 }
 
 /// `POST /updateUser`: a read, then a write; 404 when the read misses.
-async fn update(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
+async fn update(app: &App, query: Option<&str>, body: &[u8]) -> Result<Reply, Rejection> {
+    query::params(query, &[])?;
     let user = input::parse_user(body)?;
     if app.ops.get(&key(&user.username)).await?.is_none() {
         return Err(Rejection::UserNotFound);
@@ -125,7 +124,8 @@ async fn update(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
 }
 
 /// `POST /deleteUser` with `{"id": username}`.
-async fn delete(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
+async fn delete(app: &App, query: Option<&str>, body: &[u8]) -> Result<Reply, Rejection> {
+    query::params(query, &[])?;
     let username = input::parse_username(body, "id")?;
     let deleted = app
         .ops
@@ -145,7 +145,8 @@ async fn delete(app: &App, body: &[u8]) -> Result<Reply, Rejection> {
 /// while more follow. A user that misses, or whose key holds something
 /// else, is left out of the page.
 async fn list(app: &App, query: Option<&str>) -> Result<Reply, Rejection> {
-    let query = input::parse_page(query)?;
+    let params = query::params(query, &["cursor", "limit"])?;
+    let query = input::parse_page(&params)?;
     let page = app
         .index
         .user_page(query.after.as_deref(), query.limit)

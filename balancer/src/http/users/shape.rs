@@ -11,7 +11,7 @@
 //! A wrong method is the exception: a 405 has the body every route's
 //! 405 has, `{"error", "message"}`.
 
-use hyper::{Method, StatusCode};
+use hyper::StatusCode;
 use serde_json::json;
 
 use super::super::rejection::Rejection;
@@ -42,22 +42,6 @@ impl Route {
             "/deleteUser" => Some(Route::Delete),
             "/getAllUsers" => Some(Route::List),
             _ => None,
-        }
-    }
-
-    /// The one method the route takes.
-    pub(super) fn method(self) -> Method {
-        match self {
-            Route::List => Method::GET,
-            _ => Method::POST,
-        }
-    }
-
-    /// [`Route::method`] as the `Allow` header names it.
-    pub(super) fn allowed(self) -> &'static str {
-        match self {
-            Route::List => "GET",
-            _ => "POST",
         }
     }
 }
@@ -129,10 +113,6 @@ mod tests {
         assert_eq!(Route::of("/getAllUsers"), Some(Route::List));
         assert_eq!(Route::of("/getallusers"), None);
         assert_eq!(Route::of("/cache"), None);
-        assert_eq!(Route::List.method(), Method::GET);
-        assert_eq!(Route::Delete.method(), Method::POST);
-        assert_eq!(Route::List.allowed(), Route::List.method().as_str());
-        assert_eq!(Route::Get.allowed(), Route::Get.method().as_str());
     }
 
     #[test]
