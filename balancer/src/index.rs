@@ -16,8 +16,12 @@
 //! kept apart, in `index/recovery.rs`: every lookup and claim reads the
 //! marker a finished rebuild leaves, so an index that lost its data is
 //! noticed on the next request.
+//!
+//! The user index (`index/users.rs`), which `GET /getAllUsers` pages
+//! through, lives in the same Redis, apart from the entries.
 
 mod recovery;
+mod users;
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +33,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::backend::{Backend, BackendError};
 pub use recovery::{Adopted, COMPLETE_MARKER, REBUILD_LOCK};
+pub use users::{USER_EXPIRY, USER_NAMES, UserPage};
 
 /// Seconds an index entry outlives its value.
 const TTL_GRACE_SECONDS: u64 = 1;

@@ -34,7 +34,8 @@
 //!    records the set in the location cache.
 //! 5. `http/routes.rs`: 201 or 200 with the nodes that took it.
 //!
-//! Pure decisions, each unit-tested, no I/O: [`placement`],
+//! Pure decisions, each unit-tested, no I/O: `http/cors/mod.rs` (CORS
+//! headers), `http/users/input.rs` and `http/users/shape.rs`, [`placement`],
 //! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
 //! [`nodes::state`] (node health), [`nodes::membership`] (node list diff),
 //! [`nodes::capacity`] (a node's capacity and its source),
@@ -48,6 +49,21 @@
 //! sampling, health checks, probe agents, ZooKeeper, repair and resync,
 //! and the rebuild of an index that lost its data.
 //! The request path imports none of it.
+//!
+//! **The user-record API** (`POST /createUser`, `/getUser`,
+//! `/updateUser`, `/deleteUser`, `GET /getAllUsers`): `http/routes.rs`
+//! hands those paths to `http/users/mod.rs`, through the same bounds
+//! (`http/stack.rs`; `http/rescue.rs` answers the bounds' failures in
+//! each route's body shape). `http/users/input.rs` checks the body or
+//! query, `http/users/shape.rs` shapes the answer (both pure); in between,
+//! each user is the key `user:{username}` through [`ops::Ops`], and the
+//! listing pages through the user index in the index Redis
+//! (`index/users.rs`), then reads each user with [`ops::Ops::get`].
+//!
+//! **CORS**, when `[cors]` lists origins: `http/stack.rs` asks
+//! `http/cors/mod.rs` (pure) which headers the request's origin gets, for
+//! every route, and `http/cors/apply.rs` answers a preflight at once or
+//! adds the headers to the routed answer.
 //!
 //! **The RESP front end** ([`resp`]) reaches the same [`ops::Ops`]: its
 //! module doc follows one `GET k`. Both front doors check keys and values

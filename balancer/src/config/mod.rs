@@ -17,11 +17,13 @@
 //! never a panic later.
 
 mod cli;
+mod cors;
 mod error;
 mod failure;
 mod identity;
 mod sections;
 mod server;
+mod users;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -32,6 +34,7 @@ pub use memreport::settings::{Secret, millis, secs};
 use serde::Deserialize;
 
 pub use self::cli::{Args, Overrides};
+pub use self::cors::CorsConfig;
 pub use self::error::ConfigError;
 pub use self::failure::FailureConfig;
 pub use self::sections::{
@@ -39,6 +42,7 @@ pub use self::sections::{
     WriteAck,
 };
 pub use self::server::ServerConfig;
+pub use self::users::UsersConfig;
 
 /// Everything the balancer needs to run. Every field has a default, so an
 /// empty file is a valid configuration for the one-machine local stack.
@@ -83,6 +87,10 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Bounds on client connections and requests.
     pub server: ServerConfig,
+    /// The user-record API (`[users]`).
+    pub users: UsersConfig,
+    /// Cross-origin requests from browsers (`[cors]`); off by default.
+    pub cors: CorsConfig,
     /// How often each node's memory is sampled with `INFO`. Whole
     /// milliseconds, key `sample_interval_ms`. Default 1000 ms.
     #[serde(
@@ -145,6 +153,8 @@ impl Default for Config {
             repair: RepairConfig::default(),
             timeouts: Timeouts::default(),
             server: ServerConfig::default(),
+            users: UsersConfig::default(),
+            cors: CorsConfig::default(),
             sample_interval: Duration::from_millis(1000),
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
             near_cache_bytes: 64 * 1024 * 1024,
@@ -228,6 +238,9 @@ impl Config {
             return invalid(problem);
         }
         if let Some(problem) = self.server.problem() {
+            return invalid(problem);
+        }
+        if let Some(problem) = self.users.problem().or_else(|| self.cors.problem()) {
             return invalid(problem);
         }
         if self.repair.has_zero() {

@@ -4,24 +4,28 @@
 //! `stack.rs` to its handler.
 //!
 //! Request path: `frontdoor::serve` accepts a connection -> `stack::Front`
-//! sends a cache request through the bounds (metrics, body deadline,
-//! load shedding, request deadline) to `routes::cache`, an operator
-//! request to `routes::admin` -> the handler in `routes.rs` (cache
-//! operations) or `admin.rs` (nodes, health, metrics, the dashboard) calls
-//! [`crate::ops::Ops`] and turns the outcome into a response with
-//! `reply.rs`.
+//! answers a CORS preflight itself (`cors/`), sends a data request (cache
+//! or user route) through the bounds (metrics, `rescue.rs`, body
+//! deadline, load shedding, request deadline) to `routes::cache`, an
+//! operator request to `routes::admin` -> the handler in `routes.rs`
+//! (cache operations), `users/` (the user-record API) or `admin.rs`
+//! (nodes, health, metrics, the dashboard) calls [`crate::ops::Ops`] and
+//! turns the outcome into a response with `reply.rs`.
 
 mod admin;
 mod body;
+mod cors;
 mod measure;
 mod paths;
 mod query;
 mod rejection;
 mod reply;
+mod rescue;
 mod routes;
 mod shed;
 mod stack;
 mod upload;
+mod users;
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@
 use hyper::Method;
 
 use super::rejection::Rejection;
+use super::users::Route as User;
 
 /// What serves a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub(super) enum Data {
     PutKey,
     GetKey,
     DeleteKey,
+    /// A user-record route (`users/`).
+    User(User),
 }
 
 /// The operator routes' handlers.
@@ -58,6 +61,17 @@ macro_rules! operator {
     };
 }
 
+/// A user-record route: one method.
+macro_rules! user {
+    ($path:literal, $method:literal, $route:ident) => {
+        Route {
+            path: $path,
+            allow: $method,
+            methods: &[($method, Serve::Data(Data::User(User::$route)))],
+        }
+    };
+}
+
 /// Every route of the HTTP port.
 const ROUTES: &[Route] = &[
     Route {
@@ -73,6 +87,11 @@ const ROUTES: &[Route] = &[
             ("DELETE", Serve::Data(Data::DeleteKey)),
         ],
     },
+    user!("/createUser", "POST", Create),
+    user!("/getUser", "POST", Get),
+    user!("/updateUser", "POST", Update),
+    user!("/deleteUser", "POST", Delete),
+    user!("/getAllUsers", "GET", List),
     operator!("/nodes", Nodes),
     operator!("/healthz", Health),
     operator!("/health", Health),
@@ -132,6 +151,16 @@ mod tests {
             Serve::Data(Data::PutKey)
         );
         assert_eq!(get("/health").unwrap(), Serve::Operator(Operator::Health));
+        assert_eq!(
+            get("/getAllUsers").unwrap(),
+            Serve::Data(Data::User(User::List))
+        );
+        assert_eq!(
+            find("/deleteUser", &Method::POST).unwrap(),
+            Serve::Data(Data::User(User::Delete))
+        );
+        assert_eq!(code("/createUser", Method::GET), "method_not_allowed");
+        assert_eq!(code("/getAllUsers/", Method::GET), "route_not_found");
         assert_eq!(
             get("/openapi.json").unwrap(),
             Serve::Operator(Operator::OpenApi)

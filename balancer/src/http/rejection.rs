@@ -22,6 +22,24 @@ pub(crate) enum Rejection {
         /// What is wrong, for a person.
         message: String,
     },
+    /// A field of a user-record body is missing (`missing_field`) or
+    /// breaks its rule (`invalid_field`).
+    #[error("{message}")]
+    BadField {
+        /// `missing_field` or `invalid_field`.
+        code: &'static str,
+        /// The field, as the body names it.
+        field: &'static str,
+        /// What is wrong, for a person.
+        message: String,
+    },
+    /// No user by that username.
+    #[error("user not found")]
+    UserNotFound,
+    /// A user's key holds JSON that is not a user record (written through
+    /// `/cache` or the RESP port).
+    #[error("the value stored under this user's key is not a user record")]
+    NotAUser,
     /// The body, key or value is over its limit.
     #[error("{0}")]
     TooLarge(String),
@@ -73,7 +91,11 @@ impl Rejection {
     /// The HTTP status and machine-readable code.
     pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Rejection::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Rejection::BadRequest { code, .. } | Rejection::BadField { code, .. } => {
+                (StatusCode::BAD_REQUEST, code)
+            }
+            Rejection::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
+            Rejection::NotAUser => (StatusCode::BAD_GATEWAY, "stored_value_not_user"),
             Rejection::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Rejection::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
             Rejection::MethodNotAllowed { .. } => {
@@ -125,6 +147,17 @@ mod tests {
                 "invalid_ttl",
             ),
             (Rejection::TooLarge("x".into()), 413, "too_large"),
+            (
+                Rejection::BadField {
+                    code: "invalid_field",
+                    field: "name",
+                    message: "x".into(),
+                },
+                400,
+                "invalid_field",
+            ),
+            (Rejection::UserNotFound, 404, "user_not_found"),
+            (Rejection::NotAUser, 502, "stored_value_not_user"),
             (
                 Rejection::RouteNotFound("/x".into()),
                 404,

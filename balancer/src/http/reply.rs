@@ -44,14 +44,20 @@ pub(super) fn empty(status: StatusCode) -> Reply {
     response
 }
 
-/// The rejection's status and JSON body; the one place rejections become
-/// responses. Server errors go to the failure log, which keeps it short.
+/// The rejection's status and JSON body; with [`rejected_with`], the one
+/// place rejections become responses.
 pub(super) fn rejected(failures: &FailureLog, e: &Rejection) -> Reply {
+    rejected_with(failures, e, e.body())
+}
+
+/// The rejection's status and headers with `body` (a route's own error
+/// shape). Server errors go to the failure log, which keeps it short.
+pub(super) fn rejected_with(failures: &FailureLog, e: &Rejection, body: String) -> Reply {
     let (status, code) = e.status_and_code();
     if status.is_server_error() {
         failures.failed(code, status.as_u16(), e);
     }
-    let mut response = json(status, e.body());
+    let mut response = json(status, body);
     let headers = response.headers_mut();
     match e {
         Rejection::MethodNotAllowed { allowed, .. } => {

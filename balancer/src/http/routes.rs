@@ -6,15 +6,23 @@
 //! | POST | `/cache` | [`put`]: store a key (201 new, 200 replaced) |
 //! | GET | `/cache/{key}` | [`get`]: 200 with the value and its version, 404 on a miss |
 //! | DELETE | `/cache/{key}` | [`delete`]: 204, or 404 when absent |
+//! | POST | `/createUser` | `users/`: store a user (201 new, 200 replaced) |
+//! | POST | `/getUser` | `users/`: 200 with the user, 404 when absent |
+//! | POST | `/updateUser` | `users/`: replace a user, 404 when absent |
+//! | POST | `/deleteUser` | `users/`: 200, or 404 when absent |
+//! | GET | `/getAllUsers?cursor=&limit=` | `users/`: a page of users, from the user index |
 //! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard`, `/openapi.json` | `admin.rs` |
+//! | OPTIONS | any, as a CORS preflight | `cors/`, when `[cors]` allows the origin (`stack.rs`) |
 //!
 //! Writes and deletes take their acknowledgement level from `?ack=` or the
 //! `X-Write-Ack` header (`one`, `quorum`, `all`), else from the config;
 //! any other query parameter is refused (`query.rs`).
 //!
-//! Data requests reach [`cache`] through the bounds of `stack.rs`, their
-//! bodies already read and their handler in their extensions; the
-//! operator routes reach [`admin`] directly.
+//! Data requests (cache and user routes) reach [`cache`] through the
+//! bounds of `stack.rs`, their bodies already read and their handler in
+//! their extensions; the operator routes reach [`admin`] directly.
+//! [`rejected`] answers a rejection in the body shape of the route it
+//! happened on.
 
 use bytes::Bytes;
 use hyper::http::request::Parts;
@@ -23,20 +31,35 @@ use hyper::{Request, StatusCode};
 use super::paths::{Data, Operator};
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
+use super::users::{self, Route};
 use super::{admin, body, query};
 use crate::App;
 use crate::error::Error;
+use crate::failures::FailureLog;
+
+/// `e` answered in the body shape of the route at `route` (from
+/// [`Route::of`]): a user route's own, else `{"error", "message"}`.
+pub(super) fn rejected(route: Option<Route>, failures: &FailureLog, e: &Rejection) -> Reply {
+    match route {
+        Some(route) => users::rejected(failures, route, e),
+        None => reply::rejected(failures, e),
+    }
+}
 
 /// A data request, its body read, served by the handler `stack.rs` found
 /// for it and put in its extensions.
 pub(super) async fn cache(app: &App, req: Request<Bytes>) -> Reply {
+    if let Some(&Data::User(route)) = req.extensions().get::<Data>() {
+        return users::handle(app, route, req).await;
+    }
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let result = match parts.extensions.get::<Data>() {
         Some(Data::PutKey) => put(app, &parts, &body).await,
         Some(Data::GetKey) => get(app, &parts, key_part(path)).await,
         Some(Data::DeleteKey) => delete(app, &parts, key_part(path)).await,
-        None => Err(Rejection::RouteNotFound(path.to_string())),
+        // A user route was answered above.
+        Some(Data::User(_)) | None => Err(Rejection::RouteNotFound(path.to_string())),
     };
     result.unwrap_or_else(|e| reply::rejected(&app.failures, &e))
 }

@@ -1,9 +1,15 @@
 //! The balancer's HTTP service, as a tower stack.
 //!
-//! A cache request passes, outermost first:
+//! First, for every route, CORS (`cors/`, when `[cors]` allows some
+//! origin): a preflight is answered here and goes no further; any other
+//! answer gets the headers its origin is due.
+//!
+//! A data request (the cache and user routes) then passes, outermost
+//! first:
 //! 1. [`Measure`]: the request's metrics, whatever answered it;
-//! 2. the errors of the layers below become replies: 503 `overloaded`
-//!    with `Retry-After`, 504 `timeout`;
+//! 2. [`Rescue`]: the errors of the layers below become replies, in the
+//!    route's body shape: 503 `overloaded` with `Retry-After`, 504
+//!    `timeout`;
 //! 3. [`Upload`]: the body, read whole within `server.body_timeout_ms`;
 //! 4. [`Shed`]: load shedding over a concurrency limit
 //!    (`server.max_in_flight`): a request that finds every slot taken is
@@ -25,26 +31,29 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use hyper::Request;
 use hyper::body::Incoming;
+use hyper::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use tokio::sync::Semaphore;
 use tower::layer::layer_fn;
 use tower::util::Oneshot;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
+use super::cors::{self, Corsed};
 use super::measure::Measure;
 use super::paths::{self, Serve};
-use super::rejection::Rejection;
 use super::reply::{self, Reply};
+use super::rescue::Rescue;
 use super::routes;
-use super::shed::{Overloaded, Shed};
+use super::shed::Shed;
 use super::upload::Upload;
 use crate::App;
 
 /// An operator request's answer.
 type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
 
-/// Every request's first stop: the routing table (`paths.rs`) sends data
-/// routes to the bounded stack `S`, operator routes straight to their
-/// handlers, and answers 404 and 405 itself.
+/// Every request's first stop: a CORS preflight answered at once; then
+/// the routing table (`paths.rs`) sends data routes to the bounded stack
+/// `S`, operator routes straight to their handlers, and answers 404 and
+/// 405 itself; each answer with the CORS headers its origin gets.
 #[derive(Clone)]
 pub(super) struct Front<S> {
     app: Arc<App>,
@@ -69,17 +78,15 @@ pub(super) fn front(
     };
     let slots = Arc::new(Semaphore::new(app.config.server.max_in_flight));
     let (metrics, failures, upload_app) = (app.metrics.clone(), app.failures.clone(), app.clone());
-    // Errors leave the stack as replies: its error type is never used.
     let cache = ServiceBuilder::new()
         .layer(layer_fn(move |inner| Measure {
             inner,
             metrics: metrics.clone(),
         }))
-        .map_result(move |answer: Result<Reply, BoxError>| {
-            Ok::<_, BoxError>(
-                answer.unwrap_or_else(|e| reply::rejected(&failures, &rejection_of(&e))),
-            )
-        })
+        .layer(layer_fn(move |inner| Rescue {
+            inner,
+            failures: failures.clone(),
+        }))
         .layer(layer_fn(move |inner| Upload {
             inner,
             app: upload_app.clone(),
@@ -99,37 +106,37 @@ where
 {
     type Response = Reply;
     type Error = BoxError;
-    type Future = Either<Oneshot<S, Request<Incoming>>, AdminAnswer>;
+    type Future = Corsed<Either<Oneshot<S, Request<Incoming>>, AdminAnswer>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
-        let app = self.app.clone();
-        match paths::find(req.uri().path(), req.method()) {
-            Ok(Serve::Data(handler)) => {
-                req.extensions_mut().insert(handler);
-                Either::Left(self.cache.clone().oneshot(req))
-            }
-            Ok(Serve::Operator(handler)) => {
-                Either::Right(Box::pin(
-                    async move { Ok(routes::admin(&app, handler).await) },
-                ))
-            }
-            Err(rejection) => Either::Right(Box::pin(async move {
-                Ok(reply::rejected(&app.failures, &rejection))
-            })),
-        }
-    }
-}
-
-/// What a layer's error means for the client: [`Overloaded`], or else
-/// the deadline's `Elapsed` (the handlers never fail; they answer).
-fn rejection_of(e: &BoxError) -> Rejection {
-    if e.is::<Overloaded>() {
-        Rejection::Overloaded
-    } else {
-        Rejection::Timeout
+        let decision = self.app.config.cors.is_on().then(|| {
+            let headers = req.headers();
+            cors::decide(
+                &self.app.config.cors,
+                req.method(),
+                headers.get(ORIGIN).and_then(|o| o.to_str().ok()),
+                headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD),
+            )
+        });
+        cors::corsed(decision.flatten(), || {
+            let app = self.app.clone();
+            let answer: AdminAnswer = match paths::find(req.uri().path(), req.method()) {
+                Ok(Serve::Data(handler)) => {
+                    req.extensions_mut().insert(handler);
+                    return Either::Left(self.cache.clone().oneshot(req));
+                }
+                Ok(Serve::Operator(handler)) => {
+                    Box::pin(async move { Ok(routes::admin(&app, handler).await) })
+                }
+                Err(rejection) => {
+                    Box::pin(async move { Ok(reply::rejected(&app.failures, &rejection)) })
+                }
+            };
+            Either::Right(answer)
+        })
     }
 }

@@ -16,7 +16,9 @@ use tower::{BoxError, Service, ServiceExt};
 
 use super::body;
 use super::rejection::Rejection;
-use super::reply::{self, Reply};
+use super::reply::Reply;
+use super::routes;
+use super::users::Route;
 use crate::App;
 
 /// Reads the body, then hands the request to the service it wraps.
@@ -60,7 +62,8 @@ where
                 Ok(Err(rejection)) => rejection,
                 Err(_) => Rejection::SlowBody,
             };
-            Ok(reply::rejected(&app.failures, &rejection))
+            let route = Route::of(parts.uri.path());
+            Ok(routes::rejected(route, &app.failures, &rejection))
         }))
     }
 }

@@ -1,6 +1,9 @@
 //! The labels of the request metrics: which operation, and how it ended.
+//! Both are closed sets, so the number of series is fixed whatever the
+//! paths clients send: a path that names no operation is not recorded.
 
-/// The cache operations, as labelled in metrics.
+/// The data operations, as labelled in metrics: the cache routes and the
+/// user-record routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// `GET /cache/{key}`.
@@ -9,6 +12,16 @@ pub enum Op {
     Set,
     /// `DELETE /cache/{key}`.
     Delete,
+    /// `POST /createUser`.
+    CreateUser,
+    /// `POST /getUser`.
+    GetUser,
+    /// `POST /updateUser`.
+    UpdateUser,
+    /// `POST /deleteUser`.
+    DeleteUser,
+    /// `GET /getAllUsers`.
+    ListUsers,
 }
 
 /// How a cache operation ended, as labelled in metrics.
@@ -30,7 +43,16 @@ pub enum Outcome {
     ServerError,
 }
 
-pub(super) const OPS: [Op; 3] = [Op::Get, Op::Set, Op::Delete];
+pub(super) const OPS: [Op; 8] = [
+    Op::Get,
+    Op::Set,
+    Op::Delete,
+    Op::CreateUser,
+    Op::GetUser,
+    Op::UpdateUser,
+    Op::DeleteUser,
+    Op::ListUsers,
+];
 pub(super) const OUTCOMES: [Outcome; 7] = [
     Outcome::Hit,
     Outcome::Miss,
@@ -42,25 +64,32 @@ pub(super) const OUTCOMES: [Outcome; 7] = [
 ];
 
 impl Op {
-    /// The cache operation a request asks for, by its method and path;
-    /// `None` for other routes and for methods a cache route does not take.
+    /// The data operation a request asks for, by its method and path;
+    /// `None` for other routes and for methods a data route does not take.
     pub fn of(method: &hyper::Method, path: &str) -> Option<Op> {
         use hyper::Method;
         match (path, method) {
             ("/cache", &Method::POST) => Some(Op::Set),
             (p, &Method::GET) if p.starts_with("/cache/") => Some(Op::Get),
             (p, &Method::DELETE) if p.starts_with("/cache/") => Some(Op::Delete),
+            ("/createUser", &Method::POST) => Some(Op::CreateUser),
+            ("/getUser", &Method::POST) => Some(Op::GetUser),
+            ("/updateUser", &Method::POST) => Some(Op::UpdateUser),
+            ("/deleteUser", &Method::POST) => Some(Op::DeleteUser),
+            ("/getAllUsers", &Method::GET) => Some(Op::ListUsers),
             _ => None,
         }
     }
 
     /// Whether this operation can end in `outcome` (a read creates nothing).
     pub(super) fn can_end_in(self, outcome: Outcome) -> bool {
+        use Op::*;
         match outcome {
-            Outcome::Hit => self == Op::Get,
-            Outcome::Miss => self != Op::Set,
-            Outcome::Created | Outcome::Updated => self == Op::Set,
-            Outcome::Deleted => self == Op::Delete,
+            Outcome::Hit => matches!(self, Get | GetUser | ListUsers),
+            Outcome::Miss => !matches!(self, Set | CreateUser | ListUsers),
+            Outcome::Created => matches!(self, Set | CreateUser),
+            Outcome::Updated => matches!(self, Set | CreateUser | UpdateUser),
+            Outcome::Deleted => matches!(self, Delete | DeleteUser),
             Outcome::ClientError | Outcome::ServerError => true,
         }
     }
@@ -70,6 +99,21 @@ impl Op {
             Op::Get => "get",
             Op::Set => "set",
             Op::Delete => "delete",
+            Op::CreateUser => "create_user",
+            Op::GetUser => "get_user",
+            Op::UpdateUser => "update_user",
+            Op::DeleteUser => "delete_user",
+            Op::ListUsers => "list_users",
+        }
+    }
+
+    /// What a 200 means for this operation: a write that replaced a
+    /// value, a user deleted, or else a read that found what it asked.
+    fn ok_means(self) -> Outcome {
+        match self {
+            Op::Set | Op::CreateUser | Op::UpdateUser => Outcome::Updated,
+            Op::DeleteUser => Outcome::Deleted,
+            _ => Outcome::Hit,
         }
     }
 }
@@ -79,8 +123,7 @@ impl Outcome {
     pub fn of(op: Op, status: hyper::StatusCode) -> Outcome {
         match status.as_u16() {
             201 => Outcome::Created,
-            200 if op == Op::Set => Outcome::Updated,
-            200 => Outcome::Hit,
+            200 => op.ok_means(),
             204 => Outcome::Deleted,
             404 => Outcome::Miss,
             s if s >= 500 => Outcome::ServerError,
@@ -124,5 +167,33 @@ mod tests {
         assert_eq!(ended(Op::Set, 408), Outcome::ClientError);
         assert_eq!(ended(Op::Set, 503), Outcome::ServerError);
         assert_eq!(ended(Op::Set, 507), Outcome::ServerError);
+    }
+
+    #[test]
+    fn the_user_routes_are_operations_too_and_each_ends_only_as_it_can() {
+        let post = |p| Op::of(&Method::POST, p);
+        assert_eq!(post("/createUser"), Some(Op::CreateUser));
+        assert_eq!(post("/getUser"), Some(Op::GetUser));
+        assert_eq!(post("/updateUser"), Some(Op::UpdateUser));
+        assert_eq!(post("/deleteUser"), Some(Op::DeleteUser));
+        assert_eq!(Op::of(&Method::GET, "/getAllUsers"), Some(Op::ListUsers));
+        assert_eq!(Op::of(&Method::GET, "/createUser"), None);
+        assert_eq!(post("/createUser/x"), None);
+        let ended = |op, status| Outcome::of(op, StatusCode::from_u16(status).unwrap());
+        for (op, status, outcome) in [
+            (Op::CreateUser, 201, Outcome::Created),
+            (Op::CreateUser, 200, Outcome::Updated),
+            (Op::UpdateUser, 200, Outcome::Updated),
+            (Op::UpdateUser, 404, Outcome::Miss),
+            (Op::DeleteUser, 200, Outcome::Deleted),
+            (Op::GetUser, 200, Outcome::Hit),
+            (Op::ListUsers, 200, Outcome::Hit),
+            (Op::ListUsers, 400, Outcome::ClientError),
+        ] {
+            assert_eq!(ended(op, status), outcome, "{op:?} {status}");
+            assert!(op.can_end_in(outcome), "{op:?} {outcome:?}");
+        }
+        assert!(!Op::ListUsers.can_end_in(Outcome::Miss));
+        assert!(!Op::GetUser.can_end_in(Outcome::Created));
     }
 }
