@@ -64,12 +64,12 @@ pub(super) fn stored_user(json: &[u8]) -> Result<User, Rejection> {
 }
 
 /// Reads `cursor` and `limit` from the query's parameters (`query.rs`
-/// has refused any other); either may be absent or empty. The cursor is
-/// the last username a page listed, so anything that is not a username
-/// is malformed.
+/// has refused any other); either may be absent, and an empty cursor is
+/// the first page's. The cursor is the last username a page listed, so
+/// anything else that is not a username is malformed; so is an empty
+/// `limit=`, which is no number (the contract's `integer`).
 pub(super) fn parse_page(params: &[(&'static str, String)]) -> Result<PageQuery, Rejection> {
-    let param = |name| query::value(params, name).filter(|v| !v.is_empty());
-    let limit = match param("limit") {
+    let limit = match query::value(params, "limit") {
         None => DEFAULT_LIMIT,
         Some(text) => text
             .parse()
@@ -82,7 +82,7 @@ pub(super) fn parse_page(params: &[(&'static str, String)]) -> Result<PageQuery,
                 )
             })?,
     };
-    let after = match param("cursor") {
+    let after = match query::value(params, "cursor").filter(|c| !c.is_empty()) {
         None => None,
         Some(cursor) => {
             check_username("cursor", cursor).map_err(|_| {
@@ -260,11 +260,11 @@ mod tests {
             limit: 100,
         };
         assert_eq!(page("").unwrap(), default);
-        assert_eq!(page("cursor=&limit=").unwrap(), default);
+        assert_eq!(page("cursor=").unwrap(), default);
         let q = page("limit=1000&cursor=ada_l").unwrap();
         assert_eq!((q.after.as_deref(), q.limit), (Some("ada_l"), 1000));
         assert_eq!(page("cursor=ada%5Fl").unwrap().after.unwrap(), "ada_l");
-        for limit in ["0", "1001", "-1", "1.5", "ten"] {
+        for limit in ["", "0", "1001", "-1", "1.5", "ten"] {
             let q = format!("limit={limit}");
             assert_eq!(refused(page(&q)), ("invalid_limit", ""), "{limit}");
         }
