@@ -337,7 +337,12 @@ async fn the_listing_pages_through_the_index_without_keys() {
 
 #[tokio::test]
 async fn an_expired_user_leaves_the_listing_and_the_count() {
-    let (cluster, b, http) = stack(|c| c.users.ttl = Duration::from_secs(1)).await;
+    // An entry outlives its record by the request deadline.
+    let (cluster, b, http) = stack(|c| {
+        c.users.ttl = Duration::from_secs(1);
+        c.timeouts.request = Duration::from_millis(500);
+    })
+    .await;
     for name in ["early-1", "early-2", "early-3"] {
         assert_eq!(
             post(&http, &b, "/createUser", &user(name)).await.status,
@@ -346,7 +351,7 @@ async fn an_expired_user_leaves_the_listing_and_the_count() {
     }
     let (names, counts) = list_all(&http, &b, 2).await;
     assert_eq!((names.len(), counts[0]), (3, 3));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
         post(&http, &b, "/createUser", &user("later-1"))
             .await
@@ -394,6 +399,10 @@ async fn cluster_failures_keep_each_routes_shape() {
         (&json!(false), &json!(503), &json!("index_unavailable"))
     );
     assert!(j["detail"].is_string() && j.get("field").is_none(), "{j}");
+    // The entry goes in before the record: a create the index refused
+    // wrote nothing, so no user is left out of the listing for good.
+    let r = post(&http, &b, "/getUser", &json!({"username": "grace_h"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     for node in &mut cluster.nodes {
         node.stop();
     }
@@ -457,8 +466,12 @@ async fn cors_answers_allowed_origins_and_their_preflights_on_every_route() {
         async move { http.send_with(method, &url, &headers, body).await.unwrap() }
     };
     let origin = vec![("origin", "https://app.example")];
+    let json_origin = vec![
+        ("origin", "https://app.example"),
+        ("content-type", "application/json"),
+    ];
     let body = user("ada_l").to_string();
-    let r = send(Method::POST, "/createUser", origin.clone(), body).await;
+    let r = send(Method::POST, "/createUser", json_origin.clone(), body).await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(cors_headers(&r), allowed);
     for path in [
@@ -470,16 +483,18 @@ async fn cors_answers_allowed_origins_and_their_preflights_on_every_route() {
         let r = send(Method::GET, path, origin.clone(), String::new()).await;
         assert_eq!(cors_headers(&r), allowed, "{path}");
     }
-    let r = send(Method::POST, "/getUser", origin.clone(), "{}".into()).await;
+    let r = send(Method::POST, "/getUser", json_origin, "{}".into()).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(cors_headers(&r), allowed, "errors carry them too");
 
+    // With CORS on, every answer varies by origin, and says so.
+    let vary_only = vec![("vary".to_string(), "Origin".to_string())];
     let evil = vec![("origin", "https://evil.example")];
     let r = send(Method::GET, "/getAllUsers", evil, String::new()).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(cors_headers(&r), []);
+    assert_eq!(cors_headers(&r), vary_only);
     let r = send(Method::GET, "/getAllUsers", vec![], String::new()).await;
-    assert_eq!(cors_headers(&r), []);
+    assert_eq!(cors_headers(&r), vary_only);
 
     for path in ["/createUser", "/cache", "/nodes", "/anything"] {
         let preflight = vec![
@@ -508,12 +523,103 @@ async fn cors_answers_allowed_origins_and_their_preflights_on_every_route() {
         assert_eq!(r.body, "");
     }
     // A preflight from another origin is routed like any OPTIONS: 405,
-    // without CORS headers (Envoy forwards it the same way).
+    // with no CORS headers but Vary (Envoy forwards it the same way).
     let preflight = vec![
         ("origin", "https://evil.example"),
         ("access-control-request-method", "POST"),
     ];
     let r = send(Method::OPTIONS, "/createUser", preflight, String::new()).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(cors_headers(&r), []);
+    assert_eq!(cors_headers(&r), vary_only);
+}
+
+#[tokio::test]
+async fn expired_entries_are_swept_by_later_creates_without_a_listing() {
+    // An entry outlives its record by the request deadline.
+    let (cluster, b, http) = stack(|c| {
+        c.users.ttl = Duration::from_secs(1);
+        c.timeouts.request = Duration::from_millis(500);
+    })
+    .await;
+    for i in 0..150 {
+        let r = post(&http, &b, "/createUser", &user(&format!("early-{i:03}"))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Each create sweeps up to 100 expired entries: two sweep all 150.
+    for name in ["late-1", "late-2"] {
+        assert_eq!(
+            post(&http, &b, "/createUser", &user(name)).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let mut index = cluster.index.connection().await;
+    let names: usize = index.zcard("dlb:users:names").await.unwrap();
+    let expiring: usize = index.zcard("dlb:users:expiry").await.unwrap();
+    assert_eq!(
+        (names, expiring),
+        (2, 2),
+        "no listing ran, yet both sets shrank"
+    );
+}
+
+#[tokio::test]
+async fn a_delete_of_an_absent_user_clears_its_entry() {
+    let (cluster, b, http) = stack(|_| {}).await;
+    // An entry with no record: what a write that failed after it leaves.
+    let mut index = cluster.index.connection().await;
+    let far = 4_000_000_000_000_u64;
+    let _: () = index.zadd("dlb:users:names", "ghost_g", 0).await.unwrap();
+    let _: () = index
+        .zadd("dlb:users:expiry", "ghost_g", far)
+        .await
+        .unwrap();
+    assert_eq!(list(&http, &b, "").await.json()["data"]["count"], json!(1));
+    let r = post(&http, &b, "/deleteUser", &json!({"id": "ghost_g"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let names: usize = index.zcard("dlb:users:names").await.unwrap();
+    assert_eq!(names, 0, "a retried delete clears what a failed write left");
+    assert_eq!(list(&http, &b, "").await.json()["data"]["count"], json!(0));
+}
+
+#[tokio::test]
+async fn a_record_written_around_the_api_is_no_user() {
+    let (_cluster, b, http) = stack(|_| {}).await;
+    let cache = format!("{}/cache", b.url);
+    let impostor = json!({"name": "Mallory", "email": "m@evil.example.org", "username": "alice"});
+    for (key, value) in [("user:bobby", impostor), ("user:carol", json!(42))] {
+        let r = http
+            .post_json(&cache, &json!({"key": key, "value": value}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    for username in ["bobby", "carol"] {
+        let r = post(&http, &b, "/getUser", &json!({"username": username})).await;
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{username}: {}", r.body);
+        assert_eq!(r.json()["error"], json!("stored_value_not_user"));
+    }
+}
+
+#[tokio::test]
+async fn user_writes_take_only_json_bodies() {
+    let (_cluster, b, http) = stack(|_| {}).await;
+    assert_eq!(
+        post(&http, &b, "/createUser", &user("ada_l")).await.status,
+        StatusCode::CREATED
+    );
+    // What a page on another origin can send without a preflight.
+    let url = format!("{}/deleteUser", b.url);
+    let plain = [("content-type", "text/plain")];
+    let body = json!({"id": "ada_l"}).to_string();
+    let r = http
+        .send_with(Method::POST, &url, &plain, body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+    let j = r.json();
+    assert_eq!((&j["message"], &j["status"]), (&json!(false), &json!(415)));
+    assert_eq!(j["error"], json!("unsupported_media_type"));
+    let r = post(&http, &b, "/getUser", &json!({"username": "ada_l"})).await;
+    assert_eq!(r.status, StatusCode::OK, "the user is still there");
 }

@@ -67,10 +67,13 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Result<HttpReply, String> {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(url)
-            .header("content-type", "application/json");
+        let mut req = Request::builder().method(method).uri(url);
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }

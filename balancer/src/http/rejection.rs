@@ -43,6 +43,9 @@ pub(crate) enum Rejection {
     /// The body, key or value is over its limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The body is not declared JSON (the user routes require it).
+    #[error("the body must be sent as Content-Type: application/json, not {0}")]
+    UnsupportedMediaType(String),
     /// No such route.
     #[error("no route for {0}")]
     RouteNotFound(String),
@@ -97,6 +100,9 @@ impl Rejection {
             Rejection::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
             Rejection::NotAUser => (StatusCode::BAD_GATEWAY, "stored_value_not_user"),
             Rejection::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Rejection::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Rejection::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
             Rejection::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
@@ -158,6 +164,11 @@ mod tests {
             ),
             (Rejection::UserNotFound, 404, "user_not_found"),
             (Rejection::NotAUser, 502, "stored_value_not_user"),
+            (
+                Rejection::UnsupportedMediaType("text/plain".into()),
+                415,
+                "unsupported_media_type",
+            ),
             (
                 Rejection::RouteNotFound("/x".into()),
                 404,

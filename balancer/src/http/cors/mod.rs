@@ -36,17 +36,29 @@ pub(super) struct Decision {
 
 /// The CORS headers for a request with `method`, `origin` (its `Origin`
 /// header) and, if `asks_method`, an `Access-Control-Request-Method`;
-/// `None` when it gets none.
+/// `None` when CORS is off. With CORS on, every answer depends on the
+/// origin, so each says so (`Vary: Origin`, which keeps a shared cache
+/// from handing one origin's answer to another), and only an allowed
+/// origin gets more.
 pub(super) fn decide(
     config: &CorsConfig,
     method: &Method,
     origin: Option<&str>,
     asks_method: bool,
 ) -> Option<Decision> {
-    let origin = origin.filter(|o| !o.is_empty())?;
+    if !config.is_on() {
+        return None;
+    }
+    let vary_only = Decision {
+        preflight: false,
+        headers: vec![(VARY, "Origin".to_string())],
+    };
+    let Some(origin) = origin.filter(|o| !o.is_empty()) else {
+        return Some(vary_only);
+    };
     let any = config.allowed_origins.iter().any(|o| o == "*");
     if !any && !config.allowed_origins.iter().any(|o| o == origin) {
-        return None;
+        return Some(vary_only);
     }
     let allow_origin = if any { "*" } else { origin };
     let mut headers = vec![
@@ -91,19 +103,23 @@ mod tests {
     }
 
     #[test]
-    fn off_without_origins_and_silent_for_others() {
+    fn off_without_origins_and_only_vary_for_others() {
         let app = Some("https://app.example");
         assert_eq!(decide(&config(&[]), &Method::GET, app, false), None);
         assert_eq!(decide(&config(&[]), &Method::OPTIONS, app, true), None);
         let on = config(&["https://app.example"]);
-        assert_eq!(decide(&on, &Method::GET, None, false), None);
-        assert_eq!(decide(&on, &Method::GET, Some(""), false), None);
+        let vary_only = Some(Decision {
+            preflight: false,
+            headers: vec![(VARY, "Origin".to_string())],
+        });
+        assert_eq!(decide(&on, &Method::GET, None, false), vary_only);
+        assert_eq!(decide(&on, &Method::GET, Some(""), false), vary_only);
         let other = Some("https://evil.example");
-        assert_eq!(decide(&on, &Method::GET, other, false), None);
-        assert_eq!(decide(&on, &Method::OPTIONS, other, true), None);
+        assert_eq!(decide(&on, &Method::GET, other, false), vary_only);
+        assert_eq!(decide(&on, &Method::OPTIONS, other, true), vary_only);
         // Origins are compared whole.
         let longer = Some("https://app.example.com");
-        assert_eq!(decide(&on, &Method::GET, longer, false), None);
+        assert_eq!(decide(&on, &Method::GET, longer, false), vary_only);
     }
 
     #[test]

@@ -32,6 +32,22 @@ pub(super) struct PageQuery {
     pub(super) limit: usize,
 }
 
+/// Refuses a body that is not declared `application/json` (parameters such
+/// as `charset` aside): a browser page on another origin can send a
+/// `text/plain` POST without asking first (no CORS preflight), but not a
+/// JSON one, so this keeps other sites' pages from changing users.
+pub(super) fn check_json_type(content_type: Option<&str>) -> Result<(), Rejection> {
+    let essence = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        _ => Err(Rejection::UnsupportedMediaType(
+            content_type.unwrap_or("none").to_string(),
+        )),
+    }
+}
+
 /// Parses and checks a `{"name", "email", "username"}` body; the first
 /// field that breaks a rule, in that order, is the one named.
 pub(super) fn parse_user(body: &[u8]) -> Result<User, Rejection> {
@@ -58,9 +74,14 @@ pub(super) fn parse_username(body: &[u8], field: &'static str) -> Result<String,
     Ok(username)
 }
 
-/// A stored user record, if the value is one.
-pub(super) fn stored_user(json: &[u8]) -> Result<User, Rejection> {
-    serde_json::from_slice(json).map_err(|_| Rejection::NotAUser)
+/// The stored record of `username`, if the value is one: a record that
+/// breaks a rule, or names another user, was written around this API
+/// (through `/cache` or RESP) and is not answered as a user.
+pub(super) fn stored_user(json: &[u8], username: &str) -> Result<User, Rejection> {
+    parse_user(json)
+        .ok()
+        .filter(|user| user.username == username)
+        .ok_or(Rejection::NotAUser)
 }
 
 /// Reads `cursor` and `limit` from the query's parameters (`query.rs`
@@ -187,6 +208,25 @@ mod tests {
     }
 
     #[test]
+    fn only_json_bodies_are_taken() {
+        for ok in ["application/json", "Application/JSON; charset=utf-8"] {
+            assert!(check_json_type(Some(ok)).is_ok(), "{ok}");
+        }
+        for refused in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let e = check_json_type(refused).unwrap_err();
+            assert_eq!(
+                e.status_and_code().1,
+                "unsupported_media_type",
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_valid_user_is_read_and_unknown_fields_ignored() {
         let body = br#"{"name":"Ada","email":"ada@example.com","username":"ada_l.1-x","age":36}"#;
         let u = parse_user(body).unwrap();
@@ -196,8 +236,19 @@ mod tests {
             stored,
             r#"{"name":"Ada","email":"ada@example.com","username":"ada_l.1-x"}"#
         );
-        assert_eq!(stored_user(stored.as_bytes()).unwrap(), u);
-        assert!(matches!(stored_user(b"42"), Err(Rejection::NotAUser)));
+        assert_eq!(stored_user(stored.as_bytes(), "ada_l.1-x").unwrap(), u);
+        assert!(matches!(
+            stored_user(b"42", "ada_l"),
+            Err(Rejection::NotAUser)
+        ));
+        let ada = br#"{"name":"Ada","email":"ada@example.org","username":"ada_l"}"#;
+        assert_eq!(stored_user(ada, "ada_l").unwrap().name, "Ada");
+        assert!(matches!(
+            stored_user(ada, "bob_b"),
+            Err(Rejection::NotAUser)
+        ));
+        let empty = br#"{"name":"","email":"","username":""}"#;
+        assert!(matches!(stored_user(empty, ""), Err(Rejection::NotAUser)));
     }
 
     #[test]

@@ -8,9 +8,16 @@
 //! cache), with the TTL of `[users] ttl_secs`. The listing pages through
 //! the user index in the index Redis (`index/users.rs`), never through
 //! the data nodes: a create or update adds or refreshes the user's entry
-//! once the write is acknowledged, a delete removes it once the tombstone
-//! is, and each listed user is then read with `ops.get` (one that misses
-//! is left out, its entry left alone).
+//! *before* it writes the record (so a write that fails or whose outcome
+//! is unknown leaves at most an entry that lists no one, never a user
+//! missing from the listing), a delete removes it once the tombstone is
+//! acknowledged, or finds no user (so a retried delete clears an entry a
+//! failed write left), and each listed user is then read with `ops.get`
+//! (one that misses, or whose record is not a user, is left out, its
+//! entry left alone).
+//!
+//! The POST routes take only bodies sent as `application/json` (415
+//! otherwise; see `input::check_json_type`).
 //!
 //! The POST routes take no query parameter, `getAllUsers` only `cursor`
 //! and `limit` (`query.rs`). `input.rs` checks what clients send, `shape.rs` shapes the answers;
@@ -41,6 +48,13 @@ const PAGE_READS_IN_FLIGHT: usize = 16;
 /// (`paths.rs`).
 pub(super) async fn handle(app: &App, route: Route, req: Request<Bytes>) -> Reply {
     let (parts, body) = req.into_parts();
+    if route != Route::List {
+        let content_type = parts.headers.get(hyper::header::CONTENT_TYPE);
+        let content_type = content_type.map(|c| c.to_str().unwrap_or("(not text)"));
+        if let Err(e) = input::check_json_type(content_type) {
+            return rejected(&app.failures, route, &e);
+        }
+    }
     let result = match route {
         Route::Create => create(app, parts.uri.query(), &body).await,
         Route::Get => get(app, parts.uri.query(), &body).await,
@@ -68,19 +82,21 @@ fn index_failed(app: &App, e: IndexError) -> Rejection {
     Rejection::Failed(Error::unrecorded(e))
 }
 
-/// Stores `user`, then adds (or refreshes) its user-index entry.
+/// Adds (or refreshes) `user`'s user-index entry, then stores it. The
+/// entry outlives the record by the request deadline, the longest the
+/// write may take after it.
 async fn store(app: &App, user: &User) -> Result<Written, Rejection> {
     let ttl_ms = app.config.users.ttl.as_millis() as u64;
-    let json = serde_json::to_string(user).expect("a user serializes");
-    let written = app
-        .ops
-        .put(&key(&user.username), &json, Some(ttl_ms), None)
-        .await?;
+    let entry_ms = ttl_ms + app.config.timeouts.request.as_millis() as u64;
     app.index
-        .add_user(&user.username, ttl_ms)
+        .add_user(&user.username, entry_ms)
         .await
         .map_err(|e| index_failed(app, e))?;
-    Ok(written)
+    let json = serde_json::to_string(user).expect("a user serializes");
+    Ok(app
+        .ops
+        .put(&key(&user.username), &json, Some(ttl_ms), None)
+        .await?)
 }
 
 /// `POST /createUser`: 201 when new, 200 when it replaced a user.
@@ -106,7 +122,7 @@ async fn get(app: &App, query: Option<&str>, body: &[u8]) -> Result<Reply, Rejec
         .get(&key(&username))
         .await?
         .ok_or(Rejection::UserNotFound)?;
-    let user = input::stored_user(&found.json)?;
+    let user = input::stored_user(&found.json, &username)?;
     let reply = reply::json(StatusCode::OK, shape::fetched(&user));
     Ok(reply::with_nodes(reply, &[found.node]))
 }
@@ -127,15 +143,12 @@ async fn update(app: &App, query: Option<&str>, body: &[u8]) -> Result<Reply, Re
 async fn delete(app: &App, query: Option<&str>, body: &[u8]) -> Result<Reply, Rejection> {
     query::params(query, &[])?;
     let username = input::parse_username(body, "id")?;
-    let deleted = app
-        .ops
-        .delete(&key(&username), None)
-        .await?
-        .ok_or(Rejection::UserNotFound)?;
+    let deleted = app.ops.delete(&key(&username), None).await?;
     app.index
         .remove_user(&username)
         .await
         .map_err(|e| index_failed(app, e))?;
+    let deleted = deleted.ok_or(Rejection::UserNotFound)?;
     let reply = reply::json(StatusCode::OK, shape::done(StatusCode::OK));
     Ok(reply::with_nodes(reply, &deleted.nodes))
 }
@@ -152,16 +165,20 @@ async fn list(app: &App, query: Option<&str>) -> Result<Reply, Rejection> {
         .user_page(query.after.as_deref(), query.limit)
         .await
         .map_err(|e| index_failed(app, e))?;
-    let keys: Vec<String> = page.usernames.iter().map(|u| key(u)).collect();
-    let reads: Vec<_> = stream::iter(keys)
-        .map(|key| async move { app.ops.get(&key).await })
+    let reads: Vec<_> = stream::iter(page.usernames.iter().cloned())
+        .map(|username| async move {
+            let read = app.ops.get(&key(&username)).await;
+            (username, read)
+        })
         .buffered(PAGE_READS_IN_FLIGHT)
         .collect()
         .await;
     let mut users = Vec::with_capacity(reads.len());
-    for read in reads {
-        if let Some(found) = read? {
-            users.extend(input::stored_user(&found.json).ok());
+    for (username, read) in reads {
+        match read {
+            Ok(Some(found)) => users.extend(input::stored_user(&found.json, &username).ok()),
+            Ok(None) | Err(Error::NotJson) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     let next_cursor = page
