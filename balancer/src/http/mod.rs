@@ -10,11 +10,14 @@
 //! operations) or `admin.rs` (nodes, health, metrics, the dashboard) calls
 //! [`crate::ops::Ops`] and turns the outcome into a response with
 //! `reply.rs`.
+//!
+//! Public only for its pure parsers ([`body`], answering [`rejection`]s),
+//! which the fuzz targets in `fuzz/` drive.
 
 mod admin;
-mod body;
+pub mod body;
 mod measure;
-mod rejection;
+pub mod rejection;
 mod reply;
 mod routes;
 mod shed;

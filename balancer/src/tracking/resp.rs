@@ -11,7 +11,7 @@
 
 /// One RESP3 frame, reduced to what the tracker looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     /// `+text`: `OK`, `PONG`.
     Simple(String),
     /// `-text` or a blob error.
@@ -31,11 +31,11 @@ pub(crate) enum Frame {
 /// The bytes do not follow RESP.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("protocol error: {0}")]
-pub(crate) struct ProtocolError(String);
+pub struct ProtocolError(String);
 
 /// What a frame that starts like an invalidation push turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Start {
+pub enum Start {
     /// An invalidation of this many keys, which follow as bulk strings.
     Keys(usize),
     /// An invalidation of everything (a flush).
@@ -49,7 +49,7 @@ pub(crate) enum Start {
 /// of its array of keys, or a null. `Ok(None)` when more bytes are needed
 /// to tell; else what it is and the bytes its start took (none for
 /// [`Start::Other`]).
-pub(crate) fn invalidation_start(buf: &[u8]) -> Result<Option<(Start, usize)>, ProtocolError> {
+pub fn invalidation_start(buf: &[u8]) -> Result<Option<(Start, usize)>, ProtocolError> {
     const OTHER: Option<(Start, usize)> = Some((Start::Other, 0));
     match buf.first() {
         None => return Ok(None),
@@ -82,7 +82,7 @@ pub(crate) fn invalidation_start(buf: &[u8]) -> Result<Option<(Start, usize)>, P
 
 /// Parses the first frame of `buf`: `Ok(None)` when it is not complete yet,
 /// else the frame and how many bytes it took.
-pub(crate) fn parse(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> {
+pub fn parse(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> {
     let mut at = 0;
     Ok(frame(buf, &mut at)?.map(|f| (f, at)))
 }
