@@ -130,12 +130,16 @@ fn multibulk(
     }))
 }
 
+/// Most bytes of a number line before its CR: `-` and 19 digits.
+const MAX_NUMBER: usize = 20;
+
 /// Reads `<digits>\r\n` from `buf[from..]`: the number and where the next
-/// line starts, `None` while the line is incomplete.
+/// line starts, `None` while the line is incomplete. A line longer than
+/// [`MAX_NUMBER`] is refused whether or not its CR is in yet.
 fn number_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize)>, ProtocolError> {
     let rest = buf.get(from..).unwrap_or_default();
-    let Some(cr) = rest.iter().position(|&b| b == b'\r') else {
-        if rest.len() > 20 {
+    let Some(cr) = rest.iter().take(MAX_NUMBER + 1).position(|&b| b == b'\r') else {
+        if rest.len() > MAX_NUMBER {
             return Err(ProtocolError(format!("invalid {what}")));
         }
         return Ok(None);

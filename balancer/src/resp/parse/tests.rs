@@ -103,3 +103,23 @@ fn an_inline_line_without_end_is_bounded() {
     let long = vec![b'a'; MAX_INLINE + 1];
     assert!(fresh(&long, 100).is_err());
 }
+
+#[test]
+fn a_long_number_line_is_refused_whole_or_in_pieces() {
+    // Found by fuzz/ (resp_frontend): a length line of over 20 bytes was
+    // refused while its CR was still to come, but waited for or parsed
+    // once it was in, so the outcome hung on how the bytes were split.
+    for wire in [
+        &b"*-STE\0key92285\xcc\xc8\xc8\xca\xc7\xcf\xc7\xcb*2\r"[..],
+        b"*0000000000000000000001\r\n$1\r\na\r\n",
+        b"*1\r\n$0000000000000000000001\r\na\r\n",
+    ] {
+        assert!(
+            fresh(wire, 100).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+    let longest = b"*1\r\n$00000000000000000001\r\na\r\n";
+    assert_eq!(args(fresh(longest, 100).unwrap()), ["a"]);
+}
