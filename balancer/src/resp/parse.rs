@@ -156,8 +156,11 @@ fn number_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize
 }
 
 fn inline(buf: &[u8], partial: &mut Partial) -> Result<Option<Request>, ProtocolError> {
-    let from = partial.at.min(buf.len());
-    let Some(newline) = buf[from..]
+    // A line's newline is looked for only as far as a line may run, so
+    // one too long is refused whether or not its end is in yet.
+    let end = buf.len().min(MAX_INLINE + 1);
+    let from = partial.at.min(end);
+    let Some(newline) = buf[from..end]
         .iter()
         .position(|&b| b == b'\n')
         .map(|i| from + i)

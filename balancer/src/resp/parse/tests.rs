@@ -123,3 +123,15 @@ fn a_long_number_line_is_refused_whole_or_in_pieces() {
     let longest = b"*1\r\n$00000000000000000001\r\na\r\n";
     assert_eq!(args(fresh(longest, 100).unwrap()), ["a"]);
 }
+
+#[test]
+fn an_inline_line_over_the_bound_is_refused_with_its_end_in_too() {
+    // Found in review of the parser for fuzz/'s resp_frontend (whose
+    // inputs stay under 64 KiB): a line over MAX_INLINE was refused only
+    // while its newline had not arrived, so one read could get it through.
+    let mut line = vec![b'a'; MAX_INLINE + 1];
+    line.push(b'\n');
+    assert!(fresh(&line, 100).is_err());
+    line.remove(0);
+    assert_eq!(fresh(&line, 100).unwrap().unwrap().consumed, MAX_INLINE + 1);
+}
