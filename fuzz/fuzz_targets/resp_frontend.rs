@@ -91,8 +91,9 @@ fn round_trip(args: &[Vec<u8>], max_bulk: usize) {
     let mut inline = Vec::new();
     for arg in args {
         inline.extend(b" \"");
-        for b in arg {
-            inline.extend(format!("\\x{b:02x}").bytes());
+        for &b in arg {
+            let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
+            inline.extend([b'\\', b'x', hex(b >> 4), hex(b & 15)]);
         }
         inline.push(b'"');
     }
