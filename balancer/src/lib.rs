@@ -84,7 +84,7 @@ pub mod error;
 pub mod failures;
 pub mod fallback;
 pub mod hlc;
-mod http;
+pub mod http;
 pub mod index;
 pub mod input;
 pub mod locations;
@@ -99,7 +99,7 @@ pub mod repairs;
 pub mod replicas;
 pub mod resp;
 pub mod tls;
-mod tracking;
+pub mod tracking;
 pub mod values;
 
 use std::net::SocketAddr;

@@ -21,11 +21,13 @@ const BODY_OVERHEAD_BYTES: usize = 64 * 1024;
 
 /// A checked `POST /cache` request.
 #[derive(Debug)]
-pub(super) struct PutRequest {
-    pub(super) key: String,
+pub struct PutRequest {
+    /// The key, within the limits.
+    pub key: String,
     /// The value's JSON text exactly as sent.
-    pub(super) json: String,
-    pub(super) ttl: Option<u64>,
+    pub json: String,
+    /// The time to live in seconds, when the body gave one.
+    pub ttl: Option<u64>,
 }
 
 /// Reads the body, refusing more than the limits allow.
@@ -45,7 +47,7 @@ pub(super) async fn read(body: Incoming, limits: &Limits) -> Result<bytes::Bytes
 }
 
 /// Parses and checks a `POST /cache` body.
-pub(super) fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Rejection> {
+pub fn parse_put(body: &[u8], limits: &Limits) -> Result<PutRequest, Rejection> {
     let fields: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|e| {
         Rejection::bad_request(
             "invalid_json",
@@ -108,7 +110,7 @@ fn parse_ttl(text: &str) -> Result<u64, Rejection> {
 }
 
 /// Decodes a key taken from a URL path and checks it.
-pub(super) fn key_from_path(encoded: &str, limits: &Limits) -> Result<String, Rejection> {
+pub fn key_from_path(encoded: &str, limits: &Limits) -> Result<String, Rejection> {
     let key = percent_decode_str(encoded)
         .decode_utf8()
         .map_err(|_| Rejection::bad_request("invalid_key", "key in the path is not UTF-8"))?

@@ -11,14 +11,17 @@
 //! (cache operations), `users/` (the user-record API) or `admin.rs`
 //! (nodes, health, metrics, the dashboard) calls [`crate::ops::Ops`] and
 //! turns the outcome into a response with `reply.rs`.
+//!
+//! Public only for its pure parsers ([`body`], answering [`rejection`]s),
+//! which the fuzz targets in `fuzz/` drive.
 
 mod admin;
-mod body;
+pub mod body;
 mod cors;
 mod measure;
 mod paths;
 mod query;
-mod rejection;
+pub mod rejection;
 mod reply;
 mod rescue;
 mod routes;

@@ -13,7 +13,7 @@ use crate::input::Invalid;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum Rejection {
+pub enum Rejection {
     /// The request is malformed; `code` names the rule it broke.
     #[error("{message}")]
     BadRequest {
@@ -92,7 +92,7 @@ impl Rejection {
     }
 
     /// The HTTP status and machine-readable code.
-    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Rejection::BadRequest { code, .. } | Rejection::BadField { code, .. } => {
                 (StatusCode::BAD_REQUEST, code)

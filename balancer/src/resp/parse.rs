@@ -130,12 +130,16 @@ fn multibulk(
     }))
 }
 
+/// Most bytes of a number line before its CR: `-` and 19 digits.
+const MAX_NUMBER: usize = 20;
+
 /// Reads `<digits>\r\n` from `buf[from..]`: the number and where the next
-/// line starts, `None` while the line is incomplete.
+/// line starts, `None` while the line is incomplete. A line longer than
+/// [`MAX_NUMBER`] is refused whether or not its CR is in yet.
 fn number_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize)>, ProtocolError> {
     let rest = buf.get(from..).unwrap_or_default();
-    let Some(cr) = rest.iter().position(|&b| b == b'\r') else {
-        if rest.len() > 20 {
+    let Some(cr) = rest.iter().take(MAX_NUMBER + 1).position(|&b| b == b'\r') else {
+        if rest.len() > MAX_NUMBER {
             return Err(ProtocolError(format!("invalid {what}")));
         }
         return Ok(None);
@@ -152,8 +156,11 @@ fn number_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize
 }
 
 fn inline(buf: &[u8], partial: &mut Partial) -> Result<Option<Request>, ProtocolError> {
-    let from = partial.at.min(buf.len());
-    let Some(newline) = buf[from..]
+    // A line's newline is looked for only as far as a line may run, so
+    // one too long is refused whether or not its end is in yet.
+    let end = buf.len().min(MAX_INLINE + 1);
+    let from = partial.at.min(end);
+    let Some(newline) = buf[from..end]
         .iter()
         .position(|&b| b == b'\n')
         .map(|i| from + i)
@@ -242,108 +249,4 @@ fn escape(rest: &[u8]) -> Option<(u8, usize)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fresh(buf: &[u8], max_bulk: usize) -> Result<Option<Request>, ProtocolError> {
-        parse(buf, max_bulk, &mut Partial::default())
-    }
-
-    fn args(request: Option<Request>) -> Vec<String> {
-        request
-            .expect("complete")
-            .args
-            .into_iter()
-            .map(|a| String::from_utf8(a).unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn reads_a_multibulk_request_and_says_what_it_used() {
-        let wire = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n";
-        let first = fresh(wire, 100).unwrap().unwrap();
-        assert_eq!(first.args, vec![b"GET".to_vec(), b"k".to_vec()]);
-        assert_eq!(first.consumed, 20);
-        let second = fresh(&wire[first.consumed..], 100).unwrap();
-        assert_eq!(args(second), ["PING"]);
-    }
-
-    #[test]
-    fn every_prefix_of_a_request_is_incomplete_not_an_error() {
-        let wire = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhe\r\nl\r\n";
-        for end in 0..wire.len() {
-            let fresh = fresh(&wire[..end], 100);
-            assert_eq!(fresh, Ok(None), "prefix of {end} bytes");
-        }
-        // Byte by byte with one Partial, as a connection reads: the same
-        // request, each argument copied once.
-        let mut partial = Partial::default();
-        for end in 0..wire.len() {
-            assert_eq!(parse(&wire[..end], 100, &mut partial), Ok(None));
-        }
-        assert_eq!(partial.args.len(), 2, "the two complete arguments are kept");
-        assert_eq!(
-            args(parse(wire, 100, &mut partial).unwrap()),
-            ["SET", "k", "he\r\nl"]
-        );
-        assert_eq!(partial.at, 0, "reset for the next request");
-    }
-
-    #[test]
-    fn a_bulk_past_the_bound_is_refused_before_it_arrives() {
-        let err = fresh(b"*2\r\n$3\r\nGET\r\n$101\r\n", 100).unwrap_err();
-        assert_eq!(err.0, "invalid bulk length");
-        assert!(
-            fresh(b"*2\r\n$3\r\nGET\r\n$100\r\n", 100)
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn malformed_requests_are_protocol_errors() {
-        for wire in [
-            &b"*2\r\n+GET\r\n"[..],
-            b"*x\r\n",
-            b"*1\r\n$-1\r\n",
-            b"*1\r\n$1\r\nab\r\n",
-            b"*99999999999\r\n",
-            b"*1\r\n$123456789012345678901234\r\n",
-        ] {
-            assert!(
-                fresh(wire, 100).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(wire)
-            );
-        }
-    }
-
-    #[test]
-    fn an_empty_multibulk_takes_its_bytes_and_has_no_arguments() {
-        let r = fresh(b"*0\r\n", 100).unwrap().unwrap();
-        assert!(r.args.is_empty());
-        assert_eq!(r.consumed, 4);
-    }
-
-    #[test]
-    fn inline_commands_split_on_spaces_with_quotes() {
-        assert_eq!(args(fresh(b"GET k\r\n", 100).unwrap()), ["GET", "k"]);
-        assert_eq!(args(fresh(b"PING\n", 100).unwrap()), ["PING"]);
-        assert_eq!(
-            args(fresh(b"SET k \"a b\\n\\x41\" 'it\\'s'\r\n", 100).unwrap()),
-            ["SET", "k", "a b\nA", "it's"]
-        );
-        let blank = fresh(b"\r\n", 100).unwrap().unwrap();
-        assert!(blank.args.is_empty());
-        assert_eq!(blank.consumed, 2);
-        assert!(fresh(b"GET \"k\r\n", 100).is_err());
-        assert!(fresh(b"GET \"k\"x\r\n", 100).is_err());
-        assert_eq!(fresh(b"GET k", 100), Ok(None));
-    }
-
-    #[test]
-    fn an_inline_line_without_end_is_bounded() {
-        let long = vec![b'a'; MAX_INLINE + 1];
-        assert!(fresh(&long, 100).is_err());
-    }
-}
+mod tests;

@@ -15,7 +15,7 @@ use super::resp::{self, Frame, ProtocolError, Start};
 
 /// What the connection said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Event {
+pub enum Event {
     /// This key changed.
     Invalidate(Vec<u8>),
     /// Everything may have changed (a flush).
@@ -26,7 +26,7 @@ pub(crate) enum Event {
 
 /// Where the reader stands in the byte stream.
 #[derive(Debug, Default)]
-pub(crate) struct Reader {
+pub struct Reader {
     /// Keys still to come of the invalidation push being read.
     keys_left: usize,
 }
@@ -35,7 +35,7 @@ impl Reader {
     /// Hands `apply` every event complete in `buf`, in order, and returns
     /// the bytes they took. The caller drops those bytes and offers the
     /// rest again, with whatever arrives after them.
-    pub(crate) fn feed(
+    pub fn feed(
         &mut self,
         buf: &[u8],
         mut apply: impl FnMut(Event),

@@ -17,10 +17,13 @@
 //!   arrive, each byte parsed once.
 //! - [`session`]: one open stream's socket, unparsed bytes and heartbeat.
 //! - [`resp`]: the RESP3 frames a stream carries.
+//!
+//! [`frames`] and [`resp`] are public, pure parsers, for the fuzz targets
+//! in `fuzz/`; the rest is the crate's own.
 
-pub(crate) mod frames;
+pub mod frames;
 pub(crate) mod heartbeat;
-pub(crate) mod resp;
+pub mod resp;
 pub(crate) mod session;
 pub(crate) mod store;
 pub(crate) mod stream;

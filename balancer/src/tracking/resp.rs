@@ -11,7 +11,7 @@
 
 /// One RESP3 frame, reduced to what the tracker looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     /// `+text`: `OK`, `PONG`.
     Simple(String),
     /// `-text` or a blob error.
@@ -31,11 +31,11 @@ pub(crate) enum Frame {
 /// The bytes do not follow RESP.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("protocol error: {0}")]
-pub(crate) struct ProtocolError(String);
+pub struct ProtocolError(String);
 
 /// What a frame that starts like an invalidation push turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Start {
+pub enum Start {
     /// An invalidation of this many keys, which follow as bulk strings.
     Keys(usize),
     /// An invalidation of everything (a flush).
@@ -49,7 +49,7 @@ pub(crate) enum Start {
 /// of its array of keys, or a null. `Ok(None)` when more bytes are needed
 /// to tell; else what it is and the bytes its start took (none for
 /// [`Start::Other`]).
-pub(crate) fn invalidation_start(buf: &[u8]) -> Result<Option<(Start, usize)>, ProtocolError> {
+pub fn invalidation_start(buf: &[u8]) -> Result<Option<(Start, usize)>, ProtocolError> {
     const OTHER: Option<(Start, usize)> = Some((Start::Other, 0));
     match buf.first() {
         None => return Ok(None),
@@ -82,7 +82,7 @@ pub(crate) fn invalidation_start(buf: &[u8]) -> Result<Option<(Start, usize)>, P
 
 /// Parses the first frame of `buf`: `Ok(None)` when it is not complete yet,
 /// else the frame and how many bytes it took.
-pub(crate) fn parse(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> {
+pub fn parse(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> {
     let mut at = 0;
     Ok(frame(buf, &mut at)?.map(|f| (f, at)))
 }
@@ -105,11 +105,13 @@ fn frame(buf: &[u8], at: &mut usize) -> Result<Option<Frame>, ProtocolError> {
             let Some(len) = length(rest)? else {
                 return Ok(Some(Frame::Null));
             };
-            if buf.len() < *at + len + 2 {
+            let end = (*at).checked_add(len).filter(|end| *end < usize::MAX - 1);
+            let end = end.ok_or_else(|| ProtocolError(format!("bad length {len}")))?;
+            if buf.len() < end + 2 {
                 return Ok(None);
             }
-            let blob = buf[*at..*at + len].to_vec();
-            *at += len + 2;
+            let blob = buf[*at..end].to_vec();
+            *at = end + 2;
             if kind == b'!' {
                 Frame::Error(String::from_utf8_lossy(&blob).into_owned())
             } else {
@@ -121,7 +123,9 @@ fn frame(buf: &[u8], at: &mut usize) -> Result<Option<Frame>, ProtocolError> {
                 return Ok(Some(Frame::Null));
             };
             let count = if matches!(kind, b'%' | b'|') {
-                count * 2
+                count
+                    .checked_mul(2)
+                    .ok_or_else(|| ProtocolError(format!("bad length {count}")))?
             } else {
                 count
             };
@@ -234,6 +238,20 @@ mod tests {
         assert!(parse(b"?what\r\n").is_err());
         assert!(invalidation_start(b">2\r\n$10\r\ninvalidate\r\n*x\r\n").is_err());
         assert!(parse(b"$x\r\n").is_err());
+    }
+
+    #[test]
+    fn lengths_past_the_address_space_are_errors_not_panics() {
+        // Found by fuzz/ (tracking_resp): `at + len + 2` and `count * 2`
+        // overflowed, a panic with overflow checks and a slice index
+        // panic without.
+        for wire in [
+            &b"$18446744073709551615\r\n"[..],
+            b"*1\r\n$18446744073709551614\r\nab\r\n",
+            b"%9223372036854775808\r\n",
+        ] {
+            assert!(parse(wire).is_err(), "{}", String::from_utf8_lossy(wire));
+        }
     }
 
     #[test]
