@@ -41,6 +41,11 @@ impl Progress {
         self.shed[node]
     }
 
+    /// Bytes `node` has left to take.
+    pub fn room(&self, node: usize) -> u64 {
+        self.take[node]
+    }
+
     /// Whether every node has shed what the plan asked.
     pub fn done(&self) -> bool {
         self.shed.iter().all(|&s| s == 0)
