@@ -182,7 +182,7 @@ fn main() -> std::io::Result<()> {
             .map(|r| r.join().expect("a policy's run"))
             .collect()
     });
-    let window = drain_at.saturating_sub(add_at);
+    let window = drain_at.saturating_sub(add_at + 1);
     report::write_csv(&a.out, &traces, window)?;
     print!("{}", table::render(&traces, &schedule, window));
     println!(

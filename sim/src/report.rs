@@ -14,7 +14,7 @@ pub(crate) fn write_csv(dir: &Path, traces: &[Trace], ticks_after: u32) -> io::R
         "policy,tick,live_keys,mean_util,max_util,min_util,max_over_mean,added_util,drained_bytes,moved_keys,moved_bytes\n",
     );
     let mut events = String::from(
-        "policy,event,tick,nodes_before,live_keys,keys_moved_at_once,keys_moved_window,window_ticks,fraction_moved,ideal_fraction,capacity_share\n",
+        "policy,event,tick,nodes_before,live_keys,keys_moved_at_once,keys_moved_window,window_ticks,fraction_moved,ideal_fraction,capacity_share,background_fraction\n",
     );
     let mut lookups = String::from(
         "policy,sampled_keys,asks_without_index,position_mean,position_p99,position_max,candidates,within_candidates\n",
@@ -63,12 +63,15 @@ pub(crate) struct EventFigures {
     pub(crate) fraction: f64,
     pub(crate) ideal: f64,
     capacity_share: f64,
+    /// Keys moved in as many ticks just before the change, as a share of
+    /// the live keys: what the rebalancer moves anyway.
+    pub(crate) background: f64,
 }
 
 impl EventFigures {
     fn csv(&self, policy: &str) -> String {
         format!(
-            "{policy},{},{},{},{},{},{},{},{:.6},{:.6},{:.6}",
+            "{policy},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6}",
             if self.add { "add" } else { "drain" },
             self.tick,
             self.nodes,
@@ -78,7 +81,8 @@ impl EventFigures {
             self.window_ticks,
             self.fraction,
             self.ideal,
-            self.capacity_share
+            self.capacity_share,
+            self.background
         )
     }
 }
@@ -95,6 +99,8 @@ pub(crate) fn event_figures(t: &Trace, ticks_after: u32) -> Vec<EventFigures> {
             let end = (e.tick + ticks_after).min(last);
             let before = e.tick.checked_sub(1).map_or(0, moved_by);
             let window = moved_by(end) - before;
+            let span = end - e.tick + 1;
+            let earlier = e.tick.checked_sub(1 + span).map_or(0, moved_by);
             let ideal = if e.add {
                 1.0 / (e.nodes + 1) as f64
             } else {
@@ -107,10 +113,11 @@ pub(crate) fn event_figures(t: &Trace, ticks_after: u32) -> Vec<EventFigures> {
                 live_keys: e.live_keys,
                 at_once: e.moved_at_once,
                 window,
-                window_ticks: end - e.tick + 1,
+                window_ticks: span,
                 fraction: window as f64 / e.live_keys.max(1) as f64,
                 ideal,
                 capacity_share: e.capacity_share,
+                background: (before - earlier) as f64 / e.live_keys.max(1) as f64,
             }
         })
         .collect()

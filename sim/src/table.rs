@@ -8,6 +8,10 @@ use crate::run::{Schedule, Trace};
 /// Ticks after the add at which the added node's fill is read.
 const SOON: u32 = 10;
 
+fn pct(x: f64) -> String {
+    format!("{:.3}%", 100.0 * x)
+}
+
 pub(crate) fn render(traces: &[Trace], s: &Schedule, window: u32) -> String {
     let mut out = String::new();
     let at = |t: &Trace, tick: u32| t.rows[(tick as usize).min(t.rows.len() - 1)];
@@ -38,13 +42,12 @@ pub(crate) fn render(traces: &[Trace], s: &Schedule, window: u32) -> String {
     }
     let _ = writeln!(
         out,
-        "\nKeys moved, as a share of the live keys (window: the change's tick and the {window} after it)\n\n\
-         | policy | add: at once | add: window | add: ideal 1/(n+1) | drain: at once | drain: window | drain: ideal (its keys) | drained node's bytes at the end |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "\nKeys moved, as a share of the live keys (window: the change's tick and the {window} after it, so the add's ends before the drain)\n\n\
+         | policy | add: at once | add: window | add: ideal 1/(n+1) | drain: at once | drain: window | drain: ideal (its keys) | as many ticks before the add | drained node's bytes at the end |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for t in traces {
         let figures = event_figures(t, window);
-        let pct = |x: f64| format!("{:.3}%", 100.0 * x);
         let cell = |add: bool| {
             let Some(e) = t.events.iter().zip(&figures).find(|(e, _)| e.add == add) else {
                 return "- | - | -".to_string();
@@ -58,12 +61,14 @@ pub(crate) fn render(traces: &[Trace], s: &Schedule, window: u32) -> String {
             )
         };
         let left = t.rows[t.rows.len() - 1].drained_bytes;
+        let background = figures.iter().find(|e| e.add).map_or(0.0, |e| e.background);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {left} |",
+            "| {} | {} | {} | {} | {left} |",
             t.policy,
             cell(true),
-            cell(false)
+            cell(false),
+            pct(background)
         );
     }
     let _ = writeln!(
