@@ -85,13 +85,14 @@ show(fig, "added_node")"""),
 
 The ideal for an add is 1/(n+1) of the keys; for a drain, the drained node's keys. "At once" is
 what the change itself moved; "window" counts every move until the next change (or the end), and
-"background" what the rebalancer moved in as many ticks before the add: its steady skew
-correction, not caused by the add."""),
+"as many ticks before" what was moved in a span as long just before the change: the rebalancer's
+steady skew correction, not caused by the change."""),
     (CODE, """fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for ax, kind in zip(axes, ["add", "drain"]):
     rows = events[events["event"] == kind].set_index("policy")
     at_once = rows["keys_moved_at_once"] / rows["live_keys"]
     frame = pd.DataFrame({"at once": 100 * at_once, "window": 100 * rows["fraction_moved"],
+                          "as many ticks before": 100 * rows["background_fraction"],
                           "ideal": 100 * rows["ideal_fraction"]})
     frame.plot.bar(ax=ax, rot=20)
     ax.set_title(f"keys moved on the {kind}")
