@@ -197,3 +197,63 @@ impl Policy for Ours {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use balancer::config::Choices;
+
+    use super::*;
+
+    /// Four nodes of 100 kB holding 2,000 keys of 100 B (50%), placed by
+    /// `ours`, a report every 100 keys.
+    fn loaded(rebalance: Option<(Marks, u32)>) -> (Cluster, Ours) {
+        let mut c = Cluster::new(vec![100_000; 4], &[100; 2000], 1, 0);
+        let policy = PlacementConfig {
+            choices: Choices::Top(NonZeroUsize::new(2).unwrap()),
+            ..PlacementConfig::default()
+        };
+        let mut ours = Ours::new(&c, policy, rebalance);
+        for key in 0..2000 {
+            let node = ours.place(&c, &key_name(key), 0);
+            c.insert(key, node, 0);
+            if key % 100 == 99 {
+                c.report();
+            }
+        }
+        (c, ours)
+    }
+
+    #[test]
+    fn the_rebalancer_fills_an_added_node_and_empties_a_draining_one() {
+        let marks = Marks::default();
+        let (mut c, mut ours) = loaded(Some((marks, 10)));
+        let new = c.add_node(100_000);
+        ours.changed(&mut c, Change::Joined(new));
+        let mean = 0.4;
+        for node in 0..5 {
+            let u = c.used[node] as f64 / 100_000.0;
+            assert!(
+                (mean / marks.high - 0.001..=mean * marks.high + 0.001).contains(&u),
+                "node {node} at {u}"
+            );
+        }
+        assert!(c.used[new] as f64 >= 100_000.0 * mean / marks.low - 100.0);
+        c.report();
+        c.set_state(0, State::Draining);
+        ours.changed(&mut c, Change::Draining(0));
+        assert!(c.keys[0].is_empty(), "node 0 still holds keys");
+        assert_eq!(c.live_keys(), 2000);
+    }
+
+    #[test]
+    fn without_the_rebalancer_nothing_moves() {
+        let (mut c, mut ours) = loaded(None);
+        let new = c.add_node(100_000);
+        ours.changed(&mut c, Change::Joined(new));
+        assert_eq!((c.used[new], c.moved), (0, (0, 0)));
+        let fresh = (0..20).filter(|i| ours.place(&c, &format!("fresh:{i}"), 0) == new);
+        assert!(fresh.count() > 0, "new keys go to the empty node");
+    }
+}
