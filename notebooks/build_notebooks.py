@@ -1,6 +1,6 @@
 """Builds the notebooks from their source, so what is reviewed is plain
 Python: analysis.ipynb from cells_analysis.py, compare.ipynb from
-cells_compare.py. The committed .ipynb files are these builds, unexecuted.
+cells_compare.py, sim.ipynb from cells_sim.py. The committed .ipynb files are these builds, unexecuted.
 
     python3 notebooks/build_notebooks.py             # write the notebooks
     python3 notebooks/build_notebooks.py --check     # exit 1 if a committed one differs
@@ -20,8 +20,13 @@ sys.path.insert(0, str(HERE))
 
 import cells_analysis  # noqa: E402
 import cells_compare  # noqa: E402
+import cells_sim  # noqa: E402
 
-NOTEBOOKS = {"analysis.ipynb": cells_analysis.CELLS, "compare.ipynb": cells_compare.CELLS}
+NOTEBOOKS = {
+    "analysis.ipynb": cells_analysis.CELLS,
+    "compare.ipynb": cells_compare.CELLS,
+    "sim.ipynb": cells_sim.CELLS,
+}
 
 
 def cell(number, kind, source):

@@ -39,6 +39,8 @@
 //! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
 //! [`nodes::state`] (node health), [`nodes::membership`] (node list diff),
 //! [`nodes::capacity`] (a node's capacity and its source),
+//! [`rebalance`] (which nodes shed or take bytes, and where each moved
+//! key goes: issue 14's planner, driven by the `sim` crate for now),
 //! `metrics/stats.rs` (the `GET /stats` figures the dashboard polls).
 //!
 //! State the request path reads: [`nodes`] (the node table), [`near`],
@@ -94,6 +96,7 @@ pub mod newest;
 pub mod nodes;
 pub mod ops;
 pub mod placement;
+pub mod rebalance;
 pub mod rendezvous;
 pub mod repairs;
 pub mod replicas;

@@ -69,9 +69,26 @@ impl PlacementConfig {
 /// Nodes with unknown utilization rank after every known one; ties keep
 /// rendezvous order.
 pub fn choose(ranked: &[Contender], policy: &PlacementConfig, may_overflow: bool) -> Option<usize> {
+    choose_under(
+        ranked,
+        policy,
+        may_overflow,
+        load_cap(ranked, policy.load_epsilon),
+    )
+}
+
+/// [`choose`] with the bounded-load `cap` given: for a caller that passes
+/// only the head of a long ranking and knows the mean over every node
+/// (the placement simulator). Where nothing in `ranked` is under the cap,
+/// it returns the best of the top `k`, as [`choose`] does.
+pub fn choose_under(
+    ranked: &[Contender],
+    policy: &PlacementConfig,
+    may_overflow: bool,
+    cap: f64,
+) -> Option<usize> {
     let k = policy.candidate_count(ranked.len());
     let best = least_utilized(&ranked[..k])?;
-    let cap = load_cap(ranked, policy.load_epsilon);
     let under_cap = |c: &Contender| c.utilization.is_some_and(|u| u <= cap);
     if under_cap(&best) || !may_overflow {
         return Some(best.node);
@@ -202,6 +219,21 @@ mod tests {
         // Every host taken: the plain walk.
         let all = [domain_of("b:1"), domain_of("c:1")];
         assert_eq!(choose_replicas(&r, &policy, true, 1, &all), vec![0]);
+    }
+
+    #[test]
+    fn the_head_of_a_ranking_with_the_whole_cap_chooses_as_the_whole() {
+        let r = ranked(&[Some(0.9), Some(0.8), Some(0.7), Some(0.05), Some(0.05)]);
+        let policy = PlacementConfig::top(2);
+        let cap = load_cap(&r, policy.load_epsilon);
+        let whole = choose(&r, &policy, true);
+        assert_eq!(whole, Some(3), "the first node under the cap");
+        for head in 2..=5 {
+            let under = choose_under(&r[..head], &policy, true, cap);
+            // Past the head's end it falls back to the best of the top k.
+            let expected = if head > 3 { whole } else { Some(1) };
+            assert_eq!(under, expected, "head {head}");
+        }
     }
 
     #[test]

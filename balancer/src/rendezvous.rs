@@ -21,12 +21,25 @@ pub fn node_seed(node_id: &str) -> u64 {
 /// Equal weights (practically never) keep index order, so the result is
 /// the same on every balancer.
 pub fn rank(key: &str, seeds: &[u64]) -> Vec<usize> {
+    top(key, seeds, seeds.len())
+}
+
+/// The first `m` of [`rank`], without sorting the rest: for callers that
+/// look only at the head of a long ranking (the placement simulator ranks
+/// a thousand nodes per key).
+pub fn top(key: &str, seeds: &[u64], m: usize) -> Vec<usize> {
     let mut weighted: Vec<(u64, usize)> = seeds
         .iter()
         .enumerate()
         .map(|(i, &seed)| (xxh3_64_with_seed(key.as_bytes(), seed), i))
         .collect();
-    weighted.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let order = |a: &(u64, usize), b: &(u64, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+    let m = m.min(weighted.len());
+    if m < weighted.len() {
+        weighted.select_nth_unstable_by(m, order);
+        weighted.truncate(m);
+    }
+    weighted.sort_unstable_by(order);
     weighted.into_iter().map(|(_, i)| i).collect()
 }
 
@@ -46,6 +59,18 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
         assert_eq!(r, rank("user:42", &s));
+    }
+
+    #[test]
+    fn the_top_m_is_the_head_of_the_ranking() {
+        let s = seeds(50);
+        for i in 0..200 {
+            let key = format!("k{i}");
+            let full = rank(&key, &s);
+            for m in [0, 1, 2, 7, 49, 50, 60] {
+                assert_eq!(top(&key, &s, m), full[..m.min(50)], "m = {m}");
+            }
+        }
     }
 
     #[test]

@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const CRATES: [&str; 6] = [
+const CRATES: [&str; 7] = [
     "balancer",
     "coordination",
     "loadgen",
     "memreport",
     "probe-agent",
+    "sim",
     "test-support",
 ];
 const MAX_LINES: usize = 350;

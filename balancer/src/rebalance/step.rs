@@ -1,0 +1,226 @@
+//! The plan carried out key by key: an executor walks a source node's keys
+//! and asks [`Progress::next`] what to do with each, then reports each
+//! move it made with [`Progress::moved`], until [`Step::Done`].
+
+use super::plan::{Load, Plan, Role};
+use crate::config::PlacementConfig;
+use crate::placement::{self, Contender};
+
+/// What to do with one key of a source node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Move it to this node.
+    Move(usize),
+    /// Leave it: its (serving) node has shed enough, the key is larger
+    /// than what is left to shed, or no node can take it.
+    Keep,
+    /// The plan is met: stop.
+    Done,
+}
+
+/// The bytes each node has left to shed and to take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    shed: Vec<u64>,
+    take: Vec<u64>,
+    draining: Vec<bool>,
+}
+
+impl Progress {
+    /// Starts carrying out `plan`, made from `nodes`.
+    pub fn new(plan: &Plan, nodes: &[Load]) -> Progress {
+        Progress {
+            shed: plan.shed.clone(),
+            take: plan.take.clone(),
+            draining: nodes.iter().map(|n| n.role == Role::Draining).collect(),
+        }
+    }
+
+    /// Bytes `node` has left to shed.
+    pub fn left(&self, node: usize) -> u64 {
+        self.shed[node]
+    }
+
+    /// Bytes `node` has left to take.
+    pub fn room(&self, node: usize) -> u64 {
+        self.take[node]
+    }
+
+    /// Whether every node has shed what the plan asked.
+    pub fn done(&self) -> bool {
+        self.shed.iter().all(|&s| s == 0)
+    }
+
+    /// Where a key of `size` bytes on node `from` goes. `ranked` is the
+    /// key's rendezvous ranking of the nodes that take keys (as placement
+    /// sees them); `holders` are the nodes holding its other copies, whose
+    /// failure domains are `taken`. The key goes to the node placement
+    /// would choose among those with bytes left to take (room for the
+    /// whole key where one has it), on a domain apart from the other
+    /// copies where there is one. A draining node's keys all move, also
+    /// past its planned bytes (its report may lag): when no node has room
+    /// left, to any node placement chooses; its executor stops when the
+    /// node is empty, not at [`Step::Done`].
+    pub fn next(
+        &self,
+        from: usize,
+        size: u64,
+        ranked: &[Contender],
+        holders: &[usize],
+        taken: &[u64],
+        policy: &PlacementConfig,
+    ) -> Step {
+        let draining = self.draining[from];
+        if !draining && self.done() {
+            return Step::Done;
+        }
+        if !draining && (self.shed[from] == 0 || size > self.shed[from]) {
+            return Step::Keep;
+        }
+        let free = |c: &&Contender| c.node != from && !holders.contains(&c.node);
+        let with_room = |room: u64| -> Vec<Contender> {
+            ranked
+                .iter()
+                .filter(free)
+                .filter(|c| self.take[c.node] >= room.max(1))
+                .copied()
+                .collect()
+        };
+        let mut pool = with_room(size);
+        if pool.is_empty() {
+            pool = with_room(1);
+        }
+        if pool.is_empty() && draining {
+            pool = ranked.iter().filter(free).copied().collect();
+        }
+        match placement::choose_replicas(&pool, policy, true, 1, taken).first() {
+            Some(&to) => Step::Move(to),
+            None => Step::Keep,
+        }
+    }
+
+    /// Records that a key of `size` bytes moved from `from` to `to`.
+    pub fn moved(&mut self, from: usize, to: usize, size: u64) {
+        self.shed[from] = self.shed[from].saturating_sub(size);
+        self.take[to] = self.take[to].saturating_sub(size);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::{Marks, plan};
+    use super::*;
+
+    fn serving(used: u64, capacity: u64) -> Load {
+        Load {
+            used,
+            capacity: Some(capacity),
+            role: Role::Serving,
+        }
+    }
+
+    /// Nodes `order` ranked for a key, with utilizations and domains.
+    fn ranked(order: &[usize], nodes: &[Load], domains: &[u64]) -> Vec<Contender> {
+        order
+            .iter()
+            .map(|&node| Contender {
+                node,
+                utilization: Some(nodes[node].used as f64 / nodes[node].capacity.unwrap() as f64),
+                domain: domains[node],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_key_goes_to_the_least_utilized_sink_among_its_candidates() {
+        // Node 0 is over; nodes 2 and 3 are under the mean, 3 the emptier.
+        let nodes = [
+            serving(900, 1000),
+            serving(450, 1000),
+            serving(300, 1000),
+            serving(200, 1000),
+        ];
+        let plan = plan(&nodes, Marks::default());
+        let progress = Progress::new(&plan, &nodes);
+        let policy = PlacementConfig::top(2);
+        let r = ranked(&[1, 2, 0, 3], &nodes, &[1, 2, 3, 4]);
+        // Node 1 is no sink: the key's top two sinks are 2 and 3.
+        assert_eq!(progress.next(0, 10, &r, &[], &[], &policy), Step::Move(3));
+        // The key's other copy is on node 3: node 2.
+        assert_eq!(progress.next(0, 10, &r, &[3], &[4], &policy), Step::Move(2));
+        // A node that sheds nothing keeps its keys.
+        assert_eq!(progress.next(1, 10, &r, &[], &[], &policy), Step::Keep);
+    }
+
+    #[test]
+    fn copies_stay_on_distinct_failure_domains() {
+        let nodes = [serving(900, 1000), serving(100, 1000), serving(300, 1000)];
+        let plan = plan(&nodes, Marks::default());
+        let progress = Progress::new(&plan, &nodes);
+        // Node 1 shares a domain (7) with the key's other copy.
+        let r = ranked(&[1, 2, 0], &nodes, &[5, 7, 8]);
+        let policy = PlacementConfig::top(2);
+        assert_eq!(progress.next(0, 10, &r, &[], &[7], &policy), Step::Move(2));
+        assert_eq!(progress.next(0, 10, &r, &[], &[], &policy), Step::Move(1));
+    }
+
+    #[test]
+    fn an_executor_stops_when_the_plan_is_met() {
+        let nodes = [serving(900, 1000), serving(100, 1000)];
+        let plan = plan(&nodes, Marks::default());
+        let mut progress = Progress::new(&plan, &nodes);
+        let policy = PlacementConfig::top(2);
+        let r = ranked(&[0, 1], &nodes, &[1, 2]);
+        let mut moved = 0;
+        while let Step::Move(to) = progress.next(0, 10, &r, &[], &[], &policy) {
+            progress.moved(0, to, 10);
+            moved += 10;
+        }
+        // Down to 1.02 x mean (510): 390 to shed, 39 keys of 10.
+        assert_eq!(plan.shed[0], 390);
+        assert_eq!(moved, 390);
+        assert!(progress.done());
+        assert_eq!(progress.next(0, 10, &r, &[], &[], &policy), Step::Done);
+    }
+
+    #[test]
+    fn a_serving_source_keeps_a_key_larger_than_what_is_left() {
+        let nodes = [serving(900, 1000), serving(100, 1000)];
+        let plan = plan(&nodes, Marks::default());
+        let progress = Progress::new(&plan, &nodes);
+        let r = ranked(&[0, 1], &nodes, &[1, 2]);
+        let policy = PlacementConfig::top(2);
+        assert_eq!(progress.left(0), 390);
+        assert_eq!(progress.next(0, 391, &r, &[], &[], &policy), Step::Keep);
+        assert_eq!(progress.next(0, 390, &r, &[], &[], &policy), Step::Move(1));
+    }
+
+    #[test]
+    fn every_key_of_a_draining_node_moves_even_past_the_plan() {
+        // The plan saw 100 bytes on the draining node; it holds 150.
+        let nodes = [
+            serving(500, 1000),
+            serving(500, 1000),
+            Load {
+                role: Role::Draining,
+                ..serving(100, 1000)
+            },
+        ];
+        let plan = plan(&nodes, Marks::default());
+        let mut progress = Progress::new(&plan, &nodes);
+        let policy = PlacementConfig::top(2);
+        let r = ranked(&[0, 1], &nodes, &[1, 2, 3]);
+        for size in [60, 40] {
+            let Step::Move(to) = progress.next(2, size, &r, &[], &[], &policy) else {
+                panic!("a draining node's key must move");
+            };
+            progress.moved(2, to, size);
+        }
+        assert!(progress.done());
+        assert!(matches!(
+            progress.next(2, 50, &r, &[], &[], &policy),
+            Step::Move(_)
+        ));
+        assert_eq!(progress.next(0, 50, &r, &[], &[], &policy), Step::Done);
+    }
+}
