@@ -339,8 +339,8 @@ async fn the_listing_pages_through_the_index_without_keys() {
 async fn an_expired_user_leaves_the_listing_and_the_count() {
     // An entry outlives its record by the request deadline.
     let (cluster, b, http) = stack(|c| {
-        c.users.ttl = Duration::from_secs(1);
-        c.timeouts.request = Duration::from_millis(500);
+        c.users.ttl = Duration::from_secs(2);
+        c.timeouts.request = Duration::from_millis(2000);
     })
     .await;
     for name in ["early-1", "early-2", "early-3"] {
@@ -351,7 +351,7 @@ async fn an_expired_user_leaves_the_listing_and_the_count() {
     }
     let (names, counts) = list_all(&http, &b, 2).await;
     assert_eq!((names.len(), counts[0]), (3, 3));
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(5000)).await;
     assert_eq!(
         post(&http, &b, "/createUser", &user("later-1"))
             .await
@@ -535,25 +535,31 @@ async fn cors_answers_allowed_origins_and_their_preflights_on_every_route() {
 
 #[tokio::test]
 async fn expired_entries_are_swept_by_later_creates_without_a_listing() {
-    // An entry outlives its record by the request deadline.
+    // An entry outlives its record by the request deadline: 5 s here, time
+    // enough to write all 150 before the first expires.
     let (cluster, b, http) = stack(|c| {
-        c.users.ttl = Duration::from_secs(1);
-        c.timeouts.request = Duration::from_millis(500);
+        c.users.ttl = Duration::from_secs(3);
+        c.timeouts.request = Duration::from_millis(2000);
     })
     .await;
     for i in 0..150 {
         let r = post(&http, &b, "/createUser", &user(&format!("early-{i:03}"))).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    // Each create sweeps up to 100 expired entries: two sweep all 150.
-    for name in ["late-1", "late-2"] {
+    let mut index = cluster.index.connection().await;
+    let written: usize = index.zcard("dlb:users:expiry").await.unwrap();
+    assert_eq!(written, 150, "all 150 entries in before any expired");
+    tokio::time::sleep(Duration::from_millis(6000)).await;
+    // Each create sweeps up to 100 expired entries: the first leaves 50
+    // of the 150 (the sweep is bounded), the second the rest.
+    for (name, left) in [("late-1", 51), ("late-2", 2)] {
         assert_eq!(
             post(&http, &b, "/createUser", &user(name)).await.status,
             StatusCode::CREATED
         );
+        let expiring: usize = index.zcard("dlb:users:expiry").await.unwrap();
+        assert_eq!(expiring, left, "after {name}");
     }
-    let mut index = cluster.index.connection().await;
     let names: usize = index.zcard("dlb:users:names").await.unwrap();
     let expiring: usize = index.zcard("dlb:users:expiry").await.unwrap();
     assert_eq!(

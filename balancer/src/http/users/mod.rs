@@ -8,9 +8,10 @@
 //! cache), with the TTL of `[users] ttl_secs`. The listing pages through
 //! the user index in the index Redis (`index/users.rs`), never through
 //! the data nodes: a create or update adds or refreshes the user's entry
-//! *before* it writes the record (so a write that fails or whose outcome
-//! is unknown leaves at most an entry that lists no one, never a user
-//! missing from the listing), a delete removes it once the tombstone is
+//! *before* it writes the record (so a write that fails, or whose outcome
+//! is unknown, leaves at most an entry that lists no one rather than a
+//! user missing from the listing; README "User API" lists the races that
+//! remain), a delete removes it once the tombstone is
 //! acknowledged, or finds no user (so a retried delete clears an entry a
 //! failed write left), and each listed user is then read with `ops.get`
 //! (one that misses, or whose record is not a user, is left out, its
