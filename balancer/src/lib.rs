@@ -149,6 +149,8 @@ pub struct App {
     pub failures: Arc<FailureLog>,
     /// How connections begin: plain HTTP, or TLS with the configured files.
     pub tls: Acceptor,
+    /// What the rebalancer is doing (the leader's executor writes it).
+    pub rebalance: Arc<rebalance::Status>,
 }
 
 impl App {
@@ -225,6 +227,7 @@ impl App {
             coordinator,
             failures,
             tls,
+            rebalance: Arc::default(),
         })
     }
 }

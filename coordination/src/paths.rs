@@ -8,6 +8,8 @@
 //! | `/dlb/announced/<id>` | persistent | empty: an agent created `/dlb/nodes/<id>` once, and no agent creates it again |
 //! | `/dlb/election/...` | ephemeral sequential | a candidate balancer's id |
 //! | `/dlb/locks/<name>/...` | ephemeral sequential | the holder's id |
+//! | `/dlb/rebalance` | persistent | [`RebalanceControl`] as JSON: whether the leader moves keys |
+//! | `/dlb/rebalance-journal` | persistent | the leader's moves in flight, written under its fencing token |
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,10 @@ pub const ANNOUNCED: &str = "/dlb/announced";
 pub const ELECTION: &str = "/dlb/election";
 /// Named locks.
 pub const LOCKS: &str = "/dlb/locks";
+/// Whether the leader moves keys ([`RebalanceControl`]); absent means it does.
+pub const REBALANCE: &str = "/dlb/rebalance";
+/// The leader's moves in flight, so a new leader finishes them.
+pub const JOURNAL: &str = "/dlb/rebalance-journal";
 
 /// What a probe agent registers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +49,31 @@ pub struct NodeEntry {
     pub addr: String,
     /// Relative capacity weight.
     pub weight: u32,
-    /// `active`, or `draining` (no new keys).
+    /// `active`; `draining` (takes no new keys, and the leader moves its
+    /// keys off); or `removed` (drained: holds nothing, safe to stop).
     pub state: String,
+}
+
+impl NodeEntry {
+    /// The state of a node that takes new keys.
+    pub const ACTIVE: &str = "active";
+    /// The state of a node being emptied.
+    pub const DRAINING: &str = "draining";
+    /// The state of a node the leader has emptied.
+    pub const REMOVED: &str = "removed";
+
+    /// Whether the node takes new keys: only an `active` one does (an
+    /// unknown state is read as not taking any).
+    pub fn takes_new_keys(&self) -> bool {
+        self.state == Self::ACTIVE
+    }
+}
+
+/// What `/dlb/rebalance` holds: the admin API's start and pause.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebalanceControl {
+    /// The leader moves no key while paused (a drain waits too).
+    pub paused: bool,
 }
 
 /// `parent/child`.

@@ -249,9 +249,9 @@ impl Coordinator {
                         Ok(entry) => Some((
                             NodeSpec {
                                 id: id.clone(),
-                                addr: entry.addr,
+                                addr: entry.addr.clone(),
                             },
-                            entry.state == "draining",
+                            !entry.takes_new_keys(),
                         )),
                         Err(e) => {
                             tracing::warn!(node = %id, error = %e, "unreadable node entry");

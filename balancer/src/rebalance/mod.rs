@@ -31,7 +31,9 @@
 //! rendezvous ranking), on a failure domain apart from its other copies.
 
 mod plan;
+mod status;
 mod step;
 
 pub use plan::{Excluded, Load, Marks, Plan, Role, Transfer, plan};
+pub use status::{NodeTarget, Status, View};
 pub use step::{Progress, Step};
