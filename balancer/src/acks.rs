@@ -33,6 +33,20 @@ pub fn needed(ack: WriteAck, replicas: usize) -> usize {
     }
 }
 
+/// Acknowledgements needed from a write to `members` nodes whose level
+/// asks for [`needed`] of `replicas`, under replication factor `factor`.
+/// A set wider than the factor (a key the rebalancer is moving, or copies
+/// adopted after index loss) needs every member: the rebalancer narrows
+/// it to any of its members, primary included, and each must then hold
+/// every acknowledged write.
+pub fn needed_of(ack: WriteAck, replicas: usize, members: usize, factor: usize) -> usize {
+    if members > factor {
+        members
+    } else {
+        needed(ack, replicas)
+    }
+}
+
 /// Whether the client may hear back now: `needed` acknowledgements are
 /// in, and the primary's among them if the write was sent to it.
 pub fn enough(taken: &[Ack], needed: usize, primary_sent: bool) -> bool {
@@ -235,6 +249,19 @@ mod tests {
         ] {
             assert_eq!(needed(ack, r), n, "{ack:?} of {r}");
         }
+    }
+
+    #[test]
+    fn a_set_wider_than_the_factor_needs_every_member() {
+        assert_eq!(needed_of(WriteAck::Quorum, 2, 2, 2), 2);
+        assert_eq!(needed_of(WriteAck::Quorum, 3, 3, 3), 2);
+        assert_eq!(needed_of(WriteAck::One, 2, 3, 2), 3);
+        assert_eq!(needed_of(WriteAck::Quorum, 3, 4, 3), 4);
+        assert_eq!(
+            needed_of(WriteAck::Quorum, 1, 2, 2),
+            1,
+            "one node up of R = 2"
+        );
     }
 
     #[test]

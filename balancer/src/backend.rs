@@ -66,6 +66,15 @@ pub enum BackendError {
         /// How far ahead, in the server's words.
         reason: String,
     },
+    /// The server refused a write fenced by a token lower than one it has
+    /// seen: a leader that lost its leadership (see [`crate::fence`]).
+    #[error("{addr} refused a fenced write: {reason}")]
+    Fenced {
+        /// The server's address.
+        addr: String,
+        /// The tokens, in the server's words.
+        reason: String,
+    },
     /// The server answered with an error.
     #[error("{addr} replied with an error: {reason}")]
     Reply {
@@ -176,6 +185,11 @@ impl Backend {
             BackendError::OutOfMemory { addr }
         } else if e.code() == Some("CLOCKAHEAD") {
             BackendError::ClockAhead {
+                addr,
+                reason: e.detail().unwrap_or_default().to_string(),
+            }
+        } else if e.code() == Some("FENCED") {
+            BackendError::Fenced {
                 addr,
                 reason: e.detail().unwrap_or_default().to_string(),
             }

@@ -20,6 +20,7 @@
 //! The user index (`index/users.rs`), which `GET /getAllUsers` pages
 //! through, lives in the same Redis, apart from the entries.
 
+mod fenced;
 mod recovery;
 mod users;
 
@@ -79,9 +80,7 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 /// appends those in ARGV[2] (both comma separated) that it lacks, keeping
 /// the entry's TTL; returns `{1, new set}`. An entry holding another set
 /// is left alone and returned as `{0, set}`; no entry returns false.
-static SWAP_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+const SWAP_MEMBERS_LUA: &str = r"
         local current = redis.call('GET', KEYS[1])
         if not current then
             return false
@@ -100,9 +99,8 @@ static SWAP_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
         local set = table.concat(members, ',')
         redis.call('SET', KEYS[1], set, 'KEEPTTL')
         return {1, set}
-        ",
-    )
-});
+        ";
+static SWAP_MEMBERS: LazyLock<Script> = LazyLock::new(|| Script::new(SWAP_MEMBERS_LUA));
 
 /// What [`Index::swap_members`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +112,17 @@ pub enum Swap {
     Changed(Vec<String>),
     /// The key has no entry: nothing to edit.
     Missing,
+}
+
+impl Swap {
+    /// What the swap script's answer says.
+    fn from_reply(found: Option<(i64, String)>) -> Swap {
+        match found {
+            Some((1, set)) => Swap::Done(split_set(&set)),
+            Some((_, set)) => Swap::Changed(split_set(&set)),
+            None => Swap::Missing,
+        }
+    }
 }
 
 /// The index could not be used for this request.
@@ -243,11 +252,7 @@ impl Index {
             .arg(added.join(","))
             .arg(expected.join(","));
         let found: Option<(i64, String)> = self.guarded(self.backend.script(&call)).await?;
-        Ok(match found {
-            Some((1, set)) => Swap::Done(split_set(&set)),
-            Some((_, set)) => Swap::Changed(split_set(&set)),
-            None => Swap::Missing,
-        })
+        Ok(Swap::from_reply(found))
     }
 
     /// After a delete: the entry lives on as long as the tombstones do, so

@@ -85,6 +85,7 @@ pub mod config;
 pub mod error;
 pub mod failures;
 pub mod fallback;
+pub mod fence;
 pub mod hlc;
 pub mod http;
 pub mod index;

@@ -16,6 +16,10 @@ use redis::Script;
 
 use crate::backend::{Backend, BackendError};
 
+mod fenced;
+
+pub use fenced::{apply_fenced, drop_if_at_fenced};
+
 /// Applies a version if it is newer than the node's. KEYS[1]: the key.
 /// ARGV: timestamp, TTL in ms (0 for none), the drift bound in ms, then the
 /// JSON value, absent for a tombstone. Returns `{applied, 1 if a live value
@@ -24,12 +28,10 @@ use crate::backend::{Backend, BackendError};
 /// older. A timestamp more than the bound ahead of the node's own clock
 /// (`TIME`) is refused with a `CLOCKAHEAD` error, so a balancer with a
 /// fast clock cannot win every later write (see [`crate::hlc`]).
-static APPLY: LazyLock<Script> = LazyLock::new(|| {
-    // A live write's first write command is HSET, so a full node refuses
-    // it (OOM) before anything changes; a tombstone starts with DEL, which
-    // Redis allows when full, so deletes still work on a full node.
-    Script::new(
-        r"
+// A live write's first write command is HSET, so a full node refuses
+// it (OOM) before anything changes; a tombstone starts with DEL, which
+// Redis allows when full, so deletes still work on a full node.
+const APPLY_LUA: &str = r"
         local now = redis.call('TIME')
         local ahead = tonumber(string.sub(ARGV[1], 1, 13))
             - (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
@@ -58,22 +60,18 @@ static APPLY: LazyLock<Script> = LazyLock::new(|| {
         local ttl = tonumber(ARGV[2])
         if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
         return {1, live, ARGV[1]}
-        ",
-    )
-});
+        ";
+static APPLY: LazyLock<Script> = LazyLock::new(|| Script::new(APPLY_LUA));
 
 /// Deletes the key only if it still holds timestamp ARGV[1].
-static DROP_IF_AT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+const DROP_IF_AT_LUA: &str = r"
         if redis.call('TYPE', KEYS[1]).ok == 'hash'
             and redis.call('HGET', KEYS[1], 't') == ARGV[1] then
             return redis.call('DEL', KEYS[1])
         end
         return 0
-        ",
-    )
-});
+        ";
+static DROP_IF_AT: LazyLock<Script> = LazyLock::new(|| Script::new(DROP_IF_AT_LUA));
 
 /// Deletes the key only if it holds a timestamp not newer than ARGV[1].
 static DROP_UNLESS_NEWER: LazyLock<Script> = LazyLock::new(|| {
@@ -129,6 +127,13 @@ pub async fn apply(
     max_drift_ms: u64,
 ) -> Result<Applied, BackendError> {
     let mut call = APPLY.key(key);
+    apply_args(&mut call, version, max_drift_ms);
+    let answer = node.script(&call).await?;
+    Ok(Applied::from_reply(answer))
+}
+
+/// The arguments of [`APPLY_LUA`] for `version`.
+fn apply_args(call: &mut redis::ScriptInvocation<'_>, version: &Version, max_drift_ms: u64) {
     // 0 means "no TTL" to the script: a value read a moment before it
     // expires (PTTL 0) is copied with the shortest TTL instead.
     call.arg(&version.timestamp)
@@ -137,12 +142,17 @@ pub async fn apply(
     if let Some(json) = &version.json {
         call.arg(json);
     }
-    let (applied, existed, timestamp): (i64, i64, String) = node.script(&call).await?;
-    Ok(Applied {
-        applied: applied == 1,
-        existed: existed == 1,
-        timestamp,
-    })
+}
+
+impl Applied {
+    /// What [`APPLY_LUA`]'s answer says.
+    fn from_reply((applied, existed, timestamp): (i64, i64, String)) -> Applied {
+        Applied {
+            applied: applied == 1,
+            existed: existed == 1,
+            timestamp,
+        }
+    }
 }
 
 /// Reads the key's version (a tombstone included) in one round trip;

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use coordination::election::{self, Leadership, Standing};
 use coordination::lease::Lease;
-use coordination::paths::{self, NodeEntry, ProbeEntry};
+use coordination::paths::{self, NodeEntry, ProbeEntry, RebalanceControl};
+use coordination::reconnect::retrying;
 use coordination::registry;
 use coordination::session::{self, ZkConfig, ZkState};
 use serde::Serialize;
@@ -65,6 +66,8 @@ pub struct Coordinator {
     listed_nodes: watch::Sender<Vec<(NodeSpec, bool)>>,
     /// Every registered balancer, `id=address`.
     balancers: watch::Sender<Vec<String>>,
+    /// What `/dlb/rebalance` says (the admin API's start and pause).
+    control: watch::Sender<RebalanceControl>,
 }
 
 /// What `/nodes` and `/readyz` show about coordination.
@@ -100,6 +103,7 @@ impl Coordinator {
             probes: watch::channel(Vec::new()).0,
             listed_nodes: watch::channel(Vec::new()).0,
             balancers: watch::channel(Vec::new()).0,
+            control: watch::channel(RebalanceControl::default()).0,
         }
     }
 
@@ -132,8 +136,13 @@ impl Coordinator {
         self.probes.subscribe()
     }
 
+    /// Whether the admin API paused the rebalancer, as last read.
+    pub fn rebalance_paused(&self) -> bool {
+        self.control.borrow().paused
+    }
+
     /// Leadership, read under the lease.
-    fn standing(&self) -> Standing {
+    pub fn standing(&self) -> Standing {
         Standing::new(
             self.leadership.subscribe(),
             self.lease.clone(),
@@ -281,10 +290,38 @@ impl Coordinator {
                 });
             });
         tokio::select! {
+            r = self.follow_control(client) => r,
             r = follow_probes => r,
             r = follow_nodes => r,
             r = follow_balancers => r,
             r = election::stand(client, &self.id, POLL, &self.leadership, &self.lease, acls) => r,
+        }
+    }
+}
+
+impl Coordinator {
+    /// Reads `/dlb/rebalance` every [`POLL`]: absent means not paused; an
+    /// entry that cannot be read leaves the last value, with a warning.
+    async fn follow_control(
+        &self,
+        client: &coordination::Client,
+    ) -> Result<(), coordination::Error> {
+        loop {
+            let control = match retrying(client, || client.get_data(paths::REBALANCE)).await {
+                Ok((data, _)) => serde_json::from_slice(&data)
+                    .inspect_err(|e| tracing::warn!(error = %e, "unreadable /dlb/rebalance"))
+                    .ok(),
+                Err(coordination::Error::NoNode) => Some(RebalanceControl::default()),
+                Err(e) => return Err(e),
+            };
+            if let Some(control) = control {
+                self.control.send_if_modified(|known| {
+                    let changed = *known != control;
+                    *known = control;
+                    changed
+                });
+            }
+            tokio::time::sleep(POLL).await;
         }
     }
 }

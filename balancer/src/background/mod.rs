@@ -11,6 +11,8 @@
 //! - [`coordinator`]: ZooKeeper registration, election, discovery, and
 //!   the node list it publishes ([`coordinator::Coordinator::steer_membership`]);
 //! - [`repair`]: the repair queue and the resync of returning nodes;
+//! - [`rebalancer`]: the leader's moves of placed keys (drains, skew,
+//!   added nodes), fenced by its token;
 //! - [`rebuild`]: the index's completeness check, and its rebuild from
 //!   the nodes after it lost its data (paced by [`pace`], as resyncs are);
 //! - the failure log's count lines ([`crate::failures`]);
@@ -24,6 +26,7 @@ pub mod coordinator;
 pub mod health;
 mod pace;
 pub mod probes;
+mod rebalancer;
 mod rebuild;
 mod repair;
 pub mod sampler;
@@ -34,6 +37,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::App;
+use rebalancer::Rebalancer;
 use rebuild::Rebuilder;
 use repair::Repairer;
 
@@ -102,6 +106,9 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
             stop.clone(),
         )),
     ];
+    tasks.push(tokio::spawn(
+        Rebalancer { app: app.clone() }.run(stop.clone()),
+    ));
     let (a, s) = (app.clone(), stop.clone());
     tasks.push(tokio::spawn(async move { a.locations.run(s).await }));
     let (a, s) = (app.clone(), stop.clone());

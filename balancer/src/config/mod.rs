@@ -21,6 +21,7 @@ mod cors;
 mod error;
 mod failure;
 mod identity;
+mod rebalance;
 mod sections;
 mod server;
 mod users;
@@ -37,6 +38,7 @@ pub use self::cli::{Args, Overrides};
 pub use self::cors::CorsConfig;
 pub use self::error::ConfigError;
 pub use self::failure::FailureConfig;
+pub use self::rebalance::{RebalanceConfig, marks_problem};
 pub use self::sections::{
     Choices, Limits, PlacementConfig, RepairConfig, ReplicationConfig, TestingConfig, Timeouts,
     WriteAck,
@@ -91,6 +93,8 @@ pub struct Config {
     pub users: UsersConfig,
     /// Cross-origin requests from browsers (`[cors]`); off by default.
     pub cors: CorsConfig,
+    /// Moving placed keys: drains, skew, added nodes (`[rebalance]`).
+    pub rebalance: RebalanceConfig,
     /// How often each node's memory is sampled with `INFO`. Whole
     /// milliseconds, key `sample_interval_ms`. Default 1000 ms.
     #[serde(
@@ -155,6 +159,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             users: UsersConfig::default(),
             cors: CorsConfig::default(),
+            rebalance: RebalanceConfig::default(),
             sample_interval: Duration::from_millis(1000),
             location_cache_entries: NonZeroUsize::new(100_000).expect("non-zero"),
             near_cache_bytes: 64 * 1024 * 1024,
@@ -240,7 +245,10 @@ impl Config {
         if let Some(problem) = self.server.problem() {
             return invalid(problem);
         }
-        if let Some(problem) = self.users.problem().or_else(|| self.cors.problem()) {
+        let problem = (self.users.problem())
+            .or_else(|| self.cors.problem())
+            .or_else(|| self.rebalance.problem());
+        if let Some(problem) = problem {
             return invalid(problem);
         }
         if self.repair.has_zero() {

@@ -7,11 +7,13 @@ use prometheus::{
 };
 
 mod labels;
+mod moves;
 mod record;
 mod stats;
 
 use labels::{OPS, OUTCOMES};
 pub use labels::{Op, Outcome};
+pub use moves::Moves;
 pub use stats::Stats;
 
 /// The balancer's metric families.
@@ -56,6 +58,8 @@ pub struct Metrics {
     pub repairs_pending: IntGauge,
     /// `dlb_resyncs_total`: resyncs of nodes that came back.
     pub resyncs: IntCounter,
+    /// The rebalancer's families.
+    pub moves: Moves,
     /// `dlb_stale_copies_removed_total`: copies dropped from nodes that
     /// are no longer a key's replicas.
     pub stale_copies_removed: IntCounter,
@@ -97,13 +101,13 @@ impl Metrics {
     /// Registers every family in a fresh registry.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let ops = ["op"];
-        let node = ["node"];
+        let (ops, node) = (["op"], ["node"]);
         let buckets = vec![
             0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
             2.5, 5.0,
         ];
         let mut m = Metrics {
+            moves: Moves::registered(&registry),
             registry,
             request_counters: Vec::new(),
             latency_histograms: Vec::new(),

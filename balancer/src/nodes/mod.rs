@@ -165,6 +165,11 @@ impl NodeTable {
             .collect()
     }
 
+    /// The position of node `id` in the table.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
     /// How many nodes are up.
     pub fn up_count(&self) -> usize {
         self.nodes.iter().filter(|n| n.is_up()).count()

@@ -296,6 +296,14 @@ impl Node {
         )
     }
 
+    /// Bytes used and the capacity (`None` when unknown), from the last
+    /// sample; `None` before one.
+    pub fn memory(&self) -> Option<(u64, Option<u64>)> {
+        let state = self.lock();
+        let info = state.info.as_ref()?;
+        Some((info.used_memory, self.capacity(&state, info).bytes))
+    }
+
     /// Used plus pending bytes over capacity; `None` when the last sample
     /// is older than `stale_after` or the capacity unknown.
     fn utilization(&self, state: &NodeState, now: Instant, stale_after: Duration) -> Option<f64> {

@@ -309,7 +309,8 @@ impl Ops {
         ack: Option<WriteAck>,
     ) -> Result<Accepted, Error> {
         let ack = ack.unwrap_or(self.replication.write_ack);
-        let needed = acks::needed(ack, job.replicas);
+        let factor = self.replication.factor.get();
+        let needed = acks::needed_of(ack, job.replicas, job.set.len(), factor);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (sent_tx, sent_rx) = oneshot::channel();
         let mut fanout = Inline::new(self.context.clone().write(nodes.clone(), job, tx, sent_tx));

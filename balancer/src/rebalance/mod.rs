@@ -30,10 +30,12 @@
 //! taking bytes ([`crate::placement::choose_replicas`] over the key's
 //! rendezvous ranking), on a failure domain apart from its other copies.
 
+mod key;
 mod plan;
 mod status;
 mod step;
 
+pub use key::{KeyPlan, key_plan};
 pub use plan::{Excluded, Load, Marks, Plan, Role, Transfer, plan};
 pub use status::{NodeTarget, Status, View};
 pub use step::{Progress, Step};

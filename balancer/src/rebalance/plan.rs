@@ -26,13 +26,7 @@ impl Marks {
     /// What is wrong with these marks, if anything: they need
     /// `1 <= low < high`, both finite.
     pub fn problem(&self) -> Option<String> {
-        let ordered = 1.0 <= self.low && self.low < self.high && self.high.is_finite();
-        (!ordered).then(|| {
-            format!(
-                "rebalance marks need 1 <= low < high, got low {} and high {}",
-                self.low, self.high
-            )
-        })
+        crate::config::marks_problem(self.high, self.low)
     }
 }
 

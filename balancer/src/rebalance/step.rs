@@ -41,6 +41,11 @@ impl Progress {
         self.shed[node]
     }
 
+    /// Whether `node` is being emptied.
+    pub fn is_draining(&self, node: usize) -> bool {
+        self.draining[node]
+    }
+
     /// Bytes `node` has left to take.
     pub fn room(&self, node: usize) -> u64 {
         self.take[node]

@@ -4,6 +4,11 @@
 //! [`super::value`] says. Each key's read, write or delete is counted in
 //! `dlb_requests_total` and `dlb_request_duration_seconds` as the HTTP
 //! API's are.
+//!
+//! Each command is answered within `timeouts.request_ms`, as an HTTP
+//! request is: past it the answer is an error and the outcome unknown, so
+//! no write is acknowledged later than that after it began. The
+//! rebalancer's moves rely on that bound (`background/rebalancer/`).
 
 use tokio::time::Instant;
 
@@ -28,9 +33,23 @@ pub(super) enum After {
     Close,
 }
 
-/// Runs `command`; `protocol` is the connection's version, which `HELLO`
-/// may change.
+/// Runs `command` within the request deadline; `protocol` is the
+/// connection's version, which `HELLO` may change.
 pub(super) async fn run(app: &App, command: Command, protocol: &mut u8) -> (Reply, After) {
+    let deadline = app.config.timeouts.request;
+    match tokio::time::timeout(deadline, answer(app, command, protocol)).await {
+        Ok(answered) => answered,
+        Err(_) => {
+            let ms = deadline.as_millis();
+            let text =
+                format!("ERR no answer within {ms} ms (timeouts.request_ms): outcome unknown");
+            (Reply::Error(text), After::Continue)
+        }
+    }
+}
+
+/// Runs `command`.
+async fn answer(app: &App, command: Command, protocol: &mut u8) -> (Reply, After) {
     let reply = match command {
         Command::Get(key) => get(app, &key).await.unwrap_or_else(Reply::Error),
         Command::Set { key, value, ttl } => set(app, &key, &value, ttl)

@@ -17,6 +17,8 @@
 
 mod resync;
 
+pub(super) use resync::drop_if_stale;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

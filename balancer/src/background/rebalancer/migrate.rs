@@ -1,0 +1,194 @@
+//! Moving a batch of keys, in the steps the module doc of
+//! [`super`] names: widen each key's set, wait out the writes that read
+//! the old set, settle the members on the newest version, narrow the set,
+//! drop the old copy. Every write is fenced by the leader's token.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use super::Stopped;
+use crate::backend::BackendError;
+use crate::index::{Index, IndexError, Swap};
+use crate::newest;
+use crate::nodes::{Node, NodeTable};
+use crate::values::{self, Version};
+
+/// One key to move: its set as the walk read it, the member that leaves
+/// and the node that joins (none when the set is already wide enough).
+#[derive(Debug, Clone)]
+pub(super) struct Move {
+    pub(super) key: String,
+    pub(super) set: Vec<String>,
+    pub(super) from: Arc<str>,
+    pub(super) to: Option<Arc<str>>,
+}
+
+/// A key whose set was widened, waiting to be settled.
+#[derive(Debug)]
+pub(super) struct Widened {
+    key: String,
+    wide: Vec<String>,
+    from: Arc<str>,
+    to: Option<Arc<str>>,
+}
+
+/// Widened keys that may be settled from `ready_at` on.
+#[derive(Debug)]
+pub(super) struct Batch {
+    pub(super) ready_at: Instant,
+    pub(super) keys: Vec<Widened>,
+}
+
+/// How one key's move ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Moved {
+    /// Moved; this many value bytes were copied to the new node.
+    Done(u64),
+    /// Left as it was, or wide: the next pass looks at it again.
+    Skipped,
+}
+
+/// What the I/O of a move needs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Fenced<'a> {
+    pub(super) index: &'a Index,
+    pub(super) table: &'a NodeTable,
+    pub(super) token: u64,
+    pub(super) max_drift_ms: u64,
+}
+
+/// A server refused the token: a newer leader exists.
+fn fenced(e: &BackendError) -> Option<Stopped> {
+    matches!(e, BackendError::Fenced { .. }).then(|| Stopped::Fenced(e.to_string()))
+}
+
+fn index_fenced(e: &IndexError) -> Option<Stopped> {
+    match e {
+        IndexError::Failed(e) => fenced(e),
+        _ => None,
+    }
+}
+
+impl Fenced<'_> {
+    /// Step 1: the joining node enters each key's set, if the set is still
+    /// the one the walk read; returns the keys widened (and those that
+    /// need no new node), the others skipped.
+    pub(super) async fn widen(&self, moves: Vec<Move>) -> Result<Vec<Widened>, Stopped> {
+        let swaps = join_all(moves.iter().map(|m| async move {
+            match &m.to {
+                Some(to) => {
+                    let added = [&**to];
+                    (self.index)
+                        .swap_members_fenced(&m.key, &m.set, &[], &added, self.token)
+                        .await
+                }
+                None => Ok(Swap::Done(m.set.clone())),
+            }
+        }))
+        .await;
+        let mut widened = Vec::new();
+        for (m, swap) in moves.into_iter().zip(swaps) {
+            match swap {
+                Ok(Swap::Done(wide)) => widened.push(Widened {
+                    key: m.key,
+                    wide,
+                    from: m.from,
+                    to: m.to,
+                }),
+                Ok(_) => {}
+                Err(e) => {
+                    if let Some(stop) = index_fenced(&e) {
+                        return Err(stop);
+                    }
+                }
+            }
+        }
+        Ok(widened)
+    }
+
+    /// Steps 3 to 5 for every key of a batch whose wait is over: how
+    /// each ended, with the node it was leaving.
+    pub(super) async fn finish(&self, batch: &Batch) -> Result<Vec<(Arc<str>, Moved)>, Stopped> {
+        let ends = join_all(batch.keys.iter().map(|w| self.settle_and_narrow(w))).await;
+        (batch.keys.iter())
+            .zip(ends)
+            .map(|(w, end)| end.map(|moved| (w.from.clone(), moved)))
+            .collect()
+    }
+
+    async fn settle_and_narrow(&self, w: &Widened) -> Result<Moved, Stopped> {
+        let staying: Option<Vec<&Node>> = (w.wide.iter())
+            .filter(|id| **id != *w.from)
+            .map(|id| self.table.by_id(id).filter(|n| n.is_up()))
+            .collect();
+        let Some(staying) = staying else {
+            return Ok(Moved::Skipped);
+        };
+        let leaving = self.table.by_id(&w.from).filter(|n| n.is_up());
+        let reads: Result<Vec<Option<Version>>, _> =
+            join_all(staying.iter().map(|n| values::read(&n.backend, &w.key)))
+                .await
+                .into_iter()
+                .collect();
+        let Ok(held) = reads else {
+            return Ok(Moved::Skipped);
+        };
+        // A leaving node that is down (being replaced) is not read: its
+        // acknowledged writes are on the other members too.
+        let left = match leaving {
+            Some(node) => match values::read(&node.backend, &w.key).await {
+                Ok(version) => version,
+                Err(_) => return Ok(Moved::Skipped),
+            },
+            None => None,
+        };
+        let newest = newest::newest(held.iter().flatten().chain(left.iter())).cloned();
+        let mut copied = 0;
+        if let Some(newest) = &newest {
+            for (node, held) in staying.iter().zip(&held) {
+                if !newest::is_behind(held.as_ref(), newest) {
+                    continue;
+                }
+                let applied = values::apply_fenced(
+                    &node.backend,
+                    &w.key,
+                    newest,
+                    self.max_drift_ms,
+                    self.token,
+                );
+                match applied.await {
+                    Ok(_) => {
+                        let joining = w.to.as_deref() == Some(&*node.id);
+                        copied += if joining {
+                            newest.json.as_ref().map_or(0, Vec::len)
+                        } else {
+                            0
+                        };
+                    }
+                    Err(e) => return fenced(&e).map_or(Ok(Moved::Skipped), Err),
+                }
+            }
+        }
+        let narrowed = self
+            .index
+            .swap_members_fenced(&w.key, &w.wide, &[&w.from], &[], self.token)
+            .await;
+        match narrowed {
+            Ok(Swap::Done(_)) => {}
+            Ok(_) => return Ok(Moved::Skipped),
+            Err(e) => return index_fenced(&e).map_or(Ok(Moved::Skipped), Err),
+        }
+        if let (Some(node), Some(old)) = (leaving, &left) {
+            let dropped =
+                values::drop_if_at_fenced(&node.backend, &w.key, &old.timestamp, self.token);
+            if let Err(e) = dropped.await
+                && let Some(stop) = fenced(&e)
+            {
+                return Err(stop);
+            }
+        }
+        Ok(Moved::Done(copied as u64))
+    }
+}

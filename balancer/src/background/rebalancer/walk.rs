@@ -1,0 +1,303 @@
+//! One pass of the rebalancer: plan from the node table's memory figures,
+//! walk the index choosing each key's move by the planner's rules, and
+//! carry the moves out in batches, several waiting at once (each waits a
+//! request deadline before it is settled), at the configured pace.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use coordination::election::Standing;
+use futures_util::future::join_all;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::migrate::{Batch, Fenced, Move, Moved};
+use super::{GRACE_MARGIN, Stopped, sweep};
+use crate::App;
+use crate::background::pace::Pace;
+use crate::nodes::NodeTable;
+use crate::rebalance::{self, KeyPlan, Load, Marks, NodeTarget, Progress, Role, Step};
+
+/// One pass, under one leadership token.
+pub(super) struct Pass<'a> {
+    app: &'a App,
+    standing: &'a Standing,
+    token: u64,
+    shutdown: &'a watch::Receiver<bool>,
+    table: Arc<NodeTable>,
+}
+
+/// The node table as the planner sees it.
+fn loads(table: &NodeTable) -> Vec<Load> {
+    (table.all().iter())
+        .map(|node| {
+            let (used, capacity) = node.memory().unwrap_or((0, None));
+            let role = if node.is_draining() {
+                Role::Draining
+            } else {
+                Role::Serving
+            };
+            Load {
+                used,
+                capacity,
+                role,
+            }
+        })
+        .collect()
+}
+
+impl<'a> Pass<'a> {
+    pub(super) fn new(
+        app: &'a App,
+        standing: &'a Standing,
+        token: u64,
+        shutdown: &'a watch::Receiver<bool>,
+    ) -> Pass<'a> {
+        let table = app.nodes.current();
+        Pass {
+            app,
+            standing,
+            token,
+            shutdown,
+            table,
+        }
+    }
+
+    /// Plans, walks the index once, moves what the plan asks, then sweeps
+    /// the draining nodes no entry names any more.
+    pub(super) async fn run(self) -> Result<(), Stopped> {
+        let loads = loads(&self.table);
+        let config = &self.app.config.rebalance;
+        let marks = Marks {
+            high: config.high,
+            low: config.low,
+        };
+        let plan = rebalance::plan(&loads, marks);
+        let draining: Vec<usize> = (0..loads.len())
+            .filter(|&i| loads[i].role == Role::Draining)
+            .collect();
+        if (plan.is_empty() && draining.is_empty()) || !self.app.index.is_complete() {
+            return Ok(());
+        }
+        let mut progress = Progress::new(&plan, &loads);
+        self.app.metrics.moves.active.set(1);
+        self.show(&progress, &loads, None);
+        let started = Instant::now();
+        let grace = self.app.config.timeouts.request + GRACE_MARGIN;
+        let keys_pace = Pace::new(config.keys_per_sec);
+        let bytes_pace = Pace::new(u32::try_from(config.bytes_per_sec).unwrap_or(u32::MAX));
+        let mut waiting: VecDeque<Batch> = VecDeque::new();
+        let mut named: HashSet<Arc<str>> = HashSet::new();
+        let mut moved = (0u64, 0u64);
+        let mut cursor = 0;
+        loop {
+            self.check()?;
+            let (next, entries) = (self.app.index.scan(cursor, config.batch_keys).await)
+                .map_err(|e| Stopped::Index(e.to_string()))?;
+            let moves = self.choose(&entries, &mut progress, &mut named).await;
+            let count = moves.len();
+            let keys = self.fenced().widen(moves).await?;
+            waiting.push_back(Batch {
+                ready_at: Instant::now() + grace,
+                keys,
+            });
+            while waiting
+                .front()
+                .is_some_and(|b| b.ready_at <= Instant::now())
+            {
+                let batch = waiting.pop_front().expect("a front batch");
+                let bytes = self.finish(&batch, &mut named, &mut moved).await?;
+                self.show(&progress, &loads, Some((started, moved)));
+                bytes_pace.wait(bytes as usize).await;
+            }
+            keys_pace.wait(count).await;
+            cursor = next;
+            if cursor == 0 || (progress.done() && draining.is_empty()) {
+                break;
+            }
+        }
+        while let Some(batch) = waiting.pop_front() {
+            tokio::time::sleep_until(batch.ready_at).await;
+            self.check()?;
+            self.finish(&batch, &mut named, &mut moved).await?;
+            self.show(&progress, &loads, Some((started, moved)));
+        }
+        for &i in &draining {
+            let node = self.table.get(i);
+            if !named.contains(&node.id) && sweep::drained(&self.fenced(), node).await? {
+                tracing::info!(node = %node.id, "node drained");
+            }
+        }
+        Ok(())
+    }
+
+    /// The moves for one step of the walk. An entry naming a draining node
+    /// that is not moved now marks the node as still `named`.
+    async fn choose(
+        &self,
+        entries: &[(String, Vec<String>)],
+        progress: &mut Progress,
+        named: &mut HashSet<Arc<str>>,
+    ) -> Vec<Move> {
+        let factor = self.app.config.replication.factor.get();
+        let mut wanted = Vec::new();
+        for (key, set) in entries {
+            let members: Option<Vec<usize>> =
+                set.iter().map(|id| self.table.index_of(id)).collect();
+            let Some(members) = members else { continue };
+            for &m in &members {
+                if progress.is_draining(m) {
+                    named.insert(self.table.get(m).id.clone());
+                }
+            }
+            match rebalance::key_plan(progress, &members, factor) {
+                KeyPlan::Leave => {}
+                plan => wanted.push((key, set, members, plan)),
+            }
+        }
+        let sizes = join_all(wanted.iter().map(|(key, _, _, plan)| {
+            let (KeyPlan::Narrow(from) | KeyPlan::Replace(from)) = *plan else {
+                unreachable!("left out above")
+            };
+            self.size(from, key)
+        }))
+        .await;
+        let mut moves = Vec::new();
+        for ((key, set, members, plan), size) in wanted.into_iter().zip(sizes) {
+            let (from, to) = match plan {
+                KeyPlan::Narrow(from) => (from, None),
+                KeyPlan::Replace(from) => {
+                    let holders: Vec<usize> =
+                        members.iter().copied().filter(|&m| m != from).collect();
+                    let holder_ids: Vec<String> = (holders.iter())
+                        .map(|&m| self.table.get(m).id.to_string())
+                        .collect();
+                    let taken = self.table.domains_of(&holder_ids);
+                    let ranked = self.table.contenders(key);
+                    let policy = &self.app.config.placement;
+                    match progress.next(from, size, &ranked, &holders, &taken, policy) {
+                        Step::Move(to) => (from, Some(to)),
+                        Step::Keep => continue,
+                        Step::Done => break,
+                    }
+                }
+                KeyPlan::Leave => continue,
+            };
+            progress.moved(from, to.unwrap_or(from), size);
+            moves.push(Move {
+                key: key.clone(),
+                set: set.clone(),
+                from: self.table.get(from).id.clone(),
+                to: to.map(|t| self.table.get(t).id.clone()),
+            });
+        }
+        moves
+    }
+
+    /// The memory `key` takes on node `node`; 0 when unknown.
+    async fn size(&self, node: usize, key: &str) -> u64 {
+        let cmd = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(key)
+            .arg("SAMPLES")
+            .arg(0)
+            .clone();
+        let backend = &self.table.get(node).backend;
+        backend
+            .cmd::<Option<u64>>(&cmd)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// Settles a batch; returns the bytes copied.
+    async fn finish(
+        &self,
+        batch: &Batch,
+        named: &mut HashSet<Arc<str>>,
+        moved: &mut (u64, u64),
+    ) -> Result<u64, Stopped> {
+        self.check()?;
+        let ends = self.fenced().finish(batch).await?;
+        let (mut done, mut bytes) = (0, 0);
+        let metrics = &self.app.metrics.moves;
+        for (from, end) in ends {
+            match end {
+                Moved::Done(copied) => {
+                    done += 1;
+                    bytes += copied;
+                    metrics.migrations.with_label_values(&["moved"]).inc();
+                }
+                Moved::Skipped => {
+                    named.insert(from);
+                    metrics.migrations.with_label_values(&["skipped"]).inc();
+                }
+            }
+        }
+        metrics.bytes.inc_by(bytes);
+        *moved = (moved.0 + done, moved.1 + bytes);
+        self.app.rebalance.update(|v| {
+            v.keys_moved += done;
+            v.bytes_moved += bytes;
+        });
+        Ok(bytes)
+    }
+
+    fn fenced(&self) -> Fenced<'_> {
+        Fenced {
+            index: &self.app.index,
+            table: &self.table,
+            token: self.token,
+            max_drift_ms: self.app.config.replication.max_clock_drift.as_millis() as u64,
+        }
+    }
+
+    /// Stops the pass when this balancer no longer leads under its token,
+    /// is paused, or is shutting down.
+    fn check(&self) -> Result<(), Stopped> {
+        let now = self.standing.now();
+        if !now.is_leader || now.token != Some(self.token) {
+            return Err(Stopped::NotLeader);
+        }
+        if self.app.coordinator.rebalance_paused() || *self.shutdown.borrow() {
+            return Err(Stopped::Paused);
+        }
+        Ok(())
+    }
+
+    /// Publishes the plan's state; `moved` is `(started, (keys, bytes))`
+    /// for the rates once anything moved.
+    fn show(&self, progress: &Progress, loads: &[Load], moved: Option<(Instant, (u64, u64))>) {
+        let targets: Vec<NodeTarget> = (self.table.all().iter().enumerate())
+            .map(|(i, node)| NodeTarget {
+                id: node.id.to_string(),
+                role: if progress.is_draining(i) {
+                    "draining"
+                } else {
+                    "serving"
+                },
+                used: loads[i].used,
+                shed_left: progress.left(i),
+                take_left: progress.room(i),
+            })
+            .collect();
+        let remaining: u64 = targets.iter().map(|t| t.shed_left).sum();
+        self.app.rebalance.update(|v| {
+            v.active = true;
+            v.targets = targets;
+            v.remaining_bytes = remaining;
+            if let Some((started, (keys, bytes))) = moved {
+                let secs = started
+                    .elapsed()
+                    .as_secs_f64()
+                    .max(Duration::from_millis(1).as_secs_f64());
+                v.keys_per_sec = keys as f64 / secs;
+                v.bytes_per_sec = bytes as f64 / secs;
+                v.remaining_secs =
+                    (v.bytes_per_sec > 0.0).then(|| remaining as f64 / v.bytes_per_sec);
+            }
+        });
+    }
+}
