@@ -158,12 +158,14 @@ pub fn verdict(
     if acks.len() < needed || acks.is_empty() {
         return Err(match last_error {
             Some(e) if acks.is_empty() => e.into(),
-            Some(e) => Error::TooFewReplicas {
+            None if acks.is_empty() => Error::NoNodes,
+            // Some replicas took it: the outcome is unknown, never "not
+            // applied".
+            last => Error::TooFewReplicas {
                 acked: acks.len(),
                 needed,
-                last: e.to_string(),
+                last: last.map_or_else(|| "members down".to_string(), |e| e.to_string()),
             },
-            None => Error::NoNodes,
         });
     }
     let on_primary = acks.iter().find(|a| a.primary).map(|a| a.applied.existed);
@@ -336,6 +338,11 @@ mod tests {
             }
         ));
         assert!(matches!(verdict(vec![], 1, None), Err(Error::NoNodes)));
+        let some = vec![ack("a", true, false)];
+        assert!(
+            matches!(verdict(some, 2, None), Err(Error::TooFewReplicas { .. })),
+            "a write some replica took is never answered as not applied"
+        );
         assert!(matches!(verdict(vec![], 0, None), Err(Error::NoNodes)));
     }
 }

@@ -24,6 +24,10 @@ pub const INDEX_FENCE: &str = "dlb:fence";
 /// A data node's fence key: not UTF-8, so no client key can be it.
 pub const NODE_FENCE: &[u8] = b"\xffdlb:fence";
 
+/// A script body that does nothing: fenced, it raises the server's token
+/// alone (a new leader's first act on each server).
+pub const NOTHING: &str = "return 1";
+
 /// The fenced form of the script `body`, which reads `KEYS` and `ARGV`
 /// as it would unfenced. Call it with the fence key as the last key and
 /// the token as the last argument.

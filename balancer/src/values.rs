@@ -18,7 +18,7 @@ use crate::backend::{Backend, BackendError};
 
 mod fenced;
 
-pub use fenced::{apply_fenced, drop_if_at_fenced};
+pub use fenced::{apply_fenced, drop_if_at_fenced, raise_fence};
 
 /// Applies a version if it is newer than the node's. KEYS[1]: the key.
 /// ARGV: timestamp, TTL in ms (0 for none), the drift bound in ms, then the

@@ -247,3 +247,128 @@ async fn a_draining_node_is_emptied_while_clients_write_and_every_write_is_kept(
         );
     }
 }
+
+/// Memory used by each node, as `/nodes` shows the last samples.
+async fn used_by_node(http: &HttpClient, b: &TestBalancer) -> Vec<(String, u64)> {
+    test_support::node_entries(http, b)
+        .await
+        .iter()
+        .filter_map(|n| {
+            Some((
+                n["id"].as_str()?.to_string(),
+                n["used_memory_bytes"].as_u64()?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_added_to_a_loaded_cluster_draws_its_share() {
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    let (old, added) = (&cluster.nodes[..2], &cluster.nodes[2]);
+    list_nodes(&client, &old.iter().collect::<Vec<_>>()).await;
+    let mut config = leader_config(&cluster, &zk);
+    config.replication.factor = std::num::NonZeroUsize::MIN;
+    config.nodes.truncate(2);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    wait_until("this balancer leads", 10, async || {
+        b.app.coordinator.view().is_leader
+    })
+    .await;
+    let written = test_support::write_keys_with(&http, &b, "grow", 600, |_| "x".repeat(4096)).await;
+    assert!(written.iter().all(|w| w.node != added.addr()));
+
+    set_state(&client, added, NodeEntry::ACTIVE).await;
+    wait_until(
+        "the added node holds keys and max/mean is at most 1.05",
+        60,
+        async || {
+            let used = used_by_node(&http, &b).await;
+            let mean = used.iter().map(|(_, u)| *u as f64).sum::<f64>() / used.len() as f64;
+            let max = used.iter().map(|(_, u)| *u as f64).fold(0.0, f64::max);
+            used.len() == 3 && max / mean <= 1.05
+        },
+    )
+    .await;
+    for w in &written {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
+    }
+    assert!(entries_naming(&cluster, &written, &added.addr()).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_the_leaving_node_takes_during_the_move_is_carried_to_the_new_set() {
+    // A write through the hashing fallback reads no index: it lands on
+    // whichever nodes hold the key, the leaving one included, even after
+    // the move read that node. Here such a version is put on the leaving
+    // node by hand while the joining node holds the move up (its writes
+    // paused), after the move's read and before its narrowing.
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let mut config = leader_config(&cluster, &zk);
+    config.timeouts.node = Duration::from_millis(4000);
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    wait_until("this balancer leads", 10, async || {
+        b.app.coordinator.view().is_leader
+    })
+    .await;
+    let key = &write_keys(&http, &b, "late", 1).await[0].key;
+    let set = cluster.replica_set(key).await;
+    let by_addr = |addr: &str| cluster.nodes.iter().find(|n| n.addr() == addr).unwrap();
+    let leaving = by_addr(&set[0]);
+    let joining = (cluster.nodes.iter())
+        .find(|n| !set.contains(&n.addr()))
+        .unwrap();
+
+    set_state(&client, leaving, NodeEntry::DRAINING).await;
+    wait_until("the set is widened to the joining node", 10, async || {
+        cluster.replica_set(key).await.contains(&joining.addr())
+    })
+    .await;
+    let mut paused = joining.connection().await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(3000)
+        .arg("WRITE")
+        .query_async(&mut paused)
+        .await
+        .unwrap();
+    // The move reads the members 1.5 s after widening (the request
+    // deadline and its margin), then waits on the paused node.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let late = test_support::past_timestamp(0);
+    test_support::put_copy(leaving, key, "\"late\"", &late).await;
+
+    wait_until(
+        "the leaving node is out of the set and empty",
+        15,
+        async || {
+            !cluster.replica_set(key).await.contains(&leaving.addr())
+                && leaving.held(key).await == (None, None)
+        },
+    )
+    .await;
+    for addr in cluster.replica_set(key).await {
+        assert_eq!(
+            by_addr(&addr).held(key).await,
+            (Some("\"late\"".into()), Some(late.clone())),
+            "{addr} holds the version the leaving node took"
+        );
+    }
+    let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
+    assert_eq!(r.json()["value"], "late");
+}

@@ -17,8 +17,11 @@
 //! balancers are at least S/2 (2.5 s) apart, less the time an answer takes
 //! to come back from ZooKeeper; 1 s leaves 1.5 s for that. The window the
 //! recipe cannot close (a leader paused between checking its lease and
-//! acting on it) needs a paused balancer, which this harness never makes
-//! (balancer-kill is kill -9). One handover is faster than the lease: a
+//! acting on it) needs a paused balancer: `balancer-pause` makes one, and
+//! the answer of a poll it held spans the pause (6 s or more), so it is
+//! never certainly close to another claim; what such a leader does after
+//! it resumes is fenced (the rebalancer's writes carry its token), which
+//! the history checker judges. One handover is faster than the lease: a
 //! leader stopped gracefully (clock-skew restarts with SIGTERM) closes its
 //! session on its way out, and the next contender is elected at once,
 //! and its successor process may answer before the next poll shows a gap.

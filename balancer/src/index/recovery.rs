@@ -38,9 +38,7 @@ const ADOPT_GRACE_MS: u64 = 1000;
 /// (0 for none). An entry that gains members lives at least that long, so
 /// it never expires before a copy it names. Returns `{set, 0 created, 1
 /// nothing added, 2 members added}`.
-static ADOPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+pub(super) const ADOPT_LUA: &str = r"
         local current = redis.call('GET', KEYS[1])
         local ttl = tonumber(ARGV[2])
         if not current then
@@ -66,9 +64,8 @@ static ADOPT: LazyLock<Script> = LazyLock::new(|| {
             redis.call('PEXPIRE', KEYS[1], ttl)
         end
         return {set, 2}
-        ",
-    )
-});
+        ";
+static ADOPT: LazyLock<Script> = LazyLock::new(|| Script::new(ADOPT_LUA));
 
 /// Extends the lock KEYS[1] by ARGV[2] ms if ARGV[1] still holds it.
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
@@ -120,7 +117,7 @@ impl Adopted {
 }
 
 /// The TTL argument for copies that expire in `ttl_ms` (`None`: never).
-fn adopt_ttl(ttl_ms: Option<u64>) -> u64 {
+pub(super) fn adopt_ttl(ttl_ms: Option<u64>) -> u64 {
     ttl_ms.map_or(0, |ms| ms + ADOPT_GRACE_MS)
 }
 

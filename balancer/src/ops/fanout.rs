@@ -51,6 +51,9 @@ pub(super) struct Fate {
     /// The set changed and the index could not record it: the held
     /// acknowledgements were never released.
     pub(super) unrecorded: Option<IndexError>,
+    /// The set changed and the index records it: every member of the
+    /// recorded set holds this write.
+    pub(super) settled: bool,
 }
 
 /// Who a write went to: the members that got it, the substitutes added,
@@ -106,6 +109,7 @@ impl Context {
         }
         Fate {
             last_error: progress.last_error,
+            settled: moved && !progress.acked.is_empty() && unrecorded.is_none(),
             unrecorded,
         }
     }

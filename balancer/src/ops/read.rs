@@ -40,10 +40,15 @@ impl Ops {
         }
         let reservation = self.near.reserve(key);
         if let Some(location) = self.locations.get(key).filter(|l| l.epoch == epoch) {
-            if let Some(found) = self.read_replicas(&nodes, key, &location.nodes).await? {
-                self.count_lookup("cache");
-                self.near.fill(key, reservation, &found, &nodes, epoch);
-                return Ok(Some(found));
+            match self.read_replicas(&nodes, key, &location.nodes).await {
+                Ok(Some(found)) => {
+                    self.count_lookup("cache");
+                    self.near.fill(key, reservation, &found, &nodes, epoch);
+                    return Ok(Some(found));
+                }
+                // Not there, or no member answered: the index may know better.
+                Ok(None) | Err(Error::NodeUnavailable(_)) => {}
+                Err(e) => return Err(e),
             }
             self.locations.remove(key);
         }
@@ -84,7 +89,10 @@ impl Ops {
     /// Reads the set in order, skipping nodes that are down, failing or
     /// empty; a hit past a replica that answered without the key (or
     /// failed) queues a read repair. Skipping a replica known to be down
-    /// does not: it cannot take a repair, and its resync covers it.
+    /// does not: it cannot take a repair, and its resync covers it. A miss
+    /// needs a replica that answered it: when none could be asked (every
+    /// one down for this balancer, or failing) the read fails, as the
+    /// key's value may be on one of them.
     pub(super) async fn read_replicas(
         &self,
         nodes: &NodeTable,
@@ -93,6 +101,7 @@ impl Ops {
     ) -> Result<Option<Found>, Error> {
         let context = &self.context;
         let mut passed_live = false;
+        let (mut answered, mut last_error) = (false, None);
         for (position, id) in set.iter().enumerate() {
             let Some(node) = nodes.by_id(id).filter(|n| n.is_up()) else {
                 continue;
@@ -113,16 +122,26 @@ impl Ops {
                 Ok(None) => {
                     node.record_success();
                     passed_live = true;
+                    answered = true;
                 }
                 Err(e) if e.is_unreachable() => {
                     context.node_failed(node, &e);
                     passed_live = true;
+                    last_error = Some(e);
                 }
                 Err(BackendError::Reply { .. }) => return Err(Error::NotJson),
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(None)
+        if answered {
+            return Ok(None);
+        }
+        Err(Error::NodeUnavailable(last_error.unwrap_or_else(|| {
+            BackendError::Unreachable {
+                addr: set.join(","),
+                reason: "every replica of the key is down for this balancer".into(),
+            }
+        })))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The data-node writes the rebalancer makes, under the leader's fencing
 //! token ([`crate::fence`]): copying a version to a key's new replica,
-//! and deleting the copy the key's old replica kept. Each is the unfenced
-//! script, refused once the node has seen a higher token.
+//! and deleting the copy the key's old replica kept, each the unfenced
+//! script refused once the node has seen a higher token; and a raise of
+//! the node's token alone.
 
 use std::sync::LazyLock;
 
@@ -14,6 +15,7 @@ use crate::fence;
 static FENCED_APPLY: LazyLock<Script> = LazyLock::new(|| Script::new(&fence::wrap(APPLY_LUA)));
 static FENCED_DROP_IF_AT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&fence::wrap(DROP_IF_AT_LUA)));
+static RAISE: LazyLock<Script> = LazyLock::new(|| Script::new(&fence::wrap(fence::NOTHING)));
 
 /// [`super::apply`] under the fencing `token`.
 pub async fn apply_fenced(
@@ -42,4 +44,11 @@ pub async fn drop_if_at_fenced(
     call.key(fence::NODE_FENCE).arg(timestamp).arg(token);
     let dropped: i64 = node.script(&call).await?;
     Ok(dropped == 1)
+}
+
+/// Raises the node's token to `token`, or says it has a higher one.
+pub async fn raise_fence(node: &Backend, token: u64) -> Result<(), BackendError> {
+    let mut call = RAISE.key(fence::NODE_FENCE);
+    call.arg(token);
+    node.script::<i64>(&call).await.map(drop)
 }

@@ -60,11 +60,14 @@ pub(crate) enum Fault {
     ClockSkew,
     /// Drop one balancer's traffic to ZooKeeper.
     PartitionZk,
+    /// SIGSTOP a balancer past its ZooKeeper session (6–8 s), SIGCONT it:
+    /// a leader paused mid-move resumes after another has taken over.
+    BalancerPause,
 }
 
 impl Fault {
     /// Every kind, in report order.
-    pub(crate) const ALL: [Fault; 9] = [
+    pub(crate) const ALL: [Fault; 10] = [
         Fault::NodeKill,
         Fault::NodePause,
         Fault::PartitionNode,
@@ -74,6 +77,7 @@ impl Fault {
         Fault::BalancerKill,
         Fault::ClockSkew,
         Fault::PartitionZk,
+        Fault::BalancerPause,
     ];
 
     /// Its name on the command line and in the summary.
@@ -88,6 +92,7 @@ impl Fault {
             Fault::BalancerKill => "balancer-kill",
             Fault::ClockSkew => "clock-skew",
             Fault::PartitionZk => "partition-zk",
+            Fault::BalancerPause => "balancer-pause",
         }
     }
 
@@ -330,6 +335,13 @@ impl Loop {
                 let hold = self.rng.random_range(500..2000);
                 self.hold(hold).await;
                 (b_name, c.start_balancer(b, offset).await)
+            }
+            Fault::BalancerPause => {
+                c.balancers[b].lock().await.proc.freeze();
+                let hold = self.rng.random_range(6000..8000);
+                self.hold(hold).await;
+                c.balancers[b].lock().await.proc.thaw();
+                (format!("{b_name} ({hold} ms)"), Ok(()))
             }
             Fault::ClockSkew => {
                 let current = c.balancers[b].lock().await.offset_ms;

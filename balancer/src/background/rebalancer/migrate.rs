@@ -59,6 +59,9 @@ pub(super) struct Fenced<'a> {
     pub(super) max_drift_ms: u64,
 }
 
+/// Reads of the leaving node before its copy is left to a resync.
+const HAND_OFF_TRIES: usize = 3;
+
 /// A server refused the token: a newer leader exists.
 fn fenced(e: &BackendError) -> Option<Stopped> {
     matches!(e, BackendError::Fenced { .. }).then(|| Stopped::Fenced(e.to_string()))
@@ -119,60 +122,42 @@ impl Fenced<'_> {
     }
 
     async fn settle_and_narrow(&self, w: &Widened) -> Result<Moved, Stopped> {
+        let up = |id: &str| self.table.by_id(id).filter(|n| n.is_up());
         let staying: Option<Vec<&Node>> = (w.wide.iter())
             .filter(|id| **id != *w.from)
-            .map(|id| self.table.by_id(id).filter(|n| n.is_up()))
+            .map(|id| up(id))
             .collect();
-        let Some(staying) = staying else {
+        // A leaving node that is down may hold the only copy of a write
+        // (a set shorter than R, a write through the hashing fallback):
+        // the key waits for it.
+        let (Some(staying), Some(leaving)) = (staying, up(&w.from)) else {
             return Ok(Moved::Skipped);
         };
-        let leaving = self.table.by_id(&w.from).filter(|n| n.is_up());
-        let reads: Result<Vec<Option<Version>>, _> =
-            join_all(staying.iter().map(|n| values::read(&n.backend, &w.key)))
-                .await
-                .into_iter()
-                .collect();
-        let Ok(held) = reads else {
+        let reads =
+            join_all((staying.iter().chain([&leaving])).map(|n| values::read(&n.backend, &w.key)))
+                .await;
+        let Ok(held) = reads
+            .into_iter()
+            .collect::<Result<Vec<Option<Version>>, _>>()
+        else {
             return Ok(Moved::Skipped);
         };
-        // A leaving node that is down (being replaced) is not read: its
-        // acknowledged writes are on the other members too.
-        let left = match leaving {
-            Some(node) => match values::read(&node.backend, &w.key).await {
-                Ok(version) => version,
-                Err(_) => return Ok(Moved::Skipped),
-            },
-            None => None,
-        };
-        let newest = newest::newest(held.iter().flatten().chain(left.iter())).cloned();
+        let newest = newest::newest(held.iter().flatten()).cloned();
         let mut copied = 0;
         if let Some(newest) = &newest {
             for (node, held) in staying.iter().zip(&held) {
                 if !newest::is_behind(held.as_ref(), newest) {
                     continue;
                 }
-                let applied = values::apply_fenced(
-                    &node.backend,
-                    &w.key,
-                    newest,
-                    self.max_drift_ms,
-                    self.token,
-                );
-                match applied.await {
-                    Ok(_) => {
-                        let joining = w.to.as_deref() == Some(&*node.id);
-                        copied += if joining {
-                            newest.json.as_ref().map_or(0, Vec::len)
-                        } else {
-                            0
-                        };
-                    }
-                    Err(e) => return fenced(&e).map_or(Ok(Moved::Skipped), Err),
+                if let Err(e) = self.copy(node, &w.key, newest).await {
+                    return fenced(&e).map_or(Ok(Moved::Skipped), Err);
+                }
+                if w.to.as_deref() == Some(&*node.id) {
+                    copied = newest.json.as_ref().map_or(0, Vec::len) as u64;
                 }
             }
         }
-        let narrowed = self
-            .index
+        let narrowed = (self.index)
             .swap_members_fenced(&w.key, &w.wide, &[&w.from], &[], self.token)
             .await;
         match narrowed {
@@ -180,15 +165,58 @@ impl Fenced<'_> {
             Ok(_) => return Ok(Moved::Skipped),
             Err(e) => return index_fenced(&e).map_or(Ok(Moved::Skipped), Err),
         }
-        if let (Some(node), Some(old)) = (leaving, &left) {
+        self.hand_off(leaving, &staying, &w.key, newest.as_ref())
+            .await?;
+        Ok(Moved::Done(copied))
+    }
+
+    /// Step 5: the leaving node's copy goes. A version it took after the
+    /// settle read it (a write through the hashing fallback, which reads
+    /// no index) is first carried to the staying members; a copy that
+    /// keeps changing, or a node that fails, is left to the resync its
+    /// return brings (it is marked as having missed writes).
+    async fn hand_off(
+        &self,
+        leaving: &Node,
+        staying: &[&Node],
+        key: &str,
+        settled: Option<&Version>,
+    ) -> Result<(), Stopped> {
+        let settled = settled.map(|v| v.timestamp.as_str()).unwrap_or_default();
+        for _ in 0..HAND_OFF_TRIES {
+            let held = match values::read(&leaving.backend, key).await {
+                Ok(Some(held)) => held,
+                Ok(None) => return Ok(()),
+                Err(_) => break,
+            };
+            if *held.timestamp > *settled {
+                let carried = join_all(staying.iter().map(|n| self.copy(n, key, &held))).await;
+                if let Some(e) = carried.iter().filter_map(|r| r.as_ref().err()).next() {
+                    return fenced(e)
+                        .map_or(Ok(false), Err)
+                        .map(|_| leaving.record_missed_write());
+                }
+            }
             let dropped =
-                values::drop_if_at_fenced(&node.backend, &w.key, &old.timestamp, self.token);
-            if let Err(e) = dropped.await
-                && let Some(stop) = fenced(&e)
-            {
-                return Err(stop);
+                values::drop_if_at_fenced(&leaving.backend, key, &held.timestamp, self.token);
+            match dropped.await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => {
+                    return fenced(&e)
+                        .map_or(Ok(false), Err)
+                        .map(|_| leaving.record_missed_write());
+                }
             }
         }
-        Ok(Moved::Done(copied as u64))
+        leaving.record_missed_write();
+        Ok(())
+    }
+
+    /// Copies `version` to `node` under the token (last-writer-wins).
+    async fn copy(&self, node: &Node, key: &str, version: &Version) -> Result<(), BackendError> {
+        values::apply_fenced(&node.backend, key, version, self.max_drift_ms, self.token)
+            .await
+            .map(drop)
     }
 }

@@ -1,26 +1,35 @@
 //! Whether a draining node is drained: once the walk found no index
-//! entry naming it, its copies are looked at one by one. A copy whose
-//! key's set holds the same version or a newer one is dropped (fenced);
-//! a tombstone no entry names is dropped; a live copy no entry names (its
-//! entry expired before it, or it was written while the index was down)
-//! gets an entry naming the node, so the next pass moves it. The node is
-//! drained when nothing on it is kept.
+//! entry naming it, its copies are looked at one by one.
+//!
+//! - A copy whose key's set does not name the node goes, once every
+//!   member answered: after its version is carried to the members behind
+//!   it when it is the newest (a write through the hashing fallback
+//!   landed there late).
+//! - A copy no entry names (its entry expired before it, or it was
+//!   written while the index was down) is adopted: an entry naming every
+//!   up node that holds a copy, as a write's search would make it, so the
+//!   next pass moves it.
+//!
+//! The node is drained when nothing on it is kept. A node that is down
+//! is not: its copies cannot be read.
+
+use futures_util::future::join_all;
 
 use super::Stopped;
 use super::migrate::Fenced;
-use crate::background::repair::drop_if_stale;
+use crate::backend::BackendError;
+use crate::newest;
 use crate::nodes::Node;
-use crate::values;
+use crate::values::{self, Version};
 
 /// Keys per `SCAN` step.
 const STEP: usize = 500;
 
 /// Whether `node` holds nothing the cluster needs, after dropping what it
-/// need not hold. A node that is down (being replaced) is drained as soon
-/// as no entry names it: its copies come from the other replicas.
+/// need not hold.
 pub(super) async fn drained(f: &Fenced<'_>, node: &Node) -> Result<bool, Stopped> {
     if !node.is_up() {
-        return Ok(true);
+        return Ok(false);
     }
     let mut kept = 0usize;
     let mut cursor = 0u64;
@@ -36,7 +45,7 @@ pub(super) async fn drained(f: &Fenced<'_>, node: &Node) -> Result<bool, Stopped
             return Ok(false);
         };
         for key in &keys {
-            if !needless(f, node, key).await {
+            if !needless(f, node, key).await? {
                 kept += 1;
             }
         }
@@ -48,25 +57,87 @@ pub(super) async fn drained(f: &Fenced<'_>, node: &Node) -> Result<bool, Stopped
 }
 
 /// Drops `node`'s copy of `key` when nothing needs it; false when it is
-/// kept (and, for a live copy no entry names, given one).
-async fn needless(f: &Fenced<'_>, node: &Node, key: &str) -> bool {
+/// kept (and, for a copy no entry names, adopted into the index).
+async fn needless(f: &Fenced<'_>, node: &Node, key: &str) -> Result<bool, Stopped> {
+    let Ok(Some(mine)) = values::read(&node.backend, key).await else {
+        return Ok(false);
+    };
     match f.index.lookup(key).await {
-        Ok(Some(set)) if set.iter().any(|id| **id == *node.id) => false,
-        Ok(Some(_)) => drop_if_stale(f.table, f.index, node, key, Some(f.token)).await,
-        Ok(None) => match values::read(&node.backend, key).await {
-            Ok(None) => true,
-            Ok(Some(version)) if !version.is_live() => {
-                let dropped =
-                    values::drop_if_at_fenced(&node.backend, key, &version.timestamp, f.token);
-                dropped.await.unwrap_or(false)
+        Ok(Some(set)) if set.iter().any(|id| **id == *node.id) => Ok(false),
+        Ok(Some(set)) => hand_over(f, node, key, &mine, &set).await,
+        Ok(None) => {
+            adopt(f, key, &mine).await?;
+            Ok(false)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+/// Carries `mine` to the members of `set` behind it, then drops it; false
+/// when a member cannot be read or written.
+async fn hand_over(
+    f: &Fenced<'_>,
+    node: &Node,
+    key: &str,
+    mine: &Version,
+    set: &[String],
+) -> Result<bool, Stopped> {
+    let members: Option<Vec<&Node>> = set
+        .iter()
+        .map(|id| f.table.by_id(id).filter(|n| n.is_up()))
+        .collect();
+    let Some(members) = members else {
+        return Ok(false);
+    };
+    let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
+    let Ok(held) = reads
+        .into_iter()
+        .collect::<Result<Vec<Option<Version>>, _>>()
+    else {
+        return Ok(false);
+    };
+    for (member, held) in members.iter().zip(&held) {
+        if newest::is_behind(held.as_ref(), mine) {
+            let copied = values::apply_fenced(&member.backend, key, mine, f.max_drift_ms, f.token);
+            if let Err(e) = copied.await {
+                return refused(&e);
             }
-            Ok(Some(version)) => {
-                let ttl_secs = version.ttl_ms.map(|ms| ms.div_ceil(1000));
-                let _ = f.index.claim(key, &[&node.id], ttl_secs).await;
-                false
-            }
-            Err(_) => false,
-        },
-        Err(_) => false,
+        }
+    }
+    match values::drop_if_at_fenced(&node.backend, key, &mine.timestamp, f.token).await {
+        Ok(dropped) => Ok(dropped),
+        Err(e) => refused(&e),
+    }
+}
+
+/// Gives `key` an entry naming every up node holding a copy of it.
+async fn adopt(f: &Fenced<'_>, key: &str, mine: &Version) -> Result<(), Stopped> {
+    let nodes: Vec<&Node> = f
+        .table
+        .all()
+        .iter()
+        .map(|n| &**n)
+        .filter(|n| n.is_up())
+        .collect();
+    let reads = join_all(nodes.iter().map(|n| values::read(&n.backend, key))).await;
+    let holders: Vec<&str> = (nodes.iter().zip(&reads))
+        .filter(|(_, read)| matches!(read, Ok(Some(_))))
+        .map(|(n, _)| &*n.id)
+        .collect();
+    match f
+        .index
+        .adopt_fenced(key, &holders, mine.ttl_ms, f.token)
+        .await
+    {
+        Err(crate::index::IndexError::Failed(e)) => refused(&e).map(drop),
+        _ => Ok(()),
+    }
+}
+
+/// A fenced refusal stops the pass; any other error keeps the copy.
+fn refused(e: &BackendError) -> Result<bool, Stopped> {
+    match e {
+        BackendError::Fenced { .. } => Err(Stopped::Fenced(e.to_string())),
+        _ => Ok(false),
     }
 }

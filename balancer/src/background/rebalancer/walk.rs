@@ -15,9 +15,12 @@ use tokio::time::Instant;
 use super::migrate::{Batch, Fenced, Move, Moved};
 use super::{GRACE_MARGIN, Stopped, sweep};
 use crate::App;
+use crate::backend::BackendError;
 use crate::background::pace::Pace;
+use crate::index::IndexError;
 use crate::nodes::NodeTable;
 use crate::rebalance::{self, KeyPlan, Load, Marks, NodeTarget, Progress, Role, Step};
+use crate::values;
 
 /// One pass, under one leadership token.
 pub(super) struct Pass<'a> {
@@ -67,6 +70,7 @@ impl<'a> Pass<'a> {
     /// Plans, walks the index once, moves what the plan asks, then sweeps
     /// the draining nodes no entry names any more.
     pub(super) async fn run(self) -> Result<(), Stopped> {
+        self.raise_fences().await?;
         let loads = loads(&self.table);
         let config = &self.app.config.rebalance;
         let marks = Marks {
@@ -243,6 +247,28 @@ impl<'a> Pass<'a> {
             v.bytes_moved += bytes;
         });
         Ok(bytes)
+    }
+
+    /// Raises this token on the index and every up node, so a leader
+    /// that lost its leadership is refused everywhere, not only where this
+    /// one moved keys; done every pass, because a server that restarts
+    /// empty forgets its token.
+    async fn raise_fences(&self) -> Result<(), Stopped> {
+        let token = self.token;
+        if let Err(IndexError::Failed(e @ BackendError::Fenced { .. })) =
+            self.app.index.raise_fence(token).await
+        {
+            return Err(Stopped::Fenced(e.to_string()));
+        }
+        let nodes = self.table.all().iter().filter(|n| n.is_up());
+        let raised = join_all(nodes.map(|n| values::raise_fence(&n.backend, token))).await;
+        match raised
+            .into_iter()
+            .find_map(|r| r.err().filter(|e| matches!(e, BackendError::Fenced { .. })))
+        {
+            Some(e) => Err(Stopped::Fenced(e.to_string())),
+            None => Ok(()),
+        }
     }
 
     fn fenced(&self) -> Fenced<'_> {

@@ -101,7 +101,7 @@ impl Repairer {
                 Err(_) => return removed,
             };
             for key in &keys {
-                if drop_if_stale(&table, &self.index, node, key, None).await {
+                if drop_if_stale(&table, &self.index, node, key).await {
                     removed += 1;
                     self.metrics.stale_copies_removed.inc();
                 }
@@ -117,15 +117,8 @@ impl Repairer {
 
 /// Drops `node`'s copy of `key` when the key's set no longer names the
 /// node and a member holds the same version or a newer one; returns
-/// whether it did. With a `token`, the drop is fenced by it (the
-/// rebalancer's sweep of a drained node).
-pub(in crate::background) async fn drop_if_stale(
-    table: &NodeTable,
-    index: &Index,
-    node: &Node,
-    key: &str,
-    token: Option<u64>,
-) -> bool {
+/// whether it did.
+async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str) -> bool {
     let Ok(Some(set)) = index.lookup(key).await else {
         return false;
     };
@@ -143,12 +136,8 @@ pub(in crate::background) async fn drop_if_stale(
             .and_then(Option::as_ref)
             .is_some_and(|v| v.timestamp >= mine.timestamp)
     });
-    if !superseded {
-        return false;
-    }
-    let dropped = match token {
-        Some(token) => values::drop_if_at_fenced(&node.backend, key, &mine.timestamp, token).await,
-        None => values::drop_if_at(&node.backend, key, &mine.timestamp).await,
-    };
-    dropped.unwrap_or(false)
+    superseded
+        && values::drop_if_at(&node.backend, key, &mine.timestamp)
+            .await
+            .unwrap_or(false)
 }
