@@ -8,10 +8,15 @@
 //! knew; [`coordination::session::supervise`] re-registers and re-watches
 //! on the next session. Without ZooKeeper configured, the static settings
 //! (`--nodes`, `--probes`) are all there is.
+//!
+//! The live session's client is published for the admin API
+//! ([`Coordinator::live_client`]), which writes node entries and the
+//! rebalance control when an operator asks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use coordination::current::Current;
 use coordination::election::{self, Leadership, Standing};
 use coordination::lease::Lease;
 use coordination::paths::{self, NodeEntry, ProbeEntry};
@@ -65,6 +70,8 @@ pub struct Coordinator {
     listed_nodes: watch::Sender<Vec<(NodeSpec, bool)>>,
     /// Every registered balancer, `id=address`.
     balancers: watch::Sender<Vec<String>>,
+    /// The live session's client, while its work runs.
+    live: Current,
 }
 
 /// What `/nodes` and `/readyz` show about coordination.
@@ -100,7 +107,14 @@ impl Coordinator {
             probes: watch::channel(Vec::new()).0,
             listed_nodes: watch::channel(Vec::new()).0,
             balancers: watch::channel(Vec::new()).0,
+            live: Current::default(),
         }
+    }
+
+    /// The live session's client, for the admin API's writes; `None`
+    /// without ZooKeeper or between sessions.
+    pub fn live_client(&self) -> Option<coordination::Client> {
+        self.live.get()
     }
 
     /// Applies `/dlb/nodes` to the node table as it changes: listed nodes
@@ -187,6 +201,7 @@ impl Coordinator {
         let session = session::supervise(zk, self.state.clone(), shutdown, |client| {
             let advertise = advertise.clone();
             async move {
+                let _published = self.live.publish(&client);
                 if let Err(e) = self.serve_session(&client, &advertise, wait, acls).await {
                     tracing::warn!(
                         id = %self.id,
