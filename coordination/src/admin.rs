@@ -199,17 +199,16 @@ pub async fn change_node(client: &Client, id: &str, change: Change) -> Result<Ou
     }
 }
 
-/// The rebalance control; the default (not paused) when none was set.
+/// The rebalance control; the default (not paused) when none was set;
+/// why not, inside, when `/dlb/rebalance` holds something else.
 ///
 /// # Errors
-/// What `/dlb/rebalance` holds is not a control, or ZooKeeper's error.
-pub async fn read_control(client: &Client) -> Result<RebalanceControl, AdminError> {
+/// The ZooKeeper error.
+pub async fn read_control(client: &Client) -> Result<Result<RebalanceControl, String>, Error> {
     match retrying(client, || client.get_data(paths::REBALANCE)).await {
-        Ok((data, _)) => {
-            serde_json::from_slice(&data).map_err(|e| AdminError::Unreadable(e.to_string()))
-        }
-        Err(Error::NoNode) => Ok(RebalanceControl::default()),
-        Err(e) => Err(e.into()),
+        Ok((data, _)) => Ok(serde_json::from_slice(&data).map_err(|e| e.to_string())),
+        Err(Error::NoNode) => Ok(Ok(RebalanceControl::default())),
+        Err(e) => Err(e),
     }
 }
 
