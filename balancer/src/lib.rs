@@ -36,7 +36,7 @@
 //!
 //! Pure decisions, each unit-tested, no I/O: `http/cors/mod.rs` (CORS
 //! headers), `http/users/input.rs` and `http/users/shape.rs`,
-//! `http/admin_api/input.rs` and `http/admin_api/listing.rs`, [`placement`],
+//! `http/admin_api/` (`token.rs`, `input.rs`, `listing.rs`), [`placement`],
 //! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
 //! [`nodes::state`] (node health), [`nodes::membership`] (node list diff),
 //! [`nodes::capacity`] (a node's capacity and its source),
@@ -66,7 +66,8 @@
 //! **The admin API** (`/admin/...`, on only with `admin_token`): the
 //! routing table (`http/paths.rs`) sends it past the bounds like the other
 //! operator routes, to `http/admin_api/mod.rs`, which checks the bearer
-//! token and the input (`http/admin_api/input.rs`, pure) and writes node
+//! token (`http/admin_api/token.rs`) and the input
+//! (`http/admin_api/input.rs`), both pure, and writes node
 //! entries and the rebalance control to ZooKeeper through
 //! `coordination::admin`, with the live session's client the coordinator
 //! publishes. Every balancer follows the change through its listings; the

@@ -16,8 +16,8 @@
 //! The rules, in the order they are checked:
 //! 1. without `admin_token` the routes are off: `paths.rs` does not route
 //!    them (404, as an unknown route);
-//! 2. `Authorization: Bearer <admin_token>`, or 401 with
-//!    `WWW-Authenticate: Bearer`, before the body is read;
+//! 2. `Authorization: Bearer <admin_token>` (`token.rs`, constant time),
+//!    or 401 with `WWW-Authenticate: Bearer`, before the body is read;
 //! 3. a POST body must be `application/json` (415), read within
 //!    `server.body_timeout_ms` and [`MAX_BODY_BYTES`], then checked
 //!    (`input.rs`, 400 naming the field);
@@ -32,6 +32,7 @@
 
 mod input;
 mod listing;
+mod token;
 
 use std::time::Duration;
 
@@ -85,7 +86,7 @@ async fn serve(app: &App, route: Route, req: Request<Incoming>) -> Result<Reply,
     let Some(token) = &app.config.admin_token else {
         return Err(Rejection::RouteNotFound(req.uri().path().to_string()));
     };
-    input::authorize(token.expose(), req.headers().get(AUTHORIZATION))?;
+    token::authorize(token.expose(), req.headers().get(AUTHORIZATION))?;
     let (parts, incoming) = req.into_parts();
     let body = match route {
         Route::AddNode | Route::SetRebalance => read_json(app, &parts, incoming).await?,
