@@ -1,7 +1,8 @@
 //! The admin API with real servers: its bearer token, its absence without
 //! one, and each change it makes to ZooKeeper (nodes added, drained,
 //! deleted, force-deleted; the rebalancer paused and started), checked
-//! in ZooKeeper itself and in how the balancer's node table follows it.
+//! in ZooKeeper itself and in how the balancer's node table follows it;
+//! with `zookeeper_auth`, what it creates is for that identity only.
 
 use std::time::{Duration, Instant};
 
@@ -469,6 +470,47 @@ async fn the_rebalancer_is_paused_and_started_and_bad_input_changes_nothing() {
             began.elapsed() < Duration::from_secs(5),
             "{:?}",
             began.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_zookeeper_auth_what_the_admin_api_creates_is_for_that_identity_only() {
+    const AUTH: &str = "dlb:zk-s3cret";
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb"]);
+    let mut config = config(&cluster, Some(&zk), Some(TOKEN));
+    config.zookeeper_auth = Some(Secret::new(AUTH));
+    let b = TestBalancer::start(config).await;
+    let admin = Admin::of(&b);
+    wait_until("the balancer's session is open", 10, async || {
+        admin.send(Method::GET, "/admin/nodes", "").await.status == StatusCode::OK
+    })
+    .await;
+    let body = json!({"id": "n9", "addr": cluster.nodes[0].addr(), "weight": 1}).to_string();
+    let reply = admin.send(Method::POST, "/admin/nodes", &body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let reply = admin
+        .send(Method::POST, "/admin/rebalance", r#"{"action": "pause"}"#)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    let owner = connect(&ZkConfig::new(&zk.addr(), SESSION_MS).with_auth(AUTH))
+        .await
+        .unwrap();
+    let anyone = zk_client(&zk).await;
+    for path in [
+        paths::child(paths::NODES, "n9"),
+        paths::REBALANCE.to_string(),
+    ] {
+        let (acls, _) = owner.get_acl(&path).await.unwrap();
+        assert_eq!(acls.len(), 1, "{path}: {acls:?}");
+        assert_eq!(acls[0].scheme(), "digest", "{path}: {acls:?}");
+        assert!(acls[0].id().starts_with("dlb:"), "{path}: {acls:?}");
+        assert_eq!(
+            anyone.get_data(&path).await.map(drop),
+            Err(coordination::Error::NoAuth),
+            "{path} is readable without the credentials"
         );
     }
 }
