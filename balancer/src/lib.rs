@@ -35,7 +35,8 @@
 //! 5. `http/routes.rs`: 201 or 200 with the nodes that took it.
 //!
 //! Pure decisions, each unit-tested, no I/O: `http/cors/mod.rs` (CORS
-//! headers), `http/users/input.rs` and `http/users/shape.rs`, [`placement`],
+//! headers), `http/users/input.rs` and `http/users/shape.rs`,
+//! `http/admin_api/` (`token.rs`, `input.rs`, `listing.rs`), [`placement`],
 //! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
 //! [`nodes::state`] (node health), [`nodes::membership`] (node list diff),
 //! [`nodes::capacity`] (a node's capacity and its source),
@@ -61,6 +62,16 @@
 //! each user is the key `user:{username}` through [`ops::Ops`], and the
 //! listing pages through the user index in the index Redis
 //! (`index/users.rs`), then reads each user with [`ops::Ops::get`].
+//!
+//! **The admin API** (`/admin/...`, on only with `admin_token`): the
+//! routing table (`http/paths.rs`) sends it past the bounds like the other
+//! operator routes, to `http/admin_api/mod.rs`, which checks the bearer
+//! token (`http/admin_api/token.rs`) and the input
+//! (`http/admin_api/input.rs`), both pure, and writes node
+//! entries and the rebalance control to ZooKeeper through
+//! `coordination::admin`, with the live session's client the coordinator
+//! publishes. Every balancer follows the change through its listings; the
+//! leader's rebalancer moves the keys.
 //!
 //! **CORS**, when `[cors]` lists origins: `http/stack.rs` asks
 //! `http/cors/mod.rs` (pure) which headers the request's origin gets, for

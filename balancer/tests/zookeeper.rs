@@ -197,9 +197,8 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
         .unwrap();
     let entry = |addr: String, state: &str| {
         serde_json::to_vec(&NodeEntry {
-            addr,
-            weight: 1,
             state: state.into(),
+            ..NodeEntry::active(addr, 1)
         })
         .unwrap()
     };
@@ -433,11 +432,7 @@ async fn an_unusable_address_in_zookeeper_does_not_block_a_good_one() {
         ("bad", "127.0.0.1:notaport".to_string()),
         ("good", extra.addr()),
     ] {
-        let entry = NodeEntry {
-            addr,
-            weight: 1,
-            state: "active".into(),
-        };
+        let entry = NodeEntry::active(addr, 1);
         let path = paths::child(paths::NODES, id);
         ensure_persistent(
             &client,

@@ -11,7 +11,13 @@
 //!   fencing tokens; leadership read through a [`lease`].
 //! - [`reconnect`]: calls that wait out a lost connection inside the
 //!   session instead of ending it.
+//! - [`current`]: the live session's client, for work outside the
+//!   session's own tasks.
+//! - [`admin`]: the admin API's changes (node entries added, drained and
+//!   deleted; the rebalance control), each at the version it read.
 
+pub mod admin;
+pub mod current;
 pub mod election;
 pub mod lease;
 pub mod paths;

@@ -52,6 +52,12 @@ pub struct NodeEntry {
     /// `active`; `draining` (takes no new keys, and the leader moves its
     /// keys off); or `removed` (drained: holds nothing, safe to stop).
     pub state: String,
+    /// A dead node the admin API force-deleted: the leader re-creates its
+    /// keys' copies from their other replicas, then deletes this entry.
+    /// Written only when true, so the entries of agents and of older
+    /// balancers read and write as before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delete_when_drained: bool,
 }
 
 impl NodeEntry {
@@ -61,6 +67,16 @@ impl NodeEntry {
     pub const DRAINING: &str = "draining";
     /// The state of a node the leader has emptied.
     pub const REMOVED: &str = "removed";
+
+    /// A node that takes new keys, as an agent or an operator adds it.
+    pub fn active(addr: impl Into<String>, weight: u32) -> NodeEntry {
+        NodeEntry {
+            addr: addr.into(),
+            weight,
+            state: Self::ACTIVE.into(),
+            delete_when_drained: false,
+        }
+    }
 
     /// Whether the node takes new keys: only an `active` one does (an
     /// unknown state is read as not taking any).
@@ -76,7 +92,33 @@ pub struct RebalanceControl {
     pub paused: bool,
 }
 
+/// Serde's test for leaving [`NodeEntry::delete_when_drained`] out.
+fn is_false(flag: &bool) -> bool {
+    !flag
+}
+
 /// `parent/child`.
 pub fn child(parent: &str, name: &str) -> String {
     format!("{parent}/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_without_the_delete_flag_reads_and_writes_as_before() {
+        let old = r#"{"addr":"10.0.0.1:6379","weight":1,"state":"active"}"#;
+        let entry: NodeEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(entry, NodeEntry::active("10.0.0.1:6379", 1));
+        assert_eq!(serde_json::to_string(&entry).unwrap(), old);
+        let forced = NodeEntry {
+            state: NodeEntry::DRAINING.into(),
+            delete_when_drained: true,
+            ..entry
+        };
+        let json = serde_json::to_string(&forced).unwrap();
+        assert!(json.contains(r#""delete_when_drained":true"#), "{json}");
+        assert_eq!(serde_json::from_str::<NodeEntry>(&json).unwrap(), forced);
+    }
 }

@@ -68,11 +68,7 @@ async fn register(
         registry::ensure_path(client, path, acls).await?;
     }
     for node in nodes {
-        let data = NodeEntry {
-            addr: node.addr.clone(),
-            weight: 1,
-            state: "active".into(),
-        };
+        let data = NodeEntry::active(node.addr.clone(), 1);
         let json = serde_json::to_vec(&data).expect("entry serializes");
         let entry = paths::child(paths::NODES, &node.id);
         let marker = paths::child(paths::ANNOUNCED, &node.id);

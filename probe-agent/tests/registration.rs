@@ -85,9 +85,8 @@ async fn an_entry_made_by_hand_is_kept_as_it_is() {
         .await
         .unwrap();
     let by_hand = NodeEntry {
-        addr: node.addr(),
-        weight: 1,
         state: "draining".into(),
+        ..NodeEntry::active(node.addr(), 1)
     };
     let entry = paths::child(paths::NODES, "n1");
     coordination::registry::ensure_persistent(

@@ -8,10 +8,15 @@
 //! knew; [`coordination::session::supervise`] re-registers and re-watches
 //! on the next session. Without ZooKeeper configured, the static settings
 //! (`--nodes`, `--probes`) are all there is.
+//!
+//! The live session's client is published for the admin API
+//! ([`Coordinator::live_client`]), which writes node entries and the
+//! rebalance control when an operator asks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use coordination::current::Current;
 use coordination::election::{self, Leadership, Standing};
 use coordination::lease::Lease;
 use coordination::paths::{self, NodeEntry, ProbeEntry, RebalanceControl};
@@ -68,6 +73,8 @@ pub struct Coordinator {
     balancers: watch::Sender<Vec<String>>,
     /// What `/dlb/rebalance` says (the admin API's start and pause).
     control: watch::Sender<RebalanceControl>,
+    /// The live session's client, while its work runs.
+    live: Current,
 }
 
 /// What `/nodes` and `/readyz` show about coordination.
@@ -104,7 +111,14 @@ impl Coordinator {
             listed_nodes: watch::channel(Vec::new()).0,
             balancers: watch::channel(Vec::new()).0,
             control: watch::channel(RebalanceControl::default()).0,
+            live: Current::default(),
         }
+    }
+
+    /// The live session's client, for the admin API's writes; `None`
+    /// without ZooKeeper or between sessions.
+    pub fn live_client(&self) -> Option<coordination::Client> {
+        self.live.get()
     }
 
     /// Applies `/dlb/nodes` to the node table as it changes: listed nodes
@@ -196,6 +210,7 @@ impl Coordinator {
         let session = session::supervise(zk, self.state.clone(), shutdown, |client| {
             let advertise = advertise.clone();
             async move {
+                let _published = self.live.publish(&client);
                 if let Err(e) = self.serve_session(&client, &advertise, wait, acls).await {
                     tracing::warn!(
                         id = %self.id,

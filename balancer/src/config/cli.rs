@@ -126,6 +126,10 @@ memreport::overrides! {
         /// environment variable [default: none; open ACLs].
         #[arg(long, env = "DLB_ZOOKEEPER_AUTH", hide_env_values = true)]
         zookeeper_auth: Secret => zookeeper_auth,
+        /// The bearer token the admin API (/admin/...) requires; prefer the
+        /// environment variable [default: none; admin routes off].
+        #[arg(long, env = "DLB_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Secret => admin_token,
     }
 }
 
@@ -138,11 +142,12 @@ mod tests {
 
     /// `[default: ...]` texts that describe what an unset value means
     /// instead of stating a value.
-    const DESCRIBED: [&str; 5] = [
+    const DESCRIBED: [&str; 6] = [
         "none",
         "none; static settings only",
         "none; the default user",
         "none; open ACLs",
+        "none; admin routes off",
         "balancer-<host name>-<listen address>",
     ];
 
@@ -216,7 +221,7 @@ mod tests {
         let mut config = Config::default();
         args.overrides.apply(&mut config);
         assert_eq!(config.redis_password, Some(Secret::new("pw")));
-        for long in ["redis-password", "zookeeper-auth"] {
+        for long in ["redis-password", "zookeeper-auth", "admin-token"] {
             let arg = Args::command()
                 .get_arguments()
                 .find(|a| a.get_long() == Some(long))

@@ -1,5 +1,5 @@
-//! ZooKeeper settings, the credentials for Redis and ZooKeeper, and this
-//! balancer's identity in ZooKeeper.
+//! ZooKeeper settings, the credentials for Redis and ZooKeeper, the admin
+//! API's token, and this balancer's identity in ZooKeeper.
 
 use super::Config;
 use crate::auth::RedisAuth;
@@ -52,6 +52,17 @@ impl Config {
         if self.redis_username.is_some() && self.redis_password.is_none() {
             return Some("redis_username needs redis_password".into());
         }
+        if self
+            .admin_token
+            .as_ref()
+            .is_some_and(|token| !is_bearer_token(token.expose()))
+        {
+            return Some(
+                "admin_token must be a bearer token: one or more of A-Z a-z 0-9 - . _ ~ + /, \
+                 then any = padding (RFC 6750), as a client sends it"
+                    .into(),
+            );
+        }
         let auth = self.zookeeper_auth.as_ref()?;
         coordination::session::auth_problem(auth.expose())
     }
@@ -64,6 +75,17 @@ impl Config {
             default_id(host.trim(), self.listen)
         })
     }
+}
+
+/// Whether `token` can be sent as `Authorization: Bearer <token>`: RFC
+/// 6750's `b64token`, so no client has to escape it and none can send a
+/// token that only differs from it in spacing.
+fn is_bearer_token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 /// `balancer-<host>-<listen>` (`localhost` when the host name is unknown).
@@ -99,6 +121,19 @@ mod tests {
         c.zookeeper_auth = Some(Secret::new("dlb:s3cr:et"));
         c.validate().unwrap();
         assert!(!format!("{c:?}").contains("s3cr"), "a password is logged");
+        for bad in ["", "=", "two words", "tab\there", "qu\"ote", "caf\u{e9}"] {
+            c.admin_token = Some(Secret::new(bad));
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("admin_token"), "{bad:?}: {err}");
+        }
+        for good in ["s3cr3t-T0ken", "a.b_c~d+e/f==", "Zm9vYmFy"] {
+            c.admin_token = Some(Secret::new(good));
+            c.validate().unwrap();
+            assert!(
+                !format!("{c:?}").contains(good),
+                "the admin token is logged"
+            );
+        }
     }
 
     #[test]

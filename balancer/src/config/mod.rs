@@ -130,6 +130,9 @@ pub struct Config {
     /// under `/dlb` gets an ACL giving all permissions to that identity
     /// only. None by default: no auth, open ACLs.
     pub zookeeper_auth: Option<Secret>,
+    /// The bearer token the admin API (`/admin/...`) requires; none by
+    /// default, which turns the admin routes off (404).
+    pub admin_token: Option<Secret>,
     /// TEST-ONLY settings (`[testing]`): a skewed clock for the chaos
     /// harness. Leave it out in production.
     pub testing: TestingConfig,
@@ -167,6 +170,7 @@ impl Default for Config {
             redis_username: None,
             redis_password: None,
             zookeeper_auth: None,
+            admin_token: None,
             testing: TestingConfig::default(),
         }
     }
@@ -180,7 +184,7 @@ impl Config {
                 text,
                 e.message(),
                 e.span(),
-                &["redis_password", "zookeeper_auth"],
+                &["redis_password", "zookeeper_auth", "admin_token"],
             ))
         })
     }

@@ -33,7 +33,15 @@ pub struct PutRequest {
 /// Reads the body, refusing more than the limits allow.
 pub(super) async fn read(body: Incoming, limits: &Limits) -> Result<bytes::Bytes, Rejection> {
     // A key may be escaped in JSON to up to 6 bytes a byte (\u00XX).
-    let max = limits.max_value_bytes + 6 * limits.max_key_bytes + BODY_OVERHEAD_BYTES;
+    read_at_most(
+        body,
+        limits.max_value_bytes + 6 * limits.max_key_bytes + BODY_OVERHEAD_BYTES,
+    )
+    .await
+}
+
+/// Reads the body, refusing more than `max` bytes.
+pub(super) async fn read_at_most(body: Incoming, max: usize) -> Result<bytes::Bytes, Rejection> {
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Rejection::TooLarge(format!(

@@ -8,14 +8,16 @@
 //! or user route) through the bounds (metrics, `rescue.rs`, body
 //! deadline, load shedding, request deadline) to `routes::cache`, an
 //! operator request to `routes::admin` -> the handler in `routes.rs`
-//! (cache operations), `users/` (the user-record API) or `admin.rs`
-//! (nodes, health, metrics, the dashboard) calls [`crate::ops::Ops`] and
-//! turns the outcome into a response with `reply.rs`.
+//! (cache operations), `users/` (the user-record API), `admin.rs`
+//! (nodes, health, metrics, the dashboard) or `admin_api/` (nodes added
+//! and drained, the rebalancer paused, through ZooKeeper) does the work
+//! and turns the outcome into a response with `reply.rs`.
 //!
 //! Public only for its pure parsers ([`body`], answering [`rejection`]s),
 //! which the fuzz targets in `fuzz/` drive.
 
 mod admin;
+mod admin_api;
 pub mod body;
 mod cors;
 mod measure;

@@ -66,6 +66,33 @@ pub enum Rejection {
     /// Too many requests in flight; try again shortly.
     #[error("too many requests in flight; retry later")]
     Overloaded,
+    /// The admin API's bearer token is missing or not `admin_token`.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// No node entry by that id (the admin API).
+    #[error("no node {0:?} is listed in ZooKeeper")]
+    NodeNotFound(String),
+    /// The change does not fit the state of what it would change; `code`
+    /// says how (`node_exists`, `node_not_drained`, `node_removed`).
+    #[error("{message}")]
+    Conflict {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// What is in the way, for a person.
+        message: String,
+    },
+    /// ZooKeeper is not configured (`zookeeper_not_configured`) or did not
+    /// answer (`zookeeper_unavailable`); the admin API cannot work.
+    #[error("{message}")]
+    ZooKeeper {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// What failed, for a person.
+        message: String,
+    },
+    /// ZooKeeper holds something this project does not write there.
+    #[error("{0}")]
+    Unreadable(String),
     /// The cache operation failed.
     #[error(transparent)]
     Failed(#[from] Error),
@@ -110,6 +137,11 @@ impl Rejection {
             Rejection::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             Rejection::SlowBody => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             Rejection::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Rejection::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Rejection::NodeNotFound(_) => (StatusCode::NOT_FOUND, "node_not_found"),
+            Rejection::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Rejection::ZooKeeper { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            Rejection::Unreadable(_) => (StatusCode::BAD_GATEWAY, "unreadable_entry"),
             Rejection::Failed(e) => match e {
                 Error::NoNodes => (StatusCode::SERVICE_UNAVAILABLE, "no_nodes"),
                 Error::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
@@ -177,6 +209,25 @@ mod tests {
             (Rejection::Timeout, 504, "timeout"),
             (Rejection::SlowBody, 408, "body_timeout"),
             (Rejection::Overloaded, 503, "overloaded"),
+            (Rejection::Unauthorized("x"), 401, "unauthorized"),
+            (Rejection::NodeNotFound("n".into()), 404, "node_not_found"),
+            (
+                Rejection::Conflict {
+                    code: "node_not_drained",
+                    message: "x".into(),
+                },
+                409,
+                "node_not_drained",
+            ),
+            (
+                Rejection::ZooKeeper {
+                    code: "zookeeper_not_configured",
+                    message: "x".into(),
+                },
+                503,
+                "zookeeper_not_configured",
+            ),
+            (Rejection::Unreadable("x".into()), 502, "unreadable_entry"),
             (Error::NoNodes.into(), 503, "no_nodes"),
             (Error::NotJson.into(), 502, "stored_value_not_json"),
             (

@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use hyper::header::{
+    ALLOW, CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Response, StatusCode};
 
 use super::rejection::{Rejection, error_body};
@@ -65,6 +67,10 @@ pub(super) fn rejected_with(failures: &FailureLog, e: &Rejection, body: String) 
         }
         Rejection::Overloaded => {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        // The scheme the admin API takes (RFC 6750).
+        Rejection::Unauthorized(_) => {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         // The rest of a slow body is not worth waiting for.
         Rejection::SlowBody => {

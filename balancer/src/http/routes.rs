@@ -12,6 +12,9 @@
 //! | POST | `/deleteUser` | `users/`: 200, or 404 when absent |
 //! | GET | `/getAllUsers?cursor=&limit=` | `users/`: a page of users, from the user index |
 //! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard`, `/openapi.json` | `admin.rs` |
+//! | GET, POST | `/admin/nodes`, `/admin/rebalance` | `admin_api/`, with `admin_token` |
+//! | POST | `/admin/nodes/{id}/drain` | `admin_api/` |
+//! | DELETE | `/admin/nodes/{id}[?force=true]` | `admin_api/` |
 //! | OPTIONS | any, as a CORS preflight | `cors/`, when `[cors]` allows the origin (`stack.rs`) |
 //!
 //! Writes and deletes take their acknowledgement level from `?ack=` or the
@@ -25,6 +28,7 @@
 //! happened on.
 
 use bytes::Bytes;
+use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Request, StatusCode};
 
@@ -32,7 +36,7 @@ use super::paths::{Data, Operator};
 use super::rejection::Rejection;
 use super::reply::{self, Reply};
 use super::users::{self, Route};
-use super::{admin, body, query};
+use super::{admin, admin_api, body, query};
 use crate::App;
 use crate::error::Error;
 use crate::failures::FailureLog;
@@ -69,9 +73,11 @@ fn key_part(path: &str) -> &str {
     path.strip_prefix("/cache/").unwrap_or_default()
 }
 
-/// An operator request.
-pub(super) async fn admin(app: &App, handler: Operator) -> Reply {
+/// An operator request; only the admin API reads more of it than its
+/// path.
+pub(super) async fn admin(app: &App, handler: Operator, req: Request<Incoming>) -> Reply {
     match handler {
+        Operator::Admin(route) => admin_api::handle(app, route, req).await,
         Operator::Nodes => admin::nodes(app),
         Operator::Health => admin::healthz(),
         Operator::Ready => admin::readyz(app).await,

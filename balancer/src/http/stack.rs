@@ -18,8 +18,9 @@
 //! 6. [`routes::cache`], the handlers.
 //!
 //! The operator routes (`/nodes`, `/metrics`, `/healthz`, `/health`,
-//! `/readyz`, `/stats`, `/dashboard`) skip the bounds, so an overloaded
-//! balancer can still be watched.
+//! `/readyz`, `/stats`, `/dashboard`, `/openapi.json`, and the admin API's
+//! `/admin/...`) skip the bounds, so an overloaded balancer can still be
+//! watched and steered.
 //! Connections are bounded before any of this, by the `frontdoor` crate.
 
 use std::convert::Infallible;
@@ -124,13 +125,14 @@ where
         });
         cors::corsed(decision.flatten(), || {
             let app = self.app.clone();
-            let answer: AdminAnswer = match paths::find(req.uri().path(), req.method()) {
+            let admin = app.config.admin_token.is_some();
+            let answer: AdminAnswer = match paths::find(req.uri().path(), req.method(), admin) {
                 Ok(Serve::Data(handler)) => {
                     req.extensions_mut().insert(handler);
                     return Either::Left(self.cache.clone().oneshot(req));
                 }
                 Ok(Serve::Operator(handler)) => {
-                    Box::pin(async move { Ok(routes::admin(&app, handler).await) })
+                    Box::pin(async move { Ok(routes::admin(&app, handler, req).await) })
                 }
                 Err(rejection) => {
                     Box::pin(async move { Ok(reply::rejected(&app.failures, &rejection)) })

@@ -35,8 +35,9 @@ pub(super) struct PageQuery {
 /// Refuses a body that is not declared `application/json` (parameters such
 /// as `charset` aside): a browser page on another origin can send a
 /// `text/plain` POST without asking first (no CORS preflight), but not a
-/// JSON one, so this keeps other sites' pages from changing users.
-pub(super) fn check_json_type(content_type: Option<&str>) -> Result<(), Rejection> {
+/// JSON one, so this keeps other sites' pages from changing users. The
+/// admin API's POST routes take the same rule.
+pub(in crate::http) fn check_json_type(content_type: Option<&str>) -> Result<(), Rejection> {
     let essence = content_type
         .and_then(|c| c.split(';').next())
         .map(|c| c.trim().to_ascii_lowercase());

@@ -32,6 +32,7 @@ use futures_util::{StreamExt, stream};
 use hyper::{Request, StatusCode};
 
 use self::input::User;
+pub(super) use self::input::check_json_type;
 pub(super) use self::shape::Route;
 use super::query;
 use super::rejection::Rejection;
