@@ -114,6 +114,16 @@ async fn set_state(client: &Client, node: &RedisServer, state: &str) {
     }
 }
 
+/// The state of `node`'s entry in ZooKeeper; `None` when it has none.
+async fn entry_state(client: &Client, node: &RedisServer) -> Option<String> {
+    let path = paths::child(paths::NODES, &node.addr());
+    match client.get_data(&path).await {
+        Ok((data, _)) => Some(serde_json::from_slice::<NodeEntry>(&data).unwrap().state),
+        Err(coordination::Error::NoNode) => None,
+        Err(e) => panic!("read {path}: {e}"),
+    }
+}
+
 /// A leader over `cluster`, moving keys quickly: a short request deadline
 /// (the wait before a widened set is settled) and a short interval.
 fn leader_config(cluster: &Cluster, zk: &ZooKeeperServer) -> Config {
@@ -231,6 +241,10 @@ async fn a_draining_node_is_emptied_while_clients_write_and_every_write_is_kept(
         moved.contains("dlb_migrations_total{outcome=\"moved\"}"),
         "{moved}"
     );
+    wait_until("the drained node is marked removed", 20, async || {
+        entry_state(&client, leaving).await.as_deref() == Some(NodeEntry::REMOVED)
+    })
+    .await;
     for w in &written {
         let want = acked.get(&w.key).unwrap_or(&w.value);
         let r = http
@@ -371,4 +385,60 @@ async fn a_version_the_leaving_node_takes_during_the_move_is_carried_to_the_new_
     }
     let r = http.get(&format!("{}/cache/{key}", b.url)).await.unwrap();
     assert_eq!(r.json()["value"], "late");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_node_s_forced_delete_re_replicates_its_keys_then_deletes_its_entry() {
+    let zk = ZooKeeperServer::start();
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let mut config = leader_config(&cluster, &zk);
+    config.admin_token = Some(balancer::config::Secret::new("t0ken-for-the-test"));
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    wait_until("this balancer leads", 10, async || {
+        b.app.coordinator.view().is_leader
+    })
+    .await;
+    let written = write_keys(&http, &b, "dead", 100).await;
+    let dead = cluster.nodes[0].addr();
+    assert!(entries_naming(&cluster, &written, &dead).await > 0);
+    cluster.nodes[0].stop();
+    wait_until("the dead node is down", 10, async || {
+        test_support::node_state(&http, &b, &dead).await.as_deref() == Some("down")
+    })
+    .await;
+
+    let url = format!("{}/admin/nodes/{dead}?force=true", b.url);
+    let auth = [("authorization", "Bearer t0ken-for-the-test")];
+    let r = http
+        .send_with(hyper::Method::DELETE, &url, &auth, "")
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    wait_until(
+        "no entry names the dead node and its entry is gone",
+        60,
+        async || {
+            entries_naming(&cluster, &written, &dead).await == 0
+                && entry_state(&client, &cluster.nodes[0]).await.is_none()
+        },
+    )
+    .await;
+    for w in &written {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
+        assert_eq!(
+            cluster.replica_set(&w.key).await.len(),
+            2,
+            "{}: R copies again",
+            w.key
+        );
+    }
 }

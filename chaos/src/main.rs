@@ -60,7 +60,7 @@ struct Args {
     client_timeout: Duration,
     /// Faults: all, none, or a comma-separated list of node-kill,
     /// node-pause, partition-node, index-loss, zk-restart, zk-freeze,
-    /// balancer-kill, clock-skew, partition-zk, balancer-pause.
+    /// balancer-kill, clock-skew, partition-zk, balancer-pause, drain.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Inject a fault beyond what R = 2 survives, to prove the checker

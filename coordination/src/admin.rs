@@ -29,6 +29,13 @@ pub enum Change {
     /// copies from their other replicas, and have the leader delete the
     /// entry then (`delete_when_drained`). A `removed` node is deleted at once.
     ForceDelete,
+    /// Take new keys again: a drain called off, or a drained node
+    /// brought back (empty; the leader fills it as an added node).
+    Activate,
+    /// The leader emptied the node: a draining entry becomes `removed`,
+    /// or is deleted when its delete was forced. An entry activated
+    /// meanwhile is kept as it is.
+    Drained,
 }
 
 /// What a change does to an entry.
@@ -72,6 +79,18 @@ pub fn decide(change: Change, entry: &NodeEntry) -> Result<Plan, Refusal> {
         Change::Delete => Err(Refusal::NotDrained(entry.state.clone())),
         Change::ForceDelete if draining && entry.delete_when_drained => Ok(Plan::Keep),
         Change::ForceDelete => Ok(Plan::Write(drained(true))),
+        Change::Activate if entry.takes_new_keys() && !entry.delete_when_drained => Ok(Plan::Keep),
+        Change::Activate => Ok(Plan::Write(NodeEntry {
+            state: NodeEntry::ACTIVE.into(),
+            delete_when_drained: false,
+            ..entry.clone()
+        })),
+        Change::Drained if draining && entry.delete_when_drained => Ok(Plan::Delete),
+        Change::Drained if draining => Ok(Plan::Write(NodeEntry {
+            state: NodeEntry::REMOVED.into(),
+            ..entry.clone()
+        })),
+        Change::Drained => Ok(Plan::Keep),
     }
 }
 
@@ -272,6 +291,37 @@ mod tests {
         // Draining a force-deleted node keeps the leader's order to delete it.
         let forced = entry(NodeEntry::DRAINING, true);
         assert_eq!(decide(Change::Drain, &forced), Ok(Plan::Keep));
+    }
+
+    #[test]
+    fn the_leader_marks_a_drained_node_removed_or_deletes_a_forced_one() {
+        let removed = entry(NodeEntry::REMOVED, false);
+        assert_eq!(
+            decide(Change::Drained, &entry(NodeEntry::DRAINING, false)),
+            Ok(Plan::Write(removed.clone()))
+        );
+        assert_eq!(
+            decide(Change::Drained, &entry(NodeEntry::DRAINING, true)),
+            Ok(Plan::Delete)
+        );
+        for kept in [entry(NodeEntry::ACTIVE, false), removed] {
+            assert_eq!(decide(Change::Drained, &kept), Ok(Plan::Keep), "{kept:?}");
+        }
+    }
+
+    #[test]
+    fn activating_calls_a_drain_off_and_brings_a_removed_node_back() {
+        let active = entry(NodeEntry::ACTIVE, false);
+        for state in [NodeEntry::DRAINING, NodeEntry::REMOVED] {
+            for forced in [false, true] {
+                let was = entry(state, forced);
+                assert_eq!(
+                    decide(Change::Activate, &was),
+                    Ok(Plan::Write(active.clone()))
+                );
+            }
+        }
+        assert_eq!(decide(Change::Activate, &active), Ok(Plan::Keep));
     }
 
     #[test]

@@ -131,6 +131,7 @@ const ROUTES: &[Route] = &[
     },
     admin!("/admin/nodes/{id}", "DELETE", DeleteNode),
     admin!("/admin/nodes/{id}/drain", "POST", DrainNode),
+    admin!("/admin/nodes/{id}/activate", "POST", ActivateNode),
     Route {
         path: "/admin/rebalance",
         allow: "GET, POST",
@@ -231,6 +232,10 @@ mod tests {
         assert_eq!(
             admin("/admin/nodes/n1/drain", Method::POST),
             node(Admin::DrainNode)
+        );
+        assert_eq!(
+            admin("/admin/nodes/n1/activate", Method::POST),
+            node(Admin::ActivateNode)
         );
         assert_eq!(
             admin("/admin/nodes/127.0.0.1:5300", Method::DELETE),

@@ -14,6 +14,7 @@
 //! | GET | `/nodes`, `/healthz` (or `/health`), `/readyz`, `/metrics`, `/stats`, `/dashboard`, `/openapi.json` | `admin.rs` |
 //! | GET, POST | `/admin/nodes`, `/admin/rebalance` | `admin_api/`, with `admin_token` |
 //! | POST | `/admin/nodes/{id}/drain` | `admin_api/` |
+//! | POST | `/admin/nodes/{id}/activate` | `admin_api/` |
 //! | DELETE | `/admin/nodes/{id}[?force=true]` | `admin_api/` |
 //! | OPTIONS | any, as a CORS preflight | `cors/`, when `[cors]` allows the origin (`stack.rs`) |
 //!

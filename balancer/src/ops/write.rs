@@ -309,8 +309,7 @@ impl Ops {
         ack: Option<WriteAck>,
     ) -> Result<Accepted, Error> {
         let ack = ack.unwrap_or(self.replication.write_ack);
-        let factor = self.replication.factor.get();
-        let replicas = job.replicas;
+        let (replicas, factor) = (job.replicas, self.replication.factor.get());
         let needed = acks::needed_of(ack, replicas, job.set.len(), factor);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (sent_tx, sent_rx) = oneshot::channel();
@@ -339,13 +338,7 @@ impl Ops {
             if let Some(e) = fate.unrecorded {
                 return Err(Error::unrecorded(e));
             }
-            // A set the write changed is recorded as members that all
-            // hold it, so a wide set's need for every member is met.
-            let needed = if fate.settled {
-                acks::needed(ack, replicas).min(needed)
-            } else {
-                needed
-            };
+            let needed = acks::settled_need(ack, replicas, needed, fate.settled);
             acks::verdict(taken, needed, fate.last_error)
         };
         verdict.map(|accepted| Accepted {

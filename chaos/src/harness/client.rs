@@ -22,6 +22,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+/// The admin token every balancer of the harness is given.
+pub(crate) const ADMIN_TOKEN: &str = "chaos-admin-token";
+
 /// A pooled keep-alive client whose every request gives up after `timeout`.
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
@@ -71,6 +74,21 @@ impl Http {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .expect("a valid request");
+        self.exchange(req).await
+    }
+
+    /// Sends one request to the admin API, with the harness's token.
+    pub(crate) async fn admin(&self, method: Method, url: &str) -> Answer {
+        let req = Request::builder()
+            .method(method)
+            .uri(url)
+            .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+            .body(Full::new(Bytes::new()))
+            .expect("a valid request");
+        self.exchange(req).await
+    }
+
+    async fn exchange(&self, req: Request<Full<Bytes>>) -> Answer {
         let exchange = async {
             let res = self.inner.request(req).await.map_err(|e| {
                 let text = error_chain(&e);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::Mutex;
 
-use super::client::Http;
+use super::client::{ADMIN_TOKEN, Http};
 use super::netfault::Partitions;
 use super::procs::{Proc, free_port, redis_answers, zk_answers};
 
@@ -61,7 +61,7 @@ pub(crate) struct Cluster {
     /// Network partitions, when enabled.
     pub(crate) partitions: Option<Mutex<Partitions>>,
     bin_dir: PathBuf,
-    http: Http,
+    pub(crate) http: Http,
 }
 
 /// What to start.
@@ -232,6 +232,7 @@ impl Cluster {
              nodes = [{nodes}]\n\
              zookeeper = \"127.0.0.1:{zk}\"\n\
              id = \"{name}\"\n\
+             admin_token = \"{ADMIN_TOKEN}\"\n\
              \n[testing]\n\
              clock_offset_ms = {offset_ms}\n",
             index = self.index_port,

@@ -24,7 +24,9 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use tokio::sync::{Mutex, watch};
 
+use super::client::Answer;
 use super::cluster::Cluster;
+use hyper::Method;
 
 /// The clock offset of the skew fault, ms: well under the default
 /// `max_clock_drift_ms` (1000).
@@ -38,6 +40,9 @@ pub(crate) const SKEW_MS: i64 = 300;
 /// survives; beyond S (a third) ZooKeeper expires the sessions when it
 /// resumes and a leader is elected again.
 const ZK_FREEZE_MS: std::ops::Range<u64> = 1000..7000;
+
+/// How long the drain fault waits for the node to be removed.
+const DRAIN_WAIT_MS: u64 = 20_000;
 
 /// A kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,11 +68,15 @@ pub(crate) enum Fault {
     /// SIGSTOP a balancer past its ZooKeeper session (6–8 s), SIGCONT it:
     /// a leader paused mid-move resumes after another has taken over.
     BalancerPause,
+    /// Drain a data node through the admin API, wait until the leader has
+    /// moved its keys off and marked it removed (at most 20 s), then
+    /// activate it again, so the leader fills it back.
+    Drain,
 }
 
 impl Fault {
     /// Every kind, in report order.
-    pub(crate) const ALL: [Fault; 10] = [
+    pub(crate) const ALL: [Fault; 11] = [
         Fault::NodeKill,
         Fault::NodePause,
         Fault::PartitionNode,
@@ -78,6 +87,7 @@ impl Fault {
         Fault::ClockSkew,
         Fault::PartitionZk,
         Fault::BalancerPause,
+        Fault::Drain,
     ];
 
     /// Its name on the command line and in the summary.
@@ -93,6 +103,7 @@ impl Fault {
             Fault::ClockSkew => "clock-skew",
             Fault::PartitionZk => "partition-zk",
             Fault::BalancerPause => "balancer-pause",
+            Fault::Drain => "drain",
         }
     }
 
@@ -336,6 +347,13 @@ impl Loop {
                 self.hold(hold).await;
                 (b_name, c.start_balancer(b, offset).await)
             }
+            Fault::Drain => {
+                let id = format!("127.0.0.1:{}", c.node_ports[node]);
+                (
+                    format!("{node_name} via {b_name}"),
+                    self.drain(b, &id).await,
+                )
+            }
             Fault::BalancerPause => {
                 c.balancers[b].lock().await.proc.freeze();
                 let hold = self.rng.random_range(6000..8000);
@@ -364,6 +382,48 @@ impl Loop {
                 )
             }
         }
+    }
+
+    /// Drains node `id` through balancer `b`'s admin API, waits (at most
+    /// [`DRAIN_WAIT_MS`], less on a stop) until it is `removed`, then
+    /// activates it again. An error when it was not removed in time.
+    async fn drain(&mut self, b: usize, id: &str) -> Result<()> {
+        let base = format!(
+            "http://127.0.0.1:{}",
+            self.cluster.balancers[b].lock().await.port
+        );
+        let http = self.cluster.http.clone();
+        let node = format!("{base}/admin/nodes/{id}");
+        let answer = http.admin(Method::POST, &format!("{node}/drain")).await;
+        let Answer::Reply(202, ..) = answer else {
+            bail!("drain: {answer:?}");
+        };
+        let started = Instant::now();
+        let mut removed = false;
+        while !removed && started.elapsed() < Duration::from_millis(DRAIN_WAIT_MS) {
+            if self.hold(500).await {
+                break;
+            }
+            if let Answer::Reply(200, _, body) = http
+                .admin(Method::GET, &format!("{base}/admin/nodes"))
+                .await
+            {
+                let listing: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                removed = listing["nodes"].as_array().is_some_and(|nodes| {
+                    nodes
+                        .iter()
+                        .any(|n| n["id"] == id && n["state"] == "removed")
+                });
+            }
+        }
+        let answer = http.admin(Method::POST, &format!("{node}/activate")).await;
+        let Answer::Reply(202, ..) = answer else {
+            bail!("activate: {answer:?}");
+        };
+        if !removed && !*self.stop.borrow() {
+            bail!("not removed within {DRAIN_WAIT_MS} ms");
+        }
+        Ok(())
     }
 
     /// Drops balancer `b`'s traffic to `port` for `hold` ms, then heals.

@@ -3,6 +3,7 @@
 //! the old set, settle the members on the newest version, narrow the set,
 //! drop the old copy. Every write is fenced by the leader's token.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
@@ -56,6 +57,8 @@ pub(super) struct Fenced<'a> {
     pub(super) index: &'a Index,
     pub(super) table: &'a NodeTable,
     pub(super) token: u64,
+    /// Draining nodes whose delete was forced (see `roles.rs`).
+    pub(super) replacing: &'a HashSet<Arc<str>>,
     pub(super) max_drift_ms: u64,
 }
 
@@ -129,13 +132,19 @@ impl Fenced<'_> {
             .collect();
         // A leaving node that is down may hold the only copy of a write
         // (a set shorter than R, a write through the hashing fallback):
-        // the key waits for it.
-        let (Some(staying), Some(leaving)) = (staying, up(&w.from)) else {
+        // the key waits for it, unless the node is being replaced (an
+        // operator forced its delete: its copies are given up).
+        let Some(staying) = staying else {
             return Ok(Moved::Skipped);
         };
-        let reads =
-            join_all((staying.iter().chain([&leaving])).map(|n| values::read(&n.backend, &w.key)))
-                .await;
+        let leaving = up(&w.from);
+        if leaving.is_none() && !self.replacing.contains(&w.from) {
+            return Ok(Moved::Skipped);
+        }
+        let reads = join_all(
+            (staying.iter().chain(leaving.as_ref())).map(|n| values::read(&n.backend, &w.key)),
+        )
+        .await;
         let Ok(held) = reads
             .into_iter()
             .collect::<Result<Vec<Option<Version>>, _>>()
@@ -165,8 +174,10 @@ impl Fenced<'_> {
             Ok(_) => return Ok(Moved::Skipped),
             Err(e) => return index_fenced(&e).map_or(Ok(Moved::Skipped), Err),
         }
-        self.hand_off(leaving, &staying, &w.key, newest.as_ref())
-            .await?;
+        if let Some(leaving) = leaving {
+            self.hand_off(leaving, &staying, &w.key, newest.as_ref())
+                .await?;
+        }
         Ok(Moved::Done(copied))
     }
 

@@ -37,6 +37,7 @@
 //! ZooKeeper.
 
 mod migrate;
+mod roles;
 mod sweep;
 mod walk;
 
@@ -106,4 +107,7 @@ enum Stopped {
     /// The index could not be walked.
     #[error("index: {0}")]
     Index(String),
+    /// The node entries could not be read.
+    #[error("ZooKeeper: {0}")]
+    ZooKeeper(String),
 }

@@ -11,7 +11,8 @@
 //!   next pass moves it.
 //!
 //! The node is drained when nothing on it is kept. A node that is down
-//! is not: its copies cannot be read.
+//! is not, its copies unread, unless it is being replaced (its delete
+//! forced): then no entry naming it is enough.
 
 use futures_util::future::join_all;
 
@@ -29,7 +30,7 @@ const STEP: usize = 500;
 /// need not hold.
 pub(super) async fn drained(f: &Fenced<'_>, node: &Node) -> Result<bool, Stopped> {
     if !node.is_up() {
-        return Ok(false);
+        return Ok(f.replacing.contains(&node.id));
     }
     let mut kept = 0usize;
     let mut cursor = 0u64;

@@ -3,23 +3,28 @@
 //! carry the moves out in batches, several waiting at once (each waits a
 //! request deadline before it is settled), at the configured pace.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use coordination::admin::{self, Change};
 use coordination::election::Standing;
+use coordination::paths::NodeEntry;
 use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::migrate::{Batch, Fenced, Move, Moved};
+use super::migrate::{Batch, Fenced, Moved};
+use super::roles::{self, Part};
 use super::{GRACE_MARGIN, Stopped, sweep};
+
+mod choose;
 use crate::App;
 use crate::backend::BackendError;
 use crate::background::pace::Pace;
 use crate::index::IndexError;
 use crate::nodes::NodeTable;
-use crate::rebalance::{self, KeyPlan, Load, Marks, NodeTarget, Progress, Role, Step};
+use crate::rebalance::{self, Load, Marks, NodeTarget, Progress, Role};
 use crate::values;
 
 /// One pass, under one leadership token.
@@ -29,22 +34,32 @@ pub(super) struct Pass<'a> {
     token: u64,
     shutdown: &'a watch::Receiver<bool>,
     table: Arc<NodeTable>,
+    /// Draining nodes whose delete was forced: moved off while down.
+    replacing: HashSet<Arc<str>>,
 }
 
-/// The node table as the planner sees it.
-fn loads(table: &NodeTable) -> Vec<Load> {
-    (table.all().iter())
-        .map(|node| {
+/// The node table as the planner sees it: a node gone from the cluster
+/// sheds nothing and takes nothing.
+fn loads(table: &NodeTable, parts: &[Part]) -> Vec<Load> {
+    (table.all().iter().zip(parts))
+        .map(|(node, part)| {
             let (used, capacity) = node.memory().unwrap_or((0, None));
-            let role = if node.is_draining() {
-                Role::Draining
-            } else {
-                Role::Serving
-            };
-            Load {
-                used,
-                capacity,
-                role,
+            match part {
+                Part::Serve => Load {
+                    used,
+                    capacity,
+                    role: Role::Serving,
+                },
+                Part::Drain { .. } => Load {
+                    used,
+                    capacity,
+                    role: Role::Draining,
+                },
+                Part::Gone => Load {
+                    used: 0,
+                    capacity: None,
+                    role: Role::Draining,
+                },
             }
         })
         .collect()
@@ -64,22 +79,28 @@ impl<'a> Pass<'a> {
             token,
             shutdown,
             table,
+            replacing: HashSet::new(),
         }
     }
 
     /// Plans, walks the index once, moves what the plan asks, then sweeps
     /// the draining nodes no entry names any more.
-    pub(super) async fn run(self) -> Result<(), Stopped> {
+    pub(super) async fn run(mut self) -> Result<(), Stopped> {
         self.raise_fences().await?;
-        let loads = loads(&self.table);
+        let parts = self.parts().await?;
+        let loads = loads(&self.table, &parts);
         let config = &self.app.config.rebalance;
         let marks = Marks {
             high: config.high,
             low: config.low,
         };
         let plan = rebalance::plan(&loads, marks);
-        let draining: Vec<usize> = (0..loads.len())
-            .filter(|&i| loads[i].role == Role::Draining)
+        let draining: Vec<usize> = (0..parts.len())
+            .filter(|&i| matches!(parts[i], Part::Drain { .. }))
+            .collect();
+        self.replacing = (draining.iter())
+            .filter(|&&i| parts[i] == Part::Drain { replacing: true })
+            .map(|&i| self.table.get(i).id.clone())
             .collect();
         if (plan.is_empty() && draining.is_empty()) || !self.app.index.is_complete() {
             return Ok(());
@@ -130,90 +151,37 @@ impl<'a> Pass<'a> {
         for &i in &draining {
             let node = self.table.get(i);
             if !named.contains(&node.id) && sweep::drained(&self.fenced(), node).await? {
-                tracing::info!(node = %node.id, "node drained");
+                self.mark_drained(&node.id).await?;
             }
         }
         Ok(())
     }
 
-    /// The moves for one step of the walk. An entry naming a draining node
-    /// that is not moved now marks the node as still `named`.
-    async fn choose(
-        &self,
-        entries: &[(String, Vec<String>)],
-        progress: &mut Progress,
-        named: &mut HashSet<Arc<str>>,
-    ) -> Vec<Move> {
-        let factor = self.app.config.replication.factor.get();
-        let mut wanted = Vec::new();
-        for (key, set) in entries {
-            let members: Option<Vec<usize>> =
-                set.iter().map(|id| self.table.index_of(id)).collect();
-            let Some(members) = members else { continue };
-            for &m in &members {
-                if progress.is_draining(m) {
-                    named.insert(self.table.get(m).id.clone());
-                }
-            }
-            match rebalance::key_plan(progress, &members, factor) {
-                KeyPlan::Leave => {}
-                plan => wanted.push((key, set, members, plan)),
-            }
-        }
-        let sizes = join_all(wanted.iter().map(|(key, _, _, plan)| {
-            let (KeyPlan::Narrow(from) | KeyPlan::Replace(from)) = *plan else {
-                unreachable!("left out above")
-            };
-            self.size(from, key)
-        }))
-        .await;
-        let mut moves = Vec::new();
-        for ((key, set, members, plan), size) in wanted.into_iter().zip(sizes) {
-            let (from, to) = match plan {
-                KeyPlan::Narrow(from) => (from, None),
-                KeyPlan::Replace(from) => {
-                    let holders: Vec<usize> =
-                        members.iter().copied().filter(|&m| m != from).collect();
-                    let holder_ids: Vec<String> = (holders.iter())
-                        .map(|&m| self.table.get(m).id.to_string())
-                        .collect();
-                    let taken = self.table.domains_of(&holder_ids);
-                    let ranked = self.table.contenders(key);
-                    let policy = &self.app.config.placement;
-                    match progress.next(from, size, &ranked, &holders, &taken, policy) {
-                        Step::Move(to) => (from, Some(to)),
-                        Step::Keep => continue,
-                        Step::Done => break,
-                    }
-                }
-                KeyPlan::Leave => continue,
-            };
-            progress.moved(from, to.unwrap_or(from), size);
-            moves.push(Move {
-                key: key.clone(),
-                set: set.clone(),
-                from: self.table.get(from).id.clone(),
-                to: to.map(|t| self.table.get(t).id.clone()),
-            });
-        }
-        moves
+    /// What each node is to this pass, from the ZooKeeper entries.
+    async fn parts(&self) -> Result<Vec<Part>, Stopped> {
+        let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
+        let listed = admin::list_nodes(&client)
+            .await
+            .map_err(|e| Stopped::ZooKeeper(e.to_string()))?;
+        let listed: HashMap<String, NodeEntry> = (listed.into_iter())
+            .filter_map(|(id, entry)| Some((id, entry.ok()?)))
+            .collect();
+        let table: Vec<(&str, bool)> = (self.table.all().iter())
+            .map(|n| (&*n.id, n.is_draining()))
+            .collect();
+        Ok(roles::parts(&table, &listed))
     }
 
-    /// The memory `key` takes on node `node`; 0 when unknown.
-    async fn size(&self, node: usize, key: &str) -> u64 {
-        let cmd = redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg(key)
-            .arg("SAMPLES")
-            .arg(0)
-            .clone();
-        let backend = &self.table.get(node).backend;
-        backend
-            .cmd::<Option<u64>>(&cmd)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0)
+    /// Marks node `id` `removed` in ZooKeeper (its entry deleted when its
+    /// delete was forced), at the version read, while this balancer leads.
+    async fn mark_drained(&self, id: &str) -> Result<(), Stopped> {
+        self.check()?;
+        let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
+        match admin::change_node(&client, id, Change::Drained).await {
+            Ok(outcome) => tracing::info!(node = id, ?outcome, "node drained"),
+            Err(e) => tracing::warn!(node = id, error = ?e, "drained node not marked"),
+        }
+        Ok(())
     }
 
     /// Settles a batch; returns the bytes copied.
@@ -276,6 +244,7 @@ impl<'a> Pass<'a> {
             index: &self.app.index,
             table: &self.table,
             token: self.token,
+            replacing: &self.replacing,
             max_drift_ms: self.app.config.replication.max_clock_drift.as_millis() as u64,
         }
     }

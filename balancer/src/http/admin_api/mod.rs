@@ -8,6 +8,7 @@
 //! | GET | `/admin/nodes` | 200: the entries `/dlb/nodes/<id>`, each with this balancer's view of the node (`listing.rs`) |
 //! | POST | `/admin/nodes` | 201: `{"id", "addr", "weight"}` listed `active`; 409 `node_exists` |
 //! | POST | `/admin/nodes/{id}/drain` | 202: the entry, `draining` (again: the same); 409 `node_removed` |
+//! | POST | `/admin/nodes/{id}/activate` | 202: the entry, `active`: a drain called off, or a removed node brought back (empty; the leader fills it) |
 //! | DELETE | `/admin/nodes/{id}` | 204: a `removed` node's entry deleted; else 409 `node_not_drained` |
 //! | DELETE | `/admin/nodes/{id}?force=true` | 202: a dead node marked `draining` with `delete_when_drained`, for the leader to re-replicate its keys and then delete it (204 for a `removed` one) |
 //! | GET | `/admin/rebalance` | 200: the rebalancer's status, with `paused` as ZooKeeper holds it and `leader_id` |
@@ -61,6 +62,7 @@ pub(super) enum Route {
     ListNodes,
     AddNode,
     DrainNode,
+    ActivateNode,
     DeleteNode,
     RebalanceStatus,
     SetRebalance,
@@ -125,6 +127,7 @@ fn check(route: Route, parts: &Parts, body: &[u8]) -> Result<Task, Rejection> {
         Route::ListNodes => Task::ListNodes,
         Route::AddNode => Task::AddNode(input::parse_new_node(body)?),
         Route::DrainNode => Task::Change(id()?, Change::Drain),
+        Route::ActivateNode => Task::Change(id()?, Change::Activate),
         Route::DeleteNode => {
             let change = match input::force(query::value(&params, "force"))? {
                 true => Change::ForceDelete,

@@ -1,0 +1,94 @@
+//! Choosing the moves of one step of the walk: each entry's plan
+//! ([`rebalance::key_plan`]), the key's size on its leaving node, and the
+//! joining node the planner's [`Progress`] picks.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::super::migrate::Move;
+use super::Pass;
+use crate::rebalance::{self, KeyPlan, Progress, Step};
+
+impl Pass<'_> {
+    /// The moves for one step of the walk. An entry naming a draining node
+    /// that is not moved now marks the node as still `named`.
+    pub(super) async fn choose(
+        &self,
+        entries: &[(String, Vec<String>)],
+        progress: &mut Progress,
+        named: &mut HashSet<Arc<str>>,
+    ) -> Vec<Move> {
+        let factor = self.app.config.replication.factor.get();
+        let mut wanted = Vec::new();
+        for (key, set) in entries {
+            let members: Option<Vec<usize>> =
+                set.iter().map(|id| self.table.index_of(id)).collect();
+            let Some(members) = members else { continue };
+            for &m in &members {
+                if progress.is_draining(m) {
+                    named.insert(self.table.get(m).id.clone());
+                }
+            }
+            match rebalance::key_plan(progress, &members, factor) {
+                KeyPlan::Leave => {}
+                plan => wanted.push((key, set, members, plan)),
+            }
+        }
+        let sizes = join_all(wanted.iter().map(|(key, _, _, plan)| {
+            let (KeyPlan::Narrow(from) | KeyPlan::Replace(from)) = *plan else {
+                unreachable!("left out above")
+            };
+            self.size(from, key)
+        }))
+        .await;
+        let mut moves = Vec::new();
+        for ((key, set, members, plan), size) in wanted.into_iter().zip(sizes) {
+            let (from, to) = match plan {
+                KeyPlan::Narrow(from) => (from, None),
+                KeyPlan::Replace(from) => {
+                    let holders: Vec<usize> =
+                        members.iter().copied().filter(|&m| m != from).collect();
+                    let holder_ids: Vec<String> = (holders.iter())
+                        .map(|&m| self.table.get(m).id.to_string())
+                        .collect();
+                    let taken = self.table.domains_of(&holder_ids);
+                    let ranked = self.table.contenders(key);
+                    let policy = &self.app.config.placement;
+                    match progress.next(from, size, &ranked, &holders, &taken, policy) {
+                        Step::Move(to) => (from, Some(to)),
+                        Step::Keep => continue,
+                        Step::Done => break,
+                    }
+                }
+                KeyPlan::Leave => continue,
+            };
+            progress.moved(from, to.unwrap_or(from), size);
+            moves.push(Move {
+                key: key.clone(),
+                set: set.clone(),
+                from: self.table.get(from).id.clone(),
+                to: to.map(|t| self.table.get(t).id.clone()),
+            });
+        }
+        moves
+    }
+
+    /// The memory `key` takes on node `node`; 0 when unknown.
+    async fn size(&self, node: usize, key: &str) -> u64 {
+        let cmd = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(key)
+            .arg("SAMPLES")
+            .arg(0)
+            .clone();
+        let backend = &self.table.get(node).backend;
+        backend
+            .cmd::<Option<u64>>(&cmd)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+}
