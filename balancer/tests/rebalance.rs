@@ -442,3 +442,59 @@ async fn a_dead_node_s_forced_delete_re_replicates_its_keys_then_deletes_its_ent
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_balancer_finishes_a_drain_whose_leader_stopped_in_the_middle() {
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let mut first = leader_config(&cluster, &zk);
+    // One key a step: the drain is still under way when its leader stops.
+    first.rebalance.batch_keys = 1;
+    first.rebalance.keys_per_sec = 20;
+    let mut second = first.clone();
+    second.id = Some("second".into());
+    let first = TestBalancer::start(first).await;
+    wait_until("the first balancer leads", 10, async || {
+        first.app.coordinator.view().is_leader
+    })
+    .await;
+    let second = TestBalancer::start(second).await;
+    let http = HttpClient::new();
+    let written = write_keys(&http, &first, "handover", 60).await;
+    let leaving = &cluster.nodes[1];
+    let before = entries_naming(&cluster, &written, &leaving.addr()).await;
+
+    set_state(&client, leaving, NodeEntry::DRAINING).await;
+    wait_until("the first leader has moved some keys", 20, async || {
+        entries_naming(&cluster, &written, &leaving.addr()).await < before
+    })
+    .await;
+    assert!(
+        entries_naming(&cluster, &written, &leaving.addr()).await > 0,
+        "still under way"
+    );
+    first.shutdown().await;
+    wait_until(
+        "the second balancer leads and finishes the drain",
+        60,
+        async || {
+            second.app.coordinator.view().is_leader
+                && entry_state(&client, leaving).await.as_deref() == Some(NodeEntry::REMOVED)
+        },
+    )
+    .await;
+    assert_eq!(entries_naming(&cluster, &written, &leaving.addr()).await, 0);
+    assert_eq!(hashes_on(leaving).await, 0);
+    for w in &written {
+        let r = http
+            .get(&format!("{}/cache/{}", second.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
+        assert_eq!(cluster.replica_set(&w.key).await.len(), 2, "{}", w.key);
+    }
+}

@@ -19,6 +19,7 @@ pub(super) fn nodes(app: &App) -> Reply {
         "location_cache": {"index_stream": app.locations.stream_state()},
         "index": {"complete": app.index.is_complete()},
         "coordination": app.coordinator.view(),
+        "rebalance": app.rebalance.view(),
     });
     reply::json(StatusCode::OK, body.to_string())
 }
