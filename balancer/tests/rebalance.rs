@@ -498,3 +498,134 @@ async fn another_balancer_finishes_a_drain_whose_leader_stopped_in_the_middle() 
         assert_eq!(cluster.replica_set(&w.key).await.len(), 2, "{}", w.key);
     }
 }
+
+/// Every index entry of `keys`, as stored.
+async fn entries(cluster: &Cluster, keys: &[WrittenKey]) -> Vec<Option<String>> {
+    let mut all = Vec::new();
+    for w in keys {
+        all.push(cluster.index_entry(&w.key).await);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_paused_in_the_middle_of_a_drain_changes_nothing_when_it_resumes() {
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    // The first leader is a process, so it can be SIGSTOPped.
+    let port = test_support::free_port();
+    let nodes: Vec<String> = cluster
+        .nodes
+        .iter()
+        .map(|n| format!("{:?}", n.addr()))
+        .collect();
+    let file = std::env::temp_dir().join(format!("dlb-paused-leader-{port}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nindex = {:?}\nnodes = [{}]\nzookeeper = {:?}\n\
+             zookeeper_session_ms = {SESSION_MS}\nid = \"paused\"\n\
+             [timeouts]\nrequest_ms = 1000\n\
+             [rebalance]\ninterval_ms = 200\nbatch_keys = 1\nkeys_per_sec = 10\n",
+            cluster.index.addr(),
+            nodes.join(", "),
+            zk.addr(),
+        ),
+    )
+    .unwrap();
+    let paused = Process(
+        std::process::Command::new(env!("CARGO_BIN_EXE_balancer"))
+            .arg("--config")
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = HttpClient::new();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until("the process leads", 15, async || {
+        (http.get(&format!("{url}/nodes")).await)
+            .is_ok_and(|r| r.json()["coordination"]["is_leader"] == true)
+    })
+    .await;
+    let mut written = Vec::new();
+    for i in 0..40 {
+        let (key, value) = (format!("paused-{i}"), format!("value {i}"));
+        let r = http
+            .post_json(
+                &format!("{url}/cache"),
+                &json!({"key": key, "value": value}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        written.push(WrittenKey {
+            key,
+            value,
+            node: String::new(),
+        });
+    }
+    let leaving = &cluster.nodes[2];
+    set_state(&client, leaving, NodeEntry::DRAINING).await;
+    wait_until("the paused-to-be leader widened a set", 20, async || {
+        for w in &written {
+            if cluster.replica_set(&w.key).await.len() == 3 {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    let stop = |signal: &str| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &paused.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    stop("-STOP");
+
+    let mut config = leader_config(&cluster, &zk);
+    config.id = Some("next".into());
+    let next = TestBalancer::start(config).await;
+    wait_until("the next leader finishes the drain", 60, async || {
+        next.app.coordinator.view().is_leader
+            && entry_state(&client, leaving).await.as_deref() == Some(NodeEntry::REMOVED)
+    })
+    .await;
+    let before = entries(&cluster, &written).await;
+    stop("-CONT");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        entries(&cluster, &written).await,
+        before,
+        "the resumed leader changed the index"
+    );
+    assert_eq!(hashes_on(leaving).await, 0);
+    for w in &written {
+        let r = http
+            .get(&format!("{}/cache/{}", next.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
+        assert_eq!(cluster.replica_set(&w.key).await.len(), 2, "{}", w.key);
+    }
+    let answer = http.get(&format!("{url}/nodes")).await.unwrap().json();
+    assert_eq!(answer["coordination"]["is_leader"], false, "{answer}");
+    let _ = std::fs::remove_file(&file);
+}
+
+/// A child process, killed when dropped (a failed test included).
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
