@@ -11,9 +11,12 @@
 //! refuses a lower token with a `FENCED` error before doing anything, runs
 //! the body as it is, then raises the stored token. Raising comes after
 //! the body so that a full data node still refuses the body's first write
-//! (as `values.rs` relies on), and it may itself fail on a full node
-//! without failing the call: a token is only stored where its holder
-//! wrote, which is all a later, lower holder's writes are checked against.
+//! (as `values.rs` relies on); on a full node the raise itself may fail
+//! without failing the call, and that node then keeps its older token.
+//! The leader raises its token on every server each pass ([`NOTHING`],
+//! fenced), so a server refuses a former leader whether or not the new
+//! one has moved a key there; a server that restarted empty has no token
+//! until that next raise.
 //!
 //! Only the rebalancer writes fenced: the request path's writes are
 //! ordered by their versions, not by leadership.

@@ -629,3 +629,41 @@ impl Drop for Process {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_copy_outlives_the_narrowing_by_a_request_deadline_then_goes() {
+    // A write that read the widened set is sent to the leaving node too,
+    // and may land there after the set was narrowed: the old copy is
+    // handed off only once every such write has landed or never will
+    // (the request deadline, 1 s here, and its margin).
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let b = TestBalancer::start(leader_config(&cluster, &zk)).await;
+    let http = HttpClient::new();
+    wait_until("this balancer leads", 10, async || {
+        b.app.coordinator.view().is_leader
+    })
+    .await;
+    let key = &write_keys(&http, &b, "handoff", 1).await[0].key;
+    let set = cluster.replica_set(key).await;
+    let leaving = cluster.nodes.iter().find(|n| n.addr() == set[0]).unwrap();
+    set_state(&client, leaving, NodeEntry::DRAINING).await;
+    wait_until("the set is narrowed", 15, async || {
+        let now = cluster.replica_set(key).await;
+        now.len() == 2 && !now.contains(&leaving.addr())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        leaving.held(key).await.0.is_some(),
+        "the old copy waits a request deadline after the narrowing"
+    );
+    wait_until("the old copy is handed off", 10, async || {
+        leaving.held(key).await == (None, None)
+    })
+    .await;
+}

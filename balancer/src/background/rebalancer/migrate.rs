@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::Stopped;
+use super::handoff::HandOff;
 use crate::backend::BackendError;
 use crate::index::{Index, IndexError, Swap};
 use crate::newest;
@@ -51,6 +52,10 @@ pub(super) enum Moved {
     Skipped,
 }
 
+/// How one key's move ended: the node it was leaving, what became of
+/// it, and the hand-off of the old copy still to come.
+pub(super) type Ended = (Arc<str>, Moved, Option<HandOff>);
+
 /// What the I/O of a move needs.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Fenced<'a> {
@@ -62,11 +67,8 @@ pub(super) struct Fenced<'a> {
     pub(super) max_drift_ms: u64,
 }
 
-/// Reads of the leaving node before its copy is left to a resync.
-const HAND_OFF_TRIES: usize = 3;
-
 /// A server refused the token: a newer leader exists.
-fn fenced(e: &BackendError) -> Option<Stopped> {
+pub(super) fn fenced(e: &BackendError) -> Option<Stopped> {
     matches!(e, BackendError::Fenced { .. }).then(|| Stopped::Fenced(e.to_string()))
 }
 
@@ -114,17 +116,18 @@ impl Fenced<'_> {
         Ok(widened)
     }
 
-    /// Steps 3 to 5 for every key of a batch whose wait is over: how
-    /// each ended, with the node it was leaving.
-    pub(super) async fn finish(&self, batch: &Batch) -> Result<Vec<(Arc<str>, Moved)>, Stopped> {
+    /// Steps 3 and 4 for every key of a batch whose wait is over: how
+    /// each ended, with the node it was leaving and, for a key moved off
+    /// an up node, the hand-off of its old copy (step 5, a wait later).
+    pub(super) async fn finish(&self, batch: &Batch) -> Result<Vec<Ended>, Stopped> {
         let ends = join_all(batch.keys.iter().map(|w| self.settle_and_narrow(w))).await;
         (batch.keys.iter())
             .zip(ends)
-            .map(|(w, end)| end.map(|moved| (w.from.clone(), moved)))
+            .map(|(w, end)| end.map(|(moved, hand_off)| (w.from.clone(), moved, hand_off)))
             .collect()
     }
 
-    async fn settle_and_narrow(&self, w: &Widened) -> Result<Moved, Stopped> {
+    async fn settle_and_narrow(&self, w: &Widened) -> Result<(Moved, Option<HandOff>), Stopped> {
         let up = |id: &str| self.table.by_id(id).filter(|n| n.is_up());
         let staying: Option<Vec<&Node>> = (w.wide.iter())
             .filter(|id| **id != *w.from)
@@ -135,11 +138,11 @@ impl Fenced<'_> {
         // the key waits for it, unless the node is being replaced (an
         // operator forced its delete: its copies are given up).
         let Some(staying) = staying else {
-            return Ok(Moved::Skipped);
+            return Ok((Moved::Skipped, None));
         };
         let leaving = up(&w.from);
         if leaving.is_none() && !self.replacing.contains(&w.from) {
-            return Ok(Moved::Skipped);
+            return Ok((Moved::Skipped, None));
         }
         let reads = join_all(
             (staying.iter().chain(leaving.as_ref())).map(|n| values::read(&n.backend, &w.key)),
@@ -149,7 +152,7 @@ impl Fenced<'_> {
             .into_iter()
             .collect::<Result<Vec<Option<Version>>, _>>()
         else {
-            return Ok(Moved::Skipped);
+            return Ok((Moved::Skipped, None));
         };
         let newest = newest::newest(held.iter().flatten()).cloned();
         let mut copied = 0;
@@ -159,7 +162,7 @@ impl Fenced<'_> {
                     continue;
                 }
                 if let Err(e) = self.copy(node, &w.key, newest).await {
-                    return fenced(&e).map_or(Ok(Moved::Skipped), Err);
+                    return fenced(&e).map_or(Ok((Moved::Skipped, None)), Err);
                 }
                 if w.to.as_deref() == Some(&*node.id) {
                     copied = newest.json.as_ref().map_or(0, Vec::len) as u64;
@@ -171,61 +174,25 @@ impl Fenced<'_> {
             .await;
         match narrowed {
             Ok(Swap::Done(_)) => {}
-            Ok(_) => return Ok(Moved::Skipped),
-            Err(e) => return index_fenced(&e).map_or(Ok(Moved::Skipped), Err),
+            Ok(_) => return Ok((Moved::Skipped, None)),
+            Err(e) => return index_fenced(&e).map_or(Ok((Moved::Skipped, None)), Err),
         }
-        if let Some(leaving) = leaving {
-            self.hand_off(leaving, &staying, &w.key, newest.as_ref())
-                .await?;
-        }
-        Ok(Moved::Done(copied))
-    }
-
-    /// Step 5: the leaving node's copy goes. A version it took after the
-    /// settle read it (a write through the hashing fallback, which reads
-    /// no index) is first carried to the staying members; a copy that
-    /// keeps changing, or a node that fails, is left to the resync its
-    /// return brings (it is marked as having missed writes).
-    async fn hand_off(
-        &self,
-        leaving: &Node,
-        staying: &[&Node],
-        key: &str,
-        settled: Option<&Version>,
-    ) -> Result<(), Stopped> {
-        let settled = settled.map(|v| v.timestamp.as_str()).unwrap_or_default();
-        for _ in 0..HAND_OFF_TRIES {
-            let held = match values::read(&leaving.backend, key).await {
-                Ok(Some(held)) => held,
-                Ok(None) => return Ok(()),
-                Err(_) => break,
-            };
-            if *held.timestamp > *settled {
-                let carried = join_all(staying.iter().map(|n| self.copy(n, key, &held))).await;
-                if let Some(e) = carried.iter().filter_map(|r| r.as_ref().err()).next() {
-                    return fenced(e)
-                        .map_or(Ok(false), Err)
-                        .map(|_| leaving.record_missed_write());
-                }
-            }
-            let dropped =
-                values::drop_if_at_fenced(&leaving.backend, key, &held.timestamp, self.token);
-            match dropped.await {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(e) => {
-                    return fenced(&e)
-                        .map_or(Ok(false), Err)
-                        .map(|_| leaving.record_missed_write());
-                }
-            }
-        }
-        leaving.record_missed_write();
-        Ok(())
+        let hand_off = leaving.map(|_| HandOff {
+            key: w.key.clone(),
+            leaving: w.from.clone(),
+            staying: staying.iter().map(|n| n.id.clone()).collect(),
+            settled: newest.map(|v| v.timestamp).unwrap_or_default(),
+        });
+        Ok((Moved::Done(copied), hand_off))
     }
 
     /// Copies `version` to `node` under the token (last-writer-wins).
-    async fn copy(&self, node: &Node, key: &str, version: &Version) -> Result<(), BackendError> {
+    pub(super) async fn copy(
+        &self,
+        node: &Node,
+        key: &str,
+        version: &Version,
+    ) -> Result<(), BackendError> {
         values::apply_fenced(&node.backend, key, version, self.max_drift_ms, self.token)
             .await
             .map(drop)

@@ -1,14 +1,17 @@
 //! The leader's rebalancer (issue 14): moves keys that are already
 //! placed, off draining nodes and off nodes above the planner's high mark,
 //! onto the nodes with room ([`crate::rebalance`] decides; this carries it
-//! out). Only the elected balancer moves keys, and only within its lease;
-//! every index and data-node write it makes is fenced by its token
-//! ([`crate::fence`]), so a leader paused past its lease changes nothing
-//! once another has written.
+//! out). Only the elected balancer moves keys, and only while its lease
+//! holds (checked before each step); every index and data-node write it
+//! makes is fenced by its token ([`crate::fence`]), which it raises on
+//! every server each pass, so a leader paused past its lease is refused
+//! once it resumes (`tests/rebalance.rs` pauses one with SIGSTOP).
 //!
-//! A pass ([`walk`]) plans from the node table's memory figures, walks the
-//! index, and moves keys in batches. Moving a key ([`migrate`]) never lets
-//! a read miss an acknowledged write:
+//! A pass ([`walk`]) plans from the node table's memory figures and the
+//! ZooKeeper entries ([`roles`]), walks the index, and moves keys in
+//! batches, only keys whose set members are all up (the leaving one may be
+//! down when it is being replaced). Moving a key ([`migrate`],
+//! [`handoff`]) never lets a read miss an acknowledged write:
 //!
 //! 1. **widen**: the new node joins the key's set (a fenced
 //!    compare-and-set on the set the walk read). From then on writes go to
@@ -16,26 +19,31 @@
 //!    every member holds it (`acks::needed_of`);
 //! 2. **wait** `timeouts.request_ms` and a margin: a write that read the
 //!    old set is acknowledged within that time of its start or never (both
-//!    front doors answer by the deadline), so afterwards every acknowledged
-//!    write is on the members that acknowledged it;
+//!    front doors answer by the deadline; every balancer must share the
+//!    setting), so afterwards every acknowledged write is on the members
+//!    that acknowledged it;
 //! 3. **settle**: the newest version among the members goes, with its own
 //!    version, to each member behind (fenced last-writer-wins);
 //! 4. **narrow**: the leaving member is taken out of the set (fenced
 //!    compare-and-set on the widened set), so every member left holds
 //!    every acknowledged write;
-//! 5. **drop** the leaving member's copy if it still holds the version
-//!    read in step 3 (fenced); a newer one is left for the drain's sweep.
+//! 5. **hand off**, after the same wait again (a write that read the
+//!    widened set reaches the leaving node too): a version the leaving
+//!    node took after step 3 goes to the members, then its copy is dropped
+//!    at the version it holds (fenced); one that cannot go now is tried
+//!    again on later passes.
 //!
-//! A set is left wide when anything goes wrong (a member down, the set
-//! changed under the move, an error): a wide set has more copies, never
-//! fewer, and the next pass narrows it. That makes the index the journal:
-//! a new leader finds the moves the old one did not finish as sets wider
-//! than R, and finishes them.
+//! A move that fails after step 1 (a member down, the set changed under
+//! it, an error) leaves the set wide, its joining node maybe still empty
+//! (it is last in the set, so reads ask it last); any pass that walks
+//! narrows sets wider than R. That makes the index the journal: a new
+//! leader finds the moves the old one did not finish as sets wider than R.
 //!
 //! A draining node is *drained* ([`sweep`]) once no index entry names it
 //! and no copy on it is needed; the leader then marks it `removed` in
-//! ZooKeeper.
+//! ZooKeeper (or deletes its entry, when its delete was forced).
 
+mod handoff;
 mod migrate;
 mod roles;
 mod sweep;
@@ -64,6 +72,7 @@ impl Rebalancer {
     pub(crate) async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let standing = self.app.coordinator.standing();
         let interval = self.app.config.rebalance.interval;
+        let mut leftovers = Vec::new();
         loop {
             let leadership = standing.now();
             let paused = self.app.coordinator.rebalance_paused();
@@ -74,9 +83,10 @@ impl Rebalancer {
                 v.token = token;
             });
             if let (Some(token), false) = (token, paused) {
-                let outcome = walk::Pass::new(&self.app, &standing, token, &shutdown)
-                    .run()
-                    .await;
+                let outcome =
+                    walk::Pass::new(&self.app, &standing, token, &shutdown, &mut leftovers)
+                        .run()
+                        .await;
                 let metrics = &self.app.metrics.moves;
                 metrics.active.set(0);
                 self.app.rebalance.update(|v| {

@@ -111,20 +111,20 @@ async fn hand_over(
     }
 }
 
-/// Gives `key` an entry naming every up node holding a copy of it.
+/// Gives `key` an entry naming every up node holding a copy of it, the
+/// newest first: reads ask the primary first, and until the next pass
+/// settles the set, only the newest may answer.
 async fn adopt(f: &Fenced<'_>, key: &str, mine: &Version) -> Result<(), Stopped> {
-    let nodes: Vec<&Node> = f
-        .table
-        .all()
-        .iter()
+    let nodes: Vec<&Node> = (f.table.all().iter())
         .map(|n| &**n)
         .filter(|n| n.is_up())
         .collect();
     let reads = join_all(nodes.iter().map(|n| values::read(&n.backend, key))).await;
-    let holders: Vec<&str> = (nodes.iter().zip(&reads))
-        .filter(|(_, read)| matches!(read, Ok(Some(_))))
-        .map(|(n, _)| &*n.id)
+    let mut held: Vec<(&str, String)> = (nodes.iter().zip(reads))
+        .filter_map(|(n, read)| Some((&*n.id, read.ok()??.timestamp)))
         .collect();
+    held.sort_by(|a, b| b.1.cmp(&a.1));
+    let holders: Vec<&str> = held.into_iter().map(|(id, _)| id).collect();
     match f
         .index
         .adopt_fenced(key, &holders, mine.ttl_ms, f.token)

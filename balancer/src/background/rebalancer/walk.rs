@@ -14,6 +14,7 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::handoff::HandOff;
 use super::migrate::{Batch, Fenced, Moved};
 use super::roles::{self, Part};
 use super::{GRACE_MARGIN, Stopped, sweep};
@@ -27,6 +28,9 @@ use crate::nodes::NodeTable;
 use crate::rebalance::{self, Load, Marks, NodeTarget, Progress, Role};
 use crate::values;
 
+/// Most hand-offs kept for a later pass.
+const LEFTOVERS: usize = 100_000;
+
 /// One pass, under one leadership token.
 pub(super) struct Pass<'a> {
     app: &'a App,
@@ -36,6 +40,8 @@ pub(super) struct Pass<'a> {
     table: Arc<NodeTable>,
     /// Draining nodes whose delete was forced: moved off while down.
     replacing: HashSet<Arc<str>>,
+    /// Hand-offs an earlier step or pass could not finish.
+    leftovers: &'a mut Vec<HandOff>,
 }
 
 /// The node table as the planner sees it: a node gone from the cluster
@@ -71,6 +77,7 @@ impl<'a> Pass<'a> {
         standing: &'a Standing,
         token: u64,
         shutdown: &'a watch::Receiver<bool>,
+        leftovers: &'a mut Vec<HandOff>,
     ) -> Pass<'a> {
         let table = app.nodes.current();
         Pass {
@@ -80,6 +87,7 @@ impl<'a> Pass<'a> {
             shutdown,
             table,
             replacing: HashSet::new(),
+            leftovers,
         }
     }
 
@@ -87,6 +95,8 @@ impl<'a> Pass<'a> {
     /// the draining nodes no entry names any more.
     pub(super) async fn run(mut self) -> Result<(), Stopped> {
         self.raise_fences().await?;
+        let earlier = std::mem::take(self.leftovers);
+        self.hand_off(earlier).await?;
         let parts = self.parts().await?;
         let loads = loads(&self.table, &parts);
         let config = &self.app.config.rebalance;
@@ -113,6 +123,7 @@ impl<'a> Pass<'a> {
         let keys_pace = Pace::new(config.keys_per_sec);
         let bytes_pace = Pace::new(u32::try_from(config.bytes_per_sec).unwrap_or(u32::MAX));
         let mut waiting: VecDeque<Batch> = VecDeque::new();
+        let mut handing: VecDeque<(Instant, Vec<HandOff>)> = VecDeque::new();
         let mut named: HashSet<Arc<str>> = HashSet::new();
         let mut moved = (0u64, 0u64);
         let mut cursor = 0;
@@ -132,9 +143,14 @@ impl<'a> Pass<'a> {
                 .is_some_and(|b| b.ready_at <= Instant::now())
             {
                 let batch = waiting.pop_front().expect("a front batch");
-                let bytes = self.finish(&batch, &mut named, &mut moved).await?;
+                let (bytes, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
+                handing.push_back((Instant::now() + grace, hand_offs));
                 self.show(&progress, &loads, Some((started, moved)));
                 bytes_pace.wait(bytes as usize).await;
+            }
+            while handing.front().is_some_and(|(at, _)| *at <= Instant::now()) {
+                let (_, items) = handing.pop_front().expect("a front hand-off");
+                self.hand_off(items).await?;
             }
             keys_pace.wait(count).await;
             cursor = next;
@@ -145,8 +161,14 @@ impl<'a> Pass<'a> {
         while let Some(batch) = waiting.pop_front() {
             tokio::time::sleep_until(batch.ready_at).await;
             self.check()?;
-            self.finish(&batch, &mut named, &mut moved).await?;
+            let (_, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
+            handing.push_back((Instant::now() + grace, hand_offs));
             self.show(&progress, &loads, Some((started, moved)));
+        }
+        while let Some((at, items)) = handing.pop_front() {
+            tokio::time::sleep_until(at).await;
+            self.check()?;
+            self.hand_off(items).await?;
         }
         for &i in &draining {
             let node = self.table.get(i);
@@ -154,6 +176,21 @@ impl<'a> Pass<'a> {
                 self.mark_drained(&node.id).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Hands off `items` and those left from earlier, keeping what is
+    /// still left (at most [`LEFTOVERS`]: past that, a node keeps the
+    /// copy until its next resync, as after a lost hand-off).
+    async fn hand_off(&mut self, items: Vec<HandOff>) -> Result<(), Stopped> {
+        let mut left = self.fenced().hand_off_all(items).await?;
+        let room = LEFTOVERS.saturating_sub(self.leftovers.len());
+        for lost in left.drain(room.min(left.len())..) {
+            if let Some(node) = self.table.by_id(&lost.leaving) {
+                node.record_missed_write();
+            }
+        }
+        self.leftovers.append(&mut left);
         Ok(())
     }
 
@@ -184,18 +221,19 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
-    /// Settles a batch; returns the bytes copied.
+    /// Settles a batch; returns the bytes copied and the hand-offs due.
     async fn finish(
         &self,
         batch: &Batch,
         named: &mut HashSet<Arc<str>>,
         moved: &mut (u64, u64),
-    ) -> Result<u64, Stopped> {
+    ) -> Result<(u64, Vec<HandOff>), Stopped> {
         self.check()?;
         let ends = self.fenced().finish(batch).await?;
-        let (mut done, mut bytes) = (0, 0);
+        let (mut done, mut bytes, mut hand_offs) = (0, 0, Vec::new());
         let metrics = &self.app.metrics.moves;
-        for (from, end) in ends {
+        for (from, end, hand_off) in ends {
+            hand_offs.extend(hand_off);
             match end {
                 Moved::Done(copied) => {
                     done += 1;
@@ -214,7 +252,7 @@ impl<'a> Pass<'a> {
             v.keys_moved += done;
             v.bytes_moved += bytes;
         });
-        Ok(bytes)
+        Ok((bytes, hand_offs))
     }
 
     /// Raises this token on the index and every up node, so a leader

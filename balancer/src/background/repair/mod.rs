@@ -134,9 +134,7 @@ impl Repairer {
             return Err(Retry);
         }
         // The rebalancer may have moved the key back onto the node since,
-        // with this very version: a member's copy stays. (It copies only
-        // a request deadline after it widens the set, longer than this
-        // lookup and drop take.)
+        // with this very version: a member's copy stays.
         if let Ok(Some(set)) = self.index.lookup(key).await
             && set.iter().any(|member| **member == *id)
         {
@@ -145,6 +143,14 @@ impl Repairer {
         match values::drop_unless_newer(&node.backend, key, timestamp).await {
             Ok(true) => {
                 self.metrics.stale_copies_removed.inc();
+                // A balancer paused between the lookup and the drop may
+                // have dropped the copy of a member the rebalancer had
+                // since moved the key onto: its repair refills it.
+                if let Ok(Some(set)) = self.index.lookup(key).await
+                    && set.iter().any(|member| **member == *id)
+                {
+                    self.queue.enqueue(key);
+                }
                 Ok(RepairOutcome::Repaired)
             }
             Ok(false) => Ok(RepairOutcome::InSync),

@@ -33,6 +33,8 @@ impl Pass<'_> {
             }
             match rebalance::key_plan(progress, &members, factor) {
                 KeyPlan::Leave => {}
+                KeyPlan::Narrow(from) | KeyPlan::Replace(from) if !self.movable(&members, from) => {
+                }
                 plan => wanted.push((key, set, members, plan)),
             }
         }
@@ -73,6 +75,17 @@ impl Pass<'_> {
             });
         }
         moves
+    }
+
+    /// Whether a key of `members` can leave `from` now: every other
+    /// member is up (the move reads them all), and so is `from`, unless it
+    /// is being replaced. A set is never widened for a move that would
+    /// then wait: it would name a node that holds nothing.
+    fn movable(&self, members: &[usize], from: usize) -> bool {
+        let up = |m: usize| self.table.get(m).is_up();
+        let leaving = self.table.get(from);
+        members.iter().all(|&m| m == from || up(m))
+            && (leaving.is_up() || self.replacing.contains(&leaving.id))
     }
 
     /// The memory `key` takes on node `node`; 0 when unknown.

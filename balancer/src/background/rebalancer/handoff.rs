@@ -1,0 +1,83 @@
+//! Step 5 of a move: the old copy goes, a request deadline after the set
+//! was narrowed, so that every write that read the widened set (and so
+//! was sent to the leaving node too) has landed or never will. A version
+//! the leaving node took after the settle read it (such a write, or one
+//! through the hashing fallback, which reads no index) is first carried
+//! to the staying members; then the copy is dropped at the version it
+//! holds (fenced). A hand-off that cannot finish now (a node down or
+//! failing, a copy that keeps changing) is kept for the next pass.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::Stopped;
+use super::migrate::{Fenced, fenced};
+use crate::nodes::Node;
+use crate::values;
+
+/// Reads of the leaving node in one try before the hand-off waits for the
+/// next pass.
+const TRIES: usize = 3;
+
+/// The old copy of a moved key, to hand off.
+#[derive(Debug, Clone)]
+pub(crate) struct HandOff {
+    pub(super) key: String,
+    /// The node the key left.
+    pub(super) leaving: Arc<str>,
+    /// The key's set after the move.
+    pub(super) staying: Vec<Arc<str>>,
+    /// The version the settle gave the staying members ("" for none).
+    pub(super) settled: String,
+}
+
+impl Fenced<'_> {
+    /// Hands off every copy it can; returns those left for the next pass.
+    pub(super) async fn hand_off_all(&self, items: Vec<HandOff>) -> Result<Vec<HandOff>, Stopped> {
+        let ends = join_all(items.iter().map(|item| self.hand_off(item))).await;
+        let mut left = Vec::new();
+        for (item, end) in items.into_iter().zip(ends) {
+            if !end? {
+                left.push(item);
+            }
+        }
+        Ok(left)
+    }
+
+    /// Whether the copy is gone (or was never there).
+    async fn hand_off(&self, item: &HandOff) -> Result<bool, Stopped> {
+        let up = |id: &str| self.table.by_id(id).filter(|n| n.is_up());
+        let (Some(leaving), Some(staying)) = (
+            up(&item.leaving),
+            item.staying
+                .iter()
+                .map(|id| up(id))
+                .collect::<Option<Vec<&Node>>>(),
+        ) else {
+            return Ok(false);
+        };
+        for _ in 0..TRIES {
+            let held = match values::read(&leaving.backend, &item.key).await {
+                Ok(Some(held)) => held,
+                Ok(None) => return Ok(true),
+                Err(_) => return Ok(false),
+            };
+            if *held.timestamp > *item.settled {
+                let carried =
+                    join_all(staying.iter().map(|n| self.copy(n, &item.key, &held))).await;
+                if let Some(e) = carried.iter().find_map(|r| r.as_ref().err()) {
+                    return fenced(e).map_or(Ok(false), Err);
+                }
+            }
+            let dropped =
+                values::drop_if_at_fenced(&leaving.backend, &item.key, &held.timestamp, self.token);
+            match dropped.await {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(e) => return fenced(&e).map_or(Ok(false), Err),
+            }
+        }
+        Ok(false)
+    }
+}
