@@ -155,7 +155,7 @@ impl Rebuilder {
                 .arg("TYPE")
                 .arg("hash")
                 .clone();
-            let step = node.backend.cmd::<(u64, Vec<String>)>(&cmd).await;
+            let step = node.bulk.cmd::<(u64, Vec<String>)>(&cmd).await;
             let (next, keys) = match step {
                 Ok(step) => step,
                 Err(_) if node.is_up() => {
@@ -208,7 +208,7 @@ impl Rebuilder {
         for key in &keys {
             pipe.cmd("HEXISTS").arg(key).arg("t").pttl(key);
         }
-        let answers: Vec<i64> = node.backend.pipe(&pipe).await.map_err(drop)?;
+        let answers: Vec<i64> = node.bulk.pipe(&pipe).await.map_err(drop)?;
         Ok(keys
             .into_iter()
             .zip(answers.chunks(2))

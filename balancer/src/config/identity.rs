@@ -29,6 +29,7 @@ impl Config {
         Dial {
             timeout: self.timeouts.node,
             auth: self.redis_auth(),
+            bulk_connections: self.rebalance.bulk_connections,
         }
     }
 
@@ -37,6 +38,7 @@ impl Config {
         Dial {
             timeout: self.timeouts.index,
             auth: self.redis_auth(),
+            bulk_connections: 0,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The `[rebalance]` table: when the leader moves keys that are already
-//! placed (`background/rebalancer/`), and how fast.
+//! placed (`background/rebalancer/`), how fast, and over how many bulk
+//! connections per node.
 
 use std::time::Duration;
 
@@ -26,6 +27,10 @@ pub struct RebalanceConfig {
     /// milliseconds, key `interval_ms`. Default 2000 ms.
     #[serde(rename = "interval_ms", deserialize_with = "millis::deserialize")]
     pub interval: Duration,
+    /// Pooled connections per data node for bulk work (moves, repairs,
+    /// resyncs, the index rebuild), apart from the one requests share;
+    /// 0 shares that one. Default 4.
+    pub bulk_connections: usize,
 }
 
 impl Default for RebalanceConfig {
@@ -37,6 +42,7 @@ impl Default for RebalanceConfig {
             bytes_per_sec: 8 * 1024 * 1024,
             batch_keys: 100,
             interval: Duration::from_millis(2000),
+            bulk_connections: 4,
         }
     }
 }

@@ -124,10 +124,10 @@ impl NodeTable {
     ) -> Result<(), BackendError> {
         let node = match previous {
             Some(node) if node.backend.addr() == spec.addr => node.clone(),
-            Some(node) => Arc::new(Node::succeeding(node, Backend::dial(&spec.addr, dial)?)),
+            Some(node) => Arc::new(Node::succeeding(node, backends(&spec.addr, dial)?)),
             None => Arc::new(Node::new(
                 &spec.id,
-                Backend::dial(&spec.addr, dial)?,
+                backends(&spec.addr, dial)?,
                 rendezvous::node_seed(&spec.id),
             )),
         };
@@ -225,4 +225,11 @@ impl NodeTable {
             .map(|n| n.view(now, self.stale_after))
             .collect()
     }
+}
+
+/// The request path's backend to `addr`, and the bulk one.
+fn backends(addr: &str, dial: &Dial) -> Result<(Backend, Backend), BackendError> {
+    let backend = Backend::dial(addr, dial)?;
+    let bulk = Backend::bulk(&backend, dial)?;
+    Ok((backend, bulk))
 }

@@ -30,8 +30,10 @@ const TRANSITIONS_KEPT: usize = 16;
 pub struct Node {
     /// Stable id, used for hashing and in the index.
     pub id: Arc<str>,
-    /// The node's Redis.
+    /// The node's Redis, as the request path reaches it.
     pub backend: Backend,
+    /// The same Redis for bulk work: moves, repairs, resyncs, rebuilds.
+    pub bulk: Backend,
     /// Rendezvous seed derived from the id.
     pub(super) seed: u64,
     /// `placement.node_capacity_bytes` for this node; 0 when none.
@@ -73,22 +75,30 @@ struct NodeState {
 }
 
 impl Node {
-    /// A node not yet heard from, talking to `backend`.
-    pub(super) fn new(id: &str, backend: Backend, seed: u64) -> Node {
-        Node::with_health(id, backend, seed, Health::default(), 0)
+    /// A node not yet heard from, talking to `backends` (the request
+    /// path's, then the bulk one).
+    pub(super) fn new(id: &str, backends: (Backend, Backend), seed: u64) -> Node {
+        Node::with_health(id, backends, seed, Health::default(), 0)
     }
 
     /// The node that replaces `previous` (same id) at a new address: a new
     /// incarnation, resynced once up, that keeps counting its rejoins.
-    pub(super) fn succeeding(previous: &Node, backend: Backend) -> Node {
+    pub(super) fn succeeding(previous: &Node, backends: (Backend, Backend)) -> Node {
         let (id, seed, rejoins) = (&previous.id, previous.seed, previous.rejoins());
-        Node::with_health(id, backend, seed, Health::new_incarnation(), rejoins)
+        Node::with_health(id, backends, seed, Health::new_incarnation(), rejoins)
     }
 
-    fn with_health(id: &str, backend: Backend, seed: u64, health: Health, rejoins: u64) -> Node {
+    fn with_health(
+        id: &str,
+        (backend, bulk): (Backend, Backend),
+        seed: u64,
+        health: Health,
+        rejoins: u64,
+    ) -> Node {
         Node {
             id: id.into(),
             backend,
+            bulk,
             seed,
             configured_capacity: AtomicU64::new(0),
             draining: AtomicBool::new(false),

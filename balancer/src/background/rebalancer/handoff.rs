@@ -58,7 +58,7 @@ impl Fenced<'_> {
             return Ok(false);
         };
         for _ in 0..TRIES {
-            let held = match values::read(&leaving.backend, &item.key).await {
+            let held = match values::read(&leaving.bulk, &item.key).await {
                 Ok(Some(held)) => held,
                 Ok(None) => return Ok(true),
                 Err(_) => return Ok(false),
@@ -71,7 +71,7 @@ impl Fenced<'_> {
                 }
             }
             let dropped =
-                values::drop_if_at_fenced(&leaving.backend, &item.key, &held.timestamp, self.token);
+                values::drop_if_at_fenced(&leaving.bulk, &item.key, &held.timestamp, self.token);
             match dropped.await {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}

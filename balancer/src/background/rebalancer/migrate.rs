@@ -145,7 +145,7 @@ impl Fenced<'_> {
             return Ok((Moved::Skipped, None));
         }
         let reads = join_all(
-            (staying.iter().chain(leaving.as_ref())).map(|n| values::read(&n.backend, &w.key)),
+            (staying.iter().chain(leaving.as_ref())).map(|n| values::read(&n.bulk, &w.key)),
         )
         .await;
         let Ok(held) = reads
@@ -193,7 +193,7 @@ impl Fenced<'_> {
         key: &str,
         version: &Version,
     ) -> Result<(), BackendError> {
-        values::apply_fenced(&node.backend, key, version, self.max_drift_ms, self.token)
+        values::apply_fenced(&node.bulk, key, version, self.max_drift_ms, self.token)
             .await
             .map(drop)
     }

@@ -42,7 +42,7 @@ pub(super) async fn drained(f: &Fenced<'_>, node: &Node) -> Result<bool, Stopped
             .arg("TYPE")
             .arg("hash")
             .clone();
-        let Ok((next, keys)) = node.backend.cmd::<(u64, Vec<String>)>(&cmd).await else {
+        let Ok((next, keys)) = node.bulk.cmd::<(u64, Vec<String>)>(&cmd).await else {
             return Ok(false);
         };
         for key in &keys {
@@ -60,7 +60,7 @@ pub(super) async fn drained(f: &Fenced<'_>, node: &Node) -> Result<bool, Stopped
 /// Drops `node`'s copy of `key` when nothing needs it; false when it is
 /// kept (and, for a copy no entry names, adopted into the index).
 async fn needless(f: &Fenced<'_>, node: &Node, key: &str) -> Result<bool, Stopped> {
-    let Ok(Some(mine)) = values::read(&node.backend, key).await else {
+    let Ok(Some(mine)) = values::read(&node.bulk, key).await else {
         return Ok(false);
     };
     match f.index.lookup(key).await {
@@ -90,7 +90,7 @@ async fn hand_over(
     let Some(members) = members else {
         return Ok(false);
     };
-    let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
+    let reads = join_all(members.iter().map(|n| values::read(&n.bulk, key))).await;
     let Ok(held) = reads
         .into_iter()
         .collect::<Result<Vec<Option<Version>>, _>>()
@@ -99,13 +99,13 @@ async fn hand_over(
     };
     for (member, held) in members.iter().zip(&held) {
         if newest::is_behind(held.as_ref(), mine) {
-            let copied = values::apply_fenced(&member.backend, key, mine, f.max_drift_ms, f.token);
+            let copied = values::apply_fenced(&member.bulk, key, mine, f.max_drift_ms, f.token);
             if let Err(e) = copied.await {
                 return refused(&e);
             }
         }
     }
-    match values::drop_if_at_fenced(&node.backend, key, &mine.timestamp, f.token).await {
+    match values::drop_if_at_fenced(&node.bulk, key, &mine.timestamp, f.token).await {
         Ok(dropped) => Ok(dropped),
         Err(e) => refused(&e),
     }
@@ -119,7 +119,7 @@ async fn adopt(f: &Fenced<'_>, key: &str, mine: &Version) -> Result<(), Stopped>
         .map(|n| &**n)
         .filter(|n| n.is_up())
         .collect();
-    let reads = join_all(nodes.iter().map(|n| values::read(&n.backend, key))).await;
+    let reads = join_all(nodes.iter().map(|n| values::read(&n.bulk, key))).await;
     let mut held: Vec<(&str, String)> = (nodes.iter().zip(reads))
         .filter_map(|(n, read)| Some((&*n.id, read.ok()??.timestamp)))
         .collect();

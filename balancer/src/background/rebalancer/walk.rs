@@ -267,7 +267,7 @@ impl<'a> Pass<'a> {
             return Err(Stopped::Fenced(e.to_string()));
         }
         let nodes = self.table.all().iter().filter(|n| n.is_up());
-        let raised = join_all(nodes.map(|n| values::raise_fence(&n.backend, token))).await;
+        let raised = join_all(nodes.map(|n| values::raise_fence(&n.bulk, token))).await;
         match raised
             .into_iter()
             .find_map(|r| r.err().filter(|e| matches!(e, BackendError::Fenced { .. })))

@@ -140,7 +140,7 @@ impl Repairer {
         {
             return Ok(RepairOutcome::InSync);
         }
-        match values::drop_unless_newer(&node.backend, key, timestamp).await {
+        match values::drop_unless_newer(&node.bulk, key, timestamp).await {
             Ok(true) => {
                 self.metrics.stale_copies_removed.inc();
                 // A balancer paused between the lookup and the drop may
@@ -184,7 +184,7 @@ impl Repairer {
             .filter_map(|id| table.by_id(id))
             .filter(|n| n.is_up())
             .collect();
-        let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
+        let reads = join_all(members.iter().map(|n| values::read(&n.bulk, key))).await;
         let held = reads
             .iter()
             .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref));
@@ -206,7 +206,7 @@ impl Repairer {
         let writes = join_all(
             behind
                 .iter()
-                .map(|n| values::apply(&n.backend, key, &newest, self.max_drift_ms)),
+                .map(|n| values::apply(&n.bulk, key, &newest, self.max_drift_ms)),
         )
         .await;
         unreachable |= writes.iter().any(Result::is_err);

@@ -91,7 +91,7 @@ impl Repairer {
                 .arg("TYPE")
                 .arg("hash")
                 .clone();
-            let (next, keys) = match node.backend.cmd::<(u64, Vec<String>)>(&cmd).await {
+            let (next, keys) = match node.bulk.cmd::<(u64, Vec<String>)>(&cmd).await {
                 Ok(step) => step,
                 Err(_) if node.is_up() => {
                     tokio::time::sleep(WALK_RETRY).await;
@@ -125,11 +125,11 @@ async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str)
     if set.iter().any(|id| **id == *node.id) {
         return false;
     }
-    let Ok(Some(mine)) = values::read(&node.backend, key).await else {
+    let Ok(Some(mine)) = values::read(&node.bulk, key).await else {
         return false;
     };
     let members = set.iter().filter_map(|id| table.by_id(id));
-    let reads = join_all(members.map(|n| values::read(&n.backend, key))).await;
+    let reads = join_all(members.map(|n| values::read(&n.bulk, key))).await;
     let superseded = reads.iter().any(|r| {
         r.as_ref()
             .ok()
@@ -137,7 +137,7 @@ async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str)
             .is_some_and(|v| v.timestamp >= mine.timestamp)
     });
     superseded
-        && values::drop_if_at(&node.backend, key, &mine.timestamp)
+        && values::drop_if_at(&node.bulk, key, &mine.timestamp)
             .await
             .unwrap_or(false)
 }

@@ -96,7 +96,7 @@ impl Pass<'_> {
             .arg("SAMPLES")
             .arg(0)
             .clone();
-        let backend = &self.table.get(node).backend;
+        let backend = &self.table.get(node).bulk;
         backend
             .cmd::<Option<u64>>(&cmd)
             .await
