@@ -4,8 +4,9 @@
 //! the leaving node took after the settle read it (such a write, or one
 //! through the hashing fallback, which reads no index) is first carried
 //! to the staying members; then the copy is dropped at the version it
-//! holds (fenced). A hand-off that cannot finish now (a node down or
-//! failing, a copy that keeps changing) is kept for the next pass.
+//! holds (fenced), unless the key's set names the node again. A hand-off
+//! that cannot finish now (a node down or failing, the index, a copy that
+//! keeps changing) is kept for the next pass.
 
 use std::sync::Arc;
 
@@ -57,6 +58,15 @@ impl Fenced<'_> {
         ) else {
             return Ok(false);
         };
+        // A hand-off left from an earlier pass may find the key moved back
+        // onto the node since: its copy is then a member's, and stays. (A
+        // move onto a node copies only a request deadline after it widens
+        // the set, far longer than this check and the drop take.)
+        match self.index.lookup(&item.key).await {
+            Ok(Some(set)) if set.iter().any(|id| **id == *item.leaving) => return Ok(true),
+            Ok(_) => {}
+            Err(_) => return Ok(false),
+        }
         for _ in 0..TRIES {
             let held = match values::read(&leaving.bulk, &item.key).await {
                 Ok(Some(held)) => held,
