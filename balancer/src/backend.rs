@@ -160,7 +160,9 @@ impl Backend {
         let pool = deadpool_redis::Pool::builder(manager)
             .max_size(dial.bulk_connections)
             .runtime(deadpool_redis::Runtime::Tokio1)
-            .wait_timeout(Some(dial.timeout))
+            // Bulk callers queue for the few connections: a wait is
+            // their turn, not a failure, up to ten command time limits.
+            .wait_timeout(Some(dial.timeout * 10))
             .create_timeout(Some(dial.timeout))
             .recycle_timeout(Some(dial.timeout))
             .build()

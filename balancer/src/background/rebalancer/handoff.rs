@@ -4,7 +4,8 @@
 //! the leaving node took after the settle read it (such a write, or one
 //! through the hashing fallback, which reads no index) is first carried
 //! to the staying members; then the copy is dropped at the version it
-//! holds (fenced), unless the key's set names the node again. A hand-off
+//! holds (fenced), unless the key's set names the node again; the version
+//! goes to the key's set as it is then, not as the move left it. A hand-off
 //! that cannot finish now (a node down or failing, the index, a copy that
 //! keeps changing) is kept for the next pass.
 
@@ -21,52 +22,65 @@ use crate::values;
 /// next pass.
 const TRIES: usize = 3;
 
+/// Hand-offs under way at once.
+const AT_ONCE: usize = 16;
+
 /// The old copy of a moved key, to hand off.
 #[derive(Debug, Clone)]
 pub(crate) struct HandOff {
     pub(super) key: String,
     /// The node the key left.
     pub(super) leaving: Arc<str>,
-    /// The key's set after the move.
-    pub(super) staying: Vec<Arc<str>>,
     /// The version the settle gave the staying members ("" for none).
     pub(super) settled: String,
 }
 
 impl Fenced<'_> {
-    /// Hands off every copy it can; returns those left for the next pass.
-    pub(super) async fn hand_off_all(&self, items: Vec<HandOff>) -> Result<Vec<HandOff>, Stopped> {
-        let ends = join_all(items.iter().map(|item| self.hand_off(item))).await;
-        let mut left = Vec::new();
+    /// Hands off every copy it can, [`AT_ONCE`] at a time (the bulk pool
+    /// is small); returns those left for the next pass, and what stopped
+    /// the work, if anything did (the items not handed off are then all
+    /// left, none lost).
+    pub(super) async fn hand_off_all(
+        &self,
+        items: Vec<HandOff>,
+    ) -> (Vec<HandOff>, Option<Stopped>) {
+        let mut ends: Vec<Result<bool, Stopped>> = Vec::with_capacity(items.len());
+        for chunk in items.chunks(AT_ONCE) {
+            ends.extend(join_all(chunk.iter().map(|item| self.hand_off(item))).await);
+        }
+        let (mut left, mut stopped) = (Vec::new(), None);
         for (item, end) in items.into_iter().zip(ends) {
-            if !end? {
-                left.push(item);
+            match end {
+                Ok(true) => {}
+                Ok(false) => left.push(item),
+                Err(stop) => {
+                    left.push(item);
+                    stopped = Some(stop);
+                }
             }
         }
-        Ok(left)
+        (left, stopped)
     }
 
     /// Whether the copy is gone (or was never there).
     async fn hand_off(&self, item: &HandOff) -> Result<bool, Stopped> {
+        // The key's set now, not at the narrowing: a hand-off left from an
+        // earlier pass may find the key moved since, even back onto the
+        // node, whose copy is then a member's and stays. (A move onto a
+        // node copies only a request deadline after it widens the set, far
+        // longer than this check and the drop take.)
+        let set = match self.index.lookup(&item.key).await {
+            Ok(Some(set)) if set.iter().any(|id| **id == *item.leaving) => return Ok(true),
+            Ok(set) => set.unwrap_or_default(),
+            Err(_) => return Ok(false),
+        };
         let up = |id: &str| self.table.by_id(id).filter(|n| n.is_up());
         let (Some(leaving), Some(staying)) = (
             up(&item.leaving),
-            item.staying
-                .iter()
-                .map(|id| up(id))
-                .collect::<Option<Vec<&Node>>>(),
+            set.iter().map(|id| up(id)).collect::<Option<Vec<&Node>>>(),
         ) else {
             return Ok(false);
         };
-        // A hand-off left from an earlier pass may find the key moved back
-        // onto the node since: its copy is then a member's, and stays. (A
-        // move onto a node copies only a request deadline after it widens
-        // the set, far longer than this check and the drop take.)
-        match self.index.lookup(&item.key).await {
-            Ok(Some(set)) if set.iter().any(|id| **id == *item.leaving) => return Ok(true),
-            Ok(_) => {}
-            Err(_) => return Ok(false),
-        }
         for _ in 0..TRIES {
             let held = match values::read(&leaving.bulk, &item.key).await {
                 Ok(Some(held)) => held,

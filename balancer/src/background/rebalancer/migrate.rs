@@ -180,7 +180,6 @@ impl Fenced<'_> {
         let hand_off = leaving.map(|_| HandOff {
             key: w.key.clone(),
             leaving: w.from.clone(),
-            staying: staying.iter().map(|n| n.id.clone()).collect(),
             settled: newest.map(|v| v.timestamp).unwrap_or_default(),
         });
         Ok((Moved::Done(copied), hand_off))

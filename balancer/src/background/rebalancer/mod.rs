@@ -83,10 +83,10 @@ impl Rebalancer {
                 v.token = token;
             });
             if let (Some(token), false) = (token, paused) {
-                let outcome =
-                    walk::Pass::new(&self.app, &standing, token, &shutdown, &mut leftovers)
-                        .run()
-                        .await;
+                let mut pass =
+                    walk::Pass::new(&self.app, &standing, token, &shutdown, &mut leftovers);
+                let outcome = pass.run().await;
+                pass.keep_unfinished();
                 let metrics = &self.app.metrics.moves;
                 metrics.active.set(0);
                 self.app.rebalance.update(|v| {

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 
 use coordination::admin::{self, Change};
 use coordination::election::Standing;
@@ -20,12 +19,13 @@ use super::roles::{self, Part};
 use super::{GRACE_MARGIN, Stopped, sweep};
 
 mod choose;
+mod show;
 use crate::App;
 use crate::backend::BackendError;
 use crate::background::pace::Pace;
 use crate::index::IndexError;
 use crate::nodes::NodeTable;
-use crate::rebalance::{self, Load, Marks, NodeTarget, Progress, Role};
+use crate::rebalance::{self, Load, Marks, Progress, Role};
 use crate::values;
 
 /// Most hand-offs kept for a later pass.
@@ -42,6 +42,8 @@ pub(super) struct Pass<'a> {
     replacing: HashSet<Arc<str>>,
     /// Hand-offs an earlier step or pass could not finish.
     leftovers: &'a mut Vec<HandOff>,
+    /// Hand-offs waiting out the request deadline after their narrowing.
+    handing: VecDeque<(Instant, Vec<HandOff>)>,
 }
 
 /// The node table as the planner sees it: a node gone from the cluster
@@ -88,12 +90,13 @@ impl<'a> Pass<'a> {
             table,
             replacing: HashSet::new(),
             leftovers,
+            handing: VecDeque::new(),
         }
     }
 
     /// Plans, walks the index once, moves what the plan asks, then sweeps
     /// the draining nodes no entry names any more.
-    pub(super) async fn run(mut self) -> Result<(), Stopped> {
+    pub(super) async fn run(&mut self) -> Result<(), Stopped> {
         self.raise_fences().await?;
         let earlier = std::mem::take(self.leftovers);
         self.hand_off(earlier).await?;
@@ -123,7 +126,6 @@ impl<'a> Pass<'a> {
         let keys_pace = Pace::new(config.keys_per_sec);
         let bytes_pace = Pace::new(u32::try_from(config.bytes_per_sec).unwrap_or(u32::MAX));
         let mut waiting: VecDeque<Batch> = VecDeque::new();
-        let mut handing: VecDeque<(Instant, Vec<HandOff>)> = VecDeque::new();
         let mut named: HashSet<Arc<str>> = HashSet::new();
         let mut moved = (0u64, 0u64);
         let mut cursor = 0;
@@ -144,12 +146,16 @@ impl<'a> Pass<'a> {
             {
                 let batch = waiting.pop_front().expect("a front batch");
                 let (bytes, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
-                handing.push_back((Instant::now() + grace, hand_offs));
+                self.handing.push_back((Instant::now() + grace, hand_offs));
                 self.show(&progress, &loads, Some((started, moved)));
                 bytes_pace.wait(bytes as usize).await;
             }
-            while handing.front().is_some_and(|(at, _)| *at <= Instant::now()) {
-                let (_, items) = handing.pop_front().expect("a front hand-off");
+            while self
+                .handing
+                .front()
+                .is_some_and(|(at, _)| *at <= Instant::now())
+            {
+                let (_, items) = self.handing.pop_front().expect("a front hand-off");
                 self.hand_off(items).await?;
             }
             keys_pace.wait(count).await;
@@ -162,10 +168,10 @@ impl<'a> Pass<'a> {
             tokio::time::sleep_until(batch.ready_at).await;
             self.check()?;
             let (_, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
-            handing.push_back((Instant::now() + grace, hand_offs));
+            self.handing.push_back((Instant::now() + grace, hand_offs));
             self.show(&progress, &loads, Some((started, moved)));
         }
-        while let Some((at, items)) = handing.pop_front() {
+        while let Some((at, items)) = self.handing.pop_front() {
             tokio::time::sleep_until(at).await;
             self.check()?;
             self.hand_off(items).await?;
@@ -183,7 +189,14 @@ impl<'a> Pass<'a> {
     /// still left (at most [`LEFTOVERS`]: past that, a node keeps the
     /// copy until its next resync, as after a lost hand-off).
     async fn hand_off(&mut self, items: Vec<HandOff>) -> Result<(), Stopped> {
-        let mut left = self.fenced().hand_off_all(items).await?;
+        self.check()?;
+        let (left, stopped) = self.fenced().hand_off_all(items).await;
+        self.keep(left);
+        stopped.map_or(Ok(()), Err)
+    }
+
+    /// Keeps hand-offs for a later pass, at most [`LEFTOVERS`].
+    fn keep(&mut self, mut left: Vec<HandOff>) {
         let room = LEFTOVERS.saturating_sub(self.leftovers.len());
         for lost in left.drain(room.min(left.len())..) {
             if let Some(node) = self.table.by_id(&lost.leaving) {
@@ -191,7 +204,17 @@ impl<'a> Pass<'a> {
             }
         }
         self.leftovers.append(&mut left);
-        Ok(())
+    }
+
+    /// Keeps the hand-offs still waiting when the pass ended, however it
+    /// ended, for a later pass.
+    pub(super) fn keep_unfinished(&mut self) {
+        let waiting: Vec<HandOff> = self
+            .handing
+            .drain(..)
+            .flat_map(|(_, items)| items)
+            .collect();
+        self.keep(waiting);
     }
 
     /// What each node is to this pass, from the ZooKeeper entries.
@@ -298,39 +321,5 @@ impl<'a> Pass<'a> {
             return Err(Stopped::Paused);
         }
         Ok(())
-    }
-
-    /// Publishes the plan's state; `moved` is `(started, (keys, bytes))`
-    /// for the rates once anything moved.
-    fn show(&self, progress: &Progress, loads: &[Load], moved: Option<(Instant, (u64, u64))>) {
-        let targets: Vec<NodeTarget> = (self.table.all().iter().enumerate())
-            .map(|(i, node)| NodeTarget {
-                id: node.id.to_string(),
-                role: if progress.is_draining(i) {
-                    "draining"
-                } else {
-                    "serving"
-                },
-                used: loads[i].used,
-                shed_left: progress.left(i),
-                take_left: progress.room(i),
-            })
-            .collect();
-        let remaining: u64 = targets.iter().map(|t| t.shed_left).sum();
-        self.app.rebalance.update(|v| {
-            v.active = true;
-            v.targets = targets;
-            v.remaining_bytes = remaining;
-            if let Some((started, (keys, bytes))) = moved {
-                let secs = started
-                    .elapsed()
-                    .as_secs_f64()
-                    .max(Duration::from_millis(1).as_secs_f64());
-                v.keys_per_sec = keys as f64 / secs;
-                v.bytes_per_sec = bytes as f64 / secs;
-                v.remaining_secs =
-                    (v.bytes_per_sec > 0.0).then(|| remaining as f64 / v.bytes_per_sec);
-            }
-        });
     }
 }
