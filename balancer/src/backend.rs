@@ -186,9 +186,14 @@ impl Backend {
     pub async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, BackendError> {
         match &self.conn {
             Conn::Shared(conn) => self.bounded(cmd.query_async(&mut conn.clone())).await,
+            // Boxed: bulk calls can afford the allocation, and the
+            // request path's futures stay as shallow as before the pool.
             Conn::Pooled(pool) => {
-                let mut conn = self.checkout(pool).await?;
-                self.bounded(cmd.query_async(&mut *conn)).await
+                Box::pin(async {
+                    let mut conn = self.checkout(pool).await?;
+                    self.bounded(cmd.query_async(&mut *conn)).await
+                })
+                .await
             }
         }
     }
@@ -197,9 +202,14 @@ impl Backend {
     pub async fn pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, BackendError> {
         match &self.conn {
             Conn::Shared(conn) => self.bounded(pipe.query_async(&mut conn.clone())).await,
+            // Boxed: bulk calls can afford the allocation, and the
+            // request path's futures stay as shallow as before the pool.
             Conn::Pooled(pool) => {
-                let mut conn = self.checkout(pool).await?;
-                self.bounded(pipe.query_async(&mut *conn)).await
+                Box::pin(async {
+                    let mut conn = self.checkout(pool).await?;
+                    self.bounded(pipe.query_async(&mut *conn)).await
+                })
+                .await
             }
         }
     }
@@ -225,9 +235,14 @@ impl Backend {
                 self.bounded(invocation.invoke_async(&mut conn.clone()))
                     .await
             }
+            // Boxed: bulk calls can afford the allocation, and the
+            // request path's futures stay as shallow as before the pool.
             Conn::Pooled(pool) => {
-                let mut conn = self.checkout(pool).await?;
-                self.bounded(invocation.invoke_async(&mut *conn)).await
+                Box::pin(async {
+                    let mut conn = self.checkout(pool).await?;
+                    self.bounded(invocation.invoke_async(&mut *conn)).await
+                })
+                .await
             }
         }
     }

@@ -1,10 +1,6 @@
 //! The `balancer` binary: read the configuration, start logging, serve
 //! until SIGTERM or Ctrl-C, then drain.
 
-// The HTTP stack's future nests deeper than rustc's default layout query
-// depth once a backend may be pooled (`backend.rs`).
-#![recursion_limit = "256"]
-
 use std::process::ExitCode;
 use std::sync::Arc;
 

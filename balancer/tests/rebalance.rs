@@ -137,6 +137,27 @@ fn leader_config(cluster: &Cluster, zk: &ZooKeeperServer) -> Config {
     config
 }
 
+/// ZooKeeper, three 64 MB nodes listed in it as `active`, and a client.
+async fn listed_cluster() -> (ZooKeeperServer, Cluster, Client) {
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    (zk, cluster, client)
+}
+
+/// Starts a balancer with `config` and waits until it leads.
+async fn start_leader(config: Config) -> TestBalancer {
+    let b = TestBalancer::start(config).await;
+    wait_until("this balancer leads", 10, async || {
+        b.app.coordinator.view().is_leader
+    })
+    .await;
+    b
+}
+
 /// Hashes `node` holds (its fence key is a string, not counted).
 async fn hashes_on(node: &RedisServer) -> usize {
     let mut conn = node.connection().await;
@@ -163,19 +184,9 @@ async fn entries_naming(cluster: &Cluster, keys: &[WrittenKey], id: &str) -> usi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_node_is_emptied_while_clients_write_and_every_write_is_kept() {
-    let zk = ZooKeeperServer::start();
-    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
-    let nodes: Vec<&RedisServer> = cluster.nodes.iter().collect();
-    list_nodes(&client, &nodes).await;
-    let b = Arc::new(TestBalancer::start(leader_config(&cluster, &zk)).await);
+    let (zk, cluster, client) = listed_cluster().await;
+    let b = Arc::new(start_leader(leader_config(&cluster, &zk)).await);
     let http = HttpClient::new();
-    wait_until("this balancer leads", 10, async || {
-        b.app.coordinator.view().is_leader
-    })
-    .await;
     let written = write_keys(&http, &b, "drain", 300).await;
     let leaving = &cluster.nodes[2];
     assert!(entries_naming(&cluster, &written, &leaving.addr()).await > 0);
@@ -288,12 +299,8 @@ async fn a_node_added_to_a_loaded_cluster_draws_its_share() {
     let mut config = leader_config(&cluster, &zk);
     config.replication.factor = std::num::NonZeroUsize::MIN;
     config.nodes.truncate(2);
-    let b = TestBalancer::start(config).await;
+    let b = start_leader(config).await;
     let http = HttpClient::new();
-    wait_until("this balancer leads", 10, async || {
-        b.app.coordinator.view().is_leader
-    })
-    .await;
     let written = test_support::write_keys_with(&http, &b, "grow", 600, |_| "x".repeat(4096)).await;
     assert!(written.iter().all(|w| w.node != added.addr()));
 
@@ -326,20 +333,11 @@ async fn a_version_the_leaving_node_takes_during_the_move_is_carried_to_the_new_
     // the move read that node. Here such a version is put on the leaving
     // node by hand while the joining node holds the move up (its writes
     // paused), after the move's read and before its narrowing.
-    let zk = ZooKeeperServer::start();
-    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
-    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let (zk, cluster, client) = listed_cluster().await;
     let mut config = leader_config(&cluster, &zk);
     config.timeouts.node = Duration::from_millis(4000);
-    let b = TestBalancer::start(config).await;
+    let b = start_leader(config).await;
     let http = HttpClient::new();
-    wait_until("this balancer leads", 10, async || {
-        b.app.coordinator.view().is_leader
-    })
-    .await;
     let key = &write_keys(&http, &b, "late", 1).await[0].key;
     let set = cluster.replica_set(key).await;
     let by_addr = |addr: &str| cluster.nodes.iter().find(|n| n.addr() == addr).unwrap();
@@ -397,12 +395,8 @@ async fn a_dead_node_s_forced_delete_re_replicates_its_keys_then_deletes_its_ent
     list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
     let mut config = leader_config(&cluster, &zk);
     config.admin_token = Some(balancer::config::Secret::new("t0ken-for-the-test"));
-    let b = TestBalancer::start(config).await;
+    let b = start_leader(config).await;
     let http = HttpClient::new();
-    wait_until("this balancer leads", 10, async || {
-        b.app.coordinator.view().is_leader
-    })
-    .await;
     let written = write_keys(&http, &b, "dead", 100).await;
     let dead = cluster.nodes[0].addr();
     assert!(entries_naming(&cluster, &written, &dead).await > 0);
@@ -445,12 +439,7 @@ async fn a_dead_node_s_forced_delete_re_replicates_its_keys_then_deletes_its_ent
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_balancer_finishes_a_drain_whose_leader_stopped_in_the_middle() {
-    let zk = ZooKeeperServer::start();
-    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
-    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let (zk, cluster, client) = listed_cluster().await;
     let mut first = leader_config(&cluster, &zk);
     // One key a step: the drain is still under way when its leader stops.
     first.rebalance.batch_keys = 1;
@@ -510,12 +499,7 @@ async fn entries(cluster: &Cluster, keys: &[WrittenKey]) -> Vec<Option<String>> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_paused_in_the_middle_of_a_drain_changes_nothing_when_it_resumes() {
-    let zk = ZooKeeperServer::start();
-    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
-    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let (zk, cluster, client) = listed_cluster().await;
     // The first leader is a process, so it can be SIGSTOPped.
     let port = test_support::free_port();
     let nodes: Vec<String> = cluster
@@ -636,18 +620,9 @@ async fn the_old_copy_outlives_the_narrowing_by_a_request_deadline_then_goes() {
     // and may land there after the set was narrowed: the old copy is
     // handed off only once every such write has landed or never will
     // (the request deadline, 1 s here, and its margin).
-    let zk = ZooKeeperServer::start();
-    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
-    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
-    let b = TestBalancer::start(leader_config(&cluster, &zk)).await;
+    let (zk, cluster, client) = listed_cluster().await;
+    let b = start_leader(leader_config(&cluster, &zk)).await;
     let http = HttpClient::new();
-    wait_until("this balancer leads", 10, async || {
-        b.app.coordinator.view().is_leader
-    })
-    .await;
     let key = &write_keys(&http, &b, "handoff", 1).await[0].key;
     let set = cluster.replica_set(key).await;
     let leaving = cluster.nodes.iter().find(|n| n.addr() == set[0]).unwrap();
