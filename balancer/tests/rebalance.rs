@@ -642,3 +642,37 @@ async fn the_old_copy_outlives_the_narrowing_by_a_request_deadline_then_goes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_in_the_middle_of_a_move_stops_at_once_when_asked() {
+    // A pass waits a request deadline between steps; scripts/up gives a
+    // balancer 5 s after SIGTERM, so a stop must not wait for the pass.
+    let (zk, cluster, client) = listed_cluster().await;
+    let mut config = leader_config(&cluster, &zk);
+    config.timeouts.request = Duration::from_millis(5000);
+    let b = start_leader(config).await;
+    let http = HttpClient::new();
+    let written = write_keys(&http, &b, "stop", 20).await;
+    let leaving = &cluster.nodes[0];
+    set_state(&client, leaving, NodeEntry::DRAINING).await;
+    wait_until(
+        "a set is widened: the pass waits out its deadline",
+        15,
+        async || {
+            for w in &written {
+                if cluster.replica_set(&w.key).await.len() == 3 {
+                    return true;
+                }
+            }
+            false
+        },
+    )
+    .await;
+    let asked = tokio::time::Instant::now();
+    b.shutdown().await;
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "the stop waited {took:?} for the pass"
+    );
+}

@@ -85,7 +85,14 @@ impl Rebalancer {
             if let (Some(token), false) = (token, paused) {
                 let mut pass =
                     walk::Pass::new(&self.app, &standing, token, &shutdown, &mut leftovers);
-                let outcome = pass.run().await;
+                // A pass waits request deadlines between its steps: a stop
+                // ends it at once (a move cut short leaves a wide set, as
+                // any failed one does).
+                let mut stop = shutdown.clone();
+                let outcome = tokio::select! {
+                    done = pass.run() => done,
+                    _ = stop.wait_for(|&stopping| stopping) => Err(Stopped::Paused),
+                };
                 pass.keep_unfinished();
                 let metrics = &self.app.metrics.moves;
                 metrics.active.set(0);

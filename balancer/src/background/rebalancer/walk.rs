@@ -136,17 +136,21 @@ impl<'a> Pass<'a> {
             let moves = self.choose(&entries, &mut progress, &mut named).await;
             let count = moves.len();
             let keys = self.fenced().widen(moves).await?;
-            waiting.push_back(Batch {
-                ready_at: Instant::now() + grace,
-                keys,
-            });
+            if !keys.is_empty() {
+                waiting.push_back(Batch {
+                    ready_at: Instant::now() + grace,
+                    keys,
+                });
+            }
             while waiting
                 .front()
                 .is_some_and(|b| b.ready_at <= Instant::now())
             {
                 let batch = waiting.pop_front().expect("a front batch");
                 let (bytes, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
-                self.handing.push_back((Instant::now() + grace, hand_offs));
+                if !hand_offs.is_empty() {
+                    self.handing.push_back((Instant::now() + grace, hand_offs));
+                }
                 self.show(&progress, &loads, Some((started, moved)));
                 bytes_pace.wait(bytes as usize).await;
             }
@@ -168,7 +172,9 @@ impl<'a> Pass<'a> {
             tokio::time::sleep_until(batch.ready_at).await;
             self.check()?;
             let (_, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
-            self.handing.push_back((Instant::now() + grace, hand_offs));
+            if !hand_offs.is_empty() {
+                self.handing.push_back((Instant::now() + grace, hand_offs));
+            }
             self.show(&progress, &loads, Some((started, moved)));
         }
         while let Some((at, items)) = self.handing.pop_front() {
