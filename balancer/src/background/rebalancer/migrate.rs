@@ -72,7 +72,7 @@ pub(super) fn fenced(e: &BackendError) -> Option<Stopped> {
     matches!(e, BackendError::Fenced { .. }).then(|| Stopped::Fenced(e.to_string()))
 }
 
-fn index_fenced(e: &IndexError) -> Option<Stopped> {
+pub(super) fn index_fenced(e: &IndexError) -> Option<Stopped> {
     match e {
         IndexError::Failed(e) => fenced(e),
         _ => None,

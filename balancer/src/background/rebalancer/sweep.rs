@@ -17,7 +17,7 @@
 use futures_util::future::join_all;
 
 use super::Stopped;
-use super::migrate::Fenced;
+use super::migrate::{Fenced, fenced, index_fenced};
 use crate::backend::BackendError;
 use crate::newest;
 use crate::nodes::Node;
@@ -130,15 +130,12 @@ async fn adopt(f: &Fenced<'_>, key: &str, mine: &Version) -> Result<(), Stopped>
         .adopt_fenced(key, &holders, mine.ttl_ms, f.token)
         .await
     {
-        Err(crate::index::IndexError::Failed(e)) => refused(&e).map(drop),
-        _ => Ok(()),
+        Err(e) => index_fenced(&e).map_or(Ok(()), Err),
+        Ok(_) => Ok(()),
     }
 }
 
 /// A fenced refusal stops the pass; any other error keeps the copy.
 fn refused(e: &BackendError) -> Result<bool, Stopped> {
-    match e {
-        BackendError::Fenced { .. } => Err(Stopped::Fenced(e.to_string())),
-        _ => Ok(false),
-    }
+    fenced(e).map_or(Ok(false), Err)
 }

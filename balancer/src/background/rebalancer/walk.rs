@@ -14,16 +14,14 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::handoff::HandOff;
-use super::migrate::{Batch, Fenced, Moved};
+use super::migrate::{Batch, Fenced, Moved, fenced, index_fenced};
 use super::roles::{self, Part};
 use super::{GRACE_MARGIN, Stopped, sweep};
 
 mod choose;
 mod show;
 use crate::App;
-use crate::backend::BackendError;
 use crate::background::pace::Pace;
-use crate::index::IndexError;
 use crate::nodes::NodeTable;
 use crate::rebalance::{self, Load, Marks, Progress, Role};
 use crate::values;
@@ -290,18 +288,18 @@ impl<'a> Pass<'a> {
     /// empty forgets its token.
     async fn raise_fences(&self) -> Result<(), Stopped> {
         let token = self.token;
-        if let Err(IndexError::Failed(e @ BackendError::Fenced { .. })) =
-            self.app.index.raise_fence(token).await
+        if let Err(e) = self.app.index.raise_fence(token).await
+            && let Some(stop) = index_fenced(&e)
         {
-            return Err(Stopped::Fenced(e.to_string()));
+            return Err(stop);
         }
         let nodes = self.table.all().iter().filter(|n| n.is_up());
         let raised = join_all(nodes.map(|n| values::raise_fence(&n.bulk, token))).await;
         match raised
-            .into_iter()
-            .find_map(|r| r.err().filter(|e| matches!(e, BackendError::Fenced { .. })))
+            .iter()
+            .find_map(|r| r.as_ref().err().and_then(fenced))
         {
-            Some(e) => Err(Stopped::Fenced(e.to_string())),
+            Some(stop) => Err(stop),
             None => Ok(()),
         }
     }
