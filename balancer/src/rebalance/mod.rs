@@ -28,7 +28,9 @@
 //!
 //! Each moved key goes where placement would put it among the nodes still
 //! taking bytes ([`crate::placement::choose_replicas`] over the key's
-//! rendezvous ranking), on a failure domain apart from its other copies.
+//! rendezvous ranking), on a failure domain apart from its other copies
+//! when a node with room is on one (room comes first: a known gap, see
+//! docs/ARCHITECTURE.md, "Rebalancing").
 
 mod key;
 mod plan;
