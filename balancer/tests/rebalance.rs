@@ -326,6 +326,80 @@ async fn a_node_added_to_a_loaded_cluster_draws_its_share() {
     assert!(entries_naming(&cluster, &written, &added.addr()).await > 0);
 }
 
+/// Panics when the replica set of a key has two members on one host.
+async fn assert_spread(cluster: &Cluster, keys: &[WrittenKey]) {
+    let mut sharing = Vec::new();
+    for w in keys {
+        let set = cluster.replica_set(&w.key).await;
+        let mut hosts: Vec<&str> = set
+            .iter()
+            .filter_map(|id| id.rsplit_once(':'))
+            .map(|(h, _)| h)
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        if hosts.len() < set.len() {
+            sharing.push((w.key.clone(), set));
+        }
+    }
+    let some = &sharing[..sharing.len().min(3)];
+    assert!(
+        sharing.is_empty(),
+        "{} keys have two copies on one host: {some:?}",
+        sharing.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_keeps_a_key_s_copies_on_distinct_hosts() {
+    // Two nodes on host .1 and two on host .2 hold one copy of each key
+    // per host. A node added on host .2 may take keys from host .2's nodes
+    // only: a key from host .1 moved there would have both copies on .2.
+    let zk = ZooKeeperServer::start();
+    let (one, two) = ("127.0.0.1", "127.0.0.2");
+    let cluster = Cluster::on_hosts(&[
+        (one, "64mb"),
+        (one, "64mb"),
+        (two, "64mb"),
+        (two, "64mb"),
+        (two, "64mb"),
+    ]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    let (old, added) = (&cluster.nodes[..4], &cluster.nodes[4]);
+    list_nodes(&client, &old.iter().collect::<Vec<_>>()).await;
+    let mut config = leader_config(&cluster, &zk);
+    config.nodes.truncate(4);
+    let b = start_leader(config).await;
+    let http = HttpClient::new();
+    let written =
+        test_support::write_keys_with(&http, &b, "spread", 600, |_| "x".repeat(4096)).await;
+    assert_spread(&cluster, &written).await;
+
+    set_state(&client, added, NodeEntry::ACTIVE).await;
+    let (mut held, mut unchanged) = (0, 0);
+    wait_until(
+        "the added node holds keys and has drawn none for 3 s",
+        90,
+        async || {
+            let now = hashes_on(added).await;
+            unchanged = if now == held { unchanged + 1 } else { 0 };
+            held = now;
+            held > 0 && unchanged >= 60
+        },
+    )
+    .await;
+    assert_spread(&cluster, &written).await;
+    for w in &written {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_the_leaving_node_takes_during_the_move_is_carried_to_the_new_set() {
     // A write through the hashing fallback reads no index: it lands on

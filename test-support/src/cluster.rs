@@ -25,7 +25,19 @@ impl Cluster {
         Cluster::with_auth(maxmemories, ServerAuth::None)
     }
 
-    /// The same, every server wanting `auth` (and [`Cluster::config`]
+    /// An index on `127.0.0.1` and one data node per `(host, maxmemory)`:
+    /// nodes on distinct loopback addresses are distinct failure domains.
+    pub fn on_hosts(nodes: &[(&str, &str)]) -> Cluster {
+        Cluster {
+            index: RedisServer::start(),
+            nodes: nodes
+                .iter()
+                .map(|(host, m)| RedisServer::on_host(host, m, ServerAuth::None))
+                .collect(),
+        }
+    }
+
+    /// [`Cluster::start`] with every server wanting `auth` (and [`Cluster::config`]
     /// giving the balancer its credentials).
     pub fn with_auth(maxmemories: &[&str], auth: ServerAuth) -> Cluster {
         Cluster {

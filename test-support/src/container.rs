@@ -63,7 +63,7 @@ impl RedisContainer {
             port,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !crate::redis_server::answers_ping(port) {
+        while !crate::redis_server::answers_ping("127.0.0.1", port) {
             assert!(
                 Instant::now() < deadline,
                 "the containerized Redis did not answer in 10 s"

@@ -1,5 +1,6 @@
 //! A real `redis-server` on a free loopback port, killed on drop;
-//! optionally one that wants a password ([`ServerAuth`]).
+//! optionally one that wants a password ([`ServerAuth`]), or one on
+//! another loopback address, which placement counts as another host.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,6 +54,7 @@ impl ServerAuth {
 /// One redis-server child process without persistence.
 #[derive(Debug)]
 pub struct RedisServer {
+    host: String,
     port: u16,
     maxmemory: String,
     auth: ServerAuth,
@@ -72,8 +74,15 @@ impl RedisServer {
 
     /// Starts a server with the given `maxmemory` that wants `auth`.
     pub fn with_auth(maxmemory: &str, auth: ServerAuth) -> RedisServer {
+        RedisServer::on_host("127.0.0.1", maxmemory, auth)
+    }
+
+    /// Starts a server listening on `host`, a loopback address such as
+    /// `127.0.0.2`: a failure domain of its own to placement.
+    pub fn on_host(host: &str, maxmemory: &str, auth: ServerAuth) -> RedisServer {
         for _ in 0..5 {
             let mut server = RedisServer {
+                host: host.to_string(),
                 port: crate::free_port(),
                 maxmemory: maxmemory.to_string(),
                 auth: auth.clone(),
@@ -86,9 +95,10 @@ impl RedisServer {
         panic!("could not start redis-server; is it installed?");
     }
 
-    /// `127.0.0.1:<port>`.
+    /// `<host>:<port>`; the host is `127.0.0.1` unless started
+    /// [`RedisServer::on_host`].
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     /// The port it listens on.
@@ -101,7 +111,7 @@ impl RedisServer {
         &self.auth
     }
 
-    /// `redis://[user:password@]127.0.0.1:<port>/`, with its credentials.
+    /// `redis://[user:password@]<host>:<port>/`, with its credentials.
     pub fn url(&self) -> String {
         match self.auth.credentials() {
             (user, Some(password)) => format!(
@@ -182,7 +192,7 @@ impl RedisServer {
 
     fn spawn(&mut self) -> Result<(), String> {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--port", &self.port.to_string(), "--bind", &self.host])
             .args(["--save", "", "--appendonly", "no"])
             .args([
                 "--maxmemory",
@@ -206,7 +216,7 @@ impl RedisServer {
                 self.child = None;
                 return Err(format!("redis-server exited: {status}"));
             }
-            if answers_ping(self.port) {
+            if answers_ping(&self.host, self.port) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -216,11 +226,11 @@ impl RedisServer {
     }
 }
 
-/// Whether a Redis on loopback `port` answers `PING`: `PONG`, or
-/// `NOAUTH` from one that wants a password first.
-pub(crate) fn answers_ping(port: u16) -> bool {
+/// Whether a Redis on `host:port` answers `PING`: `PONG`, or `NOAUTH`
+/// from one that wants a password first.
+pub(crate) fn answers_ping(host: &str, port: u16) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+    let Ok(mut s) = std::net::TcpStream::connect((host, port)) else {
         return false;
     };
     let mut buf = [0u8; 7];

@@ -26,11 +26,11 @@
 //! `load_epsilon`: that cap bounds where a new key may go at once, these
 //! bound how far the cluster may drift before keys are moved.
 //!
-//! Each moved key goes where placement would put it among the nodes still
-//! taking bytes ([`crate::placement::choose_replicas`] over the key's
-//! rendezvous ranking), on a failure domain apart from its other copies
-//! when a node with room is on one (room comes first: a known gap, see
-//! docs/ARCHITECTURE.md, "Rebalancing").
+//! Each moved key goes to a failure domain apart from its other copies
+//! while a node on one is free (spread comes before room), and among
+//! those, where placement would put it among the nodes still taking bytes
+//! ([`crate::placement::choose_replicas`] over the key's rendezvous
+//! ranking).
 
 mod key;
 mod plan;

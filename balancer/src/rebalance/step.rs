@@ -59,13 +59,16 @@ impl Progress {
     /// Where a key of `size` bytes on node `from` goes. `ranked` is the
     /// key's rendezvous ranking of the nodes that take keys (as placement
     /// sees them); `holders` are the nodes holding its other copies, whose
-    /// failure domains are `taken`. The key goes to the node placement
-    /// would choose among those with bytes left to take (room for the
-    /// whole key where one has it), on a domain apart from the other
-    /// copies where there is one. A draining node's keys all move, also
-    /// past its planned bytes (its report may lag): when no node has room
-    /// left, to any node placement chooses; its executor stops when the
-    /// node is empty, not at [`Step::Done`].
+    /// failure domains are `taken`. Spread comes before room: when some
+    /// node is on a domain apart from the other copies, only such nodes
+    /// are candidates, so a move never puts two copies of a key on one
+    /// host that another host could have spared. Among the candidates the
+    /// key goes to the node placement would choose among those with bytes
+    /// left to take (room for the whole key where one has it); a serving
+    /// node keeps a key no candidate has room for. A draining node's keys
+    /// all move, also past its planned bytes (its report may lag): when no
+    /// candidate has room left, to any candidate placement chooses; its
+    /// executor stops when the node is empty, not at [`Step::Done`].
     pub fn next(
         &self,
         from: usize,
@@ -82,11 +85,20 @@ impl Progress {
         if !draining && (self.shed[from] == 0 || size > self.shed[from]) {
             return Step::Keep;
         }
-        let free = |c: &&Contender| c.node != from && !holders.contains(&c.node);
+        let free: Vec<Contender> = ranked
+            .iter()
+            .filter(|c| c.node != from && !holders.contains(&c.node))
+            .copied()
+            .collect();
+        let apart: Vec<Contender> = free
+            .iter()
+            .filter(|c| !taken.contains(&c.domain))
+            .copied()
+            .collect();
+        let candidates = if apart.is_empty() { free } else { apart };
         let with_room = |room: u64| -> Vec<Contender> {
-            ranked
+            candidates
                 .iter()
-                .filter(free)
                 .filter(|c| self.take[c.node] >= room.max(1))
                 .copied()
                 .collect()
@@ -96,7 +108,7 @@ impl Progress {
             pool = with_room(1);
         }
         if pool.is_empty() && draining {
-            pool = ranked.iter().filter(free).copied().collect();
+            pool = candidates;
         }
         match placement::choose_replicas(&pool, policy, true, 1, taken).first() {
             Some(&to) => Step::Move(to),
@@ -167,6 +179,54 @@ mod tests {
         let policy = PlacementConfig::top(2);
         assert_eq!(progress.next(0, 10, &r, &[], &[7], &policy), Step::Move(2));
         assert_eq!(progress.next(0, 10, &r, &[], &[], &policy), Step::Move(1));
+    }
+
+    #[test]
+    fn a_move_never_joins_a_key_s_other_copy_on_its_domain_when_another_domain_is_free() {
+        // Hosts a (nodes 0, 1), b (nodes 2, 3), c (nodes 4, 5): node 0 is
+        // over; only node 3, on the host of the key's other copy (node 2),
+        // has room left to take.
+        let nodes = [
+            serving(900, 1000),
+            serving(500, 1000),
+            serving(500, 1000),
+            serving(100, 1000),
+            serving(500, 1000),
+            serving(500, 1000),
+        ];
+        let plan = plan(&nodes, Marks::default());
+        let progress = Progress::new(&plan, &nodes);
+        assert!(progress.room(3) > 0 && progress.room(4) == 0 && progress.room(5) == 0);
+        let domains = [1, 1, 2, 2, 3, 3];
+        let r = ranked(&[3, 4, 5, 1, 0, 2], &nodes, &domains);
+        let policy = PlacementConfig::top(2);
+        // A serving node keeps the key rather than put both copies on host b.
+        assert_eq!(progress.next(0, 10, &r, &[2], &[2], &policy), Step::Keep);
+        // With its other copy on host c, node 3 is apart: it goes there.
+        assert_eq!(progress.next(0, 10, &r, &[4], &[3], &policy), Step::Move(3));
+        // A draining node's key must move: to host c, past the room left.
+        let mut drained = nodes;
+        drained[0].role = Role::Draining;
+        let drain = Progress::new(
+            &super::super::plan::plan(&drained, Marks::default()),
+            &drained,
+        );
+        let Step::Move(to) = drain.next(0, 10, &r, &[2], &[2], &policy) else {
+            panic!("a draining node's key must move");
+        };
+        assert_eq!(domains[to], 3, "moved to node {to}, beside its other copy");
+    }
+
+    #[test]
+    fn with_one_domain_only_a_move_goes_where_there_is_room() {
+        // Every node on one host (a loopback stack): spreading is not
+        // possible, so room decides.
+        let nodes = [serving(900, 1000), serving(500, 1000), serving(100, 1000)];
+        let plan = plan(&nodes, Marks::default());
+        let progress = Progress::new(&plan, &nodes);
+        let r = ranked(&[1, 2, 0], &nodes, &[1, 1, 1]);
+        let policy = PlacementConfig::top(2);
+        assert_eq!(progress.next(0, 10, &r, &[1], &[1], &policy), Step::Move(2));
     }
 
     #[test]
