@@ -1,13 +1,15 @@
 //! Choosing the newest version among a key's copies: last-writer-wins by
 //! timestamp, tombstones included. Used by the hashing fallback (which
 //! copy a read answers with, and in what order holders are listed) and by
-//! repair (which copy every replica is brought up to).
+//! repair (which copy every replica is brought up to, and which replicas
+//! it writes).
 //!
 //! Timestamps are hybrid logical clock strings that order as text (see
 //! [`crate::hlc`]). Two copies with the same timestamp are the same write;
 //! among them the last listed answers (the lowest-ranked holder, whose TTL
 //! and node id the reply carries), as it always has.
 
+use crate::config::WhenFull;
 use crate::values::Version;
 
 /// The newest of `versions`; `None` when there are none.
@@ -37,6 +39,13 @@ pub fn sort_newest_first<N>(holders: &mut [(N, Version)]) {
 /// Whether a replica holding `held` (`None`: nothing) lacks `newest`.
 pub fn is_behind(held: Option<&Version>, newest: &Version) -> bool {
     held.is_none_or(|v| v.timestamp < newest.timestamp)
+}
+
+/// Whether a repair writes `newest` to a member holding `held`: one that
+/// is behind, except, when nodes evict, one holding nothing (its copy may
+/// have been evicted, and writing it back would fight the node's policy).
+pub fn needs_repair(held: Option<&Version>, newest: &Version, when_full: WhenFull) -> bool {
+    is_behind(held, newest) && (held.is_some() || when_full.repairs_missing())
 }
 
 #[cfg(test)]
@@ -78,6 +87,22 @@ mod tests {
         sort_newest_first(&mut holders);
         let order: Vec<&str> = holders.iter().map(|h| h.0).collect();
         assert_eq!(order, vec!["b", "d", "a", "c"]);
+    }
+
+    #[test]
+    fn an_evicting_cluster_repairs_older_copies_and_leaves_missing_ones() {
+        let newest = v("0002", Some("x"));
+        for when_full in [WhenFull::Refuse, WhenFull::Evict] {
+            assert!(needs_repair(
+                Some(&v("0001", Some("x"))),
+                &newest,
+                when_full
+            ));
+            assert!(needs_repair(Some(&v("0001", None)), &newest, when_full));
+            assert!(!needs_repair(Some(&newest), &newest, when_full));
+        }
+        assert!(needs_repair(None, &newest, WhenFull::Refuse));
+        assert!(!needs_repair(None, &newest, WhenFull::Evict));
     }
 
     #[test]

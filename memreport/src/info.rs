@@ -38,6 +38,10 @@ pub struct NodeInfo {
     /// namespace (0 from reports older than this field).
     #[serde(default)]
     pub tcp_port: u16,
+    /// `maxmemory_policy`: what the node does at `maxmemory` (`noeviction`,
+    /// `allkeys-lru`, ...); empty from reports older than this field.
+    #[serde(default)]
+    pub maxmemory_policy: String,
 }
 
 /// Reads the fields it knows from `INFO` text.
@@ -60,6 +64,7 @@ pub fn parse(text: &str) -> NodeInfo {
             "tcp_port" => info.tcp_port = value.parse().unwrap_or(0),
             "run_id" => info.run_id = value.to_string(),
             "role" => info.role = value.to_string(),
+            "maxmemory_policy" => info.maxmemory_policy = value.to_string(),
             db if db.starts_with("db") => info.keys += keyspace_keys(value),
             _ => {}
         }
@@ -93,6 +98,7 @@ mod tests {
         assert_eq!(info.role, "master");
         assert_eq!(info.evicted_keys, 0);
         assert_eq!((info.process_id, info.tcp_port), (17313, 16398));
+        assert_eq!(info.maxmemory_policy, "noeviction");
     }
 
     #[test]
@@ -102,6 +108,7 @@ mod tests {
             "run_id":"r","role":"master","uptime_seconds":1}"#;
         let info: NodeInfo = serde_json::from_str(old).unwrap();
         assert_eq!((info.process_id, info.tcp_port), (0, 0));
+        assert_eq!(info.maxmemory_policy, "");
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub fn spawn_all(app: &Arc<App>, advertise: String, stop: &watch::Receiver<bool>
                 config: config.repair.clone(),
                 factor: config.replication.factor.get(),
                 max_drift_ms: config.replication.max_clock_drift.as_millis() as u64,
+                when_full: config.replication.when_full,
             }
             .run(stop.clone()),
         ),

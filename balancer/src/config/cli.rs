@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Choices, Config, NodeSpec, Secret, WriteAck, millis};
+use super::{Choices, Config, NodeSpec, Secret, WhenFull, WriteAck, millis};
 
 /// Memory-aware HTTP load balancer for Redis.
 ///
@@ -74,6 +74,10 @@ memreport::overrides! {
         /// Furthest a write timestamp may be ahead of a clock, ms [default: 1000].
         #[arg(long, env = "DLB_MAX_CLOCK_DRIFT_MS", value_parser = millis::parse)]
         max_clock_drift_ms: Duration => replication.max_clock_drift,
+        /// What a full cluster does: refuse (507) or evict, as a cache over
+        /// nodes in an allkeys-* policy [default: refuse].
+        #[arg(long, env = "DLB_WHEN_FULL")]
+        when_full: WhenFull => replication.when_full,
         /// Failed requests or health checks in a row that mark a node down [default: 3].
         #[arg(long, env = "DLB_EJECT_AFTER")]
         eject_after: u32 => failure.eject_after,
@@ -187,7 +191,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 18);
+        assert_eq!(checked, 19);
     }
 
     #[test]

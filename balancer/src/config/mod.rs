@@ -25,6 +25,7 @@ mod rebalance;
 mod sections;
 mod server;
 mod users;
+mod when_full;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -45,6 +46,7 @@ pub use self::sections::{
 };
 pub use self::server::ServerConfig;
 pub use self::users::UsersConfig;
+pub use self::when_full::WhenFull;
 
 /// Everything the balancer needs to run. Every field has a default, so an
 /// empty file is a valid configuration for the one-machine local stack.

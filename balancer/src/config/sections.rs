@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{millis, secs};
+use super::{WhenFull, millis, secs};
 
 /// Where new keys go (see `placement.rs`, which decides with it).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -54,6 +54,10 @@ pub struct ReplicationConfig {
         deserialize_with = "millis::deserialize"
     )]
     pub max_clock_drift: Duration,
+    /// What a full cluster does: `refuse` writes with 507 (the nodes run
+    /// `noeviction`), or `evict` as a cache (the nodes run an `allkeys-*`
+    /// policy) without copying an evicted key back. Default `refuse`.
+    pub when_full: WhenFull,
 }
 
 /// How many replicas must take a write before the client hears it worked.
@@ -203,6 +207,7 @@ impl Default for ReplicationConfig {
             write_ack: WriteAck::Quorum,
             tombstone_ttl: Duration::from_secs(60),
             max_clock_drift: Duration::from_millis(1000),
+            when_full: WhenFull::Refuse,
         }
     }
 }

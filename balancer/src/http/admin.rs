@@ -12,8 +12,20 @@ use crate::App;
 
 /// `GET /nodes`: every data node with its state, memory and placements.
 pub(super) fn nodes(app: &App) -> Reply {
+    let views = app.nodes.current().views();
+    let when_full = app.config.replication.when_full;
+    let misfits: Vec<&str> = views
+        .iter()
+        .filter(|v| {
+            v.maxmemory_policy
+                .as_deref()
+                .is_some_and(|p| !when_full.fits(p))
+        })
+        .map(|v| v.id.as_str())
+        .collect();
     let body = serde_json::json!({
-        "nodes": app.nodes.current().views(),
+        "when_full": {"policy": when_full, "nodes_not_fitting": misfits},
+        "nodes": views,
         "rejected_nodes": app.nodes.rejected(),
         "near_cache": app.near.view(),
         "location_cache": {"index_stream": app.locations.stream_state()},

@@ -39,6 +39,14 @@ pub struct NodeView {
     pub utilization: Option<f64>,
     /// Keys on the node (all databases), from the last sample.
     pub keys: Option<u64>,
+    /// Keys the node evicted since it started (Redis `evicted_keys`), from
+    /// the last sample.
+    pub evicted_keys: Option<u64>,
+    /// The node's Redis `maxmemory_policy`, from the last sample; null
+    /// before one or from an agent too old to report it. `/nodes` names the
+    /// nodes whose policy does not fit `replication.when_full` under
+    /// `"when_full"`.
+    pub maxmemory_policy: Option<String>,
     /// New keys this balancer placed on the node since it started.
     pub placed_keys: u64,
     /// Bytes this balancer placed on the node since the last sample.

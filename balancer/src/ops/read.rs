@@ -10,9 +10,9 @@
 //!    loss); the newest version among the holders answers.
 //!
 //! A replica set is read in order: the primary, then the next replica on
-//! an error, a timeout or an empty answer (a node that restarted empty);
-//! a hit past a replica that answered without the key queues a read
-//! repair. When every replica is down the key is a miss. A value read
+//! an error, a timeout or an empty answer (a node that restarted empty,
+//! or evicted the key); a hit past a replica that failed, or that answered
+//! without the key while nodes do not evict, queues a read repair. When every replica is down the key is a miss. A value read
 //! through the location cache or the index may be kept in the near cache;
 //! one found by the fallback is not.
 
@@ -87,8 +87,8 @@ impl Ops {
     }
 
     /// Reads the set in order, skipping nodes that are down, failing or
-    /// empty; a hit past a replica that answered without the key (or
-    /// failed) queues a read repair. Skipping a replica known to be down
+    /// empty; a hit past a replica that failed, or that answered without
+    /// the key while nodes do not evict, queues a read repair. Skipping a replica known to be down
     /// does not: it cannot take a repair, and its resync covers it. A miss
     /// needs a replica that answered it: when none could be asked (every
     /// one down for this balancer, or failing) the read fails, as the
@@ -121,7 +121,7 @@ impl Ops {
                 }
                 Ok(None) => {
                     node.record_success();
-                    passed_live = true;
+                    passed_live |= self.replication.when_full.repairs_missing();
                     answered = true;
                 }
                 Err(e) if e.is_unreachable() => {

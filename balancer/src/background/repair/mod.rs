@@ -25,7 +25,7 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::config::RepairConfig;
+use crate::config::{RepairConfig, WhenFull};
 use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::newest;
@@ -48,6 +48,8 @@ pub(crate) struct Repairer {
     pub(crate) factor: usize,
     /// How far ahead of a node's clock a copied version may be stamped, in ms.
     pub(crate) max_drift_ms: u64,
+    /// Whether a member without the key is written (not when nodes evict).
+    pub(crate) when_full: WhenFull,
 }
 
 /// How one repair ended.
@@ -169,7 +171,8 @@ impl Repairer {
 
 impl Repairer {
     /// Copies the newest version of `key` to every replica in its set that
-    /// lacks it.
+    /// lacks it ([`newest::needs_repair`]: when nodes evict, only to those
+    /// holding an older one).
     async fn repair_key(&self, table: &NodeTable, key: &str) -> Result<RepairOutcome, Retry> {
         let Some(set) = self.index.lookup(key).await.map_err(|_| Retry)? else {
             return Ok(RepairOutcome::InSync);
@@ -198,7 +201,9 @@ impl Repairer {
         let mut behind: Vec<&Node> = Vec::new();
         for (node, read) in members.iter().zip(&reads) {
             match read {
-                Ok(held) if newest::is_behind(held.as_ref(), &newest) => behind.push(node),
+                Ok(held) if newest::needs_repair(held.as_ref(), &newest, self.when_full) => {
+                    behind.push(node)
+                }
                 Ok(_) => {}
                 Err(_) => unreachable = true,
             }

@@ -104,6 +104,8 @@ mod tests {
             capacity_unknown_because: None,
             utilization: Some(0.1),
             keys: None,
+            evicted_keys: None,
+            maxmemory_policy: None,
             placed_keys: 0,
             pending_bytes: 0,
             report_age_seconds: None,

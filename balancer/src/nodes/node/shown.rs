@@ -32,6 +32,10 @@ impl Node {
                 .map(|_| capacity::why_unknown(&state.cgroup)),
             utilization,
             keys: info.map(|i| i.keys),
+            evicted_keys: info.map(|i| i.evicted_keys),
+            maxmemory_policy: info
+                .map(|i| i.maxmemory_policy.clone())
+                .filter(|p| !p.is_empty()),
             placed_keys: self.placed(),
             pending_bytes: self.pending_bytes.load(Ordering::Relaxed),
             report_age_seconds: state.sampled_at.map(|t| (now - t).as_secs_f64()),
