@@ -292,9 +292,20 @@ async fn nodes_are_added_drained_and_deleted_through_zookeeper() {
         zk_entry(&client, "extra").await.unwrap()["state"],
         "removed"
     );
+    wait_until("the balancer sees the node emptied", 10, async || {
+        nodes_view(&http, &b).await["emptied_nodes"] == json!(["extra"])
+    })
+    .await;
     let reply = admin.send(Method::DELETE, "/admin/nodes/extra", "").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
     assert_eq!(zk_entry(&client, "extra").await, None);
+    // Emptied, it leaves the table with its entry: nothing waits for it.
+    wait_until(
+        "the deleted node leaves the balancer's table",
+        10,
+        async || node_state(&http, &b, &extra.addr()).await.is_none(),
+    )
+    .await;
     let reply = admin.send(Method::DELETE, "/admin/nodes/extra", "").await;
     refused(&reply, 404, "node_not_found");
 

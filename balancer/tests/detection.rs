@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use balancer::config::NodeSpec;
+use balancer::nodes::membership::Listed;
 use serde_json::{Value, json};
 use test_support::{
     Cluster, HttpClient, RedisServer, TcpProxy, TestAgent, TestBalancer, node_entries,
@@ -213,7 +214,7 @@ async fn a_node_moved_to_a_new_address_is_refilled_and_the_epoch_does_not_go_bac
     .await;
     let epoch = b.app.nodes.current().rejoin_epoch();
 
-    let moved: Vec<(NodeSpec, bool)> = config
+    let moved: Vec<Listed> = config
         .nodes
         .iter()
         .map(|n| match n.id.as_str() {
@@ -223,7 +224,7 @@ async fn a_node_moved_to_a_new_address_is_refilled_and_the_epoch_does_not_go_bac
             },
             _ => n.clone(),
         })
-        .map(|n| (n, false))
+        .map(|n| Listed::new(n, false))
         .collect();
     assert!(b.app.nodes.update(&moved, &config.node_dial()));
     assert!(

@@ -83,6 +83,15 @@ impl NodeEntry {
     pub fn takes_new_keys(&self) -> bool {
         self.state == Self::ACTIVE
     }
+
+    /// Whether the node holds nothing the cluster needs: `removed` (the
+    /// rebalancer emptied it), or being replaced (a forced delete: its
+    /// copies are re-created from the other replicas, and its entry goes
+    /// only once they are). A balancer drops such a node from its table
+    /// when the entry goes.
+    pub fn is_emptied(&self) -> bool {
+        self.state == Self::REMOVED || self.delete_when_drained
+    }
 }
 
 /// What `/dlb/rebalance` holds: the admin API's start and pause.
@@ -120,5 +129,19 @@ mod tests {
         let json = serde_json::to_string(&forced).unwrap();
         assert!(json.contains(r#""delete_when_drained":true"#), "{json}");
         assert_eq!(serde_json::from_str::<NodeEntry>(&json).unwrap(), forced);
+    }
+
+    #[test]
+    fn a_removed_or_replaced_node_is_emptied_and_a_draining_one_is_not() {
+        let active = NodeEntry::active("10.0.0.1:6379", 1);
+        let with = |state: &str, delete_when_drained| NodeEntry {
+            state: state.into(),
+            delete_when_drained,
+            ..active.clone()
+        };
+        assert!(!active.is_emptied());
+        assert!(!with(NodeEntry::DRAINING, false).is_emptied());
+        assert!(with(NodeEntry::DRAINING, true).is_emptied());
+        assert!(with(NodeEntry::REMOVED, false).is_emptied());
     }
 }

@@ -30,6 +30,7 @@ use crate::backend::Dial;
 use crate::config::NodeSpec;
 use crate::metrics::Metrics;
 use crate::nodes::Membership;
+use crate::nodes::membership::Listed;
 
 /// How often listings are re-read when no watch fires (the polling fallback).
 const POLL: Duration = Duration::from_secs(2);
@@ -68,7 +69,7 @@ pub struct Coordinator {
     lease: Arc<Lease>,
     probes: watch::Sender<Vec<String>>,
     /// The data nodes listed under `/dlb/nodes`, `(spec, draining)`.
-    listed_nodes: watch::Sender<Vec<(NodeSpec, bool)>>,
+    listed_nodes: watch::Sender<Vec<Listed>>,
     /// Every registered balancer, `id=address`.
     balancers: watch::Sender<Vec<String>>,
     /// What `/dlb/rebalance` says (the admin API's start and pause).
@@ -123,7 +124,8 @@ impl Coordinator {
 
     /// Applies `/dlb/nodes` to the node table as it changes: listed nodes
     /// take new keys unless draining; a node that leaves the listing keeps
-    /// serving its keys but takes no new ones; an entry whose address
+    /// serving its keys but takes no new ones, unless it was last listed
+    /// as emptied (then it leaves the table); an entry whose address
     /// cannot be used is left out and shown in `GET /nodes`. Until
     /// ZooKeeper lists any node, the configured list stands.
     pub async fn steer_membership(
@@ -266,17 +268,18 @@ impl Coordinator {
             });
         });
         let follow_nodes = registry::follow_children(client, paths::NODES, POLL, |listing| {
-            let mut members: Vec<(NodeSpec, bool)> = listing
+            let mut members: Vec<Listed> = listing
                 .iter()
                 .filter_map(
                     |(id, data)| match serde_json::from_slice::<NodeEntry>(data) {
-                        Ok(entry) => Some((
-                            NodeSpec {
+                        Ok(entry) => Some(Listed {
+                            spec: NodeSpec {
                                 id: id.clone(),
                                 addr: entry.addr.clone(),
                             },
-                            !entry.takes_new_keys(),
-                        )),
+                            draining: !entry.takes_new_keys(),
+                            emptied: entry.is_emptied(),
+                        }),
                         Err(e) => {
                             tracing::warn!(node = %id, error = %e, "unreadable node entry");
                             None
@@ -284,7 +287,7 @@ impl Coordinator {
                     },
                 )
                 .collect();
-            members.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+            members.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
             self.listed_nodes.send_if_modified(|known| {
                 let changed = *known != members;
                 *known = members;

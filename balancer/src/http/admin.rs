@@ -27,6 +27,7 @@ pub(super) fn nodes(app: &App) -> Reply {
         "when_full": {"policy": when_full, "nodes_not_fitting": misfits},
         "nodes": views,
         "rejected_nodes": app.nodes.rejected(),
+        "emptied_nodes": app.nodes.emptied(),
         "near_cache": app.near.view(),
         "location_cache": {"index_stream": app.locations.stream_state()},
         "index": {"complete": app.index.is_complete()},
