@@ -2,11 +2,14 @@
 //! one, and each change it makes to ZooKeeper (nodes added, drained,
 //! deleted, force-deleted; the rebalancer paused and started), checked
 //! in ZooKeeper itself and in how the balancer's node table follows it;
-//! with `zookeeper_auth`, what it creates is for that identity only.
+//! with `zookeeper_auth`, what it creates is for that identity only; a
+//! change pinned to a version is not made once the entry changed.
 
 use std::time::{Duration, Instant};
 
 use balancer::config::{Config, Secret};
+use coordination::Acls;
+use coordination::admin::{self, Change, Outcome};
 use coordination::paths::{self, NodeEntry, RebalanceControl};
 use coordination::session::{ZkConfig, connect};
 use hyper::{Method, StatusCode};
@@ -533,4 +536,37 @@ async fn with_zookeeper_auth_what_the_admin_api_creates_is_for_that_identity_onl
             "{path} is readable without the credentials"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_pinned_to_a_version_is_not_made_once_the_entry_changed() {
+    let zk = ZooKeeperServer::start();
+    let client = zk_client(&zk).await;
+    let draining = NodeEntry {
+        state: NodeEntry::DRAINING.into(),
+        ..NodeEntry::active("127.0.0.1:1", 1)
+    };
+    admin::add_node(&client, "n", &draining, Acls::anyone_all())
+        .await
+        .unwrap();
+    // The rebalancer reads the version, then checks the node is empty;
+    // meanwhile the node is activated (it may take keys) and drained again.
+    let (_, checked) = admin::read_node(&client, "n").await.unwrap();
+    admin::change_node(&client, "n", Change::Activate)
+        .await
+        .unwrap();
+    admin::change_node(&client, "n", Change::Drain)
+        .await
+        .unwrap();
+    let marked = admin::change_node_at(&client, "n", Change::Drained, checked).await;
+    assert_eq!(marked.unwrap(), None);
+    assert_eq!(zk_entry(&client, "n").await.unwrap()["state"], "draining");
+
+    let (_, now) = admin::read_node(&client, "n").await.unwrap();
+    let marked = admin::change_node_at(&client, "n", Change::Drained, now).await;
+    let Some(Outcome::Entry(entry)) = marked.unwrap() else {
+        panic!("a drained node at the version read is marked");
+    };
+    assert_eq!(entry.state, NodeEntry::REMOVED);
+    assert_eq!(zk_entry(&client, "n").await.unwrap()["state"], "removed");
 }

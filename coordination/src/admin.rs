@@ -186,35 +186,89 @@ pub async fn change_node(client: &Client, id: &str, change: Change) -> Result<Ou
     let path = paths::child(paths::NODES, id);
     let mut deleting = false;
     loop {
-        let (data, stat) = match retrying(client, || client.get_data(&path)).await {
-            Ok(read) => read,
-            // A delete tried again after its answer was lost finds it gone.
-            Err(Error::NoNode) if deleting => return Ok(Outcome::Deleted),
-            Err(Error::NoNode) => return Err(AdminError::NoSuchNode),
-            Err(e) => return Err(e.into()),
-        };
-        let entry: NodeEntry =
-            serde_json::from_slice(&data).map_err(|e| AdminError::Unreadable(e.to_string()))?;
-        let written = match decide(change, &entry).map_err(AdminError::Refused)? {
-            Plan::Keep => return Ok(Outcome::Entry(entry)),
-            Plan::Write(next) => {
-                let data = serde_json::to_vec(&next).expect("a node entry serializes");
-                retrying(client, || client.set_data(&path, &data, Some(stat.version)))
-                    .await
-                    .map(|_| Outcome::Entry(next))
-            }
-            Plan::Delete => {
-                deleting = true;
-                retrying(client, || client.delete(&path, Some(stat.version)))
-                    .await
-                    .map(|()| Outcome::Deleted)
-            }
-        };
-        match written {
-            Ok(outcome) => return Ok(outcome),
-            Err(Error::BadVersion | Error::NoNode) => {} // changed meanwhile: decide again
-            Err(e) => return Err(e.into()),
+        if let Some(outcome) = change_once(client, &path, change, None, &mut deleting).await? {
+            return Ok(outcome);
         }
+    }
+}
+
+/// Node `id`'s entry and its version, for a later [`change_node_at`].
+///
+/// # Errors
+/// No such node, an unreadable entry, or ZooKeeper's error.
+pub async fn read_node(client: &Client, id: &str) -> Result<(NodeEntry, i32), AdminError> {
+    let path = paths::child(paths::NODES, id);
+    let (data, stat) = match retrying(client, || client.get_data(&path)).await {
+        Ok(read) => read,
+        Err(Error::NoNode) => return Err(AdminError::NoSuchNode),
+        Err(e) => return Err(e.into()),
+    };
+    let entry = serde_json::from_slice(&data).map_err(|e| AdminError::Unreadable(e.to_string()))?;
+    Ok((entry, stat.version))
+}
+
+/// Applies `change` to node `id`'s entry only while it is still at
+/// `version`, read before the caller checked what the change rests on
+/// (the rebalancer: that a draining node is empty). `Ok(None)` when the
+/// entry changed since (a node activated and drained again may hold keys
+/// the check did not see).
+///
+/// # Errors
+/// No such node, an unreadable entry, the change refused, or ZooKeeper's
+/// error.
+pub async fn change_node_at(
+    client: &Client,
+    id: &str,
+    change: Change,
+    version: i32,
+) -> Result<Option<Outcome>, AdminError> {
+    let path = paths::child(paths::NODES, id);
+    change_once(client, &path, change, Some(version), &mut false).await
+}
+
+/// One read, decision and write of `change` on the entry at `path`, at
+/// the version read (and, with `at`, only when that is `at`). `Ok(None)`
+/// when the entry changed under it. `deleting` carries across tries that
+/// a delete was sent, so an entry gone after a lost answer is `Deleted`.
+async fn change_once(
+    client: &Client,
+    path: &str,
+    change: Change,
+    at: Option<i32>,
+    deleting: &mut bool,
+) -> Result<Option<Outcome>, AdminError> {
+    let (data, stat) = match retrying(client, || client.get_data(path)).await {
+        Ok(read) => read,
+        // A delete tried again after its answer was lost finds it gone.
+        Err(Error::NoNode) if *deleting => return Ok(Some(Outcome::Deleted)),
+        Err(Error::NoNode) => return Err(AdminError::NoSuchNode),
+        Err(e) => return Err(e.into()),
+    };
+    if at.is_some_and(|version| version != stat.version) {
+        return Ok(None);
+    }
+    let entry: NodeEntry =
+        serde_json::from_slice(&data).map_err(|e| AdminError::Unreadable(e.to_string()))?;
+    let written = match decide(change, &entry).map_err(AdminError::Refused)? {
+        Plan::Keep => return Ok(Some(Outcome::Entry(entry))),
+        Plan::Write(next) => {
+            let data = serde_json::to_vec(&next).expect("a node entry serializes");
+            retrying(client, || client.set_data(path, &data, Some(stat.version)))
+                .await
+                .map(|_| Outcome::Entry(next))
+        }
+        Plan::Delete => {
+            *deleting = true;
+            retrying(client, || client.delete(path, Some(stat.version)))
+                .await
+                .map(|()| Outcome::Deleted)
+        }
+    };
+    match written {
+        Ok(outcome) => Ok(Some(outcome)),
+        Err(Error::NoNode) if *deleting => Ok(Some(Outcome::Deleted)),
+        Err(Error::BadVersion | Error::NoNode) => Ok(None), // changed meanwhile
+        Err(e) => Err(e.into()),
     }
 }
 

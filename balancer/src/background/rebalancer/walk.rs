@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use coordination::admin::{self, Change};
+use coordination::admin::{self, AdminError, Change};
 use coordination::election::Standing;
 use coordination::paths::NodeEntry;
 use futures_util::future::join_all;
@@ -182,8 +182,16 @@ impl<'a> Pass<'a> {
         }
         for &i in &draining {
             let node = self.table.get(i);
-            if !named.contains(&node.id) && sweep::drained(&self.fenced(), node).await? {
-                self.mark_drained(&node.id).await?;
+            if named.contains(&node.id) {
+                continue;
+            }
+            // The entry's version before the check: a node activated and
+            // drained again after it may hold keys the check missed.
+            let Some(version) = self.entry_version(&node.id).await? else {
+                continue;
+            };
+            if sweep::drained(&self.fenced(), node).await? {
+                self.mark_drained(&node.id, version).await?;
             }
         }
         Ok(())
@@ -236,13 +244,26 @@ impl<'a> Pass<'a> {
         Ok(roles::parts(&table, &listed))
     }
 
+    /// The version of node `id`'s ZooKeeper entry; `None` when it has
+    /// none that reads (a static node list, or an entry deleted or broken).
+    async fn entry_version(&self, id: &str) -> Result<Option<i32>, Stopped> {
+        let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
+        match admin::read_node(&client, id).await {
+            Ok((_, version)) => Ok(Some(version)),
+            Err(AdminError::ZooKeeper(e)) => Err(Stopped::ZooKeeper(e.to_string())),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Marks node `id` `removed` in ZooKeeper (its entry deleted when its
-    /// delete was forced), at the version read, while this balancer leads.
-    async fn mark_drained(&self, id: &str) -> Result<(), Stopped> {
+    /// delete was forced) if its entry is still at `version`, while this
+    /// balancer leads; a changed entry waits for the next pass's check.
+    async fn mark_drained(&self, id: &str, version: i32) -> Result<(), Stopped> {
         self.check()?;
         let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
-        match admin::change_node(&client, id, Change::Drained).await {
-            Ok(outcome) => tracing::info!(node = id, ?outcome, "node drained"),
+        match admin::change_node_at(&client, id, Change::Drained, version).await {
+            Ok(Some(outcome)) => tracing::info!(node = id, ?outcome, "node drained"),
+            Ok(None) => tracing::info!(node = id, "node entry changed during the drained check"),
             Err(e) => tracing::warn!(node = id, error = ?e, "drained node not marked"),
         }
         Ok(())
