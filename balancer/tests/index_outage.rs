@@ -125,3 +125,34 @@ async fn a_write_while_the_index_is_down_leaves_no_location_in_the_cache() {
         "a set no index entry holds is in the location cache"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_through_the_fallback_that_reaches_no_node_is_unavailable_not_a_miss() {
+    let mut cluster = Cluster::start(&["64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.near_cache_bytes = 0;
+    config.location_cache_entries = std::num::NonZeroUsize::new(1).unwrap();
+    let b = TestBalancer::start(config).await;
+    let http = HttpClient::new();
+    let cache = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&cache, &json!({"key": "held", "value": 1}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    // The index away, and both nodes hung: the key may be on either.
+    cluster.index.stop();
+    for node in &cluster.nodes {
+        node.pause();
+    }
+    // While the nodes time out, then once they are marked down.
+    for _ in 0..6 {
+        let r = http.get(&format!("{cache}/held")).await.unwrap();
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+        assert_eq!(r.json()["error"], json!("node_unavailable"), "{}", r.body);
+    }
+    for node in &cluster.nodes {
+        node.resume();
+    }
+}

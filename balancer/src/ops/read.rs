@@ -7,7 +7,8 @@
 //! 3. The index Redis.
 //! 4. The hashing fallback, as wide as [`crate::fallback`] says (every
 //!    up node while the index is unreachable or not yet rebuilt after a
-//!    loss); the newest version among the holders answers.
+//!    loss); the newest version among the holders answers, and a miss
+//!    needs a node that answered: when none did, the read fails.
 //!
 //! A replica set is read in order: the primary, then the next replica on
 //! an error, a timeout or an empty answer (a node that restarted empty,
@@ -72,14 +73,21 @@ impl Ops {
                 Scope::AllUp
             }
         };
-        let mut holders = self.search(&nodes, key, scope).await;
+        let (mut holders, reached) = self.search_reaching(&nodes, key, scope, &[]).await;
         self.count_lookup(if holders.is_empty() {
             "none"
         } else {
             "fallback"
         });
         let Some(newest) = newest::position(holders.iter().map(|h| &h.1)) else {
-            return Ok(None);
+            return if reached {
+                Ok(None)
+            } else {
+                Err(Error::NodeUnavailable(BackendError::Unreachable {
+                    addr: "the hashing fallback's nodes".into(),
+                    reason: "no node it asked for the key answered".into(),
+                }))
+            };
         };
         let (node, version) = holders.swap_remove(newest);
         check_json(&version)?;

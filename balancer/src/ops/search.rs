@@ -35,6 +35,19 @@ impl Ops {
         scope: Scope,
         skip: &[&str],
     ) -> Holders {
+        self.search_reaching(nodes, key, scope, skip).await.0
+    }
+
+    /// [`Ops::search_outside`], and whether any node asked answered (with
+    /// or without the key): a read that reached none cannot call the key
+    /// missing.
+    pub(super) async fn search_reaching(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        scope: Scope,
+        skip: &[&str],
+    ) -> (Holders, bool) {
         let placing: Vec<usize> = match scope {
             Scope::Candidates => nodes.contenders(key).iter().map(|c| c.node).collect(),
             Scope::AllUp => Vec::new(),
@@ -52,7 +65,8 @@ impl Ops {
             .filter(|n| !skip.contains(&&*n.id))
             .collect();
         let reads = join_all(asked.iter().map(|n| values::read(&n.backend, key))).await;
-        asked
+        let reached = reads.iter().any(Result::is_ok);
+        let holders = asked
             .into_iter()
             .zip(reads)
             .filter_map(|(node, read)| match read {
@@ -65,7 +79,8 @@ impl Ops {
                     None
                 }
             })
-            .collect()
+            .collect();
+        (holders, reached)
     }
 
     /// [`Ops::search_outside`] as wide as `scope`, if one is given, with
