@@ -48,6 +48,24 @@ pub fn needs_repair(held: Option<&Version>, newest: &Version, when_full: WhenFul
     is_behind(held, newest) && (held.is_some() || when_full.repairs_missing())
 }
 
+/// Whether a copy kept outside a key's set (`outside`: a draining node's,
+/// a leaving node's after the move, a returning node's) counts against
+/// what the members hold (`members`): when it is newer than every copy a
+/// member holds, it is a version they missed, carried to them; otherwise
+/// it is stale and goes. When no member holds a copy, it counts only with
+/// `refuse` (the members lost theirs); with `evict` they may have evicted
+/// a newer one than it, so it goes: a miss, never an older value.
+pub fn counts<'v>(
+    members: impl IntoIterator<Item = &'v Version>,
+    outside: &Version,
+    when_full: WhenFull,
+) -> bool {
+    match newest(members) {
+        Some(member) => outside.timestamp > member.timestamp,
+        None => when_full.repairs_missing(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +121,19 @@ mod tests {
         }
         assert!(needs_repair(None, &newest, WhenFull::Refuse));
         assert!(!needs_repair(None, &newest, WhenFull::Evict));
+    }
+
+    #[test]
+    fn an_outside_copy_counts_only_when_newer_than_what_the_members_hold() {
+        let outside = v("0002", Some("x"));
+        for when_full in [WhenFull::Refuse, WhenFull::Evict] {
+            assert!(counts([&v("0001", Some("x"))], &outside, when_full));
+            assert!(!counts([&v("0002", Some("x"))], &outside, when_full));
+            assert!(!counts([&v("0003", None)], &outside, when_full));
+        }
+        // No member holds a copy: lost (refuse), or maybe evicted (evict).
+        assert!(counts([], &outside, WhenFull::Refuse));
+        assert!(!counts([], &outside, WhenFull::Evict));
     }
 
     #[test]

@@ -11,11 +11,12 @@ use balancer::backend::BackendError;
 use balancer::config::Config;
 use balancer::index::{IndexError, Swap};
 use balancer::values::{self, Version};
+use coordination::Client;
 use coordination::paths::{self, NodeEntry};
 use coordination::session::{ZkConfig, connect};
-use coordination::{Acls, Client};
 use hyper::StatusCode;
 use serde_json::json;
+use test_support::listing::{list_nodes, set_state};
 use test_support::{
     Cluster, HttpClient, RedisServer, TestBalancer, WrittenKey, ZooKeeperServer, wait_until,
     write_keys,
@@ -87,31 +88,6 @@ async fn fenced_writes_refuse_a_token_lower_than_one_taken() {
             .await
             .unwrap()
     );
-}
-
-/// Lists `nodes` in ZooKeeper as `active`, by address.
-async fn list_nodes(client: &Client, nodes: &[&RedisServer]) {
-    coordination::registry::ensure_path(client, paths::NODES, Acls::anyone_all())
-        .await
-        .unwrap();
-    for node in nodes {
-        set_state(client, node, NodeEntry::ACTIVE).await;
-    }
-}
-
-async fn set_state(client: &Client, node: &RedisServer, state: &str) {
-    let path = paths::child(paths::NODES, &node.addr());
-    let data =
-        serde_json::to_vec(&json!({"addr": node.addr(), "weight": 1, "state": state})).unwrap();
-    match client.set_data(&path, &data, None).await {
-        Ok(_) => {}
-        Err(coordination::Error::NoNode) => {
-            coordination::registry::ensure_persistent(client, &path, &data, Acls::anyone_all())
-                .await
-                .unwrap();
-        }
-        Err(e) => panic!("set {path}: {e}"),
-    }
 }
 
 /// The state of `node`'s entry in ZooKeeper; `None` when it has none.

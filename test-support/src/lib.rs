@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod container;
 pub mod http;
 pub mod https;
+pub mod listing;
 pub mod proxy;
 pub mod redis_server;
 mod signal;

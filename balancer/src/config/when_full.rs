@@ -28,10 +28,14 @@ impl WhenFull {
 
     /// Whether a node in Redis `maxmemory_policy` `policy` behaves as this
     /// setting assumes: `refuse` needs `noeviction` (an evicting node would
-    /// drop copies the repair then puts back, and reads count on), `evict`
-    /// any evicting policy.
+    /// drop copies reads count on), `evict` an `allkeys-*` policy (a
+    /// `volatile-*` one evicts only keys with a TTL: full of others, it
+    /// refuses writes, and is not refilled as a refusing node is).
     pub fn fits(self, policy: &str) -> bool {
-        (policy == "noeviction") == (self == WhenFull::Refuse)
+        match self {
+            WhenFull::Refuse => policy == "noeviction",
+            WhenFull::Evict => policy.starts_with("allkeys-"),
+        }
     }
 }
 
@@ -62,11 +66,13 @@ mod tests {
     }
 
     #[test]
-    fn refuse_fits_noeviction_only_and_evict_every_other_policy() {
+    fn refuse_fits_noeviction_only_and_evict_the_allkeys_policies() {
         assert!(WhenFull::Refuse.fits("noeviction"));
         assert!(!WhenFull::Refuse.fits("allkeys-lru"));
-        assert!(!WhenFull::Evict.fits("noeviction"));
-        for policy in ["allkeys-lru", "allkeys-lfu", "volatile-ttl"] {
+        for policy in ["noeviction", "volatile-lru", "volatile-ttl"] {
+            assert!(!WhenFull::Evict.fits(policy), "{policy}");
+        }
+        for policy in ["allkeys-lru", "allkeys-lfu", "allkeys-random"] {
             assert!(WhenFull::Evict.fits(policy), "{policy}");
         }
     }

@@ -3,7 +3,8 @@
 //! was sent to the leaving node too) has landed or never will. A version
 //! the leaving node took after the settle read it (such a write, or one
 //! through the hashing fallback, which reads no index) is first carried
-//! to the staying members; then the copy is dropped at the version it
+//! to the staying members, when it is newer than what they hold
+//! ([`crate::newest::counts`]); then the copy is dropped at the version it
 //! holds (fenced), unless the key's set names the node again; the version
 //! goes to the key's set as it is then, not as the move left it. A hand-off
 //! that cannot finish now (a node down or failing, the index, a copy that
@@ -15,8 +16,9 @@ use futures_util::future::join_all;
 
 use super::Stopped;
 use super::migrate::{Fenced, fenced};
+use crate::newest;
 use crate::nodes::Node;
-use crate::values;
+use crate::values::{self, Version};
 
 /// Reads of the leaving node in one try before the hand-off waits for the
 /// next pass.
@@ -88,8 +90,19 @@ impl Fenced<'_> {
                 Err(_) => return Ok(false),
             };
             if *held.timestamp > *item.settled {
-                let carried =
-                    join_all(staying.iter().map(|n| self.copy(n, &item.key, &held))).await;
+                let Ok(members) =
+                    (join_all(staying.iter().map(|n| values::read(&n.bulk, &item.key))).await)
+                        .into_iter()
+                        .collect::<Result<Vec<Option<Version>>, _>>()
+                else {
+                    return Ok(false);
+                };
+                // Carried only when the members missed it (newest::counts).
+                let counts = newest::counts(members.iter().flatten(), &held, self.when_full);
+                let behind = (staying.iter().zip(&members)).filter(|(_, m)| {
+                    counts && newest::needs_repair(m.as_ref(), &held, self.when_full)
+                });
+                let carried = join_all(behind.map(|(n, _)| self.copy(n, &item.key, &held))).await;
                 if let Some(e) = carried.iter().find_map(|r| r.as_ref().err()) {
                     return fenced(e).map_or(Ok(false), Err);
                 }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::Stopped;
 use super::handoff::HandOff;
 use crate::backend::BackendError;
+use crate::config::WhenFull;
 use crate::index::{Index, IndexError, Swap};
 use crate::newest;
 use crate::nodes::{Node, NodeTable};
@@ -65,6 +66,8 @@ pub(super) struct Fenced<'a> {
     /// Draining nodes whose delete was forced (see `roles.rs`).
     pub(super) replacing: &'a HashSet<Arc<str>>,
     pub(super) max_drift_ms: u64,
+    /// Whether a member without a copy lost it or may have evicted it.
+    pub(super) when_full: WhenFull,
 }
 
 /// A server refused the token: a newer leader exists.
@@ -82,11 +85,18 @@ pub(super) fn index_fenced(e: &IndexError) -> Option<Stopped> {
 impl Fenced<'_> {
     /// Step 1: the joining node enters each key's set, if the set is still
     /// the one the walk read; returns the keys widened (and those that
-    /// need no new node), the others skipped.
+    /// need no new node), the others skipped. When nodes evict, a copy the
+    /// joining node held from before goes first: the members may have
+    /// evicted a newer one, and reads reach every member.
     pub(super) async fn widen(&self, moves: Vec<Move>) -> Result<Vec<Widened>, Stopped> {
         let swaps = join_all(moves.iter().map(|m| async move {
             match &m.to {
                 Some(to) => {
+                    if !self.when_full.repairs_missing()
+                        && let Err(e) = self.drop_outside_copy(to, &m.key).await
+                    {
+                        return Err(IndexError::Failed(e));
+                    }
                     let added = [&**to];
                     (self.index)
                         .swap_members_fenced(&m.key, &m.set, &[], &added, self.token)
@@ -158,7 +168,15 @@ impl Fenced<'_> {
         let mut copied = 0;
         if let Some(newest) = &newest {
             for (node, held) in staying.iter().zip(&held) {
-                if !newest::is_behind(held.as_ref(), newest) {
+                // The joining node takes it; a member without a copy only
+                // when it lost one (not when it may have evicted it).
+                let joining = w.to.as_deref() == Some(&*node.id);
+                let behind = if joining {
+                    newest::is_behind(held.as_ref(), newest)
+                } else {
+                    newest::needs_repair(held.as_ref(), newest, self.when_full)
+                };
+                if !behind {
                     continue;
                 }
                 if let Err(e) = self.copy(node, &w.key, newest).await {
@@ -183,6 +201,18 @@ impl Fenced<'_> {
             settled: newest.map(|v| v.timestamp).unwrap_or_default(),
         });
         Ok((Moved::Done(copied), hand_off))
+    }
+
+    /// Drops the copy of `key` node `id` holds, at the version it holds
+    /// (fenced); a node that is not up keeps it, as a failed read does.
+    async fn drop_outside_copy(&self, id: &str, key: &str) -> Result<(), BackendError> {
+        let Some(node) = self.table.by_id(id).filter(|n| n.is_up()) else {
+            return Ok(());
+        };
+        if let Ok(Some(held)) = values::read(&node.bulk, key).await {
+            values::drop_if_at_fenced(&node.bulk, key, &held.timestamp, self.token).await?;
+        }
+        Ok(())
     }
 
     /// Copies `version` to `node` under the token (last-writer-wins).

@@ -74,8 +74,9 @@ async fn needless(f: &Fenced<'_>, node: &Node, key: &str) -> Result<bool, Stoppe
     }
 }
 
-/// Carries `mine` to the members of `set` behind it, then drops it; false
-/// when a member cannot be read or written.
+/// Carries `mine` to the members of `set` behind it when it is newer than
+/// what they hold, then drops it; false when a member cannot be read or
+/// written.
 async fn hand_over(
     f: &Fenced<'_>,
     node: &Node,
@@ -97,8 +98,11 @@ async fn hand_over(
     else {
         return Ok(false);
     };
+    // Only a version the members missed is carried (`newest::counts`);
+    // a stale one, or one whose newer copies may have been evicted, goes.
+    let counts = newest::counts(held.iter().flatten(), mine, f.when_full);
     for (member, held) in members.iter().zip(&held) {
-        if newest::is_behind(held.as_ref(), mine) {
+        if counts && newest::needs_repair(held.as_ref(), mine, f.when_full) {
             let copied = values::apply_fenced(&member.bulk, key, mine, f.max_drift_ms, f.token);
             if let Err(e) = copied.await {
                 return refused(&e);

@@ -3,23 +3,22 @@
 //! carry the moves out in batches, several waiting at once (each waits a
 //! request deadline before it is settled), at the configured pace.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use coordination::admin::{self, AdminError, Change};
 use coordination::election::Standing;
-use coordination::paths::NodeEntry;
 use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::handoff::HandOff;
 use super::migrate::{Batch, Fenced, Moved, fenced, index_fenced};
-use super::roles::{self, Part};
+use super::roles::Part;
 use super::{GRACE_MARGIN, Stopped, sweep};
 
 mod choose;
 mod show;
+mod zk;
 use crate::App;
 use crate::background::pace::Pace;
 use crate::nodes::NodeTable;
@@ -229,46 +228,6 @@ impl<'a> Pass<'a> {
         self.keep(waiting);
     }
 
-    /// What each node is to this pass, from the ZooKeeper entries.
-    async fn parts(&self) -> Result<Vec<Part>, Stopped> {
-        let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
-        let listed = admin::list_nodes(&client)
-            .await
-            .map_err(|e| Stopped::ZooKeeper(e.to_string()))?;
-        let listed: HashMap<String, NodeEntry> = (listed.into_iter())
-            .filter_map(|(id, entry)| Some((id, entry.ok()?)))
-            .collect();
-        let table: Vec<(&str, bool)> = (self.table.all().iter())
-            .map(|n| (&*n.id, n.is_draining()))
-            .collect();
-        Ok(roles::parts(&table, &listed))
-    }
-
-    /// The version of node `id`'s ZooKeeper entry; `None` when it has
-    /// none that reads (a static node list, or an entry deleted or broken).
-    async fn entry_version(&self, id: &str) -> Result<Option<i32>, Stopped> {
-        let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
-        match admin::read_node(&client, id).await {
-            Ok((_, version)) => Ok(Some(version)),
-            Err(AdminError::ZooKeeper(e)) => Err(Stopped::ZooKeeper(e.to_string())),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// Marks node `id` `removed` in ZooKeeper (its entry deleted when its
-    /// delete was forced) if its entry is still at `version`, while this
-    /// balancer leads; a changed entry waits for the next pass's check.
-    async fn mark_drained(&self, id: &str, version: i32) -> Result<(), Stopped> {
-        self.check()?;
-        let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
-        match admin::change_node_at(&client, id, Change::Drained, version).await {
-            Ok(Some(outcome)) => tracing::info!(node = id, ?outcome, "node drained"),
-            Ok(None) => tracing::info!(node = id, "node entry changed during the drained check"),
-            Err(e) => tracing::warn!(node = id, error = ?e, "drained node not marked"),
-        }
-        Ok(())
-    }
-
     /// Settles a batch; returns the bytes copied and the hand-offs due.
     async fn finish(
         &self,
@@ -326,12 +285,14 @@ impl<'a> Pass<'a> {
     }
 
     fn fenced(&self) -> Fenced<'_> {
+        let replication = &self.app.config.replication;
         Fenced {
             index: &self.app.index,
             table: &self.table,
             token: self.token,
             replacing: &self.replacing,
-            max_drift_ms: self.app.config.replication.max_clock_drift.as_millis() as u64,
+            max_drift_ms: replication.max_clock_drift.as_millis() as u64,
+            when_full: replication.when_full,
         }
     }
 

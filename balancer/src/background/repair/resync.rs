@@ -2,8 +2,10 @@
 //! `run_id`): walk the index and repair every key whose set names the
 //! node; a key whose set has fewer than R members (written while fewer
 //! than R nodes were up) takes the node as a new member and is copied to
-//! it. Then walk the node and remove the copies it holds of keys whose
-//! set no longer names it, so they can never come back as answers. Both
+//! it, once a copy of its own the members do not outdate is dropped. Then
+//! walk the node and remove the copies it holds of keys whose set no
+//! longer names it and that are stale ([`crate::newest::counts`]), so
+//! they can never come back as answers. Both
 //! walks run at a bounded rate, and wait out index or node errors rather
 //! than stop: the resync is the only thing that refills the node.
 
@@ -14,9 +16,11 @@ use futures_util::future::join_all;
 
 use super::super::pace::Pace;
 use super::{RepairOutcome, Repairer, Retry};
+use crate::config::WhenFull;
 use crate::index::{Index, Swap};
+use crate::newest;
 use crate::nodes::{Node, NodeTable};
-use crate::values;
+use crate::values::{self, Version};
 
 /// Keys per walk step.
 const WALK_BATCH: usize = 500;
@@ -44,9 +48,11 @@ impl Repairer {
             let mut mine: Vec<&String> = Vec::new();
             for (key, set) in &entries {
                 let member = set.iter().any(|n| **n == *id);
-                // A short set takes the node back as a member.
+                // A short set takes the node back as a member, without a
+                // copy of its own the members' do not outdate.
                 if member
                     || (set.len() < self.factor
+                        && self.clear_to_join(&table, set, &id, key).await
                         && matches!(
                             self.index.swap_members(key, set, &[], &[&id]).await,
                             Ok(Swap::Done(_))
@@ -74,8 +80,24 @@ impl Repairer {
         tracing::info!(node = %id, repaired, removed, "resync done");
     }
 
+    /// Whether node `id` may join `key`'s short `set`: its own copy, if
+    /// any, is not stale, or was dropped ([`stale_copy`]): when nodes
+    /// evict, a copy of its own that no member's outdates may be older
+    /// than one the members evicted.
+    async fn clear_to_join(&self, table: &NodeTable, set: &[String], id: &str, key: &str) -> bool {
+        let Some(node) = table.by_id(id) else {
+            return false;
+        };
+        match stale_copy(table, set, node, key, self.when_full).await {
+            Some(mine) => values::drop_if_at(&node.bulk, key, &mine.timestamp)
+                .await
+                .unwrap_or(false),
+            None => true,
+        }
+    }
+
     /// Removes the node's copies of keys whose replica set no longer
-    /// names it and whose set holds a newer version.
+    /// names it and whose copy is stale ([`stale_copy`]).
     async fn sweep(&self, id: &str, pace: &Pace) -> u64 {
         let mut removed = 0;
         let mut cursor = 0u64;
@@ -101,7 +123,7 @@ impl Repairer {
                 Err(_) => return removed,
             };
             for key in &keys {
-                if drop_if_stale(&table, &self.index, node, key).await {
+                if drop_if_stale(&table, &self.index, node, key, self.when_full).await {
                     removed += 1;
                     self.metrics.stale_copies_removed.inc();
                 }
@@ -116,28 +138,41 @@ impl Repairer {
 }
 
 /// Drops `node`'s copy of `key` when the key's set no longer names the
-/// node and a member holds the same version or a newer one; returns
-/// whether it did.
-async fn drop_if_stale(table: &NodeTable, index: &Index, node: &Node, key: &str) -> bool {
+/// node and the copy is stale ([`stale_copy`]); returns whether it did.
+async fn drop_if_stale(
+    table: &NodeTable,
+    index: &Index,
+    node: &Node,
+    key: &str,
+    when_full: WhenFull,
+) -> bool {
     let Ok(Some(set)) = index.lookup(key).await else {
         return false;
     };
     if set.iter().any(|id| **id == *node.id) {
         return false;
     }
-    let Ok(Some(mine)) = values::read(&node.bulk, key).await else {
-        return false;
-    };
+    match stale_copy(table, &set, node, key, when_full).await {
+        Some(mine) => values::drop_if_at(&node.bulk, key, &mine.timestamp)
+            .await
+            .unwrap_or(false),
+        None => false,
+    }
+}
+
+/// `node`'s copy of `key` when what the members of `set` hold outdates
+/// it ([`newest::counts`] says it does not count); `None` when it counts,
+/// is missing, or a read failed.
+async fn stale_copy(
+    table: &NodeTable,
+    set: &[String],
+    node: &Node,
+    key: &str,
+    when_full: WhenFull,
+) -> Option<Version> {
+    let mine = values::read(&node.bulk, key).await.ok()??;
     let members = set.iter().filter_map(|id| table.by_id(id));
     let reads = join_all(members.map(|n| values::read(&n.bulk, key))).await;
-    let superseded = reads.iter().any(|r| {
-        r.as_ref()
-            .ok()
-            .and_then(Option::as_ref)
-            .is_some_and(|v| v.timestamp >= mine.timestamp)
-    });
-    superseded
-        && values::drop_if_at(&node.bulk, key, &mine.timestamp)
-            .await
-            .unwrap_or(false)
+    let held: Vec<Option<Version>> = reads.into_iter().collect::<Result<_, _>>().ok()?;
+    (!newest::counts(held.iter().flatten(), &mine, when_full)).then_some(mine)
 }
