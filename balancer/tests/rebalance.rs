@@ -302,13 +302,12 @@ async fn a_node_added_to_a_loaded_cluster_draws_its_share() {
     assert!(entries_naming(&cluster, &written, &added.addr()).await > 0);
 }
 
-/// Panics when the replica set of a key has two members on one host.
-async fn assert_spread(cluster: &Cluster, keys: &[WrittenKey]) {
+/// The keys whose replica set has two members on one host, with the set.
+async fn sharing_a_host(cluster: &Cluster, keys: &[WrittenKey]) -> Vec<(String, Vec<String>)> {
     let mut sharing = Vec::new();
     for w in keys {
         let set = cluster.replica_set(&w.key).await;
-        let mut hosts: Vec<&str> = set
-            .iter()
+        let mut hosts: Vec<&str> = (set.iter())
             .filter_map(|id| id.rsplit_once(':'))
             .map(|(h, _)| h)
             .collect();
@@ -318,6 +317,12 @@ async fn assert_spread(cluster: &Cluster, keys: &[WrittenKey]) {
             sharing.push((w.key.clone(), set));
         }
     }
+    sharing
+}
+
+/// Panics when the replica set of a key has two members on one host.
+async fn assert_spread(cluster: &Cluster, keys: &[WrittenKey]) {
+    let sharing = sharing_a_host(cluster, keys).await;
     let some = &sharing[..sharing.len().min(3)];
     assert!(
         sharing.is_empty(),
@@ -367,6 +372,62 @@ async fn a_move_keeps_a_key_s_copies_on_distinct_hosts() {
     )
     .await;
     assert_spread(&cluster, &written).await;
+    for w in &written {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_on_one_host_is_spread_once_another_host_takes_keys() {
+    // Keys written while only host .2 took them have both copies there;
+    // once host .1's node is listed, each set moves a copy onto it, and
+    // no move takes one back (host .1's node then holds a copy of every
+    // key and sheds nothing: its keys could only go beside their others).
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::on_hosts(&[
+        ("127.0.0.1", "64mb"),
+        ("127.0.0.2", "64mb"),
+        ("127.0.0.2", "64mb"),
+    ]);
+    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
+        .await
+        .unwrap();
+    let (alone, host_two) = (&cluster.nodes[0], &cluster.nodes[1..]);
+    list_nodes(&client, &host_two.iter().collect::<Vec<_>>()).await;
+    let mut config = leader_config(&cluster, &zk);
+    config.nodes.remove(0);
+    let b = start_leader(config).await;
+    let http = HttpClient::new();
+    // 4 KiB values: the plan alone moves about half the keys.
+    let written =
+        test_support::write_keys_with(&http, &b, "one-host", 100, |_| "x".repeat(4096)).await;
+    assert_eq!(entries_naming(&cluster, &written, &alone.addr()).await, 0);
+
+    set_state(&client, alone, NodeEntry::ACTIVE).await;
+    wait_until("every set is spread over both hosts", 60, async || {
+        entries_naming(&cluster, &written, &alone.addr()).await == written.len()
+            && sharing_a_host(&cluster, &written).await.is_empty()
+    })
+    .await;
+    let moved = || {
+        b.app
+            .metrics
+            .moves
+            .migrations
+            .with_label_values(&["moved"])
+            .get()
+    };
+    let settled = moved();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        moved(),
+        settled,
+        "keys kept moving after the sets were spread"
+    );
     for w in &written {
         let r = http
             .get(&format!("{}/cache/{}", b.url, w.key))

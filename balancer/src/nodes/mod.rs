@@ -157,6 +157,11 @@ impl NodeTable {
         &self.nodes[index]
     }
 
+    /// The failure domain of the node at position `i`.
+    pub fn domain(&self, i: usize) -> u64 {
+        self.domains[i]
+    }
+
     /// The failure domains of the nodes `ids` names that the table has.
     pub fn domains_of(&self, ids: &[String]) -> Vec<u64> {
         ids.iter()

@@ -34,10 +34,12 @@
 
 mod key;
 mod plan;
+mod spread;
 mod status;
 mod step;
 
 pub use key::{KeyPlan, key_plan};
 pub use plan::{Excluded, Load, Marks, Plan, Role, Transfer, plan};
+pub use spread::Spread;
 pub use status::{NodeTarget, Status, View};
 pub use step::{Progress, Step};

@@ -60,9 +60,12 @@ impl Progress {
     /// key's rendezvous ranking of the nodes that take keys (as placement
     /// sees them); `holders` are the nodes holding its other copies, whose
     /// failure domains are `taken`. Spread comes before room: when some
-    /// node is on a domain apart from the other copies, only such nodes
-    /// are candidates, so a move never puts two copies of a key on one
-    /// host that another host could have spared. Among the candidates the
+    /// node (not full) is on a domain apart from the other copies, only
+    /// such nodes are candidates, so a move never puts two copies of a key
+    /// on one host that another host could have spared; when none is, a
+    /// serving node keeps the key unless it already shares a domain with
+    /// another copy (a move never narrows a set's spread; a draining
+    /// node's key goes where it can). Among the candidates the
     /// key goes to the node placement would choose among those with bytes
     /// left to take (room for the whole key where one has it); a serving
     /// node keeps a key no candidate has room for. A draining node's keys
@@ -90,12 +93,19 @@ impl Progress {
             .filter(|c| c.node != from && !holders.contains(&c.node))
             .copied()
             .collect();
-        let apart: Vec<Contender> = free
+        let apart = apart_from(&free, taken);
+        // A serving node's key may go beside another copy only when it is
+        // beside one already: a move never narrows a set's spread.
+        let beside = ranked
             .iter()
-            .filter(|c| !taken.contains(&c.domain))
-            .copied()
-            .collect();
-        let candidates = if apart.is_empty() { free } else { apart };
+            .any(|c| c.node == from && taken.contains(&c.domain));
+        let candidates = if !apart.is_empty() {
+            apart
+        } else if draining || beside {
+            free
+        } else {
+            return Step::Keep;
+        };
         let with_room = |room: u64| -> Vec<Contender> {
             candidates
                 .iter()
@@ -116,6 +126,31 @@ impl Progress {
         }
     }
 
+    /// Where a key on `from` that shares a failure domain with another of
+    /// its copies goes: the node placement would choose among the free
+    /// nodes on a domain apart from every other copy (`taken`), whatever
+    /// bytes the plan leaves them; [`Step::Keep`] when there is none (one
+    /// host only, or the others away).
+    pub fn spread(
+        &self,
+        from: usize,
+        ranked: &[Contender],
+        holders: &[usize],
+        taken: &[u64],
+        policy: &PlacementConfig,
+    ) -> Step {
+        let free: Vec<Contender> = ranked
+            .iter()
+            .filter(|c| c.node != from && !holders.contains(&c.node))
+            .copied()
+            .collect();
+        let apart = apart_from(&free, taken);
+        match placement::choose_replicas(&apart, policy, true, 1, taken).first() {
+            Some(&to) => Step::Move(to),
+            None => Step::Keep,
+        }
+    }
+
     /// Records that a key of `size` bytes moved from `from` to `to`.
     pub fn moved(&mut self, from: usize, to: usize, size: u64) {
         self.shed[from] = self.shed[from].saturating_sub(size);
@@ -123,169 +158,15 @@ impl Progress {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::plan::{Marks, plan};
-    use super::*;
-
-    fn serving(used: u64, capacity: u64) -> Load {
-        Load {
-            used,
-            capacity: Some(capacity),
-            role: Role::Serving,
-        }
-    }
-
-    /// Nodes `order` ranked for a key, with utilizations and domains.
-    fn ranked(order: &[usize], nodes: &[Load], domains: &[u64]) -> Vec<Contender> {
-        order
-            .iter()
-            .map(|&node| Contender {
-                node,
-                utilization: Some(nodes[node].used as f64 / nodes[node].capacity.unwrap() as f64),
-                domain: domains[node],
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_key_goes_to_the_least_utilized_sink_among_its_candidates() {
-        // Node 0 is over; nodes 2 and 3 are under the mean, 3 the emptier.
-        let nodes = [
-            serving(900, 1000),
-            serving(450, 1000),
-            serving(300, 1000),
-            serving(200, 1000),
-        ];
-        let plan = plan(&nodes, Marks::default());
-        let progress = Progress::new(&plan, &nodes);
-        let policy = PlacementConfig::top(2);
-        let r = ranked(&[1, 2, 0, 3], &nodes, &[1, 2, 3, 4]);
-        // Node 1 is no sink: the key's top two sinks are 2 and 3.
-        assert_eq!(progress.next(0, 10, &r, &[], &[], &policy), Step::Move(3));
-        // The key's other copy is on node 3: node 2.
-        assert_eq!(progress.next(0, 10, &r, &[3], &[4], &policy), Step::Move(2));
-        // A node that sheds nothing keeps its keys.
-        assert_eq!(progress.next(1, 10, &r, &[], &[], &policy), Step::Keep);
-    }
-
-    #[test]
-    fn copies_stay_on_distinct_failure_domains() {
-        let nodes = [serving(900, 1000), serving(100, 1000), serving(300, 1000)];
-        let plan = plan(&nodes, Marks::default());
-        let progress = Progress::new(&plan, &nodes);
-        // Node 1 shares a domain (7) with the key's other copy.
-        let r = ranked(&[1, 2, 0], &nodes, &[5, 7, 8]);
-        let policy = PlacementConfig::top(2);
-        assert_eq!(progress.next(0, 10, &r, &[], &[7], &policy), Step::Move(2));
-        assert_eq!(progress.next(0, 10, &r, &[], &[], &policy), Step::Move(1));
-    }
-
-    #[test]
-    fn a_move_never_joins_a_key_s_other_copy_on_its_domain_when_another_domain_is_free() {
-        // Hosts a (nodes 0, 1), b (nodes 2, 3), c (nodes 4, 5): node 0 is
-        // over; only node 3, on the host of the key's other copy (node 2),
-        // has room left to take.
-        let nodes = [
-            serving(900, 1000),
-            serving(500, 1000),
-            serving(500, 1000),
-            serving(100, 1000),
-            serving(500, 1000),
-            serving(500, 1000),
-        ];
-        let plan = plan(&nodes, Marks::default());
-        let progress = Progress::new(&plan, &nodes);
-        assert!(progress.room(3) > 0 && progress.room(4) == 0 && progress.room(5) == 0);
-        let domains = [1, 1, 2, 2, 3, 3];
-        let r = ranked(&[3, 4, 5, 1, 0, 2], &nodes, &domains);
-        let policy = PlacementConfig::top(2);
-        // A serving node keeps the key rather than put both copies on host b.
-        assert_eq!(progress.next(0, 10, &r, &[2], &[2], &policy), Step::Keep);
-        // With its other copy on host c, node 3 is apart: it goes there.
-        assert_eq!(progress.next(0, 10, &r, &[4], &[3], &policy), Step::Move(3));
-        // A draining node's key must move: to host c, past the room left.
-        let mut drained = nodes;
-        drained[0].role = Role::Draining;
-        let drain = Progress::new(
-            &super::super::plan::plan(&drained, Marks::default()),
-            &drained,
-        );
-        let Step::Move(to) = drain.next(0, 10, &r, &[2], &[2], &policy) else {
-            panic!("a draining node's key must move");
-        };
-        assert_eq!(domains[to], 3, "moved to node {to}, beside its other copy");
-    }
-
-    #[test]
-    fn with_one_domain_only_a_move_goes_where_there_is_room() {
-        // Every node on one host (a loopback stack): spreading is not
-        // possible, so room decides.
-        let nodes = [serving(900, 1000), serving(500, 1000), serving(100, 1000)];
-        let plan = plan(&nodes, Marks::default());
-        let progress = Progress::new(&plan, &nodes);
-        let r = ranked(&[1, 2, 0], &nodes, &[1, 1, 1]);
-        let policy = PlacementConfig::top(2);
-        assert_eq!(progress.next(0, 10, &r, &[1], &[1], &policy), Step::Move(2));
-    }
-
-    #[test]
-    fn an_executor_stops_when_the_plan_is_met() {
-        let nodes = [serving(900, 1000), serving(100, 1000)];
-        let plan = plan(&nodes, Marks::default());
-        let mut progress = Progress::new(&plan, &nodes);
-        let policy = PlacementConfig::top(2);
-        let r = ranked(&[0, 1], &nodes, &[1, 2]);
-        let mut moved = 0;
-        while let Step::Move(to) = progress.next(0, 10, &r, &[], &[], &policy) {
-            progress.moved(0, to, 10);
-            moved += 10;
-        }
-        // Down to 1.02 x mean (510): 390 to shed, 39 keys of 10.
-        assert_eq!(plan.shed[0], 390);
-        assert_eq!(moved, 390);
-        assert!(progress.done());
-        assert_eq!(progress.next(0, 10, &r, &[], &[], &policy), Step::Done);
-    }
-
-    #[test]
-    fn a_serving_source_keeps_a_key_larger_than_what_is_left() {
-        let nodes = [serving(900, 1000), serving(100, 1000)];
-        let plan = plan(&nodes, Marks::default());
-        let progress = Progress::new(&plan, &nodes);
-        let r = ranked(&[0, 1], &nodes, &[1, 2]);
-        let policy = PlacementConfig::top(2);
-        assert_eq!(progress.left(0), 390);
-        assert_eq!(progress.next(0, 391, &r, &[], &[], &policy), Step::Keep);
-        assert_eq!(progress.next(0, 390, &r, &[], &[], &policy), Step::Move(1));
-    }
-
-    #[test]
-    fn every_key_of_a_draining_node_moves_even_past_the_plan() {
-        // The plan saw 100 bytes on the draining node; it holds 150.
-        let nodes = [
-            serving(500, 1000),
-            serving(500, 1000),
-            Load {
-                role: Role::Draining,
-                ..serving(100, 1000)
-            },
-        ];
-        let plan = plan(&nodes, Marks::default());
-        let mut progress = Progress::new(&plan, &nodes);
-        let policy = PlacementConfig::top(2);
-        let r = ranked(&[0, 1], &nodes, &[1, 2, 3]);
-        for size in [60, 40] {
-            let Step::Move(to) = progress.next(2, size, &r, &[], &[], &policy) else {
-                panic!("a draining node's key must move");
-            };
-            progress.moved(2, to, size);
-        }
-        assert!(progress.done());
-        assert!(matches!(
-            progress.next(2, 50, &r, &[], &[], &policy),
-            Step::Move(_)
-        ));
-        assert_eq!(progress.next(0, 50, &r, &[], &[], &policy), Step::Done);
-    }
+/// The nodes of `free` on a domain none of `taken` is on, and not full
+/// (a full node refuses the copy; its utilization is at least 1).
+fn apart_from(free: &[Contender], taken: &[u64]) -> Vec<Contender> {
+    free.iter()
+        .filter(|c| !taken.contains(&c.domain))
+        .filter(|c| c.utilization.is_none_or(|u| u < 1.0))
+        .copied()
+        .collect()
 }
+
+#[cfg(test)]
+mod tests;

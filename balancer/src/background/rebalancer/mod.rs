@@ -55,6 +55,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::App;
+use crate::rebalance::Spread;
 
 /// Added to the request deadline before a widened set is settled: timer
 /// slack, and a request's deadline starting a moment after it is read.
@@ -73,6 +74,7 @@ impl Rebalancer {
         let standing = self.app.coordinator.standing();
         let interval = self.app.config.rebalance.interval;
         let mut leftovers = Vec::new();
+        let mut spread = Spread::default();
         loop {
             let leadership = standing.now();
             let paused = self.app.coordinator.rebalance_paused();
@@ -83,8 +85,8 @@ impl Rebalancer {
                 v.token = token;
             });
             if let (Some(token), false) = (token, paused) {
-                let mut pass =
-                    walk::Pass::new(&self.app, &standing, token, &shutdown, &mut leftovers);
+                let carried = (&mut leftovers, &mut spread);
+                let mut pass = walk::Pass::new(&self.app, &standing, token, &shutdown, carried);
                 // A pass waits request deadlines between its steps: a stop
                 // ends it at once (a move cut short leaves a wide set, as
                 // any failed one does).

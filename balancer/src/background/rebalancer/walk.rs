@@ -22,7 +22,7 @@ mod zk;
 use crate::App;
 use crate::background::pace::Pace;
 use crate::nodes::NodeTable;
-use crate::rebalance::{self, Load, Marks, Progress, Role};
+use crate::rebalance::{self, Load, Marks, Progress, Role, Spread};
 use crate::values;
 
 /// Most hand-offs kept for a later pass.
@@ -39,6 +39,8 @@ pub(super) struct Pass<'a> {
     replacing: HashSet<Arc<str>>,
     /// Hand-offs an earlier step or pass could not finish.
     leftovers: &'a mut Vec<HandOff>,
+    /// Whether a walk is owed to sets on one failure domain.
+    spread: &'a mut Spread,
     /// Hand-offs waiting out the request deadline after their narrowing.
     handing: VecDeque<(Instant, Vec<HandOff>)>,
 }
@@ -76,7 +78,7 @@ impl<'a> Pass<'a> {
         standing: &'a Standing,
         token: u64,
         shutdown: &'a watch::Receiver<bool>,
-        leftovers: &'a mut Vec<HandOff>,
+        (leftovers, spread): (&'a mut Vec<HandOff>, &'a mut Spread),
     ) -> Pass<'a> {
         let table = app.nodes.current();
         Pass {
@@ -87,6 +89,7 @@ impl<'a> Pass<'a> {
             table,
             replacing: HashSet::new(),
             leftovers,
+            spread,
             handing: VecDeque::new(),
         }
     }
@@ -112,7 +115,10 @@ impl<'a> Pass<'a> {
             .filter(|&&i| parts[i] == Part::Drain { replacing: true })
             .map(|&i| self.table.get(i).id.clone())
             .collect();
-        if (plan.is_empty() && draining.is_empty()) || !self.app.index.is_complete() {
+        let serving = (0..parts.len()).filter(|&i| parts[i] == Part::Serve);
+        let spreading = (self.spread).note(serving.map(|i| self.table.domain(i)).collect());
+        let idle = plan.is_empty() && draining.is_empty() && !spreading;
+        if idle || !self.app.index.is_complete() {
             return Ok(());
         }
         let mut progress = Progress::new(&plan, &loads);
@@ -130,7 +136,7 @@ impl<'a> Pass<'a> {
             self.check()?;
             let (next, entries) = (self.app.index.scan(cursor, config.batch_keys).await)
                 .map_err(|e| Stopped::Index(e.to_string()))?;
-            let moves = self.choose(&entries, &mut progress, &mut named).await;
+            let moves = (self.choose(&entries, &mut progress, spreading, &mut named)).await;
             let count = moves.len();
             let keys = self.fenced().widen(moves).await?;
             if !keys.is_empty() {
@@ -161,7 +167,11 @@ impl<'a> Pass<'a> {
             }
             keys_pace.wait(count).await;
             cursor = next;
-            if cursor == 0 || (progress.done() && draining.is_empty()) {
+            if cursor == 0 {
+                self.spread.walked();
+                break;
+            }
+            if progress.done() && draining.is_empty() && !spreading {
                 break;
             }
         }

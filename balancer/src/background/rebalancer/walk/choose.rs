@@ -12,12 +12,14 @@ use super::Pass;
 use crate::rebalance::{self, KeyPlan, Progress, Step};
 
 impl Pass<'_> {
-    /// The moves for one step of the walk. An entry naming a draining node
-    /// that is not moved now marks the node as still `named`.
+    /// The moves for one step of the walk; sets on one failure domain are
+    /// spread only while `spreading`. An entry naming a draining node that
+    /// is not moved now marks the node as still `named`.
     pub(super) async fn choose(
         &self,
         entries: &[(String, Vec<String>)],
         progress: &mut Progress,
+        spreading: bool,
         named: &mut HashSet<Arc<str>>,
     ) -> Vec<Move> {
         let factor = self.app.config.replication.factor.get();
@@ -31,15 +33,17 @@ impl Pass<'_> {
                     named.insert(self.table.get(m).id.clone());
                 }
             }
-            match rebalance::key_plan(progress, &members, factor) {
+            let domains = self.table.domains_of(set);
+            match rebalance::key_plan(progress, &members, &domains, factor, spreading) {
                 KeyPlan::Leave => {}
-                KeyPlan::Narrow(from) | KeyPlan::Replace(from) if !self.movable(&members, from) => {
-                }
+                KeyPlan::Narrow(from) | KeyPlan::Replace(from) | KeyPlan::Spread(from)
+                    if !self.movable(&members, from) => {}
                 plan => wanted.push((key, set, members, plan)),
             }
         }
         let sizes = join_all(wanted.iter().map(|(key, _, _, plan)| {
-            let (KeyPlan::Narrow(from) | KeyPlan::Replace(from)) = *plan else {
+            let (KeyPlan::Narrow(from) | KeyPlan::Replace(from) | KeyPlan::Spread(from)) = *plan
+            else {
                 unreachable!("left out above")
             };
             self.size(from, key)
@@ -49,7 +53,7 @@ impl Pass<'_> {
         for ((key, set, members, plan), size) in wanted.into_iter().zip(sizes) {
             let (from, to) = match plan {
                 KeyPlan::Narrow(from) => (from, None),
-                KeyPlan::Replace(from) => {
+                KeyPlan::Replace(from) | KeyPlan::Spread(from) => {
                     let holders: Vec<usize> =
                         members.iter().copied().filter(|&m| m != from).collect();
                     let holder_ids: Vec<String> = (holders.iter())
@@ -58,10 +62,16 @@ impl Pass<'_> {
                     let taken = self.table.domains_of(&holder_ids);
                     let ranked = self.table.contenders(key);
                     let policy = &self.app.config.placement;
-                    match progress.next(from, size, &ranked, &holders, &taken, policy) {
+                    let step = match plan {
+                        KeyPlan::Spread(_) => {
+                            progress.spread(from, &ranked, &holders, &taken, policy)
+                        }
+                        _ => progress.next(from, size, &ranked, &holders, &taken, policy),
+                    };
+                    match step {
                         Step::Move(to) => (from, Some(to)),
-                        Step::Keep => continue,
-                        Step::Done => break,
+                        // Met: the sets to spread may still follow.
+                        Step::Keep | Step::Done => continue,
                     }
                 }
                 KeyPlan::Leave => continue,
