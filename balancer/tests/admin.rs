@@ -79,9 +79,7 @@ fn refused(reply: &HttpReply, status: u16, code: &str) -> String {
 }
 
 async fn zk_client(zk: &ZooKeeperServer) -> coordination::Client {
-    connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap()
+    zk.client(SESSION_MS).await
 }
 
 /// The JSON of `/dlb/nodes/<id>`, or `None` when there is none.

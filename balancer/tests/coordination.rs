@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use balancer::config::Config;
 use coordination::paths;
-use coordination::session::{ZkConfig, connect};
 use serde_json::{Value, json};
 use test_support::{Cluster, HttpClient, TestBalancer, ZooKeeperServer, nodes_view, wait_until};
 use tokio::time::Instant;
@@ -114,7 +113,7 @@ async fn a_zookeeper_freeze_of_half_the_session_moves_no_leadership_and_no_regis
             && a["balancers"].as_array().is_some_and(|p| p.len() == 2)
     })
     .await;
-    let observer = connect(&ZkConfig::new(&zk.addr(), 10_000)).await.unwrap();
+    let observer = zk.client(10_000).await;
     let before = owners(&observer).await;
     let token = |v: &Value| v["leader_token"].clone();
     let (token_1, token_2) = (

@@ -13,7 +13,6 @@ use balancer::index::{IndexError, Swap};
 use balancer::values::{self, Version};
 use coordination::Client;
 use coordination::paths::{self, NodeEntry};
-use coordination::session::{ZkConfig, connect};
 use hyper::StatusCode;
 use serde_json::json;
 use test_support::listing::{list_nodes, set_state};
@@ -117,9 +116,7 @@ fn leader_config(cluster: &Cluster, zk: &ZooKeeperServer) -> Config {
 async fn listed_cluster() -> (ZooKeeperServer, Cluster, Client) {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
     (zk, cluster, client)
 }
@@ -267,9 +264,7 @@ async fn used_by_node(http: &HttpClient, b: &TestBalancer) -> Vec<(String, u64)>
 async fn a_node_added_to_a_loaded_cluster_draws_its_share() {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     let (old, added) = (&cluster.nodes[..2], &cluster.nodes[2]);
     list_nodes(&client, &old.iter().collect::<Vec<_>>()).await;
     let mut config = leader_config(&cluster, &zk);
@@ -345,9 +340,7 @@ async fn a_move_keeps_a_key_s_copies_on_distinct_hosts() {
         (two, "64mb"),
         (two, "64mb"),
     ]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     let (old, added) = (&cluster.nodes[..4], &cluster.nodes[4]);
     list_nodes(&client, &old.iter().collect::<Vec<_>>()).await;
     let mut config = leader_config(&cluster, &zk);
@@ -393,9 +386,7 @@ async fn a_set_on_one_host_is_spread_once_another_host_takes_keys() {
         ("127.0.0.2", "64mb"),
         ("127.0.0.2", "64mb"),
     ]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     let (alone, host_two) = (&cluster.nodes[0], &cluster.nodes[1..]);
     list_nodes(&client, &host_two.iter().collect::<Vec<_>>()).await;
     let mut config = leader_config(&cluster, &zk);
@@ -500,9 +491,7 @@ async fn a_version_the_leaving_node_takes_during_the_move_is_carried_to_the_new_
 async fn a_dead_node_s_forced_delete_re_replicates_its_keys_then_deletes_its_entry() {
     let zk = ZooKeeperServer::start();
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
     let mut config = leader_config(&cluster, &zk);
     config.admin_token = Some(balancer::config::Secret::new("t0ken-for-the-test"));

@@ -16,7 +16,6 @@ use std::time::Duration;
 use balancer::config::{Config, WhenFull};
 use coordination::Client;
 use coordination::paths::NodeEntry;
-use coordination::session::{ZkConfig, connect};
 use hyper::StatusCode;
 use serde_json::json;
 use test_support::listing::{list_nodes, set_state};
@@ -237,7 +236,7 @@ async fn evict(node: &RedisServer, key: &str) {
 async fn evicting_leader() -> (ZooKeeperServer, Cluster, Client, TestBalancer) {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let client = connect(&ZkConfig::new(&zk.addr(), 2000)).await.unwrap();
+    let client = zk.client(2000).await;
     list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
     let mut config: Config = cluster.config();
     config.zookeeper = Some(zk.addr());

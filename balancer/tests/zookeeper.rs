@@ -104,9 +104,7 @@ async fn probe_agents_are_found_through_zookeeper() {
     })
     .await;
     // The agent also listed the data nodes persistently.
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     let listed = client.list_children(paths::NODES).await.unwrap();
     assert!(listed.contains(&cluster.nodes[0].addr()), "{listed:?}");
 }
@@ -160,9 +158,7 @@ async fn a_zookeeper_outage_keeps_the_cache_serving_and_heals() {
         coordination(&http, &b).await["zookeeper"] == json!("connected")
     })
     .await;
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     let me = paths::child(paths::BALANCERS, "b1");
     wait_until("registered again", 10, async || {
         client.check_stat(&me).await.unwrap().is_some()
@@ -192,9 +188,7 @@ async fn nodes_added_and_drained_in_zookeeper_steer_new_keys() {
     let extra = RedisServer::start();
     let b = TestBalancer::start(with_zk(cluster.unreplicated_config(), &zk, "b1")).await;
     let http = HttpClient::new();
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     let entry = |addr: String, state: &str| {
         serde_json::to_vec(&NodeEntry {
             state: state.into(),
@@ -422,9 +416,7 @@ async fn an_unusable_address_in_zookeeper_does_not_block_a_good_one() {
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::start(&["64mb"]);
     let extra = RedisServer::start();
-    let client = connect(&ZkConfig::new(&zk.addr(), SESSION_MS))
-        .await
-        .unwrap();
+    let client = zk.client(SESSION_MS).await;
     ensure_path(&client, paths::NODES, Acls::anyone_all())
         .await
         .unwrap();

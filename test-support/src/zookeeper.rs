@@ -39,6 +39,21 @@ impl ZooKeeperServer {
         server
     }
 
+    /// A client with a session of `session_ms`, retried for up to 20 s:
+    /// a JVM just started on a loaded machine can answer `ruok` well
+    /// before it opens its first session in time.
+    pub async fn client(&self, session_ms: u64) -> coordination::Client {
+        let config = coordination::session::ZkConfig::new(&self.addr(), session_ms);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            match coordination::session::connect(&config).await {
+                Ok(client) => return client,
+                Err(e) if std::time::Instant::now() > deadline => panic!("{e}"),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+    }
+
     /// `127.0.0.1:<port>`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
