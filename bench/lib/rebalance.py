@@ -5,6 +5,7 @@
     python3 bench/lib/rebalance.py skew-maxmemory URL TOKEN FACTOR
     python3 bench/lib/rebalance.py utilization URL TOKEN
     python3 bench/lib/rebalance.py traffic WORK FROM DRAIN END PRESENT_KEYS PREFIX
+    python3 bench/lib/rebalance.py pool-table ROWS
 
 watch polls the balancer at URL (the leader) every 0.5 s, appending one JSON
 line per poll to OUT: its /nodes figures (per node: id, state, entry
@@ -27,6 +28,11 @@ under test is visible). It prints one line of KEY=VALUE:
     keys_end, bytes_end  ... until the end of the watch
     last_move  seconds from the start of the watch when the leader's
              keys_moved first reached its highest value (to a poll)
+    first_move  ... when it first rose (the first batch settled; the
+             LIMIT when it never did)
+    empty    for removed:ID, seconds from the start of the watch when
+             node ID's DBSIZE first read at most 1 (its fence key) after
+             holding more (the LIMIT when it did not; - for ratio:R:N)
 
 max/mean: the highest used/capacity over the serving nodes (entry
 `active`, node `up`) over their total used / total capacity, as the
@@ -52,6 +58,16 @@ due time:
 
     before REQUESTS FAILED LOST GET_P99 POST_P99 MAX FAILED_EXAMPLES
     during ...
+
+pool-table reads ROWS, one line of KEY=VALUE per drain of the pool scenario
+(bulk, round, get_before, get_during, post_before, post_during, secs, ...
+as bench/rebalance writes them), and prints two Markdown tables: one row
+per drain, with the p99s before and during it and their ratio during /
+before; and the ratios shared (bulk 0) / pool (bulk 4) of each figure,
+per round (the drains of one round ran one after the other) and over all
+rounds (the mean of the shared drains over the mean of the pool ones).
+Before the drain nothing differs between the two settings (no bulk work
+runs), so the ratios of the "before" columns show the noise.
 """
 
 import csv
@@ -124,6 +140,8 @@ def watch(url, token, until, limit, out, hold=0.0):
     idle_polls = 0
     moved = {}  # "start", "at", "end": (keys, bytes) of the leader's status
     top, last_move = -1, 0.0
+    first_move = empty = None
+    held = False  # whether node ID (removed:ID) was seen holding keys
     with open(out, "a") as f:
         while True:
             t = time.time() - start
@@ -140,17 +158,26 @@ def watch(url, token, until, limit, out, hold=0.0):
                 last = r
                 peak = max(peak, r)
             now = (rb.get("keys_moved") or 0, rb.get("bytes_moved") or 0)
+            sizes = {n["id"]: dbsize(n["addr"]) for n in nodes}
             moved.setdefault("start", now)
             moved["end"] = now
             if now[0] > top:
                 top, last_move = now[0], t
+            if first_move is None and now[0] > moved["start"][0]:
+                first_move = t
+            if kind == "removed" and empty is None:
+                size = sizes.get(arg)
+                if size is not None and size > 1:
+                    held = True
+                elif size is not None and held:
+                    empty = t
             f.write(json.dumps({
                 "t": round(t, 2),
                 "ratio": r,
                 "mean": mean,
                 "nodes": [[n["id"], n["state"], entries.get(n["id"], {}).get("state"),
                            n.get("used_memory_bytes"), n.get("capacity_bytes"), n.get("keys"),
-                           dbsize(n["addr"]), n.get("report_age_seconds"), n.get("missed_writes")]
+                           sizes[n["id"]], n.get("report_age_seconds"), n.get("missed_writes")]
                           for n in nodes],
                 "rebalance": {k: rb.get(k) for k in (
                     "leader", "active", "keys_moved", "bytes_moved", "keys_per_sec",
@@ -188,6 +215,9 @@ def watch(url, token, until, limit, out, hold=0.0):
         "keys_end": moved["end"][0] - moved["start"][0],
         "bytes_end": moved["end"][1] - moved["start"][1],
         "last_move": "%.1f" % last_move,
+        "first_move": "%.1f" % (first_move if first_move is not None else limit),
+        "empty": ("-" if kind != "removed" else
+                  "%.1f" % (empty if empty is not None else limit)),
     }
     print(" ".join(f"{k}={v}" for k, v in fields.items()))
 
@@ -274,6 +304,62 @@ def traffic(work, t_from, t_drain, t_end, present_keys, prefix):
               f'{slowest:.1f} {examples}')
 
 
+def pool_table(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                rows.append(dict(kv.split("=", 1) for kv in line.split()))
+    name = {"4": "pool (4)", "0": "shared (0)"}
+
+    def num(row, key):
+        try:
+            return float(row[key])
+        except (KeyError, ValueError):
+            return float("nan")
+
+    def ratio(a, b):
+        return "%.2f" % (a / b) if b else "-"
+
+    print("| bulk_connections | round | GET p99 ms before / during | GET during / before "
+          "| POST p99 ms before / during | POST during / before "
+          "| s to: first move / node empty / removed "
+          "| MB / keys moved | requests before / during | failed | lost reads "
+          "| slowest ms before / during | hashes left on it | keys read back | load average (1 min) at the end |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        mb = num(r, "bytes") / 1048576
+        state = "" if r.get("state") == "removed" else f' ({r.get("state", "?").replace("_", " ")})'
+        print(f'| {name.get(r["bulk"], r["bulk"])} | {r["round"]} '
+              f'| {r["get_before"]} / {r["get_during"]} '
+              f'| {ratio(num(r, "get_during"), num(r, "get_before"))} '
+              f'| {r["post_before"]} / {r["post_during"]} '
+              f'| {ratio(num(r, "post_during"), num(r, "post_before"))} '
+              f'| {r["first"]} / {r["empty"]} / {r["secs"]}{state} | {mb:.1f} / {r["keys_moved"]} '
+              f'| {r["requests_before"]} / {r["requests"]} | {r["failed"]} | {r["lost"]} '
+              f'| {r["slowest_before"]} / {r["slowest_during"]} | {r["left"]} '
+              f'| {r["readable"]} / {r["keys"]} | {r.get("load", "-")} |')
+    figures = [("get_before", "GET p99 before"), ("get_during", "GET p99 during"),
+               ("post_before", "POST p99 before"), ("post_during", "POST p99 during"),
+               ("empty", "s to node empty"), ("secs", "s to removed")]
+    print()
+    print("| shared / pool | " + " | ".join(label for _, label in figures) + " |")
+    print("| --- |" + " --- |" * len(figures))
+    rounds = sorted({r["round"] for r in rows}, key=int)
+    for rnd in rounds:
+        pool = next((r for r in rows if r["round"] == rnd and r["bulk"] == "4"), None)
+        shared = next((r for r in rows if r["round"] == rnd and r["bulk"] == "0"), None)
+        if pool and shared:
+            print(f"| round {rnd} | "
+                  + " | ".join(ratio(num(shared, k), num(pool, k)) for k, _ in figures) + " |")
+    if len(rounds) > 1:
+        def mean(bulk, key):
+            values = [num(r, key) for r in rows if r["bulk"] == bulk]
+            return sum(values) / len(values) if values else float("nan")
+        print("| all rounds (mean / mean) | "
+              + " | ".join(ratio(mean("0", k), mean("4", k)) for k, _ in figures) + " |")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "watch":
@@ -287,6 +373,8 @@ def main():
         utilization(args[0], args[1])
     elif cmd == "traffic":
         traffic(args[0], float(args[1]), float(args[2]), float(args[3]), int(args[4]), args[5])
+    elif cmd == "pool-table":
+        pool_table(args[0])
     else:
         sys.exit(f"unknown command {cmd}")
 
