@@ -146,6 +146,17 @@ async fn hashes_on(node: &RedisServer) -> usize {
     keys.len()
 }
 
+/// Reads every key of `written` through `b`: each its written value.
+async fn assert_read_back(http: &HttpClient, b: &TestBalancer, written: &[WrittenKey]) {
+    for w in written {
+        let r = http
+            .get(&format!("{}/cache/{}", b.url, w.key))
+            .await
+            .unwrap();
+        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
+    }
+}
+
 /// Index entries naming `id`.
 async fn entries_naming(cluster: &Cluster, keys: &[WrittenKey], id: &str) -> usize {
     let mut naming = 0;
@@ -287,13 +298,7 @@ async fn a_node_added_to_a_loaded_cluster_draws_its_share() {
         },
     )
     .await;
-    for w in &written {
-        let r = http
-            .get(&format!("{}/cache/{}", b.url, w.key))
-            .await
-            .unwrap();
-        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
-    }
+    assert_read_back(&http, &b, &written).await;
     assert!(entries_naming(&cluster, &written, &added.addr()).await > 0);
 }
 
@@ -365,13 +370,7 @@ async fn a_move_keeps_a_key_s_copies_on_distinct_hosts() {
     )
     .await;
     assert_spread(&cluster, &written).await;
-    for w in &written {
-        let r = http
-            .get(&format!("{}/cache/{}", b.url, w.key))
-            .await
-            .unwrap();
-        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
-    }
+    assert_read_back(&http, &b, &written).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -419,13 +418,7 @@ async fn a_set_on_one_host_is_spread_once_another_host_takes_keys() {
         settled,
         "keys kept moving after the sets were spread"
     );
-    for w in &written {
-        let r = http
-            .get(&format!("{}/cache/{}", b.url, w.key))
-            .await
-            .unwrap();
-        assert_eq!(r.json()["value"], *w.value, "{}", w.key);
-    }
+    assert_read_back(&http, &b, &written).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

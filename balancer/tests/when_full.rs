@@ -51,7 +51,7 @@ async fn evicted_keys(node: &RedisServer) -> u64 {
 }
 
 /// Two 8 MB nodes, R = 2, with `when_full`; the nodes evict (LRU) when
-/// the policy is `evict`.
+/// the policy is `evict`. The near cache is off, so reads ask the nodes.
 async fn full_cluster(when_full: WhenFull) -> (Cluster, TestBalancer) {
     let cluster = Cluster::start(&["8mb", "8mb"]);
     if when_full == WhenFull::Evict {
@@ -61,6 +61,7 @@ async fn full_cluster(when_full: WhenFull) -> (Cluster, TestBalancer) {
     }
     let mut config = cluster.config();
     config.replication.when_full = when_full;
+    config.near_cache_bytes = 0;
     let b = TestBalancer::start(config).await;
     (cluster, b)
 }
@@ -173,11 +174,7 @@ async fn evict_primary_copy<'a>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_evicting_a_copy_one_replica_evicted_is_read_from_the_other_and_not_copied_back() {
-    let cluster = Cluster::start(&["8mb", "8mb"]);
-    let mut config = cluster.config();
-    config.replication.when_full = WhenFull::Evict;
-    config.near_cache_bytes = 0;
-    let b = TestBalancer::start(config).await;
+    let (cluster, b) = full_cluster(WhenFull::Evict).await;
     let http = HttpClient::new();
     let primary = evict_primary_copy(&cluster, &http, &b, "evicted").await;
 
@@ -191,10 +188,7 @@ async fn when_evicting_a_copy_one_replica_evicted_is_read_from_the_other_and_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_refusing_a_copy_a_replica_lost_is_read_from_the_other_and_repaired() {
-    let cluster = Cluster::start(&["8mb", "8mb"]);
-    let mut config = cluster.config();
-    config.near_cache_bytes = 0;
-    let b = TestBalancer::start(config).await;
+    let (cluster, b) = full_cluster(WhenFull::Refuse).await;
     let http = HttpClient::new();
     let primary = evict_primary_copy(&cluster, &http, &b, "lost").await;
 
@@ -254,6 +248,19 @@ async fn evicting_leader() -> (ZooKeeperServer, Cluster, Client, TestBalancer) {
     (zk, cluster, client, b)
 }
 
+/// Deletes `k` through `b`, then evicts its tombstones from `members`.
+async fn delete_then_evict_tombstones(
+    http: &HttpClient,
+    b: &TestBalancer,
+    members: &[&RedisServer],
+) {
+    let r = http.delete(&format!("{}/cache/k", b.url)).await.unwrap();
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    for member in members {
+        evict(member, "k").await;
+    }
+}
+
 /// `key`'s members, and a node outside its set holding an old copy.
 async fn with_old_copy_outside<'a>(
     cluster: &'a Cluster,
@@ -294,11 +301,7 @@ async fn a_drain_does_not_bring_back_a_key_whose_tombstones_were_evicted() {
     let http = HttpClient::new();
     assert_eq!(post(&http, &b, "k", "v1").await, StatusCode::CREATED);
     let (members, outside) = with_old_copy_outside(&cluster, "k").await;
-    let r = http.delete(&format!("{}/cache/k", b.url)).await.unwrap();
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    for member in &members {
-        evict(member, "k").await;
-    }
+    delete_then_evict_tombstones(&http, &b, &members).await;
     set_state(&client, outside, NodeEntry::DRAINING).await;
     wait_until("the draining node holds nothing", 20, async || {
         outside.held("k").await == (None, None)
@@ -319,11 +322,7 @@ async fn a_move_onto_a_node_with_an_old_copy_does_not_spread_it() {
     let http = HttpClient::new();
     assert_eq!(post(&http, &b, "k", "v1").await, StatusCode::CREATED);
     let (members, outside) = with_old_copy_outside(&cluster, "k").await;
-    let r = http.delete(&format!("{}/cache/k", b.url)).await.unwrap();
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    for member in &members {
-        evict(member, "k").await;
-    }
+    delete_then_evict_tombstones(&http, &b, &members).await;
     let leaving = members[0];
     set_state(&client, leaving, NodeEntry::DRAINING).await;
     wait_until("the key moved onto the node outside", 20, async || {

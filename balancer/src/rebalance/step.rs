@@ -88,11 +88,7 @@ impl Progress {
         if !draining && (self.shed[from] == 0 || size > self.shed[from]) {
             return Step::Keep;
         }
-        let free: Vec<Contender> = ranked
-            .iter()
-            .filter(|c| c.node != from && !holders.contains(&c.node))
-            .copied()
-            .collect();
+        let free = free(ranked, from, holders);
         let apart = apart_from(&free, taken);
         // A serving node's key may go beside another copy only when it is
         // beside one already: a move never narrows a set's spread.
@@ -139,11 +135,7 @@ impl Progress {
         taken: &[u64],
         policy: &PlacementConfig,
     ) -> Step {
-        let free: Vec<Contender> = ranked
-            .iter()
-            .filter(|c| c.node != from && !holders.contains(&c.node))
-            .copied()
-            .collect();
+        let free = free(ranked, from, holders);
         let apart = apart_from(&free, taken);
         match placement::choose_replicas(&apart, policy, true, 1, taken).first() {
             Some(&to) => Step::Move(to),
@@ -156,6 +148,14 @@ impl Progress {
         self.shed[from] = self.shed[from].saturating_sub(size);
         self.take[to] = self.take[to].saturating_sub(size);
     }
+}
+
+/// The nodes of `ranked` that are neither `from` nor one of `holders`.
+fn free(ranked: &[Contender], from: usize, holders: &[usize]) -> Vec<Contender> {
+    (ranked.iter())
+        .filter(|c| c.node != from && !holders.contains(&c.node))
+        .copied()
+        .collect()
 }
 
 /// The nodes of `free` on a domain none of `taken` is on, and not full
