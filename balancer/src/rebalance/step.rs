@@ -6,6 +6,11 @@ use super::plan::{Load, Plan, Role};
 use crate::config::PlacementConfig;
 use crate::placement::{self, Contender};
 
+/// A spread moves a copy only onto a node whose utilization (moves of this
+/// pass included, see `Node::record_moved_in`) is known and below this,
+/// so spreading never fills a node that then refuses writes.
+const SPREAD_BELOW: f64 = 0.9;
+
 /// What to do with one key of a source node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -124,9 +129,10 @@ impl Progress {
 
     /// Where a key on `from` that shares a failure domain with another of
     /// its copies goes: the node placement would choose among the free
-    /// nodes on a domain apart from every other copy (`taken`), whatever
-    /// bytes the plan leaves them; [`Step::Keep`] when there is none (one
-    /// host only, or the others away).
+    /// nodes on a domain apart from every other copy (`taken`) and under
+    /// `SPREAD_BELOW` (0.9) utilization, whatever bytes the plan leaves them;
+    /// [`Step::Keep`] when there is none (one host only, the others away,
+    /// or full).
     pub fn spread(
         &self,
         from: usize,
@@ -136,8 +142,10 @@ impl Progress {
         policy: &PlacementConfig,
     ) -> Step {
         let free = free(ranked, from, holders);
-        let apart = apart_from(&free, taken);
-        match placement::choose_replicas(&apart, policy, true, 1, taken).first() {
+        let roomy = (apart_from(&free, taken).into_iter())
+            .filter(|c| c.utilization.is_some_and(|u| u < SPREAD_BELOW))
+            .collect::<Vec<_>>();
+        match placement::choose_replicas(&roomy, policy, true, 1, taken).first() {
             Some(&to) => Step::Move(to),
             None => Step::Keep,
         }

@@ -204,15 +204,25 @@ impl Fenced<'_> {
     }
 
     /// Drops the copy of `key` node `id` holds, at the version it holds
-    /// (fenced); a node that is not up keeps it, as a failed read does.
+    /// (fenced); an error (the node down, a read failed, the copy changed
+    /// meanwhile) leaves the move undone.
     async fn drop_outside_copy(&self, id: &str, key: &str) -> Result<(), BackendError> {
-        let Some(node) = self.table.by_id(id).filter(|n| n.is_up()) else {
+        let node = (self.table.by_id(id).filter(|n| n.is_up())).ok_or_else(|| {
+            BackendError::Unreachable {
+                addr: id.to_string(),
+                reason: "down: its copy cannot be dropped".into(),
+            }
+        })?;
+        let Some(held) = values::read(&node.bulk, key).await? else {
             return Ok(());
         };
-        if let Ok(Some(held)) = values::read(&node.bulk, key).await {
-            values::drop_if_at_fenced(&node.bulk, key, &held.timestamp, self.token).await?;
+        if values::drop_if_at_fenced(&node.bulk, key, &held.timestamp, self.token).await? {
+            return Ok(());
         }
-        Ok(())
+        Err(BackendError::Unreachable {
+            addr: id.to_string(),
+            reason: "its copy changed while it was dropped".into(),
+        })
     }
 
     /// Copies `version` to `node` under the token (last-writer-wins).

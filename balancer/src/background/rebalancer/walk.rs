@@ -115,7 +115,11 @@ impl<'a> Pass<'a> {
             .filter(|&&i| parts[i] == Part::Drain { replacing: true })
             .map(|&i| self.table.get(i).id.clone())
             .collect();
-        let serving = (0..parts.len()).filter(|&i| parts[i] == Part::Serve);
+        // The hosts that can take a copy now: a node not up yet, or away,
+        // changes them when it comes (back), and a walk is owed then.
+        let serving = (0..parts.len())
+            .filter(|&i| parts[i] == Part::Serve)
+            .filter(|&i| self.table.get(i).is_up());
         let spreading = (self.spread).note(serving.map(|i| self.table.domain(i)).collect());
         let idle = plan.is_empty() && draining.is_empty() && !spreading;
         if idle || !self.app.index.is_complete() {

@@ -45,13 +45,16 @@ impl Repairer {
                 }
             };
             let table = self.nodes.current();
+            let takes_keys = table.by_id(&id).is_some_and(|n| !n.is_draining());
             let mut mine: Vec<&String> = Vec::new();
             for (key, set) in &entries {
                 let member = set.iter().any(|n| **n == *id);
-                // A short set takes the node back as a member, without a
-                // copy of its own the members' do not outdate.
+                // A short set takes the node back as a member if it takes
+                // keys (not draining or removed), without a stale copy of
+                // its own.
                 if member
                     || (set.len() < self.factor
+                        && takes_keys
                         && self.clear_to_join(&table, set, &id, key).await
                         && matches!(
                             self.index.swap_members(key, set, &[], &[&id]).await,
@@ -81,23 +84,24 @@ impl Repairer {
     }
 
     /// Whether node `id` may join `key`'s short `set`: its own copy, if
-    /// any, is not stale, or was dropped ([`stale_copy`]): when nodes
+    /// any, counts, or was dropped as stale ([`own_copy`]): when nodes
     /// evict, a copy of its own that no member's outdates may be older
-    /// than one the members evicted.
+    /// than one the members evicted. Unread: not now.
     async fn clear_to_join(&self, table: &NodeTable, set: &[String], id: &str, key: &str) -> bool {
         let Some(node) = table.by_id(id) else {
             return false;
         };
-        match stale_copy(table, set, node, key, self.when_full).await {
-            Some(mine) => values::drop_if_at(&node.bulk, key, &mine.timestamp)
+        match own_copy(table, set, node, key, self.when_full).await {
+            Own::Stale(mine) => values::drop_if_at(&node.bulk, key, &mine.timestamp)
                 .await
                 .unwrap_or(false),
-            None => true,
+            Own::Counts => true,
+            Own::Unread => false,
         }
     }
 
     /// Removes the node's copies of keys whose replica set no longer
-    /// names it and whose copy is stale ([`stale_copy`]).
+    /// names it and whose copy is stale ([`own_copy`]).
     async fn sweep(&self, id: &str, pace: &Pace) -> u64 {
         let mut removed = 0;
         let mut cursor = 0u64;
@@ -138,7 +142,7 @@ impl Repairer {
 }
 
 /// Drops `node`'s copy of `key` when the key's set no longer names the
-/// node and the copy is stale ([`stale_copy`]); returns whether it did.
+/// node and the copy is stale ([`own_copy`]); returns whether it did.
 async fn drop_if_stale(
     table: &NodeTable,
     index: &Index,
@@ -152,27 +156,55 @@ async fn drop_if_stale(
     if set.iter().any(|id| **id == *node.id) {
         return false;
     }
-    match stale_copy(table, &set, node, key, when_full).await {
-        Some(mine) => values::drop_if_at(&node.bulk, key, &mine.timestamp)
+    match own_copy(table, &set, node, key, when_full).await {
+        Own::Stale(mine) => values::drop_if_at(&node.bulk, key, &mine.timestamp)
             .await
             .unwrap_or(false),
-        None => false,
+        Own::Counts | Own::Unread => false,
     }
 }
 
-/// `node`'s copy of `key` when what the members of `set` hold outdates
-/// it ([`newest::counts`] says it does not count); `None` when it counts,
-/// is missing, or a read failed.
-async fn stale_copy(
+/// What a node's own copy of a key is, against what the set's members
+/// hold.
+enum Own {
+    /// None, or one that counts ([`newest::counts`]): newer than theirs.
+    Counts,
+    /// One their copies outdate (or, when nodes evict, may outdate).
+    Stale(Version),
+    /// A read failed, or a member is not in the table: nothing is decided.
+    Unread,
+}
+
+/// `node`'s own copy of `key` against what the members of `set` hold.
+async fn own_copy(
     table: &NodeTable,
     set: &[String],
     node: &Node,
     key: &str,
     when_full: WhenFull,
-) -> Option<Version> {
-    let mine = values::read(&node.bulk, key).await.ok()??;
-    let members = set.iter().filter_map(|id| table.by_id(id));
-    let reads = join_all(members.map(|n| values::read(&n.bulk, key))).await;
-    let held: Vec<Option<Version>> = reads.into_iter().collect::<Result<_, _>>().ok()?;
-    (!newest::counts(held.iter().flatten(), &mine, when_full)).then_some(mine)
+) -> Own {
+    let mine = match values::read(&node.bulk, key).await {
+        Ok(Some(mine)) => mine,
+        Ok(None) => return Own::Counts,
+        Err(_) => return Own::Unread,
+    };
+    let Some(members) = set
+        .iter()
+        .map(|id| table.by_id(id))
+        .collect::<Option<Vec<&Node>>>()
+    else {
+        return Own::Unread;
+    };
+    let reads = join_all(members.iter().map(|n| values::read(&n.bulk, key))).await;
+    let Ok(held) = reads
+        .into_iter()
+        .collect::<Result<Vec<Option<Version>>, _>>()
+    else {
+        return Own::Unread;
+    };
+    if newest::counts(held.iter().flatten(), &mine, when_full) {
+        Own::Counts
+    } else {
+        Own::Stale(mine)
+    }
 }

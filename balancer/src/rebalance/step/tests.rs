@@ -134,6 +134,16 @@ fn a_spread_goes_to_another_domain_or_nowhere() {
     // One domain only: nowhere to go.
     let one = ranked(&[1, 0, 2], &nodes, &[1, 1, 1]);
     assert_eq!(progress.spread(0, &one, &[1], &[1], &policy), Step::Keep);
+    // Nor onto a node at SPREAD_BELOW, or one not sampled yet.
+    let fuller = [serving(500, 1000), serving(500, 1000), serving(900, 1000)];
+    let r = ranked(&[1, 0, 2], &fuller, &[1, 1, 2]);
+    assert_eq!(progress.spread(0, &r, &[1], &[1], &policy), Step::Keep);
+    let mut unknown = ranked(&[1, 0, 2], &nodes, &[1, 1, 2]);
+    unknown[2].utilization = None;
+    assert_eq!(
+        progress.spread(0, &unknown, &[1], &[1], &policy),
+        Step::Keep
+    );
 }
 
 #[test]

@@ -77,6 +77,9 @@ impl Pass<'_> {
                 KeyPlan::Leave => continue,
             };
             progress.moved(from, to.unwrap_or(from), size);
+            if let Some(to) = to {
+                self.table.get(to).record_moved_in(size);
+            }
             moves.push(Move {
                 key: key.clone(),
                 set: set.clone(),
