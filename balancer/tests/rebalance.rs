@@ -422,6 +422,49 @@ async fn a_set_on_one_host_is_spread_once_another_host_takes_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sets_placed_while_a_host_was_away_are_spread_when_it_is_back() {
+    // Host .1's node hangs: keys written meanwhile have both copies on
+    // host .2. Its entry stays active throughout; its return (up again)
+    // is what owes the spread walk.
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::on_hosts(&[
+        ("127.0.0.1", "64mb"),
+        ("127.0.0.2", "64mb"),
+        ("127.0.0.2", "64mb"),
+    ]);
+    let client = zk.client(SESSION_MS).await;
+    list_nodes(&client, &cluster.nodes.iter().collect::<Vec<_>>()).await;
+    let b = start_leader(leader_config(&cluster, &zk)).await;
+    let http = HttpClient::new();
+    // Passes walk only a complete index: let the first spread walk (of
+    // an empty index) be paid before the host goes.
+    wait_until("the index is complete", 10, async || {
+        b.app.index.is_complete()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let away = &cluster.nodes[0];
+    away.pause();
+    wait_until("the hung node is down", 15, async || {
+        test_support::node_state(&http, &b, &away.addr())
+            .await
+            .as_deref()
+            == Some("down")
+    })
+    .await;
+    let written = test_support::write_keys_with(&http, &b, "away", 100, |_| "x".repeat(4096)).await;
+    assert_eq!(entries_naming(&cluster, &written, &away.addr()).await, 0);
+
+    away.resume();
+    wait_until("every set is spread over both hosts", 60, async || {
+        entries_naming(&cluster, &written, &away.addr()).await == written.len()
+            && sharing_a_host(&cluster, &written).await.is_empty()
+    })
+    .await;
+    assert_read_back(&http, &b, &written).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_the_leaving_node_takes_during_the_move_is_carried_to_the_new_set() {
     // A write through the hashing fallback reads no index: it lands on
     // whichever nodes hold the key, the leaving one included, even after

@@ -157,6 +157,12 @@ impl NodeTable {
         &self.nodes[index]
     }
 
+    /// Whether the node at position `i` takes new keys now with a known
+    /// utilization: up, not draining, sampled lately with a known capacity.
+    pub fn takes_keys_sampled(&self, i: usize) -> bool {
+        (self.nodes[i].for_new_keys(Instant::now(), self.stale_after)).is_some_and(|u| u.is_some())
+    }
+
     /// The failure domain of the node at position `i`.
     pub fn domain(&self, i: usize) -> u64 {
         self.domains[i]

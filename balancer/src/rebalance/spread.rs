@@ -2,13 +2,19 @@
 //! walk of the whole index costs a read of every entry, so it is done
 //! only after the serving nodes' domains change (a host added or back),
 //! and never while they are one domain (a loopback stack, where every set
-//! shares it and nothing can be spread). Pure.
+//! shares it and nothing can be spread). A walk that left sets unspread
+//! (a member down, a node not sampled in time) is tried again, up to
+//! `TRIES` walks per change. Pure.
+
+/// Walks per change of the domains while sets are left unspread.
+const TRIES: u32 = 3;
 
 /// The domains last seen and whether a full walk is still owed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Spread {
     domains: Vec<u64>,
     pending: bool,
+    tries: u32,
 }
 
 impl Spread {
@@ -20,14 +26,17 @@ impl Spread {
         if domains != self.domains {
             self.pending = domains.len() >= 2;
             self.domains = domains;
+            self.tries = 0;
         }
         self.pending
     }
 
-    /// A walk went through the whole index: nothing is owed until the
-    /// domains change again.
-    pub fn walked(&mut self) {
-        self.pending = false;
+    /// A walk went through the whole index, leaving `unspread` sets it
+    /// could not spread: nothing is owed until the domains change again,
+    /// unless it left some and has not had `TRIES` walks yet.
+    pub fn walked(&mut self, unspread: usize) {
+        self.tries += 1;
+        self.pending = unspread > 0 && self.tries < TRIES;
     }
 }
 
@@ -40,11 +49,24 @@ mod tests {
         let mut spread = Spread::default();
         assert!(spread.note(vec![2, 1, 2]), "a new leader looks once");
         assert!(spread.note(vec![1, 2]), "still owed: no full walk yet");
-        spread.walked();
+        spread.walked(0);
         assert!(!spread.note(vec![2, 1]));
         assert!(spread.note(vec![1, 2, 3]), "a host added");
-        spread.walked();
+        spread.walked(0);
         assert!(!spread.note(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn a_walk_that_left_sets_unspread_is_tried_again_a_few_times() {
+        let mut spread = Spread::default();
+        assert!(spread.note(vec![1, 2]));
+        for _ in 1..TRIES {
+            spread.walked(5);
+            assert!(spread.note(vec![1, 2]), "tried again");
+        }
+        spread.walked(5);
+        assert!(!spread.note(vec![1, 2]), "given up until the next change");
+        assert!(spread.note(vec![1, 2, 3]));
     }
 
     #[test]

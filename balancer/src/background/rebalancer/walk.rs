@@ -115,11 +115,11 @@ impl<'a> Pass<'a> {
             .filter(|&&i| parts[i] == Part::Drain { replacing: true })
             .map(|&i| self.table.get(i).id.clone())
             .collect();
-        // The hosts that can take a copy now: a node not up yet, or away,
-        // changes them when it comes (back), and a walk is owed then.
+        // The hosts that can take a copy now: a node not up (or sampled)
+        // yet, or away, changes them when it comes (back): a walk is owed.
         let serving = (0..parts.len())
             .filter(|&i| parts[i] == Part::Serve)
-            .filter(|&i| self.table.get(i).is_up());
+            .filter(|&i| self.table.takes_keys_sampled(i));
         let spreading = (self.spread).note(serving.map(|i| self.table.domain(i)).collect());
         let idle = plan.is_empty() && draining.is_empty() && !spreading;
         if idle || !self.app.index.is_complete() {
@@ -135,12 +135,20 @@ impl<'a> Pass<'a> {
         let mut waiting: VecDeque<Batch> = VecDeque::new();
         let mut named: HashSet<Arc<str>> = HashSet::new();
         let mut moved = (0u64, 0u64);
+        let mut unspread = 0;
         let mut cursor = 0;
         loop {
             self.check()?;
             let (next, entries) = (self.app.index.scan(cursor, config.batch_keys).await)
                 .map_err(|e| Stopped::Index(e.to_string()))?;
-            let moves = (self.choose(&entries, &mut progress, spreading, &mut named)).await;
+            let moves = self.choose(
+                &entries,
+                &mut progress,
+                spreading,
+                &mut named,
+                &mut unspread,
+            );
+            let moves = moves.await;
             let count = moves.len();
             let keys = self.fenced().widen(moves).await?;
             if !keys.is_empty() {
@@ -172,7 +180,7 @@ impl<'a> Pass<'a> {
             keys_pace.wait(count).await;
             cursor = next;
             if cursor == 0 {
-                self.spread.walked();
+                self.spread.walked(unspread);
                 break;
             }
             if progress.done() && draining.is_empty() && !spreading {

@@ -13,14 +13,16 @@ use crate::rebalance::{self, KeyPlan, Progress, Step};
 
 impl Pass<'_> {
     /// The moves for one step of the walk; sets on one failure domain are
-    /// spread only while `spreading`. An entry naming a draining node that
-    /// is not moved now marks the node as still `named`.
+    /// spread only while `spreading`, and counted in `unspread` when they
+    /// cannot be. An entry naming a draining node that is not moved now
+    /// marks the node as still `named`.
     pub(super) async fn choose(
         &self,
         entries: &[(String, Vec<String>)],
         progress: &mut Progress,
         spreading: bool,
         named: &mut HashSet<Arc<str>>,
+        unspread: &mut usize,
     ) -> Vec<Move> {
         let factor = self.app.config.replication.factor.get();
         let mut wanted = Vec::new();
@@ -36,8 +38,9 @@ impl Pass<'_> {
             let domains = self.table.domains_of(set);
             match rebalance::key_plan(progress, &members, &domains, factor, spreading) {
                 KeyPlan::Leave => {}
-                KeyPlan::Narrow(from) | KeyPlan::Replace(from) | KeyPlan::Spread(from)
-                    if !self.movable(&members, from) => {}
+                KeyPlan::Spread(from) if !self.movable(&members, from) => *unspread += 1,
+                KeyPlan::Narrow(from) | KeyPlan::Replace(from) if !self.movable(&members, from) => {
+                }
                 plan => wanted.push((key, set, members, plan)),
             }
         }
@@ -70,6 +73,10 @@ impl Pass<'_> {
                     };
                     match step {
                         Step::Move(to) => (from, Some(to)),
+                        _ if matches!(plan, KeyPlan::Spread(_)) => {
+                            *unspread += 1;
+                            continue;
+                        }
                         // Met: the sets to spread may still follow.
                         Step::Keep | Step::Done => continue,
                     }
