@@ -11,8 +11,9 @@ use balancer::backend::BackendError;
 use balancer::config::Config;
 use balancer::index::{IndexError, Swap};
 use balancer::values::{self, Version};
-use coordination::Client;
+use coordination::journal::{self, JournalError, Moving};
 use coordination::paths::{self, NodeEntry};
+use coordination::{Acls, Client};
 use hyper::StatusCode;
 use serde_json::json;
 use test_support::listing::{list_nodes, set_state};
@@ -87,6 +88,98 @@ async fn fenced_writes_refuse_a_token_lower_than_one_taken() {
             .await
             .unwrap()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_refuses_a_leader_once_a_later_one_claimed_it() {
+    let zk = ZooKeeperServer::start();
+    let client = zk.client(SESSION_MS).await;
+    let acls = Acls::anyone_all();
+    let moving = |key: &str| {
+        vec![Moving {
+            key: key.into(),
+            from: "127.0.0.1:1".into(),
+        }]
+    };
+    let early = journal::claim(&client, 5, acls).await.unwrap();
+    let path = journal::record(&client, early, moving("a"), acls)
+        .await
+        .unwrap();
+    let late = journal::claim(&client, 9, acls).await.unwrap();
+
+    let refused = journal::record(&client, early, moving("b"), acls).await;
+    assert!(matches!(refused, Err(JournalError::Fenced)), "{refused:?}");
+    let refused = journal::clear(&client, early, &path).await;
+    assert!(matches!(refused, Err(JournalError::Fenced)), "{refused:?}");
+    let refused = journal::claim(&client, 5, acls).await;
+    assert!(matches!(refused, Err(JournalError::Fenced)), "{refused:?}");
+    let entries = journal::entries(&client).await.unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "the earlier leader's batch is left to resume"
+    );
+    assert_eq!(entries[0].1.as_ref().unwrap().keys, moving("a"));
+
+    assert_eq!(journal::claim(&client, 9, acls).await.unwrap(), late);
+    journal::clear(&client, late, &path).await.unwrap();
+    assert!(journal::entries(&client).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_hands_off_the_old_copies_its_predecessor_left() {
+    // Two listed nodes hold every key, one copy each; a third is added.
+    // The leader stops a moment after its first keys were narrowed onto
+    // the new node, inside the wait before their old copies go: the next
+    // leader finds them in the journal and drops them.
+    let zk = ZooKeeperServer::start();
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let client = zk.client(SESSION_MS).await;
+    let (old, added) = (&cluster.nodes[..2], &cluster.nodes[2]);
+    list_nodes(&client, &old.iter().collect::<Vec<_>>()).await;
+    let mut first = leader_config(&cluster, &zk);
+    first.replication.factor = std::num::NonZeroUsize::MIN;
+    first.nodes.truncate(2);
+    first.timeouts.request = Duration::from_millis(3000);
+    let mut second = first.clone();
+    second.id = Some("second".into());
+    let first = start_leader(first).await;
+    let second = TestBalancer::start(second).await;
+    let http = HttpClient::new();
+    let written =
+        test_support::write_keys_with(&http, &first, "orphan", 300, |_| "x".repeat(4096)).await;
+
+    set_state(&client, added, NodeEntry::ACTIVE).await;
+    wait_until("a key is narrowed onto the added node", 30, async || {
+        for w in &written {
+            if cluster.replica_set(&w.key).await == [added.addr()] {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    first.shutdown().await;
+    wait_until(
+        "the second leads and only the members of each set hold a copy",
+        40,
+        async || {
+            if !second.app.coordinator.view().is_leader {
+                return false;
+            }
+            for w in &written {
+                let set = cluster.replica_set(&w.key).await;
+                for node in &cluster.nodes {
+                    if !set.contains(&node.addr()) && node.held(&w.key).await != (None, None) {
+                        return false;
+                    }
+                }
+            }
+            true
+        },
+    )
+    .await;
+    assert_read_back(&http, &second, &written).await;
 }
 
 /// The state of `node`'s entry in ZooKeeper; `None` when it has none.

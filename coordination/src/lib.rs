@@ -15,10 +15,13 @@
 //!   session's own tasks.
 //! - [`admin`]: the admin API's changes (node entries added, drained and
 //!   deleted; the rebalance control), each at the version it read.
+//! - [`journal`]: the rebalancer's moves in flight, written under the
+//!   leader's token, so a new leader hands off what the last one left.
 
 pub mod admin;
 pub mod current;
 pub mod election;
+pub mod journal;
 pub mod lease;
 pub mod paths;
 pub mod reconnect;

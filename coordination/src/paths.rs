@@ -9,7 +9,8 @@
 //! | `/dlb/election/...` | ephemeral sequential | a candidate balancer's id |
 //! | `/dlb/locks/<name>/...` | ephemeral sequential | the holder's id |
 //! | `/dlb/rebalance` | persistent | [`RebalanceControl`] as JSON: whether the leader moves keys |
-//! | `/dlb/rebalance-journal` | persistent | the leader's moves in flight, written under its fencing token |
+//! | `/dlb/rebalance-journal` | persistent | [`journal::Claim`](crate::journal::Claim) as JSON: the highest leader token that claimed the journal |
+//! | `/dlb/rebalance-journal/moves-<seq>` | persistent sequential | [`journal::Entry`](crate::journal::Entry) as JSON: a batch of keys being moved, each with the node it leaves |
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,8 @@ pub const ELECTION: &str = "/dlb/election";
 pub const LOCKS: &str = "/dlb/locks";
 /// Whether the leader moves keys ([`RebalanceControl`]); absent means it does.
 pub const REBALANCE: &str = "/dlb/rebalance";
-/// The leader's moves in flight, so a new leader finishes them.
+/// The leader's batches of moves, so a new leader hands off their old
+/// copies.
 pub const JOURNAL: &str = "/dlb/rebalance-journal";
 
 /// What a probe agent registers.

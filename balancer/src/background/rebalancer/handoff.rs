@@ -8,7 +8,8 @@
 //! holds (fenced), unless the key's set names the node again; the version
 //! goes to the key's set as it is then, not as the move left it. A hand-off
 //! that cannot finish now (a node down or failing, the index, a copy that
-//! keeps changing) is kept for the next pass.
+//! keeps changing) is kept for the next pass; one whose node has left the
+//! cluster is over.
 
 use std::sync::Arc;
 
@@ -33,8 +34,11 @@ pub(crate) struct HandOff {
     pub(super) key: String,
     /// The node the key left.
     pub(super) leaving: Arc<str>,
-    /// The version the settle gave the staying members ("" for none).
+    /// The version the settle gave the staying members ("" for none, or
+    /// not known: a hand-off taken over from an earlier leader).
     pub(super) settled: String,
+    /// The journal child that names it.
+    pub(super) journal: Arc<str>,
 }
 
 impl Fenced<'_> {
@@ -77,6 +81,11 @@ impl Fenced<'_> {
             Err(_) => return Ok(false),
         };
         let up = |id: &str| self.table.by_id(id).filter(|n| n.is_up());
+        // A node gone from the table was emptied, or given up: nothing of
+        // it is left to hand off.
+        if self.table.by_id(&item.leaving).is_none() {
+            return Ok(true);
+        }
         let (Some(leaving), Some(staying)) = (
             up(&item.leaving),
             set.iter().map(|id| up(id)).collect::<Option<Vec<&Node>>>(),

@@ -42,6 +42,8 @@ pub(super) struct Widened {
 pub(super) struct Batch {
     pub(super) ready_at: Instant,
     pub(super) keys: Vec<Widened>,
+    /// The journal child that names its keys.
+    pub(super) journal: Arc<str>,
 }
 
 /// How one key's move ended.
@@ -130,14 +132,19 @@ impl Fenced<'_> {
     /// each ended, with the node it was leaving and, for a key moved off
     /// an up node, the hand-off of its old copy (step 5, a wait later).
     pub(super) async fn finish(&self, batch: &Batch) -> Result<Vec<Ended>, Stopped> {
-        let ends = join_all(batch.keys.iter().map(|w| self.settle_and_narrow(w))).await;
+        let ends = join_all((batch.keys.iter()).map(|w| self.settle_and_narrow(w, &batch.journal)));
+        let ends = ends.await;
         (batch.keys.iter())
             .zip(ends)
             .map(|(w, end)| end.map(|(moved, hand_off)| (w.from.clone(), moved, hand_off)))
             .collect()
     }
 
-    async fn settle_and_narrow(&self, w: &Widened) -> Result<(Moved, Option<HandOff>), Stopped> {
+    async fn settle_and_narrow(
+        &self,
+        w: &Widened,
+        journal: &Arc<str>,
+    ) -> Result<(Moved, Option<HandOff>), Stopped> {
         let up = |id: &str| self.table.by_id(id).filter(|n| n.is_up());
         let staying: Option<Vec<&Node>> = (w.wide.iter())
             .filter(|id| **id != *w.from)
@@ -199,6 +206,7 @@ impl Fenced<'_> {
             key: w.key.clone(),
             leaving: w.from.clone(),
             settled: newest.map(|v| v.timestamp).unwrap_or_default(),
+            journal: journal.clone(),
         });
         Ok((Moved::Done(copied), hand_off))
     }

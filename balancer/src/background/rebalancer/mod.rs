@@ -36,14 +36,18 @@
 //! A move that fails after step 1 (a member down, the set changed under
 //! it, an error) leaves the set wide, its joining node maybe still empty
 //! (it is last in the set, so reads ask it last); any pass that walks
-//! narrows sets wider than R. That makes the index the journal: a new
-//! leader finds the moves the old one did not finish as sets wider than R.
+//! narrows sets wider than R: a new leader finds the moves the old one did
+//! not finish as sets wider than R. The hand-offs a stopped leader still
+//! owed are in the ZooKeeper journal ([`journal`]): each batch is written
+//! there, under the token, before its sets are widened, and a new leader
+//! hands off the keys of every batch an earlier one left.
 //!
 //! A draining node is *drained* ([`sweep`]) once no index entry names it
 //! and no copy on it is needed; the leader then marks it `removed` in
 //! ZooKeeper (or deletes its entry, when its delete was forced).
 
 mod handoff;
+mod journal;
 mod migrate;
 mod roles;
 mod sweep;
@@ -55,7 +59,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::App;
-use crate::rebalance::Spread;
+use journal::Carried;
 
 /// Added to the request deadline before a widened set is settled: timer
 /// slack, and a request's deadline starting a moment after it is read.
@@ -73,8 +77,7 @@ impl Rebalancer {
     pub(crate) async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let standing = self.app.coordinator.standing();
         let interval = self.app.config.rebalance.interval;
-        let mut leftovers = Vec::new();
-        let mut spread = Spread::default();
+        let mut carried = Carried::default();
         loop {
             let leadership = standing.now();
             let paused = self.app.coordinator.rebalance_paused();
@@ -85,7 +88,7 @@ impl Rebalancer {
                 v.token = token;
             });
             if let (Some(token), false) = (token, paused) {
-                let carried = (&mut leftovers, &mut spread);
+                let carried = &mut carried;
                 let mut pass = walk::Pass::new(&self.app, &standing, token, &shutdown, carried);
                 // A pass waits request deadlines between its steps: a stop
                 // ends it at once (a move cut short leaves a wide set, as

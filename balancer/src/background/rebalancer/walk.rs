@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::handoff::HandOff;
+use super::journal::Carried;
 use super::migrate::{Batch, Fenced, Moved, fenced, index_fenced};
 use super::roles::Part;
 use super::{GRACE_MARGIN, Stopped, sweep};
@@ -22,7 +23,7 @@ mod zk;
 use crate::App;
 use crate::background::pace::Pace;
 use crate::nodes::NodeTable;
-use crate::rebalance::{self, Load, Marks, Progress, Role, Spread};
+use crate::rebalance::{self, Load, Marks, Progress, Role};
 use crate::values;
 
 /// Most hand-offs kept for a later pass.
@@ -37,10 +38,10 @@ pub(super) struct Pass<'a> {
     table: Arc<NodeTable>,
     /// Draining nodes whose delete was forced: moved off while down.
     replacing: HashSet<Arc<str>>,
-    /// Hand-offs an earlier step or pass could not finish.
-    leftovers: &'a mut Vec<HandOff>,
-    /// Whether a walk is owed to sets on one failure domain.
-    spread: &'a mut Spread,
+    /// What passes under this process leave for the next.
+    carried: &'a mut Carried,
+    /// Widened batches waiting out the request deadline to be settled.
+    waiting: VecDeque<Batch>,
     /// Hand-offs waiting out the request deadline after their narrowing.
     handing: VecDeque<(Instant, Vec<HandOff>)>,
 }
@@ -78,7 +79,7 @@ impl<'a> Pass<'a> {
         standing: &'a Standing,
         token: u64,
         shutdown: &'a watch::Receiver<bool>,
-        (leftovers, spread): (&'a mut Vec<HandOff>, &'a mut Spread),
+        carried: &'a mut Carried,
     ) -> Pass<'a> {
         let table = app.nodes.current();
         Pass {
@@ -88,8 +89,8 @@ impl<'a> Pass<'a> {
             shutdown,
             table,
             replacing: HashSet::new(),
-            leftovers,
-            spread,
+            carried,
+            waiting: VecDeque::new(),
             handing: VecDeque::new(),
         }
     }
@@ -98,7 +99,8 @@ impl<'a> Pass<'a> {
     /// the draining nodes no entry names any more.
     pub(super) async fn run(&mut self) -> Result<(), Stopped> {
         self.raise_fences().await?;
-        let earlier = std::mem::take(self.leftovers);
+        self.claim_journal().await?;
+        let earlier = std::mem::take(&mut self.carried.leftovers);
         self.hand_off(earlier).await?;
         let parts = self.parts().await?;
         let loads = loads(&self.table, &parts);
@@ -120,7 +122,7 @@ impl<'a> Pass<'a> {
         let serving = (0..parts.len())
             .filter(|&i| parts[i] == Part::Serve)
             .filter(|&i| self.table.takes_keys_sampled(i));
-        let spreading = (self.spread).note(serving.map(|i| self.table.domain(i)).collect());
+        let spreading = (self.carried.spread).note(serving.map(|i| self.table.domain(i)).collect());
         let idle = plan.is_empty() && draining.is_empty() && !spreading;
         if idle || !self.app.index.is_complete() {
             return Ok(());
@@ -132,7 +134,6 @@ impl<'a> Pass<'a> {
         let grace = self.app.config.timeouts.request + GRACE_MARGIN;
         let keys_pace = Pace::new(config.keys_per_sec);
         let bytes_pace = Pace::new(u32::try_from(config.bytes_per_sec).unwrap_or(u32::MAX));
-        let mut waiting: VecDeque<Batch> = VecDeque::new();
         let mut named: HashSet<Arc<str>> = HashSet::new();
         let mut moved = (0u64, 0u64);
         let mut unspread = 0;
@@ -150,18 +151,17 @@ impl<'a> Pass<'a> {
             );
             let moves = moves.await;
             let count = moves.len();
-            let keys = self.fenced().widen(moves).await?;
-            if !keys.is_empty() {
-                waiting.push_back(Batch {
+            if !moves.is_empty() {
+                let journal = self.record(&moves).await?;
+                let keys = self.fenced().widen(moves).await?;
+                self.waiting.push_back(Batch {
                     ready_at: Instant::now() + grace,
                     keys,
+                    journal,
                 });
             }
-            while waiting
-                .front()
-                .is_some_and(|b| b.ready_at <= Instant::now())
-            {
-                let batch = waiting.pop_front().expect("a front batch");
+            while (self.waiting.front()).is_some_and(|b| b.ready_at <= Instant::now()) {
+                let batch = self.waiting.pop_front().expect("a front batch");
                 let (bytes, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
                 if !hand_offs.is_empty() {
                     self.handing.push_back((Instant::now() + grace, hand_offs));
@@ -176,18 +176,19 @@ impl<'a> Pass<'a> {
             {
                 let (_, items) = self.handing.pop_front().expect("a front hand-off");
                 self.hand_off(items).await?;
+                self.clear_journal().await?;
             }
             keys_pace.wait(count).await;
             cursor = next;
             if cursor == 0 {
-                self.spread.walked(unspread);
+                self.carried.spread.walked(unspread);
                 break;
             }
             if progress.done() && draining.is_empty() && !spreading {
                 break;
             }
         }
-        while let Some(batch) = waiting.pop_front() {
+        while let Some(batch) = self.waiting.pop_front() {
             tokio::time::sleep_until(batch.ready_at).await;
             self.check()?;
             let (_, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
@@ -201,6 +202,7 @@ impl<'a> Pass<'a> {
             self.check()?;
             self.hand_off(items).await?;
         }
+        self.clear_journal().await?;
         for &i in &draining {
             let node = self.table.get(i);
             if named.contains(&node.id) {
@@ -230,13 +232,13 @@ impl<'a> Pass<'a> {
 
     /// Keeps hand-offs for a later pass, at most [`LEFTOVERS`].
     fn keep(&mut self, mut left: Vec<HandOff>) {
-        let room = LEFTOVERS.saturating_sub(self.leftovers.len());
+        let room = LEFTOVERS.saturating_sub(self.carried.leftovers.len());
         for lost in left.drain(room.min(left.len())..) {
             if let Some(node) = self.table.by_id(&lost.leaving) {
                 node.record_missed_write();
             }
         }
-        self.leftovers.append(&mut left);
+        self.carried.leftovers.append(&mut left);
     }
 
     /// Keeps the hand-offs still waiting when the pass ended, however it

@@ -1,14 +1,29 @@
 //! What a pass reads from and writes to ZooKeeper: each node's part, an
-//! entry's version, and the mark of a drained node.
+//! entry's version, the mark of a drained node, and the journal of its
+//! moves ([`super::super::journal`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use coordination::admin::{self, AdminError, Change};
+use coordination::journal::{self, Claimed, JournalError};
 use coordination::paths::NodeEntry;
+use coordination::{Acls, Client};
 
 use super::super::Stopped;
+use super::super::journal::{finished, moving, resume};
+use super::super::migrate::Move;
 use super::super::roles::{self, Part};
 use super::Pass;
+
+impl From<JournalError> for Stopped {
+    fn from(e: JournalError) -> Stopped {
+        match e {
+            JournalError::Fenced => Stopped::Fenced(e.to_string()),
+            e => Stopped::ZooKeeper(e.to_string()),
+        }
+    }
+}
 
 impl Pass<'_> {
     /// What each node is to this pass, from the ZooKeeper entries.
@@ -47,6 +62,87 @@ impl Pass<'_> {
             Ok(Some(outcome)) => tracing::info!(node = id, ?outcome, "node drained"),
             Ok(None) => tracing::info!(node = id, "node entry changed during the drained check"),
             Err(e) => tracing::warn!(node = id, error = ?e, "drained node not marked"),
+        }
+        Ok(())
+    }
+
+    /// The live session's client and the ACL of the znodes it creates.
+    fn zookeeper(&self) -> Result<(Client, Acls<'static>), Stopped> {
+        let zk = (self.app.config.zookeeper()).ok_or(Stopped::NotLeader)?;
+        let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
+        Ok((client, zk.acls()))
+    }
+
+    /// The journal as this leader claimed it, claimed first under a new
+    /// token, which then takes over the hand-offs earlier leaders left.
+    async fn claimed(&mut self) -> Result<Claimed, Stopped> {
+        if let Some(claimed) = self.carried.claimed.filter(|c| c.token == self.token) {
+            return Ok(claimed);
+        }
+        let (client, acls) = self.zookeeper()?;
+        let claimed = journal::claim(&client, self.token, acls).await?;
+        let entries =
+            (journal::entries(&client).await).map_err(|e| Stopped::ZooKeeper(e.to_string()))?;
+        let readable = (entries.into_iter()).filter_map(|(path, entry)| match entry {
+            Ok(entry) => Some((path, entry)),
+            Err(reason) => {
+                tracing::warn!(%path, %reason, "a rebalance journal entry does not read; left");
+                None
+            }
+        });
+        let taken = resume(readable.collect(), self.token, &self.carried.open);
+        if !taken.is_empty() {
+            tracing::info!(
+                keys = taken.len(),
+                "hand-offs taken over from an earlier leader"
+            );
+        }
+        self.carried
+            .open
+            .extend(taken.iter().map(|h| h.journal.clone()));
+        self.carried.leftovers.extend(taken);
+        self.carried.claimed = Some(claimed);
+        Ok(claimed)
+    }
+
+    /// Claims the journal for this pass's token, if not yet done.
+    pub(super) async fn claim_journal(&mut self) -> Result<(), Stopped> {
+        self.check()?;
+        self.claimed().await.map(drop)
+    }
+
+    /// Writes `moves` to the journal before their sets are widened;
+    /// returns the child's path.
+    pub(super) async fn record(&mut self, moves: &[Move]) -> Result<Arc<str>, Stopped> {
+        self.check()?;
+        let claimed = self.claimed().await?;
+        let (client, acls) = self.zookeeper()?;
+        let path: Arc<str> = journal::record(&client, claimed, moving(moves), acls)
+            .await?
+            .into();
+        self.carried.open.insert(path.clone());
+        Ok(path)
+    }
+
+    /// Clears the journal children no batch or hand-off still names.
+    pub(super) async fn clear_journal(&mut self) -> Result<(), Stopped> {
+        let live = (self.waiting.iter().map(|b| &b.journal))
+            .chain(
+                self.handing
+                    .iter()
+                    .flat_map(|(_, h)| h.iter().map(|h| &h.journal)),
+            )
+            .chain(self.carried.leftovers.iter().map(|h| &h.journal));
+        let done = finished(&self.carried.open, live);
+        if done.is_empty() {
+            return Ok(());
+        }
+        self.check()?;
+        let claimed = self.claimed().await?;
+        let (client, _) = self.zookeeper()?;
+        for path in done {
+            journal::clear(&client, claimed, &path).await?;
+            self.carried.open.remove(&path);
         }
         Ok(())
     }
