@@ -245,6 +245,10 @@ impl Config {
         if self.limits.max_key_bytes == 0 || self.limits.max_value_bytes == 0 {
             return invalid("limits must be positive".into());
         }
+        let batch = self.rebalance.batch_keys;
+        if let Some(problem) = rebalance::journal_problem(batch, self.limits.max_key_bytes) {
+            return invalid(problem);
+        }
         if let Some(problem) = self.failure.problem() {
             return invalid(problem);
         }

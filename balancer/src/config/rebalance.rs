@@ -56,6 +56,25 @@ pub fn marks_problem(high: f64, low: f64) -> Option<String> {
         .then(|| format!("rebalance marks need 1 <= low < high, got low {low} and high {high}"))
 }
 
+/// The most bytes one journal entry may take: ZooKeeper's default
+/// `jute.maxbuffer` (1 MiB), less room for the rest of the request.
+const JOURNAL_ENTRY_BYTES: usize = 900_000;
+
+/// What is wrong with `batch_keys` keys of up to `max_key_bytes` each, if
+/// anything: a batch is one journal entry in ZooKeeper (each key as JSON,
+/// a control character escaped to 6 bytes, and about 100 bytes for the
+/// node it leaves), which must fit in one znode.
+pub(super) fn journal_problem(batch_keys: usize, max_key_bytes: usize) -> Option<String> {
+    let worst = batch_keys.saturating_mul(max_key_bytes.saturating_mul(6).saturating_add(100));
+    (worst > JOURNAL_ENTRY_BYTES).then(|| {
+        format!(
+            "rebalance.batch_keys ({batch_keys}) times limits.max_key_bytes ({max_key_bytes}) \
+             can make a journal entry of {worst} bytes, over the {JOURNAL_ENTRY_BYTES} a \
+             ZooKeeper znode takes: lower one of them"
+        )
+    })
+}
+
 impl RebalanceConfig {
     /// What is wrong with these settings, if anything.
     pub(super) fn problem(&self) -> Option<String> {
@@ -91,5 +110,13 @@ mod tests {
             ..RebalanceConfig::default()
         };
         assert!(stopped.problem().unwrap().contains("positive"));
+    }
+
+    #[test]
+    fn a_batch_must_fit_one_journal_entry() {
+        assert_eq!(journal_problem(100, 1024), None, "the defaults fit");
+        assert_eq!(journal_problem(1000, 100), None);
+        let big = journal_problem(1000, 1024).unwrap();
+        assert!(big.contains("batch_keys (1000)"), "{big}");
     }
 }

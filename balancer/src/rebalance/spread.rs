@@ -3,40 +3,54 @@
 //! only after the serving nodes' domains change (a host added or back),
 //! and never while they are one domain (a loopback stack, where every set
 //! shares it and nothing can be spread). A walk that left sets unspread
-//! (a member down, a node not sampled in time) is tried again, up to
-//! `TRIES` walks per change. Pure.
+//! (a member down, no node on another host sampled in time or under 90%)
+//! is owed again after a wait that doubles from [`RETRY_FIRST`] up to
+//! [`RETRY_MOST`]: a set that cannot be spread now costs a walk that
+//! often, and one held back by a moment of stale samples (a busy
+//! machine) is not given up. Pure.
 
-/// Walks per change of the domains while sets are left unspread.
-const TRIES: u32 = 3;
+use std::time::{Duration, Instant};
 
-/// The domains last seen and whether a full walk is still owed.
+/// The wait before the first walk again after one left sets unspread.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between walks while sets are left unspread.
+const RETRY_MOST: Duration = Duration::from_secs(300);
+
+/// The domains last seen and whether a full walk is owed, from when.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Spread {
     domains: Vec<u64>,
     pending: bool,
+    /// Walks since the domains last changed.
     tries: u32,
+    /// No walk is owed before this.
+    not_before: Option<Instant>,
 }
 
 impl Spread {
     /// Notes the serving nodes' failure `domains` (in any order, repeats
-    /// allowed); returns whether this pass should look for sets to spread.
-    pub fn note(&mut self, mut domains: Vec<u64>) -> bool {
+    /// allowed) at `now`; returns whether this pass should look for sets
+    /// to spread.
+    pub fn note(&mut self, mut domains: Vec<u64>, now: Instant) -> bool {
         domains.sort_unstable();
         domains.dedup();
         if domains != self.domains {
             self.pending = domains.len() >= 2;
             self.domains = domains;
             self.tries = 0;
+            self.not_before = None;
         }
-        self.pending
+        self.pending && self.not_before.is_none_or(|t| now >= t)
     }
 
-    /// A walk went through the whole index, leaving `unspread` sets it
-    /// could not spread: nothing is owed until the domains change again,
-    /// unless it left some and has not had `TRIES` walks yet.
-    pub fn walked(&mut self, unspread: usize) {
-        self.tries += 1;
-        self.pending = unspread > 0 && self.tries < TRIES;
+    /// A walk went through the whole index at `now`, leaving `unspread`
+    /// sets it could not spread: nothing is owed until the domains change
+    /// again, unless it left some, which are owed after the next wait.
+    pub fn walked(&mut self, unspread: usize, now: Instant) {
+        self.pending = unspread > 0;
+        let wait = RETRY_FIRST.saturating_mul(1 << self.tries.min(16));
+        self.not_before = Some(now + wait.min(RETRY_MOST));
+        self.tries = self.tries.saturating_add(1);
     }
 }
 
@@ -46,33 +60,50 @@ mod tests {
 
     #[test]
     fn a_walk_is_owed_when_the_domains_change_and_paid_by_a_full_one() {
+        let now = Instant::now();
         let mut spread = Spread::default();
-        assert!(spread.note(vec![2, 1, 2]), "a new leader looks once");
-        assert!(spread.note(vec![1, 2]), "still owed: no full walk yet");
-        spread.walked(0);
-        assert!(!spread.note(vec![2, 1]));
-        assert!(spread.note(vec![1, 2, 3]), "a host added");
-        spread.walked(0);
-        assert!(!spread.note(vec![1, 2, 3]));
+        assert!(spread.note(vec![2, 1, 2], now), "a new leader looks once");
+        assert!(spread.note(vec![1, 2], now), "still owed: no full walk yet");
+        spread.walked(0, now);
+        assert!(!spread.note(vec![2, 1], now + RETRY_MOST * 2));
+        assert!(spread.note(vec![1, 2, 3], now), "a host added: at once");
+        spread.walked(0, now);
+        assert!(!spread.note(vec![1, 2, 3], now + RETRY_MOST * 2));
     }
 
     #[test]
-    fn a_walk_that_left_sets_unspread_is_tried_again_a_few_times() {
+    fn a_walk_that_left_sets_unspread_is_owed_again_after_a_growing_wait() {
+        let mut now = Instant::now();
         let mut spread = Spread::default();
-        assert!(spread.note(vec![1, 2]));
-        for _ in 1..TRIES {
-            spread.walked(5);
-            assert!(spread.note(vec![1, 2]), "tried again");
+        assert!(spread.note(vec![1, 2], now));
+        let mut wait = RETRY_FIRST;
+        for _ in 0..12 {
+            spread.walked(5, now);
+            assert!(!spread.note(vec![1, 2], now + wait / 2), "not yet");
+            now += wait;
+            assert!(spread.note(vec![1, 2], now), "owed again after {wait:?}");
+            wait = (wait * 2).min(RETRY_MOST);
         }
-        spread.walked(5);
-        assert!(!spread.note(vec![1, 2]), "given up until the next change");
-        assert!(spread.note(vec![1, 2, 3]));
+        assert_eq!(wait, RETRY_MOST, "the wait stops growing");
+        spread.walked(0, now);
+        assert!(!spread.note(vec![1, 2], now + RETRY_MOST), "paid");
+    }
+
+    #[test]
+    fn a_change_of_domains_owes_a_walk_at_once_whatever_the_wait() {
+        let now = Instant::now();
+        let mut spread = Spread::default();
+        assert!(spread.note(vec![1, 2], now));
+        spread.walked(5, now);
+        spread.walked(5, now);
+        assert!(spread.note(vec![1, 2, 3], now));
     }
 
     #[test]
     fn one_domain_owes_nothing() {
+        let now = Instant::now();
         let mut spread = Spread::default();
-        assert!(!spread.note(vec![7, 7, 7]));
-        assert!(!spread.note(vec![]));
+        assert!(!spread.note(vec![7, 7, 7], now));
+        assert!(!spread.note(vec![], now));
     }
 }

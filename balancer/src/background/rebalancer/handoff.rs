@@ -9,7 +9,7 @@
 //! goes to the key's set as it is then, not as the move left it. A hand-off
 //! that cannot finish now (a node down or failing, the index, a copy that
 //! keeps changing) is kept for the next pass; one whose node has left the
-//! cluster is over.
+//! cluster (no ZooKeeper entry that may hold keys) is over.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use futures_util::future::join_all;
 
 use super::Stopped;
 use super::migrate::{Fenced, fenced};
+use crate::config::WhenFull;
 use crate::newest;
 use crate::nodes::Node;
 use crate::values::{self, Version};
@@ -34,9 +35,12 @@ pub(crate) struct HandOff {
     pub(super) key: String,
     /// The node the key left.
     pub(super) leaving: Arc<str>,
-    /// The version the settle gave the staying members ("" for none, or
-    /// not known: a hand-off taken over from an earlier leader).
-    pub(super) settled: String,
+    /// The version the settle gave the staying members ("" for none);
+    /// `None` for a hand-off taken over from an earlier leader, whose
+    /// settle is not known: its copy is then carried only onto members
+    /// that hold an older version, never onto one that holds none (that
+    /// member may have had a newer version expire or be deleted since).
+    pub(super) settled: Option<String>,
     /// The journal child that names it.
     pub(super) journal: Arc<str>,
 }
@@ -77,14 +81,14 @@ impl Fenced<'_> {
         // longer than this check and the drop take.)
         let set = match self.index.lookup(&item.key).await {
             Ok(Some(set)) if set.iter().any(|id| **id == *item.leaving) => return Ok(true),
+            // No entry in an index not yet rebuilt says nothing.
+            Ok(None) if !self.index.is_complete() => return Ok(false),
             Ok(set) => set.unwrap_or_default(),
             Err(_) => return Ok(false),
         };
         let up = |id: &str| self.table.by_id(id).filter(|n| n.is_up());
-        // A node gone from the table was emptied, or given up: nothing of
-        // it is left to hand off.
         if self.table.by_id(&item.leaving).is_none() {
-            return Ok(true);
+            return Ok(self.left_cluster(&item.leaving));
         }
         let (Some(leaving), Some(staying)) = (
             up(&item.leaving),
@@ -98,7 +102,11 @@ impl Fenced<'_> {
                 Ok(None) => return Ok(true),
                 Err(_) => return Ok(false),
             };
-            if *held.timestamp > *item.settled {
+            let when_full = match &item.settled {
+                Some(_) => self.when_full,
+                None => WhenFull::Evict,
+            };
+            if item.settled.as_ref().is_none_or(|s| *held.timestamp > **s) {
                 let Ok(members) =
                     (join_all(staying.iter().map(|n| values::read(&n.bulk, &item.key))).await)
                         .into_iter()
@@ -107,10 +115,9 @@ impl Fenced<'_> {
                     return Ok(false);
                 };
                 // Carried only when the members missed it (newest::counts).
-                let counts = newest::counts(members.iter().flatten(), &held, self.when_full);
-                let behind = (staying.iter().zip(&members)).filter(|(_, m)| {
-                    counts && newest::needs_repair(m.as_ref(), &held, self.when_full)
-                });
+                let counts = newest::counts(members.iter().flatten(), &held, when_full);
+                let behind = (staying.iter().zip(&members))
+                    .filter(|(_, m)| counts && newest::needs_repair(m.as_ref(), &held, when_full));
                 let carried = join_all(behind.map(|(n, _)| self.copy(n, &item.key, &held))).await;
                 if let Some(e) = carried.iter().find_map(|r| r.as_ref().err()) {
                     return fenced(e).map_or(Ok(false), Err);
@@ -125,5 +132,13 @@ impl Fenced<'_> {
             }
         }
         Ok(false)
+    }
+
+    /// Whether node `id`, missing from the table, has left the cluster:
+    /// ZooKeeper, as this pass read it, lists no entry for it that may
+    /// hold keys (a table not yet caught up with a listing, or a pass that
+    /// has not read it, leaves the hand-off waiting).
+    fn left_cluster(&self, id: &str) -> bool {
+        self.listed.is_some_and(|listed| !listed.contains(id))
     }
 }

@@ -43,25 +43,25 @@ pub(super) fn moving(moves: &[Move]) -> Vec<Moving> {
 }
 
 /// The hand-offs a leader with `token` takes over from the journal's
-/// `entries`: every key of a child an earlier leader wrote, unless the
-/// child is already `open` here. What the earlier leader settled is not
-/// known, so each hand-off carries the leaving node's copy only when it
-/// counts ([`crate::newest::counts`]), as for any version taken late.
+/// `entries`: every key of a child an earlier leader wrote, unless work
+/// this process still holds names the child (`live`: its own hand-offs
+/// from an earlier leadership, still under way). What the earlier leader
+/// settled is not known (see [`HandOff::settled`]).
 pub(super) fn resume(
     entries: Vec<(String, Entry)>,
     token: u64,
-    open: &HashSet<Arc<str>>,
+    live: &HashSet<&str>,
 ) -> Vec<HandOff> {
     let mut taken = Vec::new();
     for (path, entry) in entries {
-        if !left_by_earlier(entry.token, token) || open.contains(path.as_str()) {
+        if !left_by_earlier(entry.token, token) || live.contains(path.as_str()) {
             continue;
         }
         let path: Arc<str> = path.into();
         taken.extend(entry.keys.into_iter().map(|m| HandOff {
             key: m.key,
             leaving: m.from.into(),
-            settled: String::new(),
+            settled: None,
             journal: path.clone(),
         }));
     }
@@ -69,11 +69,7 @@ pub(super) fn resume(
 }
 
 /// The `open` children no work still `live` names: done, to clear.
-pub(super) fn finished<'a>(
-    open: &HashSet<Arc<str>>,
-    live: impl IntoIterator<Item = &'a Arc<str>>,
-) -> Vec<Arc<str>> {
-    let live: HashSet<&str> = live.into_iter().map(|p| &**p).collect();
+pub(super) fn finished(open: &HashSet<Arc<str>>, live: &HashSet<&str>) -> Vec<Arc<str>> {
     (open.iter())
         .filter(|p| !live.contains(&***p))
         .cloned()
@@ -98,26 +94,26 @@ mod tests {
 
     #[test]
     fn a_new_leader_takes_over_the_keys_earlier_leaders_left_and_nothing_else() {
-        let open: HashSet<Arc<str>> = [Arc::from("/j/moves-3")].into();
+        let live: HashSet<&str> = ["/j/moves-3"].into();
         let entries = vec![
             ("/j/moves-1".into(), entry(4, &[("a", "n1"), ("b", "n2")])),
             ("/j/moves-2".into(), entry(7, &[("c", "n1")])),
             ("/j/moves-3".into(), entry(5, &[("d", "n1")])),
             ("/j/moves-4".into(), entry(9, &[("e", "n1")])),
         ];
-        let taken = resume(entries, 7, &open);
+        let taken = resume(entries, 7, &live);
         let keys: Vec<(&str, &str, &str)> = (taken.iter())
             .map(|h| (&*h.key, &*h.leaving, &*h.journal))
             .collect();
         assert_eq!(keys, [("a", "n1", "/j/moves-1"), ("b", "n2", "/j/moves-1")]);
-        assert!(taken.iter().all(|h| h.settled.is_empty()));
+        assert!(taken.iter().all(|h| h.settled.is_none()));
     }
 
     #[test]
     fn a_child_is_done_once_no_work_names_it() {
         let open: HashSet<Arc<str>> = [Arc::from("/j/1"), Arc::from("/j/2")].into();
-        let live = [Arc::from("/j/2"), Arc::from("/j/2"), Arc::from("/j/9")];
+        let live: HashSet<&str> = ["/j/2", "/j/9"].into();
         assert_eq!(finished(&open, &live), [Arc::from("/j/1")]);
-        assert!(finished(&open, &[Arc::from("/j/1"), Arc::from("/j/2")]).is_empty());
+        assert!(finished(&open, &["/j/1", "/j/2"].into()).is_empty());
     }
 }

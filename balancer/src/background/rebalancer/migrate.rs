@@ -70,6 +70,9 @@ pub(super) struct Fenced<'a> {
     pub(super) max_drift_ms: u64,
     /// Whether a member without a copy lost it or may have evicted it.
     pub(super) when_full: WhenFull,
+    /// The ids of the ZooKeeper entries that may hold keys (not emptied),
+    /// once the pass has read them.
+    pub(super) listed: Option<&'a HashSet<String>>,
 }
 
 /// A server refused the token: a newer leader exists.
@@ -205,7 +208,7 @@ impl Fenced<'_> {
         let hand_off = leaving.map(|_| HandOff {
             key: w.key.clone(),
             leaving: w.from.clone(),
-            settled: newest.map(|v| v.timestamp).unwrap_or_default(),
+            settled: Some(newest.map(|v| v.timestamp).unwrap_or_default()),
             journal: journal.clone(),
         });
         Ok((Moved::Done(copied), hand_off))

@@ -38,6 +38,8 @@ pub(super) struct Pass<'a> {
     table: Arc<NodeTable>,
     /// Draining nodes whose delete was forced: moved off while down.
     replacing: HashSet<Arc<str>>,
+    /// The ids of the ZooKeeper entries that may hold keys, once read.
+    listed: Option<HashSet<String>>,
     /// What passes under this process leave for the next.
     carried: &'a mut Carried,
     /// Widened batches waiting out the request deadline to be settled.
@@ -89,6 +91,7 @@ impl<'a> Pass<'a> {
             shutdown,
             table,
             replacing: HashSet::new(),
+            listed: None,
             carried,
             waiting: VecDeque::new(),
             handing: VecDeque::new(),
@@ -100,9 +103,10 @@ impl<'a> Pass<'a> {
     pub(super) async fn run(&mut self) -> Result<(), Stopped> {
         self.raise_fences().await?;
         self.claim_journal().await?;
+        let parts = self.parts().await?;
         let earlier = std::mem::take(&mut self.carried.leftovers);
         self.hand_off(earlier).await?;
-        let parts = self.parts().await?;
+        self.clear_journal().await?;
         let loads = loads(&self.table, &parts);
         let config = &self.app.config.rebalance;
         let marks = Marks {
@@ -122,10 +126,11 @@ impl<'a> Pass<'a> {
         let serving = (0..parts.len())
             .filter(|&i| parts[i] == Part::Serve)
             .filter(|&i| self.table.takes_keys_sampled(i));
-        let spreading = (self.carried.spread).note(serving.map(|i| self.table.domain(i)).collect());
+        let domains = serving.map(|i| self.table.domain(i)).collect();
+        let spreading = (self.carried.spread).note(domains, std::time::Instant::now());
         let idle = plan.is_empty() && draining.is_empty() && !spreading;
         if idle || !self.app.index.is_complete() {
-            return Ok(());
+            return self.hand_off_waiting().await;
         }
         let mut progress = Progress::new(&plan, &loads);
         self.app.metrics.moves.active.set(1);
@@ -181,7 +186,7 @@ impl<'a> Pass<'a> {
             keys_pace.wait(count).await;
             cursor = next;
             if cursor == 0 {
-                self.carried.spread.walked(unspread);
+                (self.carried.spread).walked(unspread, std::time::Instant::now());
                 break;
             }
             if progress.done() && draining.is_empty() && !spreading {
@@ -197,12 +202,7 @@ impl<'a> Pass<'a> {
             }
             self.show(&progress, &loads, Some((started, moved)));
         }
-        while let Some((at, items)) = self.handing.pop_front() {
-            tokio::time::sleep_until(at).await;
-            self.check()?;
-            self.hand_off(items).await?;
-        }
-        self.clear_journal().await?;
+        self.hand_off_waiting().await?;
         for &i in &draining {
             let node = self.table.get(i);
             if named.contains(&node.id) {
@@ -224,10 +224,24 @@ impl<'a> Pass<'a> {
     /// still left (at most [`LEFTOVERS`]: past that, a node keeps the
     /// copy until its next resync, as after a lost hand-off).
     async fn hand_off(&mut self, items: Vec<HandOff>) -> Result<(), Stopped> {
-        self.check()?;
+        if let Err(stop) = self.check() {
+            self.keep(items);
+            return Err(stop);
+        }
         let (left, stopped) = self.fenced().hand_off_all(items).await;
         self.keep(left);
         stopped.map_or(Ok(()), Err)
+    }
+
+    /// Hands off what waits out its deadline, each once it is over, then
+    /// clears the journal of what is done.
+    async fn hand_off_waiting(&mut self) -> Result<(), Stopped> {
+        while let Some(&(at, _)) = self.handing.front() {
+            tokio::time::sleep_until(at).await;
+            let (_, items) = self.handing.pop_front().expect("a front hand-off");
+            self.hand_off(items).await?;
+        }
+        self.clear_journal().await
     }
 
     /// Keeps hand-offs for a later pass, at most [`LEFTOVERS`].
@@ -317,6 +331,7 @@ impl<'a> Pass<'a> {
             replacing: &self.replacing,
             max_drift_ms: replication.max_clock_drift.as_millis() as u64,
             when_full: replication.when_full,
+            listed: self.listed.as_ref(),
         }
     }
 

@@ -2,18 +2,19 @@
 //! entry's version, the mark of a drained node, and the journal of its
 //! moves ([`super::super::journal`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use coordination::admin::{self, AdminError, Change};
 use coordination::journal::{self, Claimed, JournalError};
 use coordination::paths::NodeEntry;
 use coordination::{Acls, Client};
+use tokio::time::Instant;
 
-use super::super::Stopped;
 use super::super::journal::{finished, moving, resume};
 use super::super::migrate::Move;
 use super::super::roles::{self, Part};
+use super::super::{GRACE_MARGIN, Stopped};
 use super::Pass;
 
 impl From<JournalError> for Stopped {
@@ -26,8 +27,9 @@ impl From<JournalError> for Stopped {
 }
 
 impl Pass<'_> {
-    /// What each node is to this pass, from the ZooKeeper entries.
-    pub(super) async fn parts(&self) -> Result<Vec<Part>, Stopped> {
+    /// What each node is to this pass, from the ZooKeeper entries; notes
+    /// the ids of the entries that may hold keys.
+    pub(super) async fn parts(&mut self) -> Result<Vec<Part>, Stopped> {
         let client = (self.app.coordinator.live_client()).ok_or(Stopped::NotLeader)?;
         let listed = admin::list_nodes(&client)
             .await
@@ -35,6 +37,8 @@ impl Pass<'_> {
         let listed: HashMap<String, NodeEntry> = (listed.into_iter())
             .filter_map(|(id, entry)| Some((id, entry.ok()?)))
             .collect();
+        let holding = listed.iter().filter(|(_, entry)| !entry.is_emptied());
+        self.listed = Some(holding.map(|(id, _)| id.clone()).collect());
         let table: Vec<(&str, bool)> = (self.table.all().iter())
             .map(|n| (&*n.id, n.is_draining()))
             .collect();
@@ -90,19 +94,30 @@ impl Pass<'_> {
                 None
             }
         });
-        let taken = resume(readable.collect(), self.token, &self.carried.open);
+        let taken = resume(readable.collect(), self.token, &self.live_journal());
         if !taken.is_empty() {
+            // The earlier leader may have narrowed these sets a moment
+            // ago: a write that read the wide set may still land.
             tracing::info!(
                 keys = taken.len(),
                 "hand-offs taken over from an earlier leader"
             );
+            self.carried
+                .open
+                .extend(taken.iter().map(|h| h.journal.clone()));
+            let due = Instant::now() + self.app.config.timeouts.request + GRACE_MARGIN;
+            self.handing.push_back((due, taken));
         }
-        self.carried
-            .open
-            .extend(taken.iter().map(|h| h.journal.clone()));
-        self.carried.leftovers.extend(taken);
         self.carried.claimed = Some(claimed);
         Ok(claimed)
+    }
+
+    /// The journal children that work of this process still names.
+    fn live_journal(&self) -> HashSet<&str> {
+        let handing = self.handing.iter().flat_map(|(_, h)| h);
+        (self.waiting.iter().map(|b| &*b.journal))
+            .chain(handing.chain(&self.carried.leftovers).map(|h| &*h.journal))
+            .collect()
     }
 
     /// Claims the journal for this pass's token, if not yet done.
@@ -126,14 +141,7 @@ impl Pass<'_> {
 
     /// Clears the journal children no batch or hand-off still names.
     pub(super) async fn clear_journal(&mut self) -> Result<(), Stopped> {
-        let live = (self.waiting.iter().map(|b| &b.journal))
-            .chain(
-                self.handing
-                    .iter()
-                    .flat_map(|(_, h)| h.iter().map(|h| &h.journal)),
-            )
-            .chain(self.carried.leftovers.iter().map(|h| &h.journal));
-        let done = finished(&self.carried.open, live);
+        let done = finished(&self.carried.open, &self.live_journal());
         if done.is_empty() {
             return Ok(());
         }
