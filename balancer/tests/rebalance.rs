@@ -490,6 +490,15 @@ async fn sharing_a_host(cluster: &Cluster, keys: &[WrittenKey]) -> Vec<(String, 
     sharing
 }
 
+/// Keys of `keys` whose set is wider than `factor`: a move under way.
+async fn wide_sets(cluster: &Cluster, keys: &[WrittenKey], factor: usize) -> usize {
+    let mut wide = 0;
+    for w in keys {
+        wide += usize::from(cluster.replica_set(&w.key).await.len() > factor);
+    }
+    wide
+}
+
 /// Panics when the replica set of a key has two members on one host.
 async fn assert_spread(cluster: &Cluster, keys: &[WrittenKey]) {
     let sharing = sharing_a_host(cluster, keys).await;
@@ -529,11 +538,16 @@ async fn a_move_keeps_a_key_s_copies_on_distinct_hosts() {
     set_state(&client, added, NodeEntry::ACTIVE).await;
     let (mut held, mut unchanged) = (0, 0);
     wait_until(
-        "the added node holds keys and has drawn none for 3 s",
+        "the added node holds keys and has drawn none for 3 s, no move under way",
         90,
         async || {
             let now = hashes_on(added).await;
-            unchanged = if now == held { unchanged + 1 } else { 0 };
+            let moving = wide_sets(&cluster, &written, 2).await > 0;
+            unchanged = if now == held && !moving {
+                unchanged + 1
+            } else {
+                0
+            };
             held = now;
             held > 0 && unchanged >= 60
         },
