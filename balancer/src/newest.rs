@@ -66,6 +66,19 @@ pub fn counts<'v>(
     }
 }
 
+/// Which members (each holding `members[i]`) an outside copy goes to:
+/// none unless it [`counts`], and then each that [`needs_repair`].
+pub fn carried_to(
+    members: &[Option<Version>],
+    outside: &Version,
+    when_full: WhenFull,
+) -> Vec<bool> {
+    let counts = counts(members.iter().flatten(), outside, when_full);
+    (members.iter())
+        .map(|held| counts && needs_repair(held.as_ref(), outside, when_full))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +147,26 @@ mod tests {
         // No member holds a copy: lost (refuse), or maybe evicted (evict).
         assert!(counts([], &outside, WhenFull::Refuse));
         assert!(!counts([], &outside, WhenFull::Evict));
+    }
+
+    #[test]
+    fn an_outside_copy_goes_to_the_members_behind_it_only_when_it_counts() {
+        let outside = v("0002", Some("x"));
+        let members = [Some(v("0001", Some("x"))), None];
+        assert_eq!(
+            carried_to(&members, &outside, WhenFull::Refuse),
+            [true, true]
+        );
+        assert_eq!(
+            carried_to(&members, &outside, WhenFull::Evict),
+            [true, false]
+        );
+        let ahead = [Some(v("0003", Some("y"))), Some(v("0001", Some("x")))];
+        assert_eq!(
+            carried_to(&ahead, &outside, WhenFull::Refuse),
+            [false, false]
+        );
+        assert_eq!(carried_to(&[None], &outside, WhenFull::Evict), [false]);
     }
 
     #[test]

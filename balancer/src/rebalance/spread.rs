@@ -43,10 +43,15 @@ impl Spread {
         self.pending && self.not_before.is_none_or(|t| now >= t)
     }
 
-    /// A walk went through the whole index at `now`, leaving `unspread`
-    /// sets it could not spread: nothing is owed until the domains change
-    /// again, unless it left some, which are owed after the next wait.
-    pub fn walked(&mut self, unspread: usize, now: Instant) {
+    /// A walk went through the whole index at `now`, looking for sets to
+    /// spread or not (`looked`: what [`Spread::note`] said), leaving
+    /// `unspread` sets it could not spread: once it looked, nothing is
+    /// owed until the domains change again, unless it left some, which
+    /// are owed after the next wait. A walk that did not look pays nothing.
+    pub fn walked(&mut self, looked: bool, unspread: usize, now: Instant) {
+        if !looked {
+            return;
+        }
         self.pending = unspread > 0;
         let wait = RETRY_FIRST.saturating_mul(1 << self.tries.min(16));
         self.not_before = Some(now + wait.min(RETRY_MOST));
@@ -64,10 +69,10 @@ mod tests {
         let mut spread = Spread::default();
         assert!(spread.note(vec![2, 1, 2], now), "a new leader looks once");
         assert!(spread.note(vec![1, 2], now), "still owed: no full walk yet");
-        spread.walked(0, now);
+        spread.walked(true, 0, now);
         assert!(!spread.note(vec![2, 1], now + RETRY_MOST * 2));
         assert!(spread.note(vec![1, 2, 3], now), "a host added: at once");
-        spread.walked(0, now);
+        spread.walked(true, 0, now);
         assert!(!spread.note(vec![1, 2, 3], now + RETRY_MOST * 2));
     }
 
@@ -78,15 +83,26 @@ mod tests {
         assert!(spread.note(vec![1, 2], now));
         let mut wait = RETRY_FIRST;
         for _ in 0..12 {
-            spread.walked(5, now);
+            spread.walked(true, 5, now);
             assert!(!spread.note(vec![1, 2], now + wait / 2), "not yet");
             now += wait;
             assert!(spread.note(vec![1, 2], now), "owed again after {wait:?}");
             wait = (wait * 2).min(RETRY_MOST);
         }
         assert_eq!(wait, RETRY_MOST, "the wait stops growing");
-        spread.walked(0, now);
+        spread.walked(true, 0, now);
         assert!(!spread.note(vec![1, 2], now + RETRY_MOST), "paid");
+    }
+
+    #[test]
+    fn a_walk_that_did_not_look_leaves_a_retry_owed() {
+        let now = Instant::now();
+        let mut spread = Spread::default();
+        assert!(spread.note(vec![1, 2], now));
+        spread.walked(true, 5, now);
+        assert!(!spread.note(vec![1, 2], now), "waiting");
+        spread.walked(false, 0, now);
+        assert!(spread.note(vec![1, 2], now + RETRY_FIRST), "still owed");
     }
 
     #[test]
@@ -94,8 +110,8 @@ mod tests {
         let now = Instant::now();
         let mut spread = Spread::default();
         assert!(spread.note(vec![1, 2], now));
-        spread.walked(5, now);
-        spread.walked(5, now);
+        spread.walked(true, 5, now);
+        spread.walked(true, 5, now);
         assert!(spread.note(vec![1, 2, 3], now));
     }
 

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use futures_util::future::join_all;
+use tokio::time::Instant;
 
 use super::Stopped;
 use super::migrate::{Fenced, fenced};
@@ -40,7 +41,11 @@ pub(crate) struct HandOff {
     /// settle is not known: its copy is then carried only onto members
     /// that hold an older version, never onto one that holds none (that
     /// member may have had a newer version expire or be deleted since).
+    /// A settle older than a tombstone's life counts as not known too: a
+    /// delete since may have left the members holding nothing.
     pub(super) settled: Option<String>,
+    /// When the hand-off was made.
+    pub(super) made: Instant,
     /// The journal child that names it.
     pub(super) journal: Arc<str>,
 }
@@ -49,16 +54,26 @@ impl Fenced<'_> {
     /// Hands off every copy it can, [`AT_ONCE`] at a time (the bulk pool
     /// is small); returns those left for the next pass, and what stopped
     /// the work, if anything did (the items not handed off are then all
-    /// left, none lost).
+    /// left, none lost). `check` is asked before each [`AT_ONCE`]: once it fails, the rest
+    /// are left.
     pub(super) async fn hand_off_all(
         &self,
         items: Vec<HandOff>,
+        check: &(dyn Fn() -> Result<(), Stopped> + Sync),
     ) -> (Vec<HandOff>, Option<Stopped>) {
         let mut ends: Vec<Result<bool, Stopped>> = Vec::with_capacity(items.len());
+        let mut stopped = None;
         for chunk in items.chunks(AT_ONCE) {
+            if stopped.is_none() {
+                stopped = check().err();
+            }
+            if stopped.is_some() {
+                ends.extend(chunk.iter().map(|_| Ok(false)));
+                continue;
+            }
             ends.extend(join_all(chunk.iter().map(|item| self.hand_off(item))).await);
         }
-        let (mut left, mut stopped) = (Vec::new(), None);
+        let mut left = Vec::new();
         for (item, end) in items.into_iter().zip(ends) {
             match end {
                 Ok(true) => {}
@@ -102,11 +117,13 @@ impl Fenced<'_> {
                 Ok(None) => return Ok(true),
                 Err(_) => return Ok(false),
             };
-            let when_full = match &item.settled {
+            let fresh = item.made.elapsed() < self.tombstone_ttl;
+            let settled = item.settled.as_ref().filter(|_| fresh);
+            let when_full = match settled {
                 Some(_) => self.when_full,
                 None => WhenFull::Evict,
             };
-            if item.settled.as_ref().is_none_or(|s| *held.timestamp > **s) {
+            if settled.is_none_or(|s| *held.timestamp > **s) {
                 let Ok(members) =
                     (join_all(staying.iter().map(|n| values::read(&n.bulk, &item.key))).await)
                         .into_iter()
@@ -115,9 +132,8 @@ impl Fenced<'_> {
                     return Ok(false);
                 };
                 // Carried only when the members missed it (newest::counts).
-                let counts = newest::counts(members.iter().flatten(), &held, when_full);
-                let behind = (staying.iter().zip(&members))
-                    .filter(|(_, m)| counts && newest::needs_repair(m.as_ref(), &held, when_full));
+                let to = newest::carried_to(&members, &held, when_full);
+                let behind = (staying.iter().zip(to)).filter(|(_, carry)| *carry);
                 let carried = join_all(behind.map(|(n, _)| self.copy(n, &item.key, &held))).await;
                 if let Some(e) = carried.iter().find_map(|r| r.as_ref().err()) {
                     return fenced(e).map_or(Ok(false), Err);

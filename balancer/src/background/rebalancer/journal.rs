@@ -9,10 +9,11 @@
 //! The decisions are pure: which children a new leader resumes
 //! ([`resume`]) and which of its own are done ([`finished`]).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use coordination::journal::{Claimed, Entry, Moving, left_by_earlier};
+use tokio::time::Instant;
 
 use super::handoff::HandOff;
 use super::migrate::Move;
@@ -23,6 +24,9 @@ use crate::rebalance::Spread;
 pub(super) struct Carried {
     /// Hand-offs an earlier pass could not finish.
     pub(super) leftovers: Vec<HandOff>,
+    /// Hand-offs waiting out the request deadline after their narrowing
+    /// (or their take-over), each batch with the time it is due.
+    pub(super) handing: VecDeque<(Instant, Vec<HandOff>)>,
     /// Whether a walk is owed to sets on one failure domain.
     pub(super) spread: Spread,
     /// The journal, as this process last claimed it: a new token claims
@@ -62,6 +66,7 @@ pub(super) fn resume(
             key: m.key,
             leaving: m.from.into(),
             settled: None,
+            made: Instant::now(),
             journal: path.clone(),
         }));
     }

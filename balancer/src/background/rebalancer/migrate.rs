@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use tokio::time::Instant;
@@ -70,6 +71,8 @@ pub(super) struct Fenced<'a> {
     pub(super) max_drift_ms: u64,
     /// Whether a member without a copy lost it or may have evicted it.
     pub(super) when_full: WhenFull,
+    /// How long a delete's tombstone lasts.
+    pub(super) tombstone_ttl: Duration,
     /// The ids of the ZooKeeper entries that may hold keys (not emptied),
     /// once the pass has read them.
     pub(super) listed: Option<&'a HashSet<String>>,
@@ -133,14 +136,19 @@ impl Fenced<'_> {
 
     /// Steps 3 and 4 for every key of a batch whose wait is over: how
     /// each ended, with the node it was leaving and, for a key moved off
-    /// an up node, the hand-off of its old copy (step 5, a wait later).
-    pub(super) async fn finish(&self, batch: &Batch) -> Result<Vec<Ended>, Stopped> {
+    /// an up node, the hand-off of its old copy (step 5, a wait later);
+    /// and what stopped the batch, if a server refused the token (the
+    /// keys it did not end are left wide).
+    pub(super) async fn finish(&self, batch: &Batch) -> (Vec<Ended>, Option<Stopped>) {
         let ends = join_all((batch.keys.iter()).map(|w| self.settle_and_narrow(w, &batch.journal)));
-        let ends = ends.await;
-        (batch.keys.iter())
-            .zip(ends)
-            .map(|(w, end)| end.map(|(moved, hand_off)| (w.from.clone(), moved, hand_off)))
-            .collect()
+        let (mut ended, mut stopped) = (Vec::new(), None);
+        for (w, end) in batch.keys.iter().zip(ends.await) {
+            match end {
+                Ok((moved, hand_off)) => ended.push((w.from.clone(), moved, hand_off)),
+                Err(stop) => stopped = Some(stop),
+            }
+        }
+        (ended, stopped)
     }
 
     async fn settle_and_narrow(
@@ -209,6 +217,7 @@ impl Fenced<'_> {
             key: w.key.clone(),
             leaving: w.from.clone(),
             settled: Some(newest.map(|v| v.timestamp).unwrap_or_default()),
+            made: Instant::now(),
             journal: journal.clone(),
         });
         Ok((Moved::Done(copied), hand_off))

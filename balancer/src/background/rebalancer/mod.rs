@@ -98,7 +98,6 @@ impl Rebalancer {
                     done = pass.run() => done,
                     _ = stop.wait_for(|&stopping| stopping) => Err(Stopped::Paused),
                 };
-                pass.keep_unfinished();
                 let metrics = &self.app.metrics.moves;
                 metrics.active.set(0);
                 self.app.rebalance.update(|v| {

@@ -100,9 +100,9 @@ async fn hand_over(
     };
     // Only a version the members missed is carried (`newest::counts`);
     // a stale one, or one whose newer copies may have been evicted, goes.
-    let counts = newest::counts(held.iter().flatten(), mine, f.when_full);
-    for (member, held) in members.iter().zip(&held) {
-        if counts && newest::needs_repair(held.as_ref(), mine, f.when_full) {
+    let carried = newest::carried_to(&held, mine, f.when_full);
+    for (member, carry) in members.iter().zip(carried) {
+        if carry {
             let copied = values::apply_fenced(&member.bulk, key, mine, f.max_drift_ms, f.token);
             if let Err(e) = copied.await {
                 return refused(&e);

@@ -18,6 +18,7 @@ use super::roles::Part;
 use super::{GRACE_MARGIN, Stopped, sweep};
 
 mod choose;
+mod handing;
 mod show;
 mod zk;
 use crate::App;
@@ -25,9 +26,6 @@ use crate::background::pace::Pace;
 use crate::nodes::NodeTable;
 use crate::rebalance::{self, Load, Marks, Progress, Role};
 use crate::values;
-
-/// Most hand-offs kept for a later pass.
-const LEFTOVERS: usize = 100_000;
 
 /// One pass, under one leadership token.
 pub(super) struct Pass<'a> {
@@ -44,8 +42,6 @@ pub(super) struct Pass<'a> {
     carried: &'a mut Carried,
     /// Widened batches waiting out the request deadline to be settled.
     waiting: VecDeque<Batch>,
-    /// Hand-offs waiting out the request deadline after their narrowing.
-    handing: VecDeque<(Instant, Vec<HandOff>)>,
 }
 
 /// The node table as the planner sees it: a node gone from the cluster
@@ -94,7 +90,6 @@ impl<'a> Pass<'a> {
             listed: None,
             carried,
             waiting: VecDeque::new(),
-            handing: VecDeque::new(),
         }
     }
 
@@ -169,24 +164,21 @@ impl<'a> Pass<'a> {
                 let batch = self.waiting.pop_front().expect("a front batch");
                 let (bytes, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
                 if !hand_offs.is_empty() {
-                    self.handing.push_back((Instant::now() + grace, hand_offs));
+                    (self.carried.handing).push_back((Instant::now() + grace, hand_offs));
                 }
                 self.show(&progress, &loads, Some((started, moved)));
                 bytes_pace.wait(bytes as usize).await;
             }
-            while self
-                .handing
-                .front()
-                .is_some_and(|(at, _)| *at <= Instant::now())
-            {
-                let (_, items) = self.handing.pop_front().expect("a front hand-off");
+            while (self.carried.handing.front()).is_some_and(|(at, _)| *at <= Instant::now()) {
+                let (_, items) = self.carried.handing.pop_front().expect("a front hand-off");
                 self.hand_off(items).await?;
                 self.clear_journal().await?;
             }
             keys_pace.wait(count).await;
             cursor = next;
             if cursor == 0 {
-                (self.carried.spread).walked(unspread, std::time::Instant::now());
+                let now = std::time::Instant::now();
+                (self.carried.spread).walked(spreading, unspread, now);
                 break;
             }
             if progress.done() && draining.is_empty() && !spreading {
@@ -198,7 +190,7 @@ impl<'a> Pass<'a> {
             self.check()?;
             let (_, hand_offs) = self.finish(&batch, &mut named, &mut moved).await?;
             if !hand_offs.is_empty() {
-                self.handing.push_back((Instant::now() + grace, hand_offs));
+                (self.carried.handing).push_back((Instant::now() + grace, hand_offs));
             }
             self.show(&progress, &loads, Some((started, moved)));
         }
@@ -220,61 +212,17 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
-    /// Hands off `items` and those left from earlier, keeping what is
-    /// still left (at most [`LEFTOVERS`]: past that, a node keeps the
-    /// copy until its next resync, as after a lost hand-off).
-    async fn hand_off(&mut self, items: Vec<HandOff>) -> Result<(), Stopped> {
-        if let Err(stop) = self.check() {
-            self.keep(items);
-            return Err(stop);
-        }
-        let (left, stopped) = self.fenced().hand_off_all(items).await;
-        self.keep(left);
-        stopped.map_or(Ok(()), Err)
-    }
-
-    /// Hands off what waits out its deadline, each once it is over, then
-    /// clears the journal of what is done.
-    async fn hand_off_waiting(&mut self) -> Result<(), Stopped> {
-        while let Some(&(at, _)) = self.handing.front() {
-            tokio::time::sleep_until(at).await;
-            let (_, items) = self.handing.pop_front().expect("a front hand-off");
-            self.hand_off(items).await?;
-        }
-        self.clear_journal().await
-    }
-
-    /// Keeps hand-offs for a later pass, at most [`LEFTOVERS`].
-    fn keep(&mut self, mut left: Vec<HandOff>) {
-        let room = LEFTOVERS.saturating_sub(self.carried.leftovers.len());
-        for lost in left.drain(room.min(left.len())..) {
-            if let Some(node) = self.table.by_id(&lost.leaving) {
-                node.record_missed_write();
-            }
-        }
-        self.carried.leftovers.append(&mut left);
-    }
-
-    /// Keeps the hand-offs still waiting when the pass ended, however it
-    /// ended, for a later pass.
-    pub(super) fn keep_unfinished(&mut self) {
-        let waiting: Vec<HandOff> = self
-            .handing
-            .drain(..)
-            .flat_map(|(_, items)| items)
-            .collect();
-        self.keep(waiting);
-    }
-
     /// Settles a batch; returns the bytes copied and the hand-offs due.
+    /// When a server refuses the token, the hand-offs of the keys already
+    /// narrowed are kept before the pass stops.
     async fn finish(
-        &self,
+        &mut self,
         batch: &Batch,
         named: &mut HashSet<Arc<str>>,
         moved: &mut (u64, u64),
     ) -> Result<(u64, Vec<HandOff>), Stopped> {
         self.check()?;
-        let ends = self.fenced().finish(batch).await?;
+        let (ends, stopped) = self.fenced().finish(batch).await;
         let (mut done, mut bytes, mut hand_offs) = (0, 0, Vec::new());
         let metrics = &self.app.metrics.moves;
         for (from, end, hand_off) in ends {
@@ -297,6 +245,10 @@ impl<'a> Pass<'a> {
             v.keys_moved += done;
             v.bytes_moved += bytes;
         });
+        if let Some(stop) = stopped {
+            self.keep(hand_offs);
+            return Err(stop);
+        }
         Ok((bytes, hand_offs))
     }
 
@@ -331,6 +283,7 @@ impl<'a> Pass<'a> {
             replacing: &self.replacing,
             max_drift_ms: replication.max_clock_drift.as_millis() as u64,
             when_full: replication.when_full,
+            tombstone_ttl: replication.tombstone_ttl,
             listed: self.listed.as_ref(),
         }
     }

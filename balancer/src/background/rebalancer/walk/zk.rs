@@ -34,11 +34,12 @@ impl Pass<'_> {
         let listed = admin::list_nodes(&client)
             .await
             .map_err(|e| Stopped::ZooKeeper(e.to_string()))?;
+        // An entry that does not read may still hold keys.
+        let holding = (listed.iter()).filter(|(_, e)| e.as_ref().map_or(true, |e| !e.is_emptied()));
+        self.listed = Some(holding.map(|(id, _)| id.clone()).collect());
         let listed: HashMap<String, NodeEntry> = (listed.into_iter())
             .filter_map(|(id, entry)| Some((id, entry.ok()?)))
             .collect();
-        let holding = listed.iter().filter(|(_, entry)| !entry.is_emptied());
-        self.listed = Some(holding.map(|(id, _)| id.clone()).collect());
         let table: Vec<(&str, bool)> = (self.table.all().iter())
             .map(|n| (&*n.id, n.is_draining()))
             .collect();
@@ -106,7 +107,7 @@ impl Pass<'_> {
                 .open
                 .extend(taken.iter().map(|h| h.journal.clone()));
             let due = Instant::now() + self.app.config.timeouts.request + GRACE_MARGIN;
-            self.handing.push_back((due, taken));
+            self.carried.handing.push_back((due, taken));
         }
         self.carried.claimed = Some(claimed);
         Ok(claimed)
@@ -114,7 +115,7 @@ impl Pass<'_> {
 
     /// The journal children that work of this process still names.
     fn live_journal(&self) -> HashSet<&str> {
-        let handing = self.handing.iter().flat_map(|(_, h)| h);
+        let handing = self.carried.handing.iter().flat_map(|(_, h)| h);
         (self.waiting.iter().map(|b| &*b.journal))
             .chain(handing.chain(&self.carried.leftovers).map(|h| &*h.journal))
             .collect()
