@@ -259,6 +259,48 @@ async fn a_taken_over_hand_off_never_brings_back_a_value_the_set_no_longer_holds
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.json());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_after_an_index_outage_moves_the_keys_written_during_it() {
+    // Keys written while the index Redis hung went through the hashing
+    // fallback; once it is back, they are adopted with wide sets. A drain
+    // then moves every one of them off the node, and ends.
+    let (zk, cluster, client) = listed_cluster().await;
+    let b = start_leader(leader_config(&cluster, &zk)).await;
+    let http = HttpClient::new();
+    let mut written = write_keys(&http, &b, "before", 100).await;
+    cluster.index.pause();
+    for i in 0..30 {
+        let key = format!("during-{i}");
+        let value = format!("value of {key}");
+        let r = http
+            .post_json(
+                &format!("{}/cache", b.url),
+                &json!({"key": key, "value": value}),
+            )
+            .await
+            .unwrap();
+        if r.status.is_success() {
+            let node = r.node().unwrap_or_default();
+            written.push(WrittenKey { key, value, node });
+        }
+    }
+    cluster.index.resume();
+    assert!(written.len() > 100, "some writes went through the fallback");
+    wait_until("the index is complete again", 30, async || {
+        b.app.index.is_complete()
+    })
+    .await;
+    let leaving = &cluster.nodes[0];
+    set_state(&client, leaving, NodeEntry::DRAINING).await;
+    wait_until("the node is drained and removed", 60, async || {
+        entry_state(&client, leaving).await.as_deref() == Some(NodeEntry::REMOVED)
+    })
+    .await;
+    assert_eq!(entries_naming(&cluster, &written, &leaving.addr()).await, 0);
+    assert_eq!(hashes_on(leaving).await, 0);
+    assert_read_back(&http, &b, &written).await;
+}
+
 /// The state of `node`'s entry in ZooKeeper; `None` when it has none.
 async fn entry_state(client: &Client, node: &RedisServer) -> Option<String> {
     let path = paths::child(paths::NODES, &node.addr());
@@ -640,11 +682,22 @@ async fn sets_placed_while_a_host_was_away_are_spread_when_it_is_back() {
     assert_eq!(entries_naming(&cluster, &written, &away.addr()).await, 0);
 
     away.resume();
-    wait_until("every set is spread over both hosts", 60, async || {
+    let spread = async || {
         entries_naming(&cluster, &written, &away.addr()).await == written.len()
             && sharing_a_host(&cluster, &written).await.is_empty()
-    })
-    .await;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !spread().await {
+        if tokio::time::Instant::now() > deadline {
+            let status = b.app.rebalance.view();
+            let nodes = test_support::node_entries(&http, &b).await;
+            panic!(
+                "not spread after 90 s: {} sets on one host; rebalancer {status:?}; nodes {nodes:?}",
+                sharing_a_host(&cluster, &written).await.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_read_back(&http, &b, &written).await;
 }
 
@@ -977,7 +1030,7 @@ async fn a_leader_in_the_middle_of_a_move_stops_at_once_when_asked() {
     set_state(&client, leaving, NodeEntry::DRAINING).await;
     wait_until(
         "a set is widened: the pass waits out its deadline",
-        15,
+        40,
         async || {
             for w in &written {
                 if cluster.replica_set(&w.key).await.len() == 3 {

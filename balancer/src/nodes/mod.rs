@@ -44,6 +44,9 @@ use crate::rendezvous;
 /// Samples older than this many intervals count as stale.
 const STALE_AFTER_INTERVALS: u32 = 3;
 
+/// How many times longer a sample counts for the rebalancer's moves.
+const MOVES_STALE_AFTER: u32 = 4;
+
 /// Bytes of capacity configured per node id (`placement.node_capacity_bytes`).
 pub type Capacities = BTreeMap<String, u64>;
 
@@ -157,10 +160,12 @@ impl NodeTable {
         &self.nodes[index]
     }
 
-    /// Whether the node at position `i` takes new keys now with a known
-    /// utilization: up, not draining, sampled lately with a known capacity.
+    /// Whether the node at position `i` can take a moved key now with a
+    /// known utilization: up, not draining, sampled lately (by the
+    /// measure of [`NodeTable::move_contenders`]) with a known capacity.
     pub fn takes_keys_sampled(&self, i: usize) -> bool {
-        (self.nodes[i].for_new_keys(Instant::now(), self.stale_after)).is_some_and(|u| u.is_some())
+        let stale_after = self.stale_after * MOVES_STALE_AFTER;
+        (self.nodes[i].for_new_keys(Instant::now(), stale_after)).is_some_and(|u| u.is_some())
     }
 
     /// The failure domain of the node at position `i`.
@@ -189,11 +194,24 @@ impl NodeTable {
     /// The nodes that may take `key` if it is new (up, not draining, of
     /// known capacity), ranked best first, with their utilization.
     pub fn contenders(&self, key: &str) -> Vec<Contender> {
+        self.ranked(key, self.stale_after)
+    }
+
+    /// The same for a key the rebalancer moves, which waits seconds
+    /// between its steps anyway: a utilization counts as known for
+    /// [`MOVES_STALE_AFTER`] times as long, so a sampler that lags on a
+    /// busy machine does not leave every candidate unknown (a spread
+    /// moves only onto a node of known utilization).
+    pub fn move_contenders(&self, key: &str) -> Vec<Contender> {
+        self.ranked(key, self.stale_after * MOVES_STALE_AFTER)
+    }
+
+    fn ranked(&self, key: &str, stale_after: Duration) -> Vec<Contender> {
         let now = Instant::now();
         rendezvous::rank(key, &self.seeds)
             .into_iter()
             .filter_map(|node| {
-                let utilization = self.nodes[node].for_new_keys(now, self.stale_after)?;
+                let utilization = self.nodes[node].for_new_keys(now, stale_after)?;
                 Some(Contender {
                     node,
                     utilization,

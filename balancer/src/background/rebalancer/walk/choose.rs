@@ -63,7 +63,7 @@ impl Pass<'_> {
                         .map(|&m| self.table.get(m).id.to_string())
                         .collect();
                     let taken = self.table.domains_of(&holder_ids);
-                    let ranked = self.table.contenders(key);
+                    let ranked = self.table.move_contenders(key);
                     let policy = &self.app.config.placement;
                     let step = match plan {
                         KeyPlan::Spread(_) => {
