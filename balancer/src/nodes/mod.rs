@@ -197,11 +197,11 @@ impl NodeTable {
         self.ranked(key, self.stale_after)
     }
 
-    /// The same for a key the rebalancer moves, which waits seconds
-    /// between its steps anyway: a utilization counts as known for
-    /// [`MOVES_STALE_AFTER`] times as long, so a sampler that lags on a
-    /// busy machine does not leave every candidate unknown (a spread
-    /// moves only onto a node of known utilization).
+    /// The same for a key the rebalancer spreads onto another host: a
+    /// utilization counts as known for [`MOVES_STALE_AFTER`] times as
+    /// long, so a sampler that lags on a busy machine does not leave every
+    /// candidate unknown (a spread moves only onto a node of known
+    /// utilization under 90%, a soft bound an older sample serves).
     pub fn move_contenders(&self, key: &str) -> Vec<Contender> {
         self.ranked(key, self.stale_after * MOVES_STALE_AFTER)
     }

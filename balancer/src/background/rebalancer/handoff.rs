@@ -62,16 +62,20 @@ impl Fenced<'_> {
         check: &(dyn Fn() -> Result<(), Stopped> + Sync),
     ) -> (Vec<HandOff>, Option<Stopped>) {
         let mut ends: Vec<Result<bool, Stopped>> = Vec::with_capacity(items.len());
-        let mut stopped = None;
+        let (mut stopped, mut refused) = (None, false);
         for chunk in items.chunks(AT_ONCE) {
             if stopped.is_none() {
                 stopped = check().err();
             }
-            if stopped.is_some() {
+            if stopped.is_some() || refused {
                 ends.extend(chunk.iter().map(|_| Ok(false)));
                 continue;
             }
-            ends.extend(join_all(chunk.iter().map(|item| self.hand_off(item))).await);
+            let chunk_ends = join_all(chunk.iter().map(|item| self.hand_off(item))).await;
+            // A server refused the token: no later chunk is tried (the
+            // refusal itself is taken below).
+            refused |= chunk_ends.iter().any(Result::is_err);
+            ends.extend(chunk_ends);
         }
         let mut left = Vec::new();
         for (item, end) in items.into_iter().zip(ends) {

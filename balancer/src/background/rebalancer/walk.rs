@@ -246,7 +246,9 @@ impl<'a> Pass<'a> {
             v.bytes_moved += bytes;
         });
         if let Some(stop) = stopped {
-            self.keep(hand_offs);
+            // Narrowed just now: their copies wait out the deadline too.
+            let due = Instant::now() + self.app.config.timeouts.request + GRACE_MARGIN;
+            self.carried.handing.push_back((due, hand_offs));
             return Err(stop);
         }
         Ok((bytes, hand_offs))

@@ -63,7 +63,12 @@ impl Pass<'_> {
                         .map(|&m| self.table.get(m).id.to_string())
                         .collect();
                     let taken = self.table.domains_of(&holder_ids);
-                    let ranked = self.table.move_contenders(key);
+                    // A spread needs a known utilization, which a lagging
+                    // sampler may not give (see `move_contenders`).
+                    let ranked = match plan {
+                        KeyPlan::Spread(_) => self.table.move_contenders(key),
+                        _ => self.table.contenders(key),
+                    };
                     let policy = &self.app.config.placement;
                     let step = match plan {
                         KeyPlan::Spread(_) => {
