@@ -54,8 +54,8 @@ impl Fenced<'_> {
     /// Hands off every copy it can, [`AT_ONCE`] at a time (the bulk pool
     /// is small); returns those left for the next pass, and what stopped
     /// the work, if anything did (the items not handed off are then all
-    /// left, none lost). `check` is asked before each [`AT_ONCE`]: once it fails, the rest
-    /// are left.
+    /// left, none lost). `check` is asked before each [`AT_ONCE`]: once
+    /// it fails, or a server refuses the token, the rest are left.
     pub(super) async fn hand_off_all(
         &self,
         items: Vec<HandOff>,

@@ -5,6 +5,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use coordination::election::Standing;
 use futures_util::future::join_all;
@@ -131,7 +132,7 @@ impl<'a> Pass<'a> {
         self.app.metrics.moves.active.set(1);
         self.show(&progress, &loads, None);
         let started = Instant::now();
-        let grace = self.app.config.timeouts.request + GRACE_MARGIN;
+        let grace = self.grace();
         let keys_pace = Pace::new(config.keys_per_sec);
         let bytes_pace = Pace::new(u32::try_from(config.bytes_per_sec).unwrap_or(u32::MAX));
         let mut named: HashSet<Arc<str>> = HashSet::new();
@@ -247,7 +248,7 @@ impl<'a> Pass<'a> {
         });
         if let Some(stop) = stopped {
             // Narrowed just now: their copies wait out the deadline too.
-            let due = Instant::now() + self.app.config.timeouts.request + GRACE_MARGIN;
+            let due = Instant::now() + self.grace();
             self.carried.handing.push_back((due, hand_offs));
             return Err(stop);
         }
@@ -274,6 +275,12 @@ impl<'a> Pass<'a> {
             Some(stop) => Err(stop),
             None => Ok(()),
         }
+    }
+
+    /// The wait after a widening or a narrowing: a request deadline, in
+    /// which a write that read the set before lands or never will.
+    fn grace(&self) -> Duration {
+        self.app.config.timeouts.request + GRACE_MARGIN
     }
 
     fn fenced(&self) -> Fenced<'_> {

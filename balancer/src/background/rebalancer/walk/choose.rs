@@ -63,18 +63,18 @@ impl Pass<'_> {
                         .map(|&m| self.table.get(m).id.to_string())
                         .collect();
                     let taken = self.table.domains_of(&holder_ids);
-                    // A spread needs a known utilization, which a lagging
-                    // sampler may not give (see `move_contenders`).
-                    let ranked = match plan {
-                        KeyPlan::Spread(_) => self.table.move_contenders(key),
-                        _ => self.table.contenders(key),
-                    };
                     let policy = &self.app.config.placement;
                     let step = match plan {
+                        // A spread needs a known utilization, which a
+                        // lagging sampler may not give (`move_contenders`).
                         KeyPlan::Spread(_) => {
+                            let ranked = self.table.move_contenders(key);
                             progress.spread(from, &ranked, &holders, &taken, policy)
                         }
-                        _ => progress.next(from, size, &ranked, &holders, &taken, policy),
+                        _ => {
+                            let ranked = self.table.contenders(key);
+                            progress.next(from, size, &ranked, &holders, &taken, policy)
+                        }
                     };
                     match step {
                         Step::Move(to) => (from, Some(to)),

@@ -11,10 +11,10 @@ use coordination::paths::NodeEntry;
 use coordination::{Acls, Client};
 use tokio::time::Instant;
 
+use super::super::Stopped;
 use super::super::journal::{finished, moving, resume};
 use super::super::migrate::Move;
 use super::super::roles::{self, Part};
-use super::super::{GRACE_MARGIN, Stopped};
 use super::Pass;
 
 impl From<JournalError> for Stopped {
@@ -106,7 +106,7 @@ impl Pass<'_> {
             self.carried
                 .open
                 .extend(taken.iter().map(|h| h.journal.clone()));
-            let due = Instant::now() + self.app.config.timeouts.request + GRACE_MARGIN;
+            let due = Instant::now() + self.grace();
             self.carried.handing.push_back((due, taken));
         }
         self.carried.claimed = Some(claimed);
