@@ -61,6 +61,13 @@ fn rejects_bad_values() {
 }
 
 #[test]
+fn a_rebalance_batch_that_cannot_fit_a_journal_entry_is_refused() {
+    let c = Config::from_toml_str("[rebalance]\nbatch_keys = 1000").unwrap();
+    let err = c.validate().unwrap_err().to_string();
+    assert!(err.contains("journal entry"), "{err}");
+}
+
+#[test]
 fn durations_keep_their_unit_in_the_file() {
     let c = Config::from_toml_str(
         "sample_interval_ms = 250\nnear_cache_max_lag_ms = 20\n[timeouts]\nnode_ms = 7\n\
