@@ -333,6 +333,19 @@ async fn listed_cluster() -> (ZooKeeperServer, Cluster, Client) {
     (zk, cluster, client)
 }
 
+/// Pauses or starts the rebalancer through ZooKeeper, as the admin API
+/// does, and waits until balancer `b` has read it.
+async fn set_paused(client: &Client, b: &TestBalancer, paused: bool) {
+    let control = paths::RebalanceControl { paused };
+    coordination::admin::write_control(client, &control, Acls::anyone_all())
+        .await
+        .expect("the control is written");
+    wait_until("the balancer reads the control", 10, async || {
+        b.app.coordinator.rebalance_paused() == paused
+    })
+    .await;
+}
+
 /// Starts a balancer with `config` and waits until it leads.
 async fn start_leader(config: Config) -> TestBalancer {
     let b = TestBalancer::start(config).await;
@@ -654,7 +667,9 @@ async fn a_set_on_one_host_is_spread_once_another_host_takes_keys() {
 async fn sets_placed_while_a_host_was_away_are_spread_when_it_is_back() {
     // Host .1's node hangs: keys written meanwhile have both copies on
     // host .2. Its entry stays active throughout; its return (up again)
-    // is what owes the spread walk.
+    // is what owes the spread walk. The rebalancer is paused while the
+    // host is away, so no pass sees the domains change: a node back
+    // within one pass interval must still owe the walk.
     let zk = ZooKeeperServer::start();
     let cluster = Cluster::on_hosts(&[
         ("127.0.0.1", "64mb"),
@@ -672,6 +687,7 @@ async fn sets_placed_while_a_host_was_away_are_spread_when_it_is_back() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
+    set_paused(&client, &b, true).await;
     let away = &cluster.nodes[0];
     away.pause();
     wait_until("the hung node is down", 15, async || {
@@ -685,6 +701,14 @@ async fn sets_placed_while_a_host_was_away_are_spread_when_it_is_back() {
     assert_eq!(entries_naming(&cluster, &written, &away.addr()).await, 0);
 
     away.resume();
+    wait_until("the node is up again", 15, async || {
+        test_support::node_state(&http, &b, &away.addr())
+            .await
+            .as_deref()
+            == Some("up")
+    })
+    .await;
+    set_paused(&client, &b, false).await;
     let spread = async || {
         entries_naming(&cluster, &written, &away.addr()).await == written.len()
             && sharing_a_host(&cluster, &written).await.is_empty()

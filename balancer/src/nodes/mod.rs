@@ -137,7 +137,7 @@ impl NodeTable {
         let configured = self.capacities.get(&spec.id).copied().unwrap_or(0);
         node.configured_capacity
             .store(configured, Ordering::Relaxed);
-        node.draining.store(draining, Ordering::Relaxed);
+        node.set_draining(draining);
         self.by_id.insert(node.id.clone(), self.nodes.len());
         self.seeds.push(node.seed);
         self.domains.push(placement::domain_of(&spec.addr));
@@ -166,6 +166,13 @@ impl NodeTable {
     pub fn takes_keys_sampled(&self, i: usize) -> bool {
         let stale_after = self.stale_after * MOVES_STALE_AFTER;
         (self.nodes[i].for_new_keys(Instant::now(), stale_after)).is_some_and(|u| u.is_some())
+    }
+
+    /// The nodes' returns summed ([`Node::returns`]): when it changes, a
+    /// node could take keys again, and sets placed while it could not may
+    /// share a host.
+    pub fn returns(&self) -> u64 {
+        self.nodes.iter().map(|n| n.returns()).sum()
     }
 
     /// The failure domain of the node at position `i`.
@@ -261,4 +268,42 @@ fn backends(addr: &str, dial: &Dial) -> Result<(Backend, Backend), BackendError>
     let backend = Backend::dial(addr, dial)?;
     let bulk = Backend::bulk(&backend, dial)?;
     Ok((backend, bulk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(id: &str, port: u16) -> NodeSpec {
+        NodeSpec {
+            id: id.into(),
+            addr: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    // A tokio runtime: dropping a node's connection spawns.
+    #[tokio::test]
+    async fn a_node_up_again_or_active_again_counts_as_a_return() {
+        let dial = Dial::new(Duration::from_secs(1));
+        let specs = [spec("a", 1), spec("b", 2)];
+        let table = NodeTable::new(&specs, Capacities::new(), &dial, Duration::from_secs(1))
+            .expect("a table");
+        let a = table.get(0);
+        a.record_alive("run", Duration::ZERO, 1);
+        assert_eq!(table.returns(), 1, "up for the first time");
+        a.record_alive("run", Duration::ZERO, 1);
+        assert_eq!(table.returns(), 1, "still up: no return");
+        a.record_failure(&"refused", 1);
+        assert_eq!(table.returns(), 1, "down is no return");
+        a.record_alive("run", Duration::ZERO, 1);
+        assert_eq!(table.returns(), 2, "up again");
+
+        let members = |draining| [(specs[0].clone(), false), (specs[1].clone(), draining)];
+        let (draining, _) = table.with_members(&members(true), &dial);
+        assert_eq!(draining.returns(), 2, "a drain is no return");
+        let (active, _) = draining.with_members(&members(false), &dial);
+        assert_eq!(active.returns(), 3, "active again after the drain");
+        let (same, _) = active.with_members(&members(false), &dial);
+        assert_eq!(same.returns(), 3, "still active: no return");
+    }
 }

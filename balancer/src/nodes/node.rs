@@ -40,7 +40,7 @@ pub struct Node {
     /// `placement.node_capacity_bytes` for this node; 0 when none.
     pub(super) configured_capacity: AtomicU64,
     /// Takes no new keys, still serves the ones it holds.
-    pub(super) draining: AtomicBool,
+    draining: AtomicBool,
     /// Bytes placed here since the last sample.
     pending_bytes: AtomicU64,
     /// New keys this balancer placed here since it started.
@@ -57,6 +57,9 @@ pub struct Node {
     /// having missed writes); carried over to the node that replaces it
     /// at a new address, so it never goes back.
     rejoins: AtomicU64,
+    /// Times the node could take new keys again after it could not: up
+    /// after down (or up for the first time), active after draining.
+    returns: AtomicU64,
     state: Mutex<NodeState>,
 }
 
@@ -109,6 +112,7 @@ impl Node {
             consecutive_successes: AtomicU32::new(0),
             missed_writes: AtomicU64::new(0),
             rejoins: AtomicU64::new(rejoins),
+            returns: AtomicU64::new(0),
             state: Mutex::new(NodeState {
                 health,
                 ..NodeState::default()
@@ -119,6 +123,20 @@ impl Node {
     /// Whether the node takes no new keys.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Marks the node draining or not; active again after draining counts
+    /// as a return.
+    pub(super) fn set_draining(&self, draining: bool) {
+        if self.draining.swap(draining, Ordering::Relaxed) && !draining {
+            self.returns.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Times the node could take new keys again after it could not; keys
+    /// placed while it could not may share another host.
+    pub fn returns(&self) -> u64 {
+        self.returns.load(Ordering::Relaxed)
     }
 
     /// Whether no observer holds the node down (see [`super::state`]).
@@ -278,6 +296,9 @@ impl Node {
             self.missed_writes.fetch_sub(missed, Ordering::Relaxed);
         }
         for (change, reason) in step.changes {
+            if change == Change::Up {
+                self.returns.fetch_add(1, Ordering::Relaxed);
+            }
             match change {
                 Change::Down => tracing::warn!(node = %self.id, error = %reason, "data node down"),
                 Change::Restarted => {

@@ -123,7 +123,8 @@ impl<'a> Pass<'a> {
             .filter(|&i| parts[i] == Part::Serve)
             .filter(|&i| self.table.takes_keys_sampled(i));
         let domains = serving.map(|i| self.table.domain(i)).collect();
-        let spreading = (self.carried.spread).note(domains, std::time::Instant::now());
+        let returns = self.table.returns();
+        let spreading = (self.carried.spread).note(domains, returns, std::time::Instant::now());
         let idle = plan.is_empty() && draining.is_empty() && !spreading;
         if idle || !self.app.index.is_complete() {
             return self.hand_off_waiting().await;
