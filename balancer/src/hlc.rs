@@ -17,6 +17,14 @@
 //! it), and the nodes refuse writes stamped more than `max_drift` ahead of
 //! their own clock (see [`crate::values`]).
 //!
+//! **Versions of a TTL change.** A changed time to live is a new version
+//! of the value already written, ordered just after it: `<stamp>!<n:06>.<id>`
+//! ([`Clock::just_after`]). It sorts after the stamp it changes and
+//! before every stamp written after that one, because `!` sorts below
+//! every character a stamp's digits, dots and balancer ids use (ids are
+//! limited to letters, digits and `-._~+/`), so a TTL change can never
+//! win over a write made after the version it changed.
+//!
 //! **Test-only skew.** [`Clock::with_test_offset_ms`] shifts this clock's
 //! reading of the wall clock by a fixed amount (`[testing] clock_offset_ms`),
 //! so the chaos harness (`chaos/`) can run one balancer with a skewed clock
@@ -110,6 +118,14 @@ impl Clock {
         text(millis, counter, &self.id)
     }
 
+    /// The version of a TTL change to the version stamped `timestamp`:
+    /// after it and after every earlier change to it, before every stamp
+    /// issued after it (see the module docs). `None` once one version has
+    /// had [`MAX_COUNTER`] changes.
+    pub fn just_after(&self, timestamp: &str) -> Option<String> {
+        just_after(timestamp, &self.id)
+    }
+
     /// The wall clock as this balancer reads it: with the test offset.
     fn wall(&self) -> u64 {
         wall_millis().saturating_add_signed(self.offset_ms)
@@ -125,6 +141,26 @@ fn parse(timestamp: &str) -> Option<Stamp> {
     let millis = parts.next()?.parse().ok()?;
     let counter = parts.next()?.parse().ok()?;
     Some(Stamp { millis, counter })
+}
+
+/// Marks a TTL change's version; sorts below every character of a stamp.
+const CHANGE_MARK: char = '!';
+
+fn just_after(timestamp: &str, id: &str) -> Option<String> {
+    let (written, changes) = match timestamp.split_once(CHANGE_MARK) {
+        Some((written, change)) => (written, change.split('.').next()?.parse::<u64>().ok()?),
+        None => (timestamp, 0),
+    };
+    if changes >= MAX_COUNTER {
+        return None;
+    }
+    let mut out = String::with_capacity(written.len() + 1 + 6 + 1 + id.len());
+    out.push_str(written);
+    out.push(CHANGE_MARK);
+    push_padded(&mut out, changes + 1, 6);
+    out.push('.');
+    out.push_str(id);
+    Some(out)
 }
 
 fn wall_millis() -> u64 {
@@ -229,6 +265,49 @@ mod tests {
         let a = clock("a").tick(7);
         let b = clock("b").tick(7);
         assert!(a < b);
+    }
+
+    #[test]
+    fn a_ttl_change_sorts_after_its_version_and_before_every_later_write() {
+        let ids = [
+            "b", "b-2", "b+", "b.x", "b/y", "b_z", "b~", "bA", "b0", "B", "a",
+        ];
+        let written = text(1_000, 5, "b");
+        let later: Vec<String> = ids
+            .iter()
+            .flat_map(|id| [text(1_000, 5, id), text(1_000, 6, id), text(1_001, 0, id)])
+            .filter(|w| w.as_str() > written.as_str())
+            .collect();
+        assert!(later.iter().any(|w| w.starts_with(written.as_str())));
+        let mut change = written.clone();
+        for changer in ["z", "b", "a-1"] {
+            let next = just_after(&change, changer).unwrap();
+            assert!(next > change, "{next} <= {change}");
+            for w in &later {
+                assert!(
+                    next < *w,
+                    "the change {next} sorts after the later write {w}"
+                );
+            }
+            change = next;
+        }
+        assert_eq!(change, "0000000001000.000005.b!000003.a-1");
+    }
+
+    #[test]
+    fn two_changes_to_one_version_are_ordered_by_their_balancers() {
+        let written = text(1_000, 0, "b");
+        let a = just_after(&written, "a").unwrap();
+        let c = just_after(&written, "c").unwrap();
+        assert!(written < a && a < c, "{written} {a} {c}");
+        assert!(just_after(&a, "a").unwrap() > c);
+    }
+
+    #[test]
+    fn a_version_changed_too_often_has_no_next_change() {
+        let last = format!("{}!999999.b", text(1_000, 0, "b"));
+        assert_eq!(just_after(&last, "b"), None);
+        assert_eq!(just_after("0000000001000.000000.b!x", "b"), None);
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub use fenced::{apply_fenced, drop_if_at_fenced, raise_fence};
 
 /// Applies a version if it is newer than the node's. KEYS[1]: the key.
 /// ARGV: timestamp, TTL in ms (0 for none), the drift bound in ms, then the
-/// JSON value, absent for a tombstone. Returns `{applied, 1 if a live value
+/// JSON value, absent for a tombstone, then, for a TTL change only, the
+/// version it changes: the change is applied only over that version,
+/// live. Returns `{applied, 1 if a live value
 /// was there, the timestamp the node now holds}`. Anything under the key
 /// that is not a versioned hash (written around the balancer) counts as
 /// older. A timestamp more than the bound ahead of the node's own clock
@@ -47,6 +49,9 @@ const APPLY_LUA: &str = r"
         end
         if current and current >= ARGV[1] then
             return {0, live, current}
+        end
+        if ARGV[5] and (live == 0 or current ~= ARGV[5]) then
+            return {0, live, current or ''}
         end
         if #ARGV >= 4 then
             if kind ~= 'hash' and kind ~= 'none' then
@@ -128,6 +133,26 @@ pub async fn apply(
 ) -> Result<Applied, BackendError> {
     let mut call = APPLY.key(key);
     apply_args(&mut call, version, max_drift_ms);
+    let answer = node.script(&call).await?;
+    Ok(Applied::from_reply(answer))
+}
+
+/// Writes `version`, a TTL change stamped [`crate::hlc::Clock::just_after`]
+/// the version `over`, only where the node holds `over` itself, live:
+/// a node that holds a later version, a tombstone, or nothing (the key
+/// expired there, or it missed `over`) keeps what it holds, and the
+/// answer says so (not applied, with the node's timestamp, empty when it
+/// holds none). So the change never brings back a key that expired.
+pub async fn apply_over(
+    node: &Backend,
+    key: &str,
+    version: &Version,
+    over: &str,
+    max_drift_ms: u64,
+) -> Result<Applied, BackendError> {
+    let mut call = APPLY.key(key);
+    apply_args(&mut call, version, max_drift_ms);
+    call.arg(over);
     let answer = node.script(&call).await?;
     Ok(Applied::from_reply(answer))
 }

@@ -142,3 +142,69 @@ async fn a_write_stamped_past_the_drift_bound_is_refused() {
     let refused = values::apply(&node, "k", &tombstone_ahead, DRIFT_MS).await;
     assert!(matches!(refused, Err(BackendError::ClockAhead { .. })));
 }
+
+#[tokio::test]
+async fn a_ttl_change_applies_only_over_the_version_it_changes() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    let written = "0000000000001.000000.b";
+    let change = |ms: u64| Version {
+        json: Some(b"1".to_vec()),
+        timestamp: format!("{written}!000001.a"),
+        ttl_ms: Some(ms),
+    };
+
+    // Nothing there (the key expired, or the node missed the write): the
+    // change does not bring the value back.
+    let absent = values::apply_over(&node, "k", &change(50_000), written, DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(!absent.applied && !absent.existed);
+    assert_eq!(absent.timestamp, "");
+    assert_eq!(values::read(&node, "k").await.unwrap(), None);
+
+    // Over the version itself: applied, with the new TTL.
+    values::apply(&node, "k", &live(written, "1"), DRIFT_MS)
+        .await
+        .unwrap();
+    let applied = values::apply_over(&node, "k", &change(50_000), written, DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(applied.applied && applied.existed);
+    let held = values::read(&node, "k").await.unwrap().unwrap();
+    assert_eq!(held.timestamp, format!("{written}!000001.a"));
+    assert!(held.ttl_ms.is_some_and(|ms| ms > 40_000), "{held:?}");
+
+    // A later write with a balancer id the written one is a prefix of:
+    // it sorts after the change, so the node keeps it.
+    let later = "0000000000001.000000.b-2";
+    let kept = values::apply(&node, "k", &live(later, "2"), DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(kept.applied, "a write after the changed version wins");
+    let over_later = values::apply_over(&node, "k", &change(1), written, DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(!over_later.applied);
+    assert_eq!(
+        over_later.timestamp, later,
+        "superseded: the node says what it holds"
+    );
+    let held = values::read(&node, "k").await.unwrap().unwrap();
+    assert_eq!((held.json.as_deref(), held.ttl_ms), (Some(&b"2"[..]), None));
+
+    // Over a tombstone: refused, the key stays deleted.
+    let deleted = "0000000000001.000000.c";
+    values::apply(&node, "k", &tombstone(deleted), DRIFT_MS)
+        .await
+        .unwrap();
+    let over_tombstone = Version {
+        timestamp: format!("{deleted}!000001.a"),
+        ..change(50_000)
+    };
+    let refused = values::apply_over(&node, "k", &over_tombstone, deleted, DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(!refused.applied);
+    assert!(!values::read(&node, "k").await.unwrap().unwrap().is_live());
+}

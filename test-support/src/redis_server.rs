@@ -191,7 +191,10 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
+        // The C locale: Redis's Lua compares the balancer's version
+        // strings by the locale's collation, which must be byte order.
         let child = Command::new("redis-server")
+            .env("LC_ALL", "C")
             .args(["--port", &self.port.to_string(), "--bind", &self.host])
             .args(["--save", "", "--appendonly", "no"])
             .args([

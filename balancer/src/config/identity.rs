@@ -42,8 +42,17 @@ impl Config {
         }
     }
 
-    /// What is wrong with the credentials, if anything.
+    /// What is wrong with the credentials or this balancer's id, if
+    /// anything.
     pub(super) fn credentials_problem(&self) -> Option<String> {
+        if !is_balancer_id(&self.balancer_id()) {
+            return Some(format!(
+                "the balancer id {:?} must be printable ASCII without spaces or `!`: it ends \
+                 every version this balancer stamps, and `!` marks a TTL change's version \
+                 (src/hlc.rs)",
+                self.balancer_id()
+            ));
+        }
         if self
             .redis_password
             .as_ref()
@@ -88,6 +97,12 @@ fn is_bearer_token(token: &str) -> bool {
         && body
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// Whether `id` can end a version stamp: each byte sorts above the `!`
+/// that marks a TTL change (see [`crate::hlc`]).
+fn is_balancer_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic() && b != b'!')
 }
 
 /// `balancer-<host>-<listen>` (`localhost` when the host name is unknown).
@@ -135,6 +150,20 @@ mod tests {
                 !format!("{c:?}").contains(good),
                 "the admin token is logged"
             );
+        }
+    }
+
+    #[test]
+    fn a_balancer_id_sorts_above_the_ttl_change_mark() {
+        let mut c = Config::default();
+        for bad in ["", "two words", "bang!", "caf\u{e9}", "tab\there"] {
+            c.id = Some(bad.into());
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("balancer id"), "{bad:?}: {err}");
+        }
+        for good in ["b1", "balancer-web1-[::1]:3100", "a+b/c~d_e"] {
+            c.id = Some(good.into());
+            c.validate().unwrap();
         }
     }
 
