@@ -151,6 +151,9 @@ pub struct Accepted {
     /// Any acknowledging replica held a live value before: for a delete,
     /// there was something to delete.
     pub any_existed: bool,
+    /// An acknowledging replica applied it (a TTL change is not applied
+    /// where the version it changes is not held).
+    pub applied_any: bool,
     /// An acknowledging replica kept a version stamped after this write's
     /// (a balancer whose clock runs ahead wrote it): the write did not
     /// take effect there.
@@ -184,10 +187,12 @@ pub fn verdict(
     let existed = on_primary.unwrap_or(acks[0].applied.existed);
     let any_existed = acks.iter().any(|a| a.applied.existed);
     let superseded = acks.iter().any(|a| a.superseded);
+    let applied_any = acks.iter().any(|a| a.applied.applied);
     Ok(Accepted {
         nodes: acks.into_iter().map(|a| a.node).collect(),
         existed,
         any_existed,
+        applied_any,
         superseded,
         unadopted: false,
     })

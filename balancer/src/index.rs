@@ -21,6 +21,7 @@
 //! through, lives in the same Redis, apart from the entries.
 
 mod fenced;
+mod lifetime;
 mod recovery;
 mod users;
 

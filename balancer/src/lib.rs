@@ -37,7 +37,7 @@
 //! Pure decisions, each unit-tested, no I/O: `http/cors/mod.rs` (CORS
 //! headers), `http/users/input.rs` and `http/users/shape.rs`,
 //! `http/admin_api/` (`token.rs`, `input.rs`, `listing.rs`), [`placement`],
-//! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`],
+//! [`rendezvous`], [`replicas`], [`fallback`], [`acks`], [`newest`], [`ttl_change`],
 //! [`nodes::state`] (node health), [`nodes::membership`] (node list diff),
 //! [`nodes::capacity`] (a node's capacity and its source),
 //! [`rebalance`] (which nodes shed or take bytes, and where each moved
@@ -115,6 +115,7 @@ pub mod replicas;
 pub mod resp;
 pub mod tls;
 pub mod tracking;
+pub mod ttl_change;
 pub mod values;
 
 use std::net::SocketAddr;

@@ -49,7 +49,7 @@ def check(r, url, tag):
     assert r.unlink(f"{k}:a") == 1
     info = r.info()
     assert info.get("redis_mode") == "standalone" and "dlb_nodes_up" in info, info
-    assert r.command_count() == 17
+    assert r.command_count() == 22
     pipe = r.pipeline(transaction=False)
     for i in range(100):
         pipe.set(f"{k}:p{i}", str(i))
@@ -59,7 +59,14 @@ def check(r, url, tag):
     assert replies[:100] == [True] * 100 and replies[100:] == [str(i) for i in range(100)]
     refused(lambda: r.set(k, "v", nx=True), ["not supported", "atomic"])
     refused(lambda: r.incr(k), ["not supported"])
-    refused(lambda: r.expire(k, 5), ["not supported"])
+    e = f"{k}:e"
+    assert r.set(e, "v") is True and r.expire(e, 100) is True and 99 <= r.ttl(e) <= 100
+    assert r.pexpire(e, 50_000, gt=True) is False and r.expire(e, 200, gt=True) is True
+    assert r.expire(e, 5, nx=True) is False and r.persist(e) is True and r.ttl(e) == -1
+    assert r.persist(e) is False and r.expire(f"{k}:none", 5) is False
+    assert r.expireat(e, int(time.time()) + 300) is True and 298 <= r.ttl(e) <= 300
+    assert r.pexpireat(e, int(time.time() * 1000) + 60_000) is True and r.get(e) == "v"
+    assert r.expire(e, 0) is True and r.get(e) is None
     refused(lambda: r.execute_command("FLUSHALL"), ["unknown command"])
     assert r.ping() is True, "the connection still serves after errors"
 

@@ -122,6 +122,7 @@ fn a_new_entry_is_a_new_key_only_if_no_copy_was_live() {
         nodes: Vec::new(),
         existed,
         any_existed,
+        applied_any: true,
         superseded: false,
         unadopted: false,
     };
@@ -155,4 +156,14 @@ fn too_few_acks_say_why() {
         "a write some replica took is never answered as not applied"
     );
     assert!(matches!(verdict(vec![], 0, None), Err(Error::NoNodes)));
+}
+
+#[test]
+fn a_write_no_replica_applied_says_so() {
+    let mut refused = ack("a", true, false);
+    refused.applied.applied = false;
+    let accepted = verdict(vec![refused], 1, None).unwrap();
+    assert!(!accepted.applied_any);
+    let accepted = verdict(vec![ack("a", true, false), ack("b", false, false)], 2, None).unwrap();
+    assert!(accepted.applied_any);
 }

@@ -76,6 +76,7 @@ impl Ops {
             set,
             claimed: false,
             indexed,
+            over: None,
         };
         let accepted = self.replicate(&nodes, job, ack).await;
         self.near.invalidate(key);
@@ -107,7 +108,7 @@ impl Ops {
     /// its set in the index, else the fallback's holders. An index not yet
     /// rebuilt may name only some of the holders: every up node is asked
     /// too, so no copy is left without its tombstone.
-    async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
+    pub(super) async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
         let index = &self.context.index;
         match index.lookup(key).await {
             Ok(Some(mut set)) => {

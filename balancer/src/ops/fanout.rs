@@ -40,6 +40,9 @@ pub(super) struct Job {
     /// being unreachable): a changed set must then be recorded there.
     pub(super) indexed: bool,
     pub(super) replicas: usize,
+    /// For a TTL change: the version it changes, the only one a replica
+    /// applies it over ([`values::apply_over`]).
+    pub(super) over: Option<String>,
 }
 
 /// How a write's fan-out ended, for a caller that got too few
@@ -146,14 +149,16 @@ impl Context {
         progress: &mut Progress,
         acks: &mpsc::UnboundedSender<Ack>,
     ) {
-        let (key, version) = (&job.key, &job.version);
+        let (key, version, drift) = (&job.key, &job.version, self.max_drift_ms);
         let mut writes: FuturesUnordered<_> = targets
             .iter()
             .map(|node| async move {
-                (
-                    *node,
-                    values::apply(&node.backend, key, version, self.max_drift_ms).await,
-                )
+                let backend = &node.backend;
+                let applied = match &job.over {
+                    None => values::apply(backend, key, version, drift).await,
+                    Some(over) => values::apply_over(backend, key, version, over, drift).await,
+                };
+                (*node, applied)
             })
             .collect();
         while let Some((node, result)) = writes.next().await {

@@ -9,6 +9,8 @@
 //!   ([`fanout`]) → wait for the acknowledgement level;
 //! - [`delete`]: find the holders → fan a tombstone out → shorten the
 //!   index entry's life to the tombstone's;
+//! - [`expire`]: read the newest version → write it again with the new
+//!   time to live, stamped just after it, only over it;
 //! - [`inline`]: a write's fan-out driven in the request's task, spawned
 //!   only if the request stops waiting before it ends;
 //! - [`search`]: the hashing fallback's I/O, asking nodes that
@@ -19,6 +21,7 @@
 //! [`crate::placement`]); these files do the I/O they decide.
 
 mod delete;
+mod expire;
 mod fanout;
 mod inline;
 mod overwrite;

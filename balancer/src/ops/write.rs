@@ -181,6 +181,7 @@ impl Ops {
             claimed: placed.claimed,
             indexed: placed.indexed,
             replicas,
+            over: None,
         };
         let accepted = self.replicate(&nodes, job, ack).await;
         self.near.invalidate(key);

@@ -8,7 +8,8 @@
 //! balancers and replicas, and last-writer-wins would let a lost race
 //! look like a success.
 
-use super::options::{client, hello, integer, set};
+use super::options::{client, expire, hello, integer, set};
+use crate::ttl_change::When;
 
 /// A command the RESP port serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,18 @@ pub enum Command {
         /// Answer in milliseconds.
         millis: bool,
     },
+    /// `EXPIRE`, `PEXPIRE`, `EXPIREAT` or `PEXPIREAT key time [NX | XX |
+    /// GT | LT]`.
+    Expire {
+        /// The key.
+        key: Vec<u8>,
+        /// When it is to expire.
+        at: Expiry,
+        /// The conditions given.
+        when: When,
+    },
+    /// `PERSIST key`.
+    Persist(Vec<u8>),
     /// `PING [message]`.
     Ping(Option<Vec<u8>>),
     /// `ECHO message`.
@@ -73,8 +86,27 @@ pub enum SetTtl {
     Keep,
 }
 
+/// When an `EXPIRE`-family command says a key expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// This many milliseconds from now (`EXPIRE`, `PEXPIRE`).
+    In(i64),
+    /// At this Unix time in milliseconds (`EXPIREAT`, `PEXPIREAT`).
+    At(i64),
+}
+
+impl Expiry {
+    /// Milliseconds from `now_ms` (Unix time); not positive when past.
+    pub fn millis_from(self, now_ms: i64) -> i64 {
+        match self {
+            Expiry::In(ms) => ms,
+            Expiry::At(at) => at.saturating_sub(now_ms),
+        }
+    }
+}
+
 /// How many commands [`decode`] serves, for `COMMAND COUNT`.
-pub const SERVED: i64 = 17;
+pub const SERVED: i64 = 22;
 
 /// Decodes a request's arguments (name first); `Err` is the error reply's
 /// text, without the leading `-`.
@@ -124,10 +156,10 @@ pub fn decode(args: &[Vec<u8>]) -> Result<Command, String> {
             _ => Ok(Command::CommandList),
         },
         "HELLO" => hello(rest),
-        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" | "PERSIST" => Err(format!(
-            "ERR '{}' is not supported by this balancer: repairs copy versions with their TTL, so a TTL changed without a new version could be undone, and a new version would read and then write on separate round trips, not atomic across balancers; write the key again with SET ... EX",
-            upper.to_ascii_lowercase()
-        )),
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
+            arity(rest.len() >= 2).and_then(|()| expire(&upper, rest))
+        }
+        "PERSIST" => arity(rest.len() == 1).map(|()| Command::Persist(one())),
         "SETNX" | "GETSET" | "GETDEL" | "GETEX" | "INCR" | "INCRBY" | "INCRBYFLOAT" | "DECR"
         | "DECRBY" | "APPEND" | "SETRANGE" | "MSETNX" | "SETEX" | "PSETEX" => Err(format!(
             "ERR '{}' is not supported by this balancer: it would read and then write on separate round trips, which is not atomic across balancers and replicas",
@@ -185,14 +217,56 @@ pub(super) mod tests {
             "INCR k",
             "APPEND k v",
             "GETSET k v",
-            "EXPIRE k 5",
-            "PERSIST k",
         ] {
             let err = cmd(words).unwrap_err();
             assert!(
                 err.contains("not supported") && err.contains("atomic"),
                 "{words}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn expire_commands_take_a_time_and_conditions_as_redis_does() {
+        let at = |words: &str| match cmd(words) {
+            Ok(Command::Expire { at, when, .. }) => (at, when),
+            other => panic!("{words}: {other:?}"),
+        };
+        assert_eq!(at("EXPIRE k 5").0, Expiry::In(5_000));
+        assert_eq!(at("pexpire k 5").0, Expiry::In(5));
+        assert_eq!(at("EXPIREAT k 7").0, Expiry::At(7_000));
+        assert_eq!(at("PEXPIREAT k -7").0, Expiry::At(-7));
+        assert_eq!(at("EXPIRE k -1").0, Expiry::In(-1_000));
+        let when = at("EXPIRE k 5 xx GT").1;
+        assert!(when.xx && when.gt && !when.nx && !when.lt);
+        assert_eq!(Expiry::At(7_000).millis_from(5_000), 2_000);
+        assert_eq!(Expiry::In(9).millis_from(5_000), 9);
+        assert_eq!(cmd("PERSIST k"), Ok(Command::Persist(b"k".to_vec())));
+        for (words, error) in [
+            (
+                "EXPIRE k",
+                "ERR wrong number of arguments for 'expire' command",
+            ),
+            ("EXPIRE k x", "ERR value is not an integer or out of range"),
+            (
+                "EXPIRE k 9223372036854775807",
+                "ERR invalid expire time in 'expire' command",
+            ),
+            (
+                "EXPIRE k 5 NX XX",
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ),
+            (
+                "EXPIRE k 5 GT LT",
+                "ERR GT and LT options at the same time are not compatible",
+            ),
+            ("EXPIRE k 5 FOO", "ERR Unsupported option FOO"),
+            (
+                "PERSIST a b",
+                "ERR wrong number of arguments for 'persist' command",
+            ),
+        ] {
+            assert_eq!(cmd(words).unwrap_err(), error, "{words}");
         }
     }
 

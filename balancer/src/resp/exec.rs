@@ -20,6 +20,7 @@ use crate::answer::Found;
 use crate::error::Error;
 use crate::input::{self, Invalid};
 use crate::metrics::{Op, Outcome};
+use crate::ttl_change::Change;
 
 /// Most value bytes one `MGET` answers.
 const MAX_MGET_REPLY: usize = 64 * 1024 * 1024;
@@ -60,6 +61,16 @@ async fn answer(app: &App, command: Command, protocol: &mut u8) -> (Reply, After
         Command::Del(keys) => count(app, &keys, delete).await,
         Command::Exists(keys) => count(app, &keys, exists).await,
         Command::Ttl { key, millis } => ttl(app, &key, millis).await.unwrap_or_else(Reply::Error),
+        Command::Expire { key, at, when } => {
+            let ms = at.millis_from(unix_millis());
+            let change = Change::Expire { ms, when };
+            change_ttl(app, &key, change)
+                .await
+                .unwrap_or_else(Reply::Error)
+        }
+        Command::Persist(key) => change_ttl(app, &key, Change::Persist)
+            .await
+            .unwrap_or_else(Reply::Error),
         Command::Ping(None) => Reply::Simple("PONG"),
         Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message),
         Command::Select | Command::ClientOk => Reply::Simple("OK"),
@@ -237,6 +248,30 @@ async fn ttl(app: &App, key: &[u8], millis: bool) -> Result<Reply, String> {
         }
     };
     Ok(Reply::Integer(left))
+}
+
+/// `EXPIRE`-family and `PERSIST`: 1 when the change took effect, counted
+/// in the request metrics as a write (`updated`, else `miss`).
+async fn change_ttl(app: &App, key: &[u8], change: Change) -> Result<Reply, String> {
+    let key = checked_key(app, key)?;
+    let started = Instant::now();
+    let changed = app.ops.change_ttl(key, change).await;
+    let outcome = match &changed {
+        Ok(true) => Outcome::Updated,
+        Ok(false) => Outcome::Miss,
+        Err(_) => Outcome::ServerError,
+    };
+    record(app, Op::Set, outcome, started);
+    changed
+        .map(|yes| Reply::Integer(i64::from(yes)))
+        .map_err(|e| failed(&e))
+}
+
+/// The balancer's wall clock, for `EXPIREAT`'s absolute times.
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn record(app: &App, op: Op, outcome: Outcome, started: Instant) {

@@ -2,7 +2,8 @@
 //! `CLIENT`, `HELLO`), checked as Redis checks them. Pure; used
 //! by [`super::command::decode`].
 
-use super::command::{Command, SetTtl};
+use super::command::{Command, Expiry, SetTtl};
+use crate::ttl_change::When;
 
 pub(super) fn set(rest: &[Vec<u8>]) -> Result<Command, String> {
     let syntax = || "ERR syntax error".to_string();
@@ -47,6 +48,53 @@ pub(super) fn set(rest: &[Vec<u8>]) -> Result<Command, String> {
         key: rest[0].clone(),
         value: rest[1].clone(),
         ttl,
+    })
+}
+
+/// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (`name`, upper case):
+/// the key, the time in the command's unit, then `NX`, `XX`, `GT`, `LT`.
+pub(super) fn expire(name: &str, rest: &[Vec<u8>]) -> Result<Command, String> {
+    let n = integer(&rest[1]).ok_or("ERR value is not an integer or out of range")?;
+    let ms = if name.starts_with('P') {
+        Some(n)
+    } else {
+        n.checked_mul(1000)
+    }
+    .ok_or_else(|| {
+        format!(
+            "ERR invalid expire time in '{}' command",
+            name.to_ascii_lowercase()
+        )
+    })?;
+    let mut when = When::default();
+    for option in &rest[2..] {
+        match option.to_ascii_uppercase().as_slice() {
+            b"NX" => when.nx = true,
+            b"XX" => when.xx = true,
+            b"GT" => when.gt = true,
+            b"LT" => when.lt = true,
+            _ => {
+                return Err(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(option)
+                ));
+            }
+        }
+    }
+    if when.nx && (when.xx || when.gt || when.lt) {
+        return Err("ERR NX and XX, GT or LT options at the same time are not compatible".into());
+    }
+    if when.gt && when.lt {
+        return Err("ERR GT and LT options at the same time are not compatible".into());
+    }
+    Ok(Command::Expire {
+        key: rest[0].clone(),
+        at: if name.ends_with("AT") {
+            Expiry::At(ms)
+        } else {
+            Expiry::In(ms)
+        },
+        when,
     })
 }
 
