@@ -46,12 +46,6 @@ pub enum Error {
         "a version stamped later, by a clock further ahead than this balancer adopts, holds the key"
     )]
     Superseded,
-    /// One version's time to live was changed as often as a version can
-    /// be ([`crate::hlc::Clock::just_after`]): write the key again.
-    #[error(
-        "this value's time to live was changed 999999 times since it was written; write the key again"
-    )]
-    TtlChangesExhausted,
     /// A node holds something under the key that is not a JSON value
     /// (written around the balancer).
     #[error("the value stored under this key is not JSON")]

@@ -18,12 +18,15 @@
 //! their own clock (see [`crate::values`]).
 //!
 //! **Versions of a TTL change.** A changed time to live is a new version
-//! of the value already written, ordered just after it: `<stamp>!<n:06>.<id>`
-//! ([`Clock::just_after`]). It sorts after the stamp it changes and
-//! before every stamp written after that one, because `!` sorts below
-//! every character a stamp's digits, dots and balancer ids use (ids are
-//! limited to letters, digits and `-._~+/`), so a TTL change can never
-//! win over a write made after the version it changed.
+//! of the value already written, ordered just after it: `<written>!<stamp>`,
+//! the written version's stamp, then a fresh stamp of this clock
+//! ([`Clock::just_after`]). It sorts after the written stamp and before
+//! every stamp written after that one, because `!` sorts below every
+//! character of a stamp (digits, dots, and balancer ids, which are
+//! printable ASCII without `!`: checked at start), so a TTL change can
+//! never win over a write made after the version it changed. Changes of
+//! one written version order among themselves by their fresh stamps,
+//! which are unique, so two changes racing never tie.
 //!
 //! **Test-only skew.** [`Clock::with_test_offset_ms`] shifts this clock's
 //! reading of the wall clock by a fixed amount (`[testing] clock_offset_ms`),
@@ -118,12 +121,25 @@ impl Clock {
         text(millis, counter, &self.id)
     }
 
-    /// The version of a TTL change to the version stamped `timestamp`:
-    /// after it and after every earlier change to it, before every stamp
-    /// issued after it (see the module docs). `None` once one version has
-    /// had [`MAX_COUNTER`] changes.
+    /// The version of a TTL change to the version stamped `timestamp` (a
+    /// write's, or an earlier change's): after it, before every stamp
+    /// written after the write (see the module docs). `None` when
+    /// `timestamp` is a change stamped further ahead than this clock
+    /// adopts, so no fresh stamp can follow it.
     pub fn just_after(&self, timestamp: &str) -> Option<String> {
-        just_after(timestamp, &self.id)
+        self.just_after_at(timestamp, self.wall())
+    }
+
+    fn just_after_at(&self, timestamp: &str, wall: u64) -> Option<String> {
+        let (written, change) = split_change(timestamp);
+        if let Some(change) = change {
+            self.observe_at(change, wall);
+        }
+        let stamp = self.tick(wall);
+        if change.is_some_and(|change| stamp.as_str() <= change) {
+            return None;
+        }
+        Some(format!("{written}{CHANGE_MARK}{stamp}"))
     }
 
     /// The wall clock as this balancer reads it: with the test offset.
@@ -146,21 +162,13 @@ fn parse(timestamp: &str) -> Option<Stamp> {
 /// Marks a TTL change's version; sorts below every character of a stamp.
 const CHANGE_MARK: char = '!';
 
-fn just_after(timestamp: &str, id: &str) -> Option<String> {
-    let (written, changes) = match timestamp.split_once(CHANGE_MARK) {
-        Some((written, change)) => (written, change.split('.').next()?.parse::<u64>().ok()?),
-        None => (timestamp, 0),
-    };
-    if changes >= MAX_COUNTER {
-        return None;
+/// The written version a timestamp is of, and the TTL change's own
+/// stamp when it is one.
+pub fn split_change(timestamp: &str) -> (&str, Option<&str>) {
+    match timestamp.split_once(CHANGE_MARK) {
+        Some((written, change)) => (written, Some(change)),
+        None => (timestamp, None),
     }
-    let mut out = String::with_capacity(written.len() + 1 + 6 + 1 + id.len());
-    out.push_str(written);
-    out.push(CHANGE_MARK);
-    push_padded(&mut out, changes + 1, 6);
-    out.push('.');
-    out.push_str(id);
-    Some(out)
 }
 
 fn wall_millis() -> u64 {
@@ -270,7 +278,7 @@ mod tests {
     #[test]
     fn a_ttl_change_sorts_after_its_version_and_before_every_later_write() {
         let ids = [
-            "b", "b-2", "b+", "b.x", "b/y", "b_z", "b~", "bA", "b0", "B", "a",
+            "b", "b-2", "b+", "b.x", "b/y", "b_z", "b~", "bA", "b0", "B", "a", "b\"q",
         ];
         let written = text(1_000, 5, "b");
         let later: Vec<String> = ids
@@ -280,9 +288,10 @@ mod tests {
             .collect();
         assert!(later.iter().any(|w| w.starts_with(written.as_str())));
         let mut change = written.clone();
-        for changer in ["z", "b", "a-1"] {
-            let next = just_after(&change, changer).unwrap();
+        for (changer, wall) in [("z", 5_000), ("b", 4_000), ("a-1", 9_000)] {
+            let next = clock(changer).just_after_at(&change, wall).unwrap();
             assert!(next > change, "{next} <= {change}");
+            assert_eq!(split_change(&next).0, written);
             for w in &later {
                 assert!(
                     next < *w,
@@ -291,23 +300,30 @@ mod tests {
             }
             change = next;
         }
-        assert_eq!(change, "0000000001000.000005.b!000003.a-1");
+        assert_eq!(change, "0000000001000.000005.b!0000000009000.000000.a-1");
     }
 
     #[test]
-    fn two_changes_to_one_version_are_ordered_by_their_balancers() {
+    fn two_changes_to_one_version_never_tie() {
         let written = text(1_000, 0, "b");
-        let a = just_after(&written, "a").unwrap();
-        let c = just_after(&written, "c").unwrap();
-        assert!(written < a && a < c, "{written} {a} {c}");
-        assert!(just_after(&a, "a").unwrap() > c);
+        let one = clock("a");
+        let (x, y) = (
+            one.just_after_at(&written, 7),
+            one.just_after_at(&written, 7),
+        );
+        assert!(x < y, "{x:?} {y:?}");
+        let other = clock("c").just_after_at(&written, 7).unwrap();
+        assert!(x.unwrap() < other);
     }
 
     #[test]
-    fn a_version_changed_too_often_has_no_next_change() {
-        let last = format!("{}!999999.b", text(1_000, 0, "b"));
-        assert_eq!(just_after(&last, "b"), None);
-        assert_eq!(just_after("0000000001000.000000.b!x", "b"), None);
+    fn a_change_stamped_beyond_the_drift_bound_has_no_next_change() {
+        let clock = Clock::new("slow", Duration::from_millis(500));
+        let ahead = format!("{}!{}", text(1_000, 0, "b"), text(90_000, 0, "fast"));
+        assert_eq!(clock.just_after_at(&ahead, 10_000), None);
+        let within = format!("{}!{}", text(1_000, 0, "b"), text(10_400, 0, "fast"));
+        let next = clock.just_after_at(&within, 10_000).unwrap();
+        assert!(next > within, "{next} {within}");
     }
 
     #[test]

@@ -22,9 +22,9 @@ pub use fenced::{apply_fenced, drop_if_at_fenced, raise_fence};
 
 /// Applies a version if it is newer than the node's. KEYS[1]: the key.
 /// ARGV: timestamp, TTL in ms (0 for none), the drift bound in ms, then the
-/// JSON value, absent for a tombstone, then, for a TTL change only, the
-/// version it changes: the change is applied only over that version,
-/// live. Returns `{applied, 1 if a live value
+/// JSON value, absent (or empty) for a tombstone, then, for a TTL change
+/// only, the written version it changes: the change is applied only over
+/// that version or a change of it, live. Returns `{applied, 1 if a live value
 /// was there, the timestamp the node now holds}`. Anything under the key
 /// that is not a versioned hash (written around the balancer) counts as
 /// older. A timestamp more than the bound ahead of the node's own clock
@@ -50,10 +50,11 @@ const APPLY_LUA: &str = r"
         if current and current >= ARGV[1] then
             return {0, live, current}
         end
-        if ARGV[5] and (live == 0 or current ~= ARGV[5]) then
+        if ARGV[5] and not (live == 1 and current and (current == ARGV[5]
+                or string.sub(current, 1, #ARGV[5] + 1) == ARGV[5] .. '!')) then
             return {0, live, current or ''}
         end
-        if #ARGV >= 4 then
+        if #ARGV >= 4 and ARGV[4] ~= '' then
             if kind ~= 'hash' and kind ~= 'none' then
                 redis.call('DEL', KEYS[1])
             end
@@ -137,22 +138,28 @@ pub async fn apply(
     Ok(Applied::from_reply(answer))
 }
 
-/// Writes `version`, a TTL change stamped [`crate::hlc::Clock::just_after`]
-/// the version `over`, only where the node holds `over` itself, live:
-/// a node that holds a later version, a tombstone, or nothing (the key
-/// expired there, or it missed `over`) keeps what it holds, and the
-/// answer says so (not applied, with the node's timestamp, empty when it
-/// holds none). So the change never brings back a key that expired.
+/// Writes `version`, a TTL change (or a delete by one: a tombstone)
+/// stamped [`crate::hlc::Clock::just_after`] a version of the write
+/// stamped `written`, only where the node holds that write live, as
+/// written or as changed before: a node that holds a later write, a
+/// tombstone, or nothing (the key expired there, or it missed the write)
+/// keeps what it holds, and the answer says so (not applied, with the
+/// node's timestamp, empty when it holds none). So a change never brings
+/// back a key that expired or was deleted, and of two changes of one
+/// write each node keeps the later.
 pub async fn apply_over(
     node: &Backend,
     key: &str,
     version: &Version,
-    over: &str,
+    written: &str,
     max_drift_ms: u64,
 ) -> Result<Applied, BackendError> {
     let mut call = APPLY.key(key);
     apply_args(&mut call, version, max_drift_ms);
-    call.arg(over);
+    if !version.is_live() {
+        call.arg("");
+    }
+    call.arg(written);
     let answer = node.script(&call).await?;
     Ok(Applied::from_reply(answer))
 }

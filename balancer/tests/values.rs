@@ -143,68 +143,147 @@ async fn a_write_stamped_past_the_drift_bound_is_refused() {
     assert!(matches!(refused, Err(BackendError::ClockAhead { .. })));
 }
 
+/// A TTL change of the write `written`, stamped after it by a clock at
+/// `ms` on balancer `by`, with value "1" (`None`: a tombstone).
+fn change(written: &str, ms: u64, by: &str, ttl_ms: Option<u64>) -> Version {
+    Version {
+        json: ttl_ms.map(|_| b"1".to_vec()),
+        timestamp: format!("{written}!{ms:013}.000000.{by}"),
+        ttl_ms: Some(ttl_ms.unwrap_or(60_000)),
+    }
+}
+
 #[tokio::test]
-async fn a_ttl_change_applies_only_over_the_version_it_changes() {
+async fn a_ttl_change_applies_only_over_the_write_it_changes() {
     let redis = RedisServer::start();
     let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
     let written = "0000000000001.000000.b";
-    let change = |ms: u64| Version {
-        json: Some(b"1".to_vec()),
-        timestamp: format!("{written}!000001.a"),
-        ttl_ms: Some(ms),
+    let apply_over = |v: Version| {
+        let node = node.clone();
+        async move {
+            values::apply_over(&node, "k", &v, written, DRIFT_MS)
+                .await
+                .unwrap()
+        }
     };
 
     // Nothing there (the key expired, or the node missed the write): the
     // change does not bring the value back.
-    let absent = values::apply_over(&node, "k", &change(50_000), written, DRIFT_MS)
-        .await
-        .unwrap();
+    let absent = apply_over(change(written, 5, "a", Some(50_000))).await;
     assert!(!absent.applied && !absent.existed);
     assert_eq!(absent.timestamp, "");
     assert_eq!(values::read(&node, "k").await.unwrap(), None);
 
-    // Over the version itself: applied, with the new TTL.
+    // Over the write itself: applied, with the new TTL.
     values::apply(&node, "k", &live(written, "1"), DRIFT_MS)
         .await
         .unwrap();
-    let applied = values::apply_over(&node, "k", &change(50_000), written, DRIFT_MS)
-        .await
-        .unwrap();
-    assert!(applied.applied && applied.existed);
+    let first = change(written, 5, "a", Some(50_000));
+    assert!(apply_over(first.clone()).await.applied);
     let held = values::read(&node, "k").await.unwrap().unwrap();
-    assert_eq!(held.timestamp, format!("{written}!000001.a"));
+    assert_eq!(held.timestamp, first.timestamp);
     assert!(held.ttl_ms.is_some_and(|ms| ms > 40_000), "{held:?}");
 
-    // A later write with a balancer id the written one is a prefix of:
-    // it sorts after the change, so the node keeps it.
+    // Two changes of one write, in either order: the node keeps the later.
+    let later_change = change(written, 6, "c", Some(90_000));
+    assert!(
+        apply_over(later_change.clone()).await.applied,
+        "over an earlier change"
+    );
+    let late = apply_over(first).await;
+    assert!(!late.applied);
+    assert_eq!(late.timestamp, later_change.timestamp);
+
+    // A later write, by a balancer whose id the written one's is a prefix
+    // of: it sorts after every change, and no change applies over it.
     let later = "0000000000001.000000.b-2";
     let kept = values::apply(&node, "k", &live(later, "2"), DRIFT_MS)
         .await
         .unwrap();
-    assert!(kept.applied, "a write after the changed version wins");
-    let over_later = values::apply_over(&node, "k", &change(1), written, DRIFT_MS)
-        .await
-        .unwrap();
+    assert!(kept.applied, "a write after the changed one wins");
+    let over_later = apply_over(change(written, 9_999_999, "z", Some(1))).await;
     assert!(!over_later.applied);
-    assert_eq!(
-        over_later.timestamp, later,
-        "superseded: the node says what it holds"
-    );
+    assert_eq!(over_later.timestamp, later, "the node says what it holds");
     let held = values::read(&node, "k").await.unwrap().unwrap();
     assert_eq!((held.json.as_deref(), held.ttl_ms), (Some(&b"2"[..]), None));
+}
 
-    // Over a tombstone: refused, the key stays deleted.
-    let deleted = "0000000000001.000000.c";
-    values::apply(&node, "k", &tombstone(deleted), DRIFT_MS)
+#[tokio::test]
+async fn a_delete_by_ttl_change_applies_only_over_the_write_it_changes() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    let written = "0000000000001.000000.b";
+    values::apply(&node, "k", &live(written, "1"), DRIFT_MS)
         .await
         .unwrap();
-    let over_tombstone = Version {
-        timestamp: format!("{deleted}!000001.a"),
-        ..change(50_000)
-    };
-    let refused = values::apply_over(&node, "k", &over_tombstone, deleted, DRIFT_MS)
-        .await
-        .unwrap();
-    assert!(!refused.applied);
+    let deleted = values::apply_over(
+        &node,
+        "k",
+        &change(written, 5, "a", None),
+        written,
+        DRIFT_MS,
+    )
+    .await
+    .unwrap();
+    assert!(deleted.applied && deleted.existed);
+    let held = values::read(&node, "k").await.unwrap().unwrap();
+    assert!(!held.is_live(), "a tombstone: {held:?}");
+
+    // Over a tombstone, or a later write, nothing changes.
+    let again = values::apply_over(
+        &node,
+        "k",
+        &change(written, 6, "a", Some(5)),
+        written,
+        DRIFT_MS,
+    )
+    .await
+    .unwrap();
+    assert!(!again.applied);
     assert!(!values::read(&node, "k").await.unwrap().unwrap().is_live());
+    let later = "0000000000002.000000.b";
+    values::apply(&node, "k", &live(later, "2"), DRIFT_MS)
+        .await
+        .unwrap();
+    let refused = values::apply_over(
+        &node,
+        "j",
+        &change(written, 7, "a", None),
+        written,
+        DRIFT_MS,
+    )
+    .await
+    .unwrap();
+    assert!(!refused.applied, "nothing under the key");
+    let refused = values::apply_over(
+        &node,
+        "k",
+        &change(written, 7, "a", None),
+        written,
+        DRIFT_MS,
+    )
+    .await
+    .unwrap();
+    assert!(!refused.applied);
+    assert_eq!(refused.timestamp, later);
+
+    // A hash written around the balancer, without a timestamp: refused.
+    let mut conn = redis.connection().await;
+    let _: () = redis::cmd("HSET")
+        .arg("raw")
+        .arg("v")
+        .arg("1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let raw = values::apply_over(
+        &node,
+        "raw",
+        &change(written, 7, "a", Some(5)),
+        written,
+        DRIFT_MS,
+    )
+    .await
+    .unwrap();
+    assert!(!raw.applied);
 }

@@ -156,7 +156,6 @@ impl Rejection {
                 Error::NodeFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "node_full"),
                 Error::ClockAhead(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_ahead"),
                 Error::NotJson => (StatusCode::BAD_GATEWAY, "stored_value_not_json"),
-                Error::TtlChangesExhausted => (StatusCode::CONFLICT, "ttl_changes_exhausted"),
             },
         }
     }

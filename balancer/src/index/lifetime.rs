@@ -3,7 +3,9 @@
 //! hashing fallback, which may not find it. Entries are only ever made to
 //! live longer here, never shorter: a write racing the change may have
 //! given the value a longer life (or none), and an entry that outlives
-//! its value costs a few bytes until it expires.
+//! its value costs a few bytes until it expires (or, after a `PERSIST`
+//! that lost to a write with a TTL, until the key is written or deleted
+//! again).
 
 use std::sync::LazyLock;
 

@@ -16,6 +16,20 @@ use crate::fallback::{self, Scope};
 use crate::nodes::NodeTable;
 use crate::values::Version;
 
+/// The nodes that may hold a key, as [`Ops::holding`] found them.
+pub(super) struct Holding {
+    /// The index's set (with, while it is not rebuilt, every up node
+    /// holding the key), else the fallback's holders, newest first.
+    pub(super) set: Vec<String>,
+    /// The set came from the index.
+    pub(super) indexed: bool,
+    /// The index could not be asked: the set is every up node's holders.
+    pub(super) index_failed: bool,
+    /// The set came from the index, or a node the fallback asked answered
+    /// (an empty set then means no node holds the key).
+    pub(super) reached: bool,
+}
+
 /// One tombstone sent: where and at which version, whether a replica
 /// held a live value, and whether one kept a version stamped later.
 struct Tombstone {
@@ -59,7 +73,7 @@ impl Ops {
         self.locations.remove(key);
         self.near.invalidate(key);
         let nodes = self.nodes.current();
-        let (set, indexed) = self.holding(&nodes, key).await;
+        let Holding { set, indexed, .. } = self.holding(&nodes, key).await;
         if set.is_empty() {
             return Ok(None);
         }
@@ -108,27 +122,43 @@ impl Ops {
     /// its set in the index, else the fallback's holders. An index not yet
     /// rebuilt may name only some of the holders: every up node is asked
     /// too, so no copy is left without its tombstone.
-    pub(super) async fn holding(&self, nodes: &NodeTable, key: &str) -> (Vec<String>, bool) {
+    pub(super) async fn holding(&self, nodes: &NodeTable, key: &str) -> Holding {
         let index = &self.context.index;
-        match index.lookup(key).await {
+        let listed = index.lookup(key).await;
+        let scope = match &listed {
+            Ok(Some(_)) if index.is_complete() => None,
+            Ok(Some(_)) => Some(Scope::AllUp),
+            Ok(None) => Some(fallback::unlisted(index.is_complete())),
+            Err(e) => {
+                self.context.index_failed(e);
+                Some(Scope::AllUp)
+            }
+        };
+        let (found, reached) = match scope {
+            Some(scope) => self.holders_reaching(nodes, key, scope).await,
+            None => (Vec::new(), true),
+        };
+        let index_failed = listed.is_err();
+        match listed {
             Ok(Some(mut set)) => {
-                if !index.is_complete() {
-                    for holder in self.holders(nodes, key, Scope::AllUp).await {
-                        if !set.contains(&holder) {
-                            set.push(holder);
-                        }
+                for holder in found {
+                    if !set.contains(&holder) {
+                        set.push(holder);
                     }
                 }
-                (set, true)
+                Holding {
+                    set,
+                    indexed: true,
+                    index_failed,
+                    reached: true,
+                }
             }
-            Ok(None) => {
-                let scope = fallback::unlisted(self.context.index.is_complete());
-                (self.holders(nodes, key, scope).await, false)
-            }
-            Err(e) => {
-                self.context.index_failed(&e);
-                (self.holders(nodes, key, Scope::AllUp).await, false)
-            }
+            _ => Holding {
+                set: found,
+                indexed: false,
+                index_failed,
+                reached,
+            },
         }
     }
 }

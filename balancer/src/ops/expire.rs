@@ -1,28 +1,33 @@
 //! Changing a key's time to live (`EXPIRE` and the like on the RESP
 //! port): read the newest version from the key's holders → decide
 //! ([`crate::ttl_change`]) → write the same value again with the new time
-//! to live, as a version of its own.
+//! to live (or a tombstone, for an expiry not in the future), as a version
+//! of its own.
 //!
 //! The new version is stamped [`Clock::just_after`](crate::hlc::Clock::just_after)
-//! the one read: after it, and before every write stamped after it, so a
-//! write or a delete made meanwhile always wins over the change, on every
-//! replica and through every repair. And a replica takes the change only
-//! over the version read, live ([`crate::values::apply_over`]): one that
-//! holds a later version, a tombstone, or nothing (the key expired
-//! there) keeps what it holds, so the change never brings a key back. The
-//! change goes through the write's fan-out and acknowledgement rule
-//! ([`super::write`]); a replica that answered without taking it (it
-//! missed the version read) is queued for a repair.
+//! the one read: after it, and before every write stamped after the write
+//! it changes, so a write or a delete made meanwhile always wins over the
+//! change, on every replica and through every repair. A replica takes the
+//! change only where it holds that write live, as written or changed
+//! before ([`crate::values::apply_over`]): one that holds a later version,
+//! a tombstone, or nothing (the key expired there) keeps what it holds,
+//! so a change never brings a key back; of two changes racing, each
+//! replica keeps the later. The change goes through the write's fan-out
+//! and acknowledgement rule ([`super::write`]); a replica that answers
+//! without taking it is queued for a repair (`super::fanout`).
 //!
 //! The index entry is made to outlive the new time to live first, so the
-//! key is never left to the hashing fallback while its value lives.
+//! key is never left to the hashing fallback while its value lives; with
+//! the index unreachable the change is refused.
 
 use futures_util::future::join_all;
 
 use super::Ops;
+use super::delete::Holding;
 use super::fanout::Job;
 use crate::backend::BackendError;
 use crate::error::Error;
+use crate::hlc::split_change;
 use crate::input::MAX_TTL_MS;
 use crate::newest;
 use crate::nodes::NodeTable;
@@ -31,22 +36,44 @@ use crate::values::{self, Version};
 
 impl Ops {
     /// Applies `change` to the key's time to live; `true` when it took
-    /// effect (Redis's 1), `false` when the key is missing or a condition
-    /// did not hold (0).
+    /// effect (Redis's 1; also when a write made meanwhile replaced it),
+    /// `false` when the key is missing or a condition did not hold (0).
     pub async fn change_ttl(&self, key: &str, change: Change) -> Result<bool, Error> {
         let nodes = self.nodes.current();
-        let (set, indexed) = self.holding(&nodes, key).await;
-        let Some(current) = self.newest_of(&nodes, key, &set).await? else {
+        let holding = self.holding(&nodes, key).await;
+        if holding.index_failed {
+            return Err(Error::IndexUnavailable(
+                "a TTL change makes the key's index entry outlive its value, and the index \
+                 could not be asked"
+                    .into(),
+            ));
+        }
+        let Some(current) = self.newest_of(&nodes, key, &holding).await? else {
             return Ok(false);
         };
         let ttl_ms = match ttl_change::decide(current.ttl_ms, change, MAX_TTL_MS) {
             Decision::Unchanged => return Ok(false),
-            Decision::Delete => return self.delete(key, None).await.map(|d| d.is_some()),
-            Decision::Ttl(ttl_ms) => ttl_ms,
+            Decision::Delete => None,
+            Decision::Ttl(ttl_ms) => Some(ttl_ms),
         };
-        let timestamp =
-            (self.clock.just_after(&current.timestamp)).ok_or(Error::TtlChangesExhausted)?;
-        if indexed && let Err(e) = self.context.index.outlive(key, ttl_ms).await {
+        let timestamp = (self.clock.just_after(&current.timestamp)).ok_or(Error::Superseded)?;
+        let tombstone_ttl = self.replication.tombstone_ttl.as_millis() as u64;
+        let version = match ttl_ms {
+            Some(ttl_ms) => Version {
+                json: current.json,
+                timestamp,
+                ttl_ms,
+            },
+            None => Version {
+                json: None,
+                timestamp,
+                ttl_ms: Some(tombstone_ttl),
+            },
+        };
+        let index = &self.context.index;
+        if let (true, Some(ttl_ms)) = (holding.indexed, ttl_ms)
+            && let Err(e) = index.outlive(key, ttl_ms).await
+        {
             self.context.index_failed(&e);
             return Err(Error::IndexUnavailable(e.to_string()));
         }
@@ -54,36 +81,36 @@ impl Ops {
         self.near.invalidate(key);
         let job = Job {
             key: key.to_string(),
-            version: Version {
-                json: current.json,
-                timestamp,
-                ttl_ms,
-            },
-            replicas: set.len(),
-            set,
+            version,
+            replicas: holding.set.len(),
+            set: holding.set,
             claimed: false,
-            indexed,
-            over: Some(current.timestamp),
+            indexed: holding.indexed,
+            over: Some(split_change(&current.timestamp).0.to_string()),
         };
         let accepted = self.replicate(&nodes, job, None).await;
         self.near.invalidate(key);
         let accepted = accepted?;
-        if accepted.any_existed && !(accepted.applied_any || accepted.superseded) {
-            // Live, but not at the version read: a replica that missed it.
-            self.context.repairs.enqueue(key);
+        if ttl_ms.is_none() && accepted.applied_any && !accepted.superseded {
+            // As after a delete: the entry lives on with the tombstones.
+            if let Err(e) = index.expire_with_tombstone(key, tombstone_ttl).await {
+                self.context.index_failed(&e);
+            }
         }
         Ok(accepted.applied_any || accepted.superseded)
     }
 
-    /// The newest live version among the up members of `set`; `None` when
-    /// the newest is a tombstone or none holds the key. Fails when no
-    /// member answered (every one down or failing): the key may be on one.
+    /// The newest live version among the up nodes of `holding`; `None`
+    /// when the newest is a tombstone or none holds the key. Fails when
+    /// no node answered (every one down or failing): the key may be on
+    /// one.
     async fn newest_of(
         &self,
         nodes: &NodeTable,
         key: &str,
-        set: &[String],
+        holding: &Holding,
     ) -> Result<Option<Version>, Error> {
+        let set = &holding.set;
         let members: Vec<_> = set
             .iter()
             .filter_map(|id| nodes.by_id(id))
@@ -91,7 +118,7 @@ impl Ops {
             .collect();
         let reads = join_all(members.iter().map(|n| values::read(&n.backend, key))).await;
         let mut versions = Vec::with_capacity(reads.len());
-        let (mut answered, mut last_error) = (set.is_empty(), None);
+        let (mut answered, mut last_error) = (set.is_empty() && holding.reached, None);
         for (node, read) in members.iter().zip(reads) {
             match read {
                 Ok(version) => {
@@ -110,7 +137,7 @@ impl Ops {
             return Err(Error::NodeUnavailable(last_error.unwrap_or_else(|| {
                 BackendError::Unreachable {
                     addr: set.join(","),
-                    reason: "every replica of the key is down for this balancer".into(),
+                    reason: "no node that may hold the key answered".into(),
                 }
             })));
         }

@@ -21,11 +21,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Context;
 use crate::acks::{Ack, Progress};
-use crate::backend::BackendError;
+use crate::backend::{Backend, BackendError};
 use crate::index::IndexError;
 use crate::nodes::{Node, NodeTable};
 use crate::replicas;
-use crate::values::{self, Version};
+use crate::values::{self, Applied, Version};
 
 /// A write: the key, its version, the replica set it was given, and the
 /// number of replicas it should reach.
@@ -40,9 +40,26 @@ pub(super) struct Job {
     /// being unreachable): a changed set must then be recorded there.
     pub(super) indexed: bool,
     pub(super) replicas: usize,
-    /// For a TTL change: the version it changes, the only one a replica
-    /// applies it over ([`values::apply_over`]).
+    /// For a TTL change: the written version it changes, the only one a
+    /// replica applies it over, as written or changed before
+    /// ([`values::apply_over`]).
     pub(super) over: Option<String>,
+}
+
+impl Job {
+    /// Sends the version to one node: by last-writer-wins, and for a TTL
+    /// change only over the version it changes.
+    pub(super) async fn apply_to(
+        &self,
+        node: &Backend,
+        max_drift_ms: u64,
+    ) -> Result<Applied, BackendError> {
+        let (key, version) = (&self.key, &self.version);
+        match &self.over {
+            None => values::apply(node, key, version, max_drift_ms).await,
+            Some(over) => values::apply_over(node, key, version, over, max_drift_ms).await,
+        }
+    }
 }
 
 /// How a write's fan-out ended, for a caller that got too few
@@ -149,17 +166,12 @@ impl Context {
         progress: &mut Progress,
         acks: &mpsc::UnboundedSender<Ack>,
     ) {
-        let (key, version, drift) = (&job.key, &job.version, self.max_drift_ms);
+        let version = &job.version;
         let mut writes: FuturesUnordered<_> = targets
             .iter()
-            .map(|node| async move {
-                let backend = &node.backend;
-                let applied = match &job.over {
-                    None => values::apply(backend, key, version, drift).await,
-                    Some(over) => values::apply_over(backend, key, version, over, drift).await,
-                };
-                (*node, applied)
-            })
+            .map(
+                |node| async move { (*node, job.apply_to(&node.backend, self.max_drift_ms).await) },
+            )
             .collect();
         while let Some((node, result)) = writes.next().await {
             match result {
@@ -179,6 +191,12 @@ impl Context {
                         superseded: !applied.applied && applied.timestamp > version.timestamp,
                         applied,
                     };
+                    if job.over.is_some() && !ack.applied.applied && !ack.superseded {
+                        // A TTL change passed over a node without the
+                        // write it changes (missed, or a copy still on its
+                        // way): the repair brings it the newest version.
+                        self.repairs.enqueue(&job.key);
+                    }
                     if let Some(ack) = progress.ack(ack) {
                         let _ = acks.send(ack);
                     }

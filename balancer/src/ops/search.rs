@@ -20,14 +20,9 @@ use crate::values::{self, Version};
 pub(super) type Holders = Vec<(Arc<str>, Version)>;
 
 impl Ops {
-    /// Asks the fallback nodes in parallel; returns each holder with the
-    /// version it has, in rank order.
-    pub(super) async fn search(&self, nodes: &NodeTable, key: &str, scope: Scope) -> Holders {
-        self.search_outside(nodes, key, scope, &[]).await
-    }
-
-    /// [`Ops::search`] without asking the nodes in `skip` (those a write
-    /// goes to anyway: their own answers say whether they held the key).
+    /// Asks the fallback nodes in parallel, but not those in `skip` (those
+    /// a write goes to anyway: their own answers say whether they held the
+    /// key); returns each holder with the version it has, in rank order.
     pub(super) async fn search_outside(
         &self,
         nodes: &NodeTable,
@@ -99,12 +94,20 @@ impl Ops {
     /// The ids of the fallback nodes that hold any version of the key,
     /// newest first.
     pub(super) async fn holders(&self, nodes: &NodeTable, key: &str, scope: Scope) -> Vec<String> {
-        let mut found = self.search(nodes, key, scope).await;
+        self.holders_reaching(nodes, key, scope).await.0
+    }
+
+    /// [`Ops::holders`], and whether any node asked answered.
+    pub(super) async fn holders_reaching(
+        &self,
+        nodes: &NodeTable,
+        key: &str,
+        scope: Scope,
+    ) -> (Vec<String>, bool) {
+        let (mut found, reached) = self.search_reaching(nodes, key, scope, &[]).await;
         newest::sort_newest_first(&mut found);
-        found
-            .into_iter()
-            .map(|(node, _)| node.to_string())
-            .collect()
+        let ids = found.into_iter().map(|(node, _)| node.to_string());
+        (ids.collect(), reached)
     }
 
     /// Where a write goes when the index cannot be asked: the nodes already

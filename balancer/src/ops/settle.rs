@@ -139,7 +139,7 @@ impl Context {
                 .by_id(&id)
                 .filter(|n| n.is_up())
                 .ok_or(IndexError::Contended)?;
-            values::apply(&node.backend, &job.key, &job.version, self.max_drift_ms)
+            job.apply_to(&node.backend, self.max_drift_ms)
                 .await
                 .map_err(|_| IndexError::Contended)?;
         }
