@@ -45,12 +45,12 @@ impl Config {
     /// What is wrong with the credentials or this balancer's id, if
     /// anything.
     pub(super) fn credentials_problem(&self) -> Option<String> {
-        if !is_balancer_id(&self.balancer_id()) {
+        let id = self.balancer_id();
+        if !is_balancer_id(&id) {
             return Some(format!(
-                "the balancer id {:?} must be printable ASCII without spaces or `!`: it ends \
+                "the balancer id {id:?} must be printable ASCII without spaces or `!`: it ends \
                  every version this balancer stamps, and `!` marks a TTL change's version \
-                 (src/hlc.rs)",
-                self.balancer_id()
+                 (src/hlc.rs)"
             ));
         }
         if self

@@ -51,27 +51,21 @@ impl Ops {
         let Some(current) = self.newest_of(&nodes, key, &holding).await? else {
             return Ok(false);
         };
-        let ttl_ms = match ttl_change::decide(current.ttl_ms, change, MAX_TTL_MS) {
-            Decision::Unchanged => return Ok(false),
-            Decision::Delete => None,
-            Decision::Ttl(ttl_ms) => Some(ttl_ms),
-        };
-        let timestamp = (self.clock.just_after(&current.timestamp)).ok_or(Error::Superseded)?;
         let tombstone_ttl = self.replication.tombstone_ttl.as_millis() as u64;
-        let version = match ttl_ms {
-            Some(ttl_ms) => Version {
-                json: current.json,
-                timestamp,
-                ttl_ms,
-            },
-            None => Version {
-                json: None,
-                timestamp,
-                ttl_ms: Some(tombstone_ttl),
-            },
+        let (json, ttl_ms) = match ttl_change::decide(current.ttl_ms, change, MAX_TTL_MS) {
+            Decision::Unchanged => return Ok(false),
+            Decision::Delete => (None, Some(tombstone_ttl)),
+            Decision::Ttl(ttl_ms) => (current.json, ttl_ms),
         };
+        let version = Version {
+            json,
+            timestamp: (self.clock.just_after(&current.timestamp)).ok_or(Error::Superseded)?,
+            ttl_ms,
+        };
+        let deleting = !version.is_live();
         let index = &self.context.index;
-        if let (true, Some(ttl_ms)) = (holding.indexed, ttl_ms)
+        if holding.indexed
+            && !deleting
             && let Err(e) = index.outlive(key, ttl_ms).await
         {
             self.context.index_failed(&e);
@@ -91,7 +85,7 @@ impl Ops {
         let accepted = self.replicate(&nodes, job, None).await;
         self.near.invalidate(key);
         let accepted = accepted?;
-        if ttl_ms.is_none() && accepted.applied_any && !accepted.superseded {
+        if deleting && accepted.applied_any && !accepted.superseded {
             // As after a delete: the entry lives on with the tombstones.
             if let Err(e) = index.expire_with_tombstone(key, tombstone_ttl).await {
                 self.context.index_failed(&e);
