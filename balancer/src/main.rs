@@ -8,6 +8,13 @@ use balancer::config::{Args, Config};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// glibc's malloc was 13% of the balancer's CPU under a write load (perf;
+/// BENCHMARKS.md, "The allocator and the last-writer-wins script");
+/// mimalloc's per-thread free lists cost less for the many short-lived
+/// buffers of a request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
