@@ -36,6 +36,11 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod text;
+
+pub use text::drift_floor;
+use text::text;
+
 /// One balancer's clock.
 #[derive(Debug)]
 pub struct Clock {
@@ -177,47 +182,9 @@ fn wall_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A stamp's text, `{millis:013}.{counter:06}.{id}`, written digit by
-/// digit: `format!` with padding cost ~2,000 instructions a write
-/// (callgrind), this a few hundred.
-fn text(millis: u64, counter: u64, id: &str) -> String {
-    let mut out = String::with_capacity(13 + 1 + 6 + 1 + id.len());
-    push_padded(&mut out, millis, 13);
-    out.push('.');
-    push_padded(&mut out, counter, 6);
-    out.push('.');
-    out.push_str(id);
-    out
-}
-
-/// Appends `n` in decimal, with leading zeros up to `width` digits.
-fn push_padded(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut len = 0;
-    while n > 0 || len == 0 {
-        digits[len] = b'0' + (n % 10) as u8;
-        n /= 10;
-        len += 1;
-    }
-    for _ in len..width {
-        out.push('0');
-    }
-    out.extend(digits[..len].iter().rev().map(|&d| char::from(d)));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_stamp_is_written_as_format_would() {
-        for (millis, counter) in [(0, 0), (1, 7), (1_795_382_011_364, 999_999), (u64::MAX, 1)] {
-            assert_eq!(
-                text(millis, counter, "b1"),
-                format!("{millis:013}.{counter:06}.b1")
-            );
-        }
-    }
 
     /// A clock whose bound no test timestamp comes near.
     fn clock(id: &str) -> Clock {

@@ -21,44 +21,60 @@ mod fenced;
 pub use fenced::{apply_fenced, drop_if_at_fenced, raise_fence};
 
 /// Applies a version if it is newer than the node's. KEYS[1]: the key.
-/// ARGV: timestamp, TTL in ms (0 for none), the drift bound in ms, then the
-/// JSON value, absent (or empty) for a tombstone, then, for a TTL change
-/// only, the written version it changes: the change is applied only over
-/// that version or a change of it, live. Returns `{applied, 1 if a live value
-/// was there, the timestamp the node now holds}`. Anything under the key
-/// that is not a versioned hash (written around the balancer) counts as
-/// older. A timestamp more than the bound ahead of the node's own clock
-/// (`TIME`) is refused with a `CLOCKAHEAD` error, so a balancer with a
-/// fast clock cannot win every later write (see [`crate::hlc`]).
-// A live write's first write command is HSET, so a full node refuses
-// it (OOM) before anything changes; a tombstone starts with DEL, which
-// Redis allows when full, so deletes still work on a full node.
+/// ARGV: timestamp, TTL in ms (0 for none), the node time from which the
+/// timestamp is within the drift bound ([`crate::hlc::drift_floor`]),
+/// then the JSON value, absent (or empty) for a tombstone, then, for a TTL
+/// change only, the written version it changes: the change is applied
+/// only over that version or a change of it, live. Returns `{applied, 1
+/// if a live value was there, the timestamp the node now holds}`.
+/// Anything under the key that is not a versioned hash (written around the
+/// balancer) counts as older. A timestamp more than the bound ahead of the
+/// node's own clock (`TIME`) is refused with a `CLOCKAHEAD` error, so a
+/// balancer with a fast clock cannot win every later write (see
+/// [`crate::hlc`]).
+///
+/// Every `redis.call` costs a node 4,000 to 6,000 instructions, so the
+/// usual write makes four: `TIME`, `HGET` (an error for a key that is not
+/// a hash, which `pcall` turns into "foreign"), `HSET`, and `PEXPIRE` or
+/// `PERSIST`. Whether a live value was there is read from what `HSET`
+/// added (the `t` field exists exactly when `HGET` found a stamp), and
+/// asked with `HEXISTS` only on the rarer paths: a lost write, a delete, a
+/// TTL change (BENCHMARKS.md, "The allocator and the last-writer-wins
+/// script").
+// A live write's first write command is HSET (after a DEL only when the
+// key holds another type), so a full node refuses it (OOM) before
+// anything changes; a tombstone starts with DEL, which Redis allows when
+// full, so deletes still work on a full node.
 const APPLY_LUA: &str = r"
         local now = redis.call('TIME')
-        local ahead = tonumber(string.sub(ARGV[1], 1, 13))
-            - (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-        if ahead > tonumber(ARGV[3]) then
-            return redis.error_reply('CLOCKAHEAD write stamped ' .. ahead .. ' ms ahead of this node')
-        end
-        local kind = redis.call('TYPE', KEYS[1]).ok
-        local current = false
-        local live = 0
-        if kind == 'hash' then
-            current = redis.call('HGET', KEYS[1], 't')
-            live = redis.call('HEXISTS', KEYS[1], 'v')
-        end
-        if current and current >= ARGV[1] then
-            return {0, live, current}
-        end
-        if ARGV[5] and not (live == 1 and current and (current == ARGV[5]
-                or string.sub(current, 1, #ARGV[5] + 1) == ARGV[5] .. '!')) then
-            return {0, live, current or ''}
-        end
-        if #ARGV >= 4 and ARGV[4] ~= '' then
-            if kind ~= 'hash' and kind ~= 'none' then
-                redis.call('DEL', KEYS[1])
+        if ARGV[3] > now[1] then
+            local past = tonumber(string.sub(ARGV[3], 1, 10)) * 1000
+                + tonumber(string.sub(ARGV[3], 12))
+                - (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+            if past > 0 then
+                return redis.error_reply('CLOCKAHEAD write stamped ' .. past
+                    .. ' ms beyond the drift bound ahead of this node')
             end
-            redis.call('HSET', KEYS[1], 't', ARGV[1], 'v', ARGV[4])
+        end
+        local current = redis.pcall('HGET', KEYS[1], 't')
+        local foreign = type(current) == 'table'
+        if foreign then current = false end
+        if current and current >= ARGV[1] then
+            return {0, redis.call('HEXISTS', KEYS[1], 'v'), current}
+        end
+        local value = ARGV[4] and ARGV[4] ~= ''
+        local live
+        if ARGV[5] or not value then
+            live = foreign and 0 or redis.call('HEXISTS', KEYS[1], 'v')
+            if ARGV[5] and not (live == 1 and current and (current == ARGV[5]
+                    or string.sub(current, 1, #ARGV[5] + 1) == ARGV[5] .. '!')) then
+                return {0, live, current or ''}
+            end
+        end
+        if value then
+            if foreign then redis.call('DEL', KEYS[1]) end
+            local added = redis.call('HSET', KEYS[1], 't', ARGV[1], 'v', ARGV[4])
+            live = (current and 1 or 2) - added
         else
             redis.call('DEL', KEYS[1])
             redis.call('HSET', KEYS[1], 't', ARGV[1])
@@ -170,7 +186,7 @@ fn apply_args(call: &mut redis::ScriptInvocation<'_>, version: &Version, max_dri
     // expires (PTTL 0) is copied with the shortest TTL instead.
     call.arg(&version.timestamp)
         .arg(version.ttl_ms.map_or(0, |ms| ms.max(1)))
-        .arg(max_drift_ms);
+        .arg(crate::hlc::drift_floor(&version.timestamp, max_drift_ms));
     if let Some(json) = &version.json {
         call.arg(json);
     }

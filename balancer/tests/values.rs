@@ -53,6 +53,71 @@ async fn the_newest_version_wins_whatever_order_writes_arrive_in() {
     assert!(!same.applied, "an equal timestamp is not newer");
 }
 
+/// `existed` says whether a live value was there, whatever held the key:
+/// a version of ours, a tombstone, or data written around the balancer (a
+/// string, a hash of someone else's), which counts as older and is
+/// replaced.
+#[tokio::test]
+async fn a_write_says_whether_a_live_value_was_there() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    let write = |stamp: &'static str| live(stamp, "\"x\"");
+
+    let over_live = {
+        values::apply(&node, "ours", &write("0000000000001.000000.a"), DRIFT_MS)
+            .await
+            .unwrap();
+        values::apply(&node, "ours", &write("0000000000002.000000.a"), DRIFT_MS)
+            .await
+            .unwrap()
+    };
+    assert!(over_live.applied && over_live.existed, "{over_live:?}");
+
+    let _: redis::Value = node
+        .cmd(redis::cmd("SET").arg("string").arg("raw"))
+        .await
+        .unwrap();
+    let over_string = values::apply(&node, "string", &write("0000000000001.000000.a"), DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(
+        over_string.applied && !over_string.existed,
+        "{over_string:?}"
+    );
+    let held = values::read(&node, "string").await.unwrap().unwrap();
+    assert_eq!(held.json.as_deref(), Some(&b"\"x\""[..]));
+
+    let _: redis::Value = node
+        .cmd(redis::cmd("HSET").arg("hash").arg("v").arg("1"))
+        .await
+        .unwrap();
+    let over_hash = values::apply(&node, "hash", &write("0000000000001.000000.a"), DRIFT_MS)
+        .await
+        .unwrap();
+    assert!(over_hash.applied && over_hash.existed, "{over_hash:?}");
+
+    let _: redis::Value = node
+        .cmd(redis::cmd("RPUSH").arg("list").arg("1"))
+        .await
+        .unwrap();
+    let deleted = values::apply(
+        &node,
+        "list",
+        &tombstone("0000000000001.000000.a"),
+        DRIFT_MS,
+    )
+    .await
+    .unwrap();
+    assert!(deleted.applied && !deleted.existed, "{deleted:?}");
+    assert!(
+        !values::read(&node, "list")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live()
+    );
+}
+
 #[tokio::test]
 async fn a_delete_then_a_delayed_older_write_leaves_the_key_deleted() {
     let redis = RedisServer::start();
@@ -131,6 +196,15 @@ async fn a_write_stamped_past_the_drift_bound_is_refused() {
     );
     let held = values::read(&node, "k").await.unwrap().unwrap();
     assert_eq!(held.timestamp, current.timestamp, "the node kept its value");
+
+    // Just past the bound, within the same second of the node's clock or
+    // the next: refused to the millisecond, not to the second.
+    let just_past = live(&stamp(now_ms + DRIFT_MS + 300), "2");
+    let refused = values::apply(&node, "k", &just_past, DRIFT_MS).await;
+    assert!(
+        matches!(refused, Err(BackendError::ClockAhead { .. })),
+        "{refused:?}"
+    );
 
     // Within the bound, ahead of the node's clock, still applies.
     let slightly = live(&stamp(now_ms + DRIFT_MS / 2), "3");
