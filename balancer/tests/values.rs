@@ -175,14 +175,19 @@ async fn a_stale_copy_is_dropped_only_at_the_version_it_held() {
     assert_eq!(values::read(&node, "k").await.unwrap(), None);
 }
 
+/// This machine's clock, which the test's Redis shares, in ms.
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 #[tokio::test]
 async fn a_write_stamped_past_the_drift_bound_is_refused() {
     let redis = RedisServer::start();
     let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now_ms = wall_ms();
     let stamp = |ms: u64| format!("{ms:013}.000000.b");
     let current = live(&stamp(now_ms), "1");
     values::apply(&node, "k", &current, DRIFT_MS).await.unwrap();
@@ -197,9 +202,18 @@ async fn a_write_stamped_past_the_drift_bound_is_refused() {
     let held = values::read(&node, "k").await.unwrap().unwrap();
     assert_eq!(held.timestamp, current.timestamp, "the node kept its value");
 
-    // Just past the bound, within the same second of the node's clock or
-    // the next: refused to the millisecond, not to the second.
-    let just_past = live(&stamp(now_ms + DRIFT_MS + 300), "2");
+    // Just past the bound, in the same second of the node's clock: refused
+    // to the millisecond, where a check by whole seconds would let it in.
+    // Stamped from a fresh reading early in a second, so the floor (300
+    // ms after it) falls in that second whatever the test took so far.
+    let early = loop {
+        let ms = wall_ms();
+        if ms % 1000 < 500 {
+            break ms;
+        }
+        tokio::time::sleep(Duration::from_millis(1010 - ms % 1000)).await;
+    };
+    let just_past = live(&stamp(early + DRIFT_MS + 300), "2");
     let refused = values::apply(&node, "k", &just_past, DRIFT_MS).await;
     assert!(
         matches!(refused, Err(BackendError::ClockAhead { .. })),
