@@ -86,10 +86,7 @@ async fn write_from_a_fast_clock(
     key: &str,
     ahead_ms: u64,
 ) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now = test_support::wall_ms();
     let version = balancer::values::Version {
         json: Some(b"\"from the fast clock\"".to_vec()),
         timestamp: format!("{:013}.000000.fast", now + ahead_ms),

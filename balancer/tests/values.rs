@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use balancer::backend::{Backend, BackendError};
 use balancer::values::{self, Version};
-use test_support::RedisServer;
+use test_support::{RedisServer, wall_ms};
 
 /// The drift bound the balancer uses by default, in ms.
 const DRIFT_MS: u64 = 1000;
@@ -173,14 +173,6 @@ async fn a_stale_copy_is_dropped_only_at_the_version_it_held() {
             .unwrap()
     );
     assert_eq!(values::read(&node, "k").await.unwrap(), None);
-}
-
-/// This machine's clock, which the test's Redis shares, in ms.
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 #[tokio::test]

@@ -128,11 +128,17 @@ pub async fn put_copy(node: &RedisServer, key: &str, json: &str, timestamp: &str
 /// A write timestamp `ms_ago` milliseconds in the past, ordered before
 /// every write a balancer stamps now.
 pub fn past_timestamp(ms_ago: u64) -> String {
-    let now = std::time::SystemTime::now()
+    format!("{:013}.000000.test", wall_ms() - ms_ago)
+}
+
+/// This machine's wall clock, which the test's Redis servers share, in
+/// milliseconds since 1970: what a balancer's clock and a node's `TIME`
+/// read.
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
-        .as_millis() as u64;
-    format!("{:013}.000000.test", now - ms_ago)
+        .as_millis() as u64
 }
 
 /// One key written through a balancer.

@@ -41,7 +41,8 @@ pub use self::balancer::{
     TestBalancer, closed_count, node_entries, node_state, nodes_view, test_config, write_value,
 };
 pub use self::cluster::{
-    Cluster, WrittenKey, past_timestamp, put_copy, values_by_key, write_keys, write_keys_with,
+    Cluster, WrittenKey, past_timestamp, put_copy, values_by_key, wall_ms, write_keys,
+    write_keys_with,
 };
 pub use self::container::{Pids, RedisContainer};
 pub use self::http::{HttpClient, HttpReply};

@@ -10,9 +10,9 @@
 /// costs a write about 8,000 fewer instructions on the node than parsing
 /// the numbers every time (BENCHMARKS.md, "The allocator and the
 /// last-writer-wins script").
-/// The milliseconds are the stamp's leading digits, at most 13, as the
-/// script read them before: a shorter stamp copied from data written
-/// around the balancer (`t` = `5`) is an early one. A timestamp that does
+/// The milliseconds are the stamp's leading digits, at most 13: a shorter
+/// stamp copied from data written around the balancer (`t` = `5`) is an
+/// early one. A timestamp that does
 /// not start with a digit gets the latest time there is, so the node
 /// refuses it.
 pub fn drift_floor(timestamp: &str, max_drift_ms: u64) -> String {
