@@ -51,6 +51,9 @@ use crate::App;
 /// An operator request's answer.
 type AdminAnswer = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
 
+/// A data request's answer, from its handler.
+type Answer = Pin<Box<dyn Future<Output = Result<Reply, Infallible>> + Send>>;
+
 /// Every request's first stop: a CORS preflight answered at once; then
 /// the routing table (`paths.rs`) sends data routes to the bounded stack
 /// `S`, operator routes straight to their handlers, and answers 404 and
@@ -70,11 +73,17 @@ pub(super) fn front(
     + Send
     + 'static,
 > {
+    // Boxed here, innermost: each layer above moves its inner future into
+    // its own when it is called, and the handler's (the whole write or
+    // read) is kilobytes; as a box every layer moves a pointer. Unboxed,
+    // those moves were about 4,500 instructions of `memcpy` a POST
+    // (callgrind under `wrk -c50`; BENCHMARKS.md, "Moves, timers and
+    // hashes").
     let handler = {
         let app = app.clone();
-        tower::service_fn(move |req: Request<Bytes>| {
+        tower::service_fn(move |req: Request<Bytes>| -> Answer {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(routes::cache(&app, req).await) }
+            Box::pin(async move { Ok(routes::cache(&app, req).await) })
         })
     };
     let slots = Arc::new(Semaphore::new(app.config.server.max_in_flight));
