@@ -367,3 +367,107 @@ async fn a_delete_by_ttl_change_applies_only_over_the_write_it_changes() {
     .unwrap();
     assert!(!raw.applied);
 }
+
+/// Every applied write leaves the key with the version's TTL, whatever
+/// the key held before: a write without one removes the TTL a write, a
+/// TTL change, a tombstone or a client around the balancer set, and keeps
+/// none where there was none.
+#[tokio::test]
+async fn an_applied_write_leaves_the_key_with_its_own_ttl() {
+    let redis = RedisServer::start();
+    let node = Backend::new(&redis.addr(), Duration::from_secs(2)).unwrap();
+    let stamp = |n: u64| format!("{n:013}.000000.a");
+    let with_ttl = |n: u64, value: &str| Version {
+        ttl_ms: Some(60_000),
+        ..live(&stamp(n), value)
+    };
+    let ttl_of = |key: &'static str| {
+        let node = node.clone();
+        async move { values::read(&node, key).await.unwrap().unwrap().ttl_ms }
+    };
+    let expiring = |ttl: Option<u64>| ttl.is_some_and(|ms| ms > 50_000 && ms <= 60_000);
+    let apply = |key: &'static str, v: Version| {
+        let node = node.clone();
+        async move { values::apply(&node, key, &v, DRIFT_MS).await.unwrap() }
+    };
+
+    // Each step: the write, whether a live value was there, the TTL after.
+    let first = apply("k", live(&stamp(1), "1")).await;
+    assert!(first.applied && !first.existed, "{first:?}");
+    assert_eq!(ttl_of("k").await, None);
+    let again = apply("k", live(&stamp(2), "2")).await;
+    assert!(again.applied && again.existed, "{again:?}");
+    assert_eq!(ttl_of("k").await, None, "none where there was none");
+    let expires = apply("k", with_ttl(3, "3")).await;
+    assert!(expires.applied && expires.existed, "{expires:?}");
+    assert!(expiring(ttl_of("k").await));
+    let persists = apply("k", live(&stamp(4), "4")).await;
+    assert!(persists.applied && persists.existed, "{persists:?}");
+    assert_eq!(ttl_of("k").await, None, "a write without a TTL removes one");
+    let held = values::read(&node, "k").await.unwrap().unwrap();
+    assert_eq!(held.json.as_deref(), Some(&b"4"[..]));
+
+    // Over a tombstone, which expires.
+    let deleted = apply("k", tombstone(&stamp(5))).await;
+    assert!(deleted.applied && deleted.existed, "{deleted:?}");
+    assert!(expiring(ttl_of("k").await));
+    let back = apply("k", live(&stamp(6), "6")).await;
+    assert!(back.applied && !back.existed, "{back:?}");
+    assert_eq!(ttl_of("k").await, None, "the tombstone's TTL is gone");
+
+    // Over a TTL change of a write that had none.
+    let changed = values::apply_over(
+        &node,
+        "k",
+        &change(&stamp(6), 7, "a", Some(60_000)),
+        &stamp(6),
+        DRIFT_MS,
+    )
+    .await
+    .unwrap();
+    assert!(changed.applied, "{changed:?}");
+    assert!(expiring(ttl_of("k").await));
+    let after_change = apply("k", live(&stamp(8), "8")).await;
+    assert!(
+        after_change.applied && after_change.existed,
+        "{after_change:?}"
+    );
+    assert_eq!(ttl_of("k").await, None, "the change's TTL is gone");
+
+    // Over a hash a client wrote around the balancer, with a TTL of its
+    // own, and over a string with one.
+    let _: redis::Value = node
+        .cmd(
+            redis::cmd("HSET")
+                .arg("hash")
+                .arg("v")
+                .arg("1")
+                .arg("t")
+                .arg(stamp(1)),
+        )
+        .await
+        .unwrap();
+    let _: redis::Value = node
+        .cmd(redis::cmd("PEXPIRE").arg("hash").arg(60_000))
+        .await
+        .unwrap();
+    let over_hash = apply("hash", live(&stamp(2), "2")).await;
+    assert!(over_hash.applied && over_hash.existed, "{over_hash:?}");
+    assert_eq!(ttl_of("hash").await, None);
+    let _: redis::Value = node
+        .cmd(
+            redis::cmd("SET")
+                .arg("string")
+                .arg("raw")
+                .arg("PX")
+                .arg(60_000),
+        )
+        .await
+        .unwrap();
+    let over_string = apply("string", live(&stamp(1), "1")).await;
+    assert!(
+        over_string.applied && !over_string.existed,
+        "{over_string:?}"
+    );
+    assert_eq!(ttl_of("string").await, None);
+}
