@@ -8,7 +8,7 @@ use std::time::Duration;
 use balancer::index::entry_key;
 use hyper::StatusCode;
 use serde_json::json;
-use test_support::{Cluster, HttpClient, TcpProxy, TestBalancer};
+use test_support::{Cluster, HttpClient, TcpProxy, TestBalancer, nodes_view, wait_until};
 
 /// `dlb_write_locations_total{source}` in the balancer's `/metrics`.
 async fn write_locations(http: &HttpClient, b: &TestBalancer, source: &str) -> u64 {
@@ -34,6 +34,18 @@ async fn an_overwrite_of_a_cached_key_skips_the_claim() {
     let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
     let b = TestBalancer::start(cluster.config()).await;
     let http = HttpClient::new();
+    // Until the start-up rebuild completes the index, and the index's
+    // stream is up, every write claims: the rounds below would race them.
+    wait_until(
+        "the index is complete and its stream fresh",
+        10,
+        async || {
+            let view = nodes_view(&http, &b).await;
+            view["index"]["complete"] == json!(true)
+                && view["location_cache"]["index_stream"] == json!("fresh")
+        },
+    )
+    .await;
 
     for round in 0..20 {
         let status = post(&http, &b, "cached", &format!("v{round}")).await;
