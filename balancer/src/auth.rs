@@ -1,6 +1,7 @@
 //! Redis credentials (`redis_username`, `redis_password`), sent on every
 //! connection the balancer opens to the index and the data nodes: by
-//! redis-rs on its own connections ([`RedisAuth::settings`]), and as the
+//! redis-rs on its pooled connections ([`RedisAuth::settings`]), as the
+//! `AUTH` that opens each shared one ([`RedisAuth::login`]), and as the
 //! `AUTH` before the `HELLO` that opens each invalidation stream
 //! ([`RedisAuth::hello`]). `AUTH` goes on its own: every Redis knows it
 //! and its errors never quote the arguments, where a Redis that does not
@@ -46,13 +47,17 @@ impl RedisAuth {
     /// password is set: `AUTH <user> <password>` (as an array of bulk
     /// strings, so a password may hold any byte), then `HELLO 3`.
     pub fn hello(&self) -> Vec<u8> {
-        let mut commands = Vec::new();
-        if let Some(password) = &self.password {
-            let user = self.username.as_deref().unwrap_or(DEFAULT_USER);
-            commands.extend(array(&["AUTH", user, password.expose()]));
-        }
+        let mut commands = self.login().unwrap_or_default();
         commands.extend(array(&["HELLO", "3"]));
         commands
+    }
+
+    /// `AUTH <user> <password>` when a password is set: what opens a
+    /// data connection (RESP2, [`crate::backend`]).
+    pub fn login(&self) -> Option<Vec<u8>> {
+        let password = self.password.as_ref()?;
+        let user = self.username.as_deref().unwrap_or(DEFAULT_USER);
+        Some(array(&["AUTH", user, password.expose()]))
     }
 
     /// How many replies [`RedisAuth::hello`]'s commands get.

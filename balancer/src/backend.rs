@@ -2,12 +2,13 @@
 //! shared, auto-reconnecting multiplexed connection with time limits, and
 //! errors that say whether the server could not be reached.
 //!
-//! One `ConnectionManager` per server, not a pool checkout per request:
-//! commands from all request tasks pipeline over the one connection, and a
-//! pool's recycle check would add two round trips to every request (measured
-//! in `shared/STACK-NOTES.md`: 54k against 22k GET/s). The manager reconnects
-//! by itself after an I/O error, so a node that comes back is used again
-//! without help.
+//! One shared connection per server ([`wire`]), not a pool checkout per
+//! request: commands from all request tasks pipeline over the one
+//! connection, and a pool's recycle check would add two round trips to
+//! every request (measured in `shared/STACK-NOTES.md`: 54k against 22k
+//! GET/s). It reconnects by itself after an I/O error, so a node that
+//! comes back is used again without help. Commands, pipelines and
+//! scripts are redis-rs's, run over it.
 //!
 //! Every connection authenticates with the [`Dial`]'s credentials; a
 //! server that refuses them is unreachable "because authentication
@@ -15,10 +16,14 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisError, ScriptInvocation};
 
 use crate::auth::{self, RedisAuth};
+
+pub mod reply;
+mod wire;
+
+use wire::Wire;
 
 /// How to reach a set of Redis servers: the time limit of a command (and
 /// of a connection), and the credentials.
@@ -104,7 +109,7 @@ enum Conn {
     /// One multiplexed connection every caller shares: commands pipeline
     /// across tasks, so the hot path pays no checkout (STACK-NOTES: 54k
     /// against 22k GETs/s with a checkout per request).
-    Shared(ConnectionManager),
+    Shared(Wire),
     /// Connections checked out one caller at a time: bulk transfers
     /// (moves, repairs, resyncs, rebuilds) never queue in front of
     /// requests on the shared one, and the pool's size bounds how many
@@ -129,21 +134,12 @@ impl Backend {
     /// nothing is sent until the first command, so a server that is down
     /// at start-up is no error.
     pub fn dial(addr: &str, dial: &Dial) -> Result<Backend, BackendError> {
-        let timeout = dial.timeout;
-        let client =
-            redis::Client::open(connection_info(addr, dial)?).map_err(|e| unreachable(addr, &e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(0)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(100));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| unreachable(addr, &e))?;
+        // The address is checked as the pool's connections read it.
+        connection_info(addr, dial)?;
         Ok(Backend {
             addr: addr.to_string(),
-            conn: Conn::Shared(conn),
-            timeout,
+            conn: Conn::Shared(Wire::new(addr, dial.timeout, dial.auth.clone())),
+            timeout: dial.timeout,
         })
     }
 

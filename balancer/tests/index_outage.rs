@@ -103,10 +103,11 @@ async fn a_write_while_the_index_is_down_leaves_no_location_in_the_cache() {
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
-    cluster.index.restart();
-    // The first request after the restart finds the index gone and marks
-    // it down, for a minute; its invalidation stream reopens meanwhile.
+    // A request while the index is gone marks it down, for a minute; it
+    // comes back empty, and its invalidation stream reopens meanwhile.
+    cluster.index.stop();
     let _ = http.get(&format!("{cache}/k")).await.unwrap();
+    cluster.index.restart();
     test_support::wait_until("the index is down, its stream open", 10, async || {
         let nodes = http.get(&format!("{}/nodes", b.url)).await.unwrap().json();
         b.app.index.is_down() && nodes["location_cache"]["index_stream"] == json!("fresh")
