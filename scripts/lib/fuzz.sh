@@ -8,7 +8,7 @@
 # toolchain RUSTC_BOOTSTRAP=1 lets them through. FUZZ_SANITIZER picks the
 # sanitizer (default address; none when ASan does not build somewhere).
 
-FUZZ_TARGETS=(http_input tracking_resp resp_frontend)
+FUZZ_TARGETS=(http_input tracking_resp resp_frontend backend_reply)
 CARGO_FUZZ_VERSION=0.13.1
 
 # fuzz_dict TARGET: the dictionary file the target runs with.
