@@ -77,8 +77,8 @@ pub(super) fn front(
     // its own when it is called, and the handler's (the whole write or
     // read) is kilobytes; as a box every layer moves a pointer. Unboxed,
     // those moves were about 4,500 instructions of `memcpy` a POST
-    // (callgrind under `wrk -c50`; BENCHMARKS.md, "Moves, timers and
-    // hashes").
+    // (callgrind under `wrk -c50`; BENCHMARKS.md, "Writes through the
+    // balancer's own connection").
     let handler = {
         let app = app.clone();
         tower::service_fn(move |req: Request<Bytes>| -> Answer {
