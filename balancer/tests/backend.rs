@@ -19,6 +19,21 @@ async fn client_id(node: &Backend) -> Result<i64, BackendError> {
     node.cmd(redis::cmd("CLIENT").arg("ID")).await
 }
 
+/// A write and a read of it: each command gets its own reply.
+async fn round_trip(node: &Backend) {
+    let _: () = node.cmd(redis::cmd("SET").arg("k").arg("v")).await.unwrap();
+    let v: String = node.cmd(redis::cmd("GET").arg("k")).await.unwrap();
+    assert_eq!(v, "v");
+}
+
+/// A plain connection of the test's own to `server`.
+fn watcher(server: &RedisServer) -> redis::Connection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
 /// How many clients the server has connected besides `watcher`.
 fn others(watcher: &mut redis::Connection) -> usize {
     let list: String = redis::cmd("CLIENT").arg("LIST").query(watcher).unwrap();
@@ -78,9 +93,7 @@ async fn a_restarted_server_is_reconnected_to() {
         client_id(&node).await.is_ok()
     })
     .await;
-    let _: () = node.cmd(redis::cmd("SET").arg("k").arg("v")).await.unwrap();
-    let v: String = node.cmd(redis::cmd("GET").arg("k")).await.unwrap();
-    assert_eq!(v, "v");
+    round_trip(&node).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,18 +113,13 @@ async fn a_hung_server_loses_its_connection_and_its_late_replies_reach_no_one() 
     // for the paused server's replies.
     let after = client_id(&node).await.unwrap();
     assert_ne!(after, before, "a new connection");
-    let _: () = node.cmd(redis::cmd("SET").arg("k").arg("v")).await.unwrap();
-    let v: String = node.cmd(redis::cmd("GET").arg("k")).await.unwrap();
-    assert_eq!(v, "v");
+    round_trip(&node).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_closes_when_the_last_handle_is_dropped() {
     let server = RedisServer::start();
-    let mut watcher = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut watcher = watcher(&server);
     let node = Backend::new(&server.addr(), LIMIT).unwrap();
     let copy = node.clone();
     assert_eq!(others(&mut watcher), 0, "nothing opened before a command");
@@ -168,10 +176,7 @@ async fn a_caller_that_gives_up_does_not_shift_the_replies_of_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_connection_fails_its_commands_and_is_replaced() {
     let server = RedisServer::start();
-    let mut watcher = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut watcher = watcher(&server);
     let node = Backend::new(&server.addr(), LIMIT).unwrap();
     let id = client_id(&node).await.unwrap();
 
@@ -201,10 +206,7 @@ async fn a_killed_connection_fails_its_commands_and_is_replaced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_refuses_the_connection_as_it_opens_is_unreachable() {
     let server = RedisServer::start();
-    let mut watcher = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut watcher = watcher(&server);
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("maxclients")

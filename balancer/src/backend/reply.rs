@@ -10,10 +10,8 @@
 
 use redis::Value;
 
-/// The bytes do not follow RESP2.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("protocol error: {0}")]
-pub struct ProtocolError(String);
+pub use crate::tracking::resp::ProtocolError;
+use crate::tracking::resp::{length, line};
 
 /// Parses the first reply of `buf`: `Ok(None)` when it is not complete
 /// yet, else the reply and how many bytes it took.
@@ -84,26 +82,6 @@ fn reply(buf: &[u8], at: &mut usize, depth: usize) -> Result<Option<Value>, Prot
             )));
         }
     }))
-}
-
-/// The next CRLF-terminated line, without its CRLF.
-fn line<'b>(buf: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
-    let rest = buf.get(*at..)?;
-    let end = rest.windows(2).position(|w| w == b"\r\n")?;
-    *at += end + 2;
-    Some(&rest[..end])
-}
-
-/// A length field; `None` for `-1` (null).
-fn length(digits: &[u8]) -> Result<Option<usize>, ProtocolError> {
-    if digits == b"-1" {
-        return Ok(None);
-    }
-    std::str::from_utf8(digits)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .map(Some)
-        .ok_or_else(|| ProtocolError(format!("bad length {:?}", String::from_utf8_lossy(digits))))
 }
 
 /// An integer reply's digits.

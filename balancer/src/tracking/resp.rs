@@ -31,7 +31,7 @@ pub enum Frame {
 /// The bytes do not follow RESP.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("protocol error: {0}")]
-pub struct ProtocolError(String);
+pub struct ProtocolError(pub(crate) String);
 
 /// What a frame that starts like an invalidation push turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,16 +154,18 @@ fn frame(buf: &[u8], at: &mut usize) -> Result<Option<Frame>, ProtocolError> {
     }))
 }
 
-/// The next CRLF-terminated line, without its CRLF.
-fn line<'b>(buf: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
+/// The next CRLF-terminated line, without its CRLF (also for
+/// [`crate::backend::reply`]).
+pub(crate) fn line<'b>(buf: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
     let rest = buf.get(*at..)?;
     let end = rest.windows(2).position(|w| w == b"\r\n")?;
     *at += end + 2;
     Some(&rest[..end])
 }
 
-/// A length field; `None` for `-1` (null).
-fn length(digits: &[u8]) -> Result<Option<usize>, ProtocolError> {
+/// A length field; `None` for `-1` (null) (also for
+/// [`crate::backend::reply`]).
+pub(crate) fn length(digits: &[u8]) -> Result<Option<usize>, ProtocolError> {
     let text = std::str::from_utf8(digits).map_err(|_| ProtocolError("bad length".into()))?;
     if text == "-1" {
         return Ok(None);
