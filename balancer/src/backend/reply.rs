@@ -10,8 +10,12 @@
 
 use redis::Value;
 
-pub use crate::tracking::resp::ProtocolError;
-use crate::tracking::resp::{length, line};
+/// The bytes do not follow RESP (RESP2 here, RESP3 for the tracking
+/// streams' parser, [`crate::tracking::resp`], which shares this module's
+/// line readers).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("protocol error: {0}")]
+pub struct ProtocolError(pub(crate) String);
 
 /// Parses the first reply of `buf`: `Ok(None)` when it is not complete
 /// yet, else the reply and how many bytes it took.
@@ -82,6 +86,27 @@ fn reply(buf: &[u8], at: &mut usize, depth: usize) -> Result<Option<Value>, Prot
             )));
         }
     }))
+}
+
+/// The next CRLF-terminated line, without its CRLF (also for
+/// [`crate::tracking::resp`]).
+pub(crate) fn line<'b>(buf: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
+    let rest = buf.get(*at..)?;
+    let end = rest.windows(2).position(|w| w == b"\r\n")?;
+    *at += end + 2;
+    Some(&rest[..end])
+}
+
+/// A length field; `None` for `-1` (null) (also for
+/// [`crate::tracking::resp`]).
+pub(crate) fn length(digits: &[u8]) -> Result<Option<usize>, ProtocolError> {
+    let text = std::str::from_utf8(digits).map_err(|_| ProtocolError("bad length".into()))?;
+    if text == "-1" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| ProtocolError(format!("bad length {text:?}")))
 }
 
 /// An integer reply's digits.

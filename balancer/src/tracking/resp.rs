@@ -9,6 +9,9 @@
 //! have reached the socket *at the moment a hit is served*; a client
 //! library delivers push messages from its own task, later.
 
+pub use crate::backend::reply::ProtocolError;
+use crate::backend::reply::{length, line};
+
 /// One RESP3 frame, reduced to what the tracker looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -27,11 +30,6 @@ pub enum Frame {
     /// A number, boolean or double, kept as its text.
     Scalar(String),
 }
-
-/// The bytes do not follow RESP.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("protocol error: {0}")]
-pub struct ProtocolError(pub(crate) String);
 
 /// What a frame that starts like an invalidation push turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,27 +150,6 @@ fn frame(buf: &[u8], at: &mut usize) -> Result<Option<Frame>, ProtocolError> {
             )));
         }
     }))
-}
-
-/// The next CRLF-terminated line, without its CRLF (also for
-/// [`crate::backend::reply`]).
-pub(crate) fn line<'b>(buf: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
-    let rest = buf.get(*at..)?;
-    let end = rest.windows(2).position(|w| w == b"\r\n")?;
-    *at += end + 2;
-    Some(&rest[..end])
-}
-
-/// A length field; `None` for `-1` (null) (also for
-/// [`crate::backend::reply`]).
-pub(crate) fn length(digits: &[u8]) -> Result<Option<usize>, ProtocolError> {
-    let text = std::str::from_utf8(digits).map_err(|_| ProtocolError("bad length".into()))?;
-    if text == "-1" {
-        return Ok(None);
-    }
-    text.parse()
-        .map(Some)
-        .map_err(|_| ProtocolError(format!("bad length {text:?}")))
 }
 
 #[cfg(test)]
