@@ -49,17 +49,13 @@ fn reply(buf: &[u8], at: &mut usize, depth: usize) -> Result<Option<Value>, Prot
             let Some(len) = length(rest)? else {
                 return Ok(Some(Value::Nil));
             };
-            let end = (*at).checked_add(len).filter(|end| *end < usize::MAX - 1);
-            let end = end.ok_or_else(|| ProtocolError(format!("bad length {len}")))?;
-            if buf.len() < end + 2 {
+            let Some(blob) = blob(buf, at, len)? else {
                 return Ok(None);
-            }
-            if &buf[end..end + 2] != b"\r\n" {
+            };
+            if &buf[*at - 2..*at] != b"\r\n" {
                 return Err(ProtocolError("bulk string not ended by CRLF".into()));
             }
-            let blob = buf[*at..end].to_vec();
-            *at = end + 2;
-            Value::BulkString(blob)
+            Value::BulkString(blob.to_vec())
         }
         b'*' => {
             let Some(count) = length(rest)? else {
@@ -95,6 +91,24 @@ pub(crate) fn line<'b>(buf: &'b [u8], at: &mut usize) -> Option<&'b [u8]> {
     let end = rest.windows(2).position(|w| w == b"\r\n")?;
     *at += end + 2;
     Some(&rest[..end])
+}
+
+/// The `len` bytes of a bulk string at `*at`, moving `*at` past them and
+/// the two bytes that end them; `Ok(None)` until all have arrived (also
+/// for [`crate::tracking::resp`]).
+pub(crate) fn blob<'b>(
+    buf: &'b [u8],
+    at: &mut usize,
+    len: usize,
+) -> Result<Option<&'b [u8]>, ProtocolError> {
+    let end = (*at).checked_add(len).filter(|end| *end < usize::MAX - 1);
+    let end = end.ok_or_else(|| ProtocolError(format!("bad length {len}")))?;
+    if buf.len() < end + 2 {
+        return Ok(None);
+    }
+    let blob = &buf[*at..end];
+    *at = end + 2;
+    Ok(Some(blob))
 }
 
 /// A length field; `None` for `-1` (null) (also for

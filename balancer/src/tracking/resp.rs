@@ -10,7 +10,7 @@
 //! library delivers push messages from its own task, later.
 
 pub use crate::backend::reply::ProtocolError;
-use crate::backend::reply::{length, line};
+use crate::backend::reply::{blob, length, line};
 
 /// One RESP3 frame, reduced to what the tracker looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,17 +103,13 @@ fn frame(buf: &[u8], at: &mut usize) -> Result<Option<Frame>, ProtocolError> {
             let Some(len) = length(rest)? else {
                 return Ok(Some(Frame::Null));
             };
-            let end = (*at).checked_add(len).filter(|end| *end < usize::MAX - 1);
-            let end = end.ok_or_else(|| ProtocolError(format!("bad length {len}")))?;
-            if buf.len() < end + 2 {
+            let Some(blob) = blob(buf, at, len)? else {
                 return Ok(None);
-            }
-            let blob = buf[*at..end].to_vec();
-            *at = end + 2;
+            };
             if kind == b'!' {
-                Frame::Error(String::from_utf8_lossy(&blob).into_owned())
+                Frame::Error(String::from_utf8_lossy(blob).into_owned())
             } else {
-                Frame::Bulk(blob)
+                Frame::Bulk(blob.to_vec())
             }
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {

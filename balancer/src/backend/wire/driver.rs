@@ -10,7 +10,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use redis::{RedisError, RedisResult, Value};
+use redis::{RedisError, RedisResult, ServerError, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -47,7 +47,7 @@ struct Pending {
 enum Failure {
     Io(io::ErrorKind, String),
     /// The server refused the connection's credentials.
-    Refused(Value),
+    Refused(ServerError),
 }
 
 impl Failure {
@@ -56,27 +56,22 @@ impl Failure {
     }
 
     /// The server answered the opening of a connection with `error`.
-    fn opening(error: Value) -> Failure {
-        match error.clone().extract_error() {
-            Err(e) if auth::is_auth_failure(&e) => Failure::Refused(error),
-            Err(e) => Failure::Io(
+    fn opening(error: ServerError) -> Failure {
+        let e = RedisError::from(error.clone());
+        if auth::is_auth_failure(&e) {
+            Failure::Refused(error)
+        } else {
+            Failure::Io(
                 io::ErrorKind::ConnectionRefused,
                 format!("the server refused the connection: {e}"),
-            ),
-            Ok(other) => Failure::Io(
-                io::ErrorKind::InvalidData,
-                format!("an opening reply that is not an error: {other:?}"),
-            ),
+            )
         }
     }
 
     fn error(&self) -> RedisError {
         match self {
             Failure::Io(kind, text) => io::Error::new(*kind, text.clone()).into(),
-            Failure::Refused(reply) => match reply.clone().extract_error() {
-                Err(e) => e,
-                Ok(_) => io::Error::other("AUTH refused").into(),
-            },
+            Failure::Refused(error) => error.clone().into(),
         }
     }
 }
@@ -140,7 +135,7 @@ impl Target {
             let mut answered = 0;
             while answered < replies {
                 match reply::parse(&input) {
-                    Ok(Some((error @ Value::ServerError(_), _))) => {
+                    Ok(Some((Value::ServerError(error), _))) => {
                         return Err(Failure::opening(error));
                     }
                     Ok(Some((_, used))) => {
