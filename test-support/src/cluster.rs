@@ -77,13 +77,27 @@ impl Cluster {
     /// The replica set the index records for `key`, primary first; empty
     /// when it has no entry.
     pub async fn replica_set(&self, key: &str) -> Vec<String> {
-        self.index_entry(key)
+        members(self.index_entry(key).await)
+    }
+
+    /// [`Cluster::replica_set`] of each of `keys`, in order, read over one
+    /// connection in one `MGET`: tests that poll hundreds of keys must see
+    /// the index many times a second, not once every few.
+    pub async fn replica_sets<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Vec<Vec<String>> {
+        let entries: Vec<String> = keys.into_iter().map(entry_key).collect();
+        if entries.is_empty() {
+            return Vec::new();
+        }
+        let mut conn = self.index.connection().await;
+        let stored: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&entries)
+            .query_async(&mut conn)
             .await
-            .unwrap_or_default()
-            .split(',')
-            .filter(|id| !id.is_empty())
-            .map(str::to_string)
-            .collect()
+            .expect("read the index entries");
+        stored.into_iter().map(members).collect()
     }
 
     /// Empties the index Redis (`FLUSHALL`), as a restart without
@@ -199,5 +213,13 @@ pub fn values_by_key(written: &[WrittenKey]) -> HashMap<String, String> {
     written
         .iter()
         .map(|w| (w.key.clone(), w.value.clone()))
+        .collect()
+}
+
+/// The members an index entry names, primary first.
+fn members(entry: Option<String>) -> Vec<String> {
+    (entry.unwrap_or_default().split(','))
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
         .collect()
 }

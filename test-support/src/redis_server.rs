@@ -175,6 +175,22 @@ impl RedisServer {
             .expect("read a value around the balancer")
     }
 
+    /// [`RedisServer::held`] of each of `keys`, in order, over one
+    /// connection in one pipeline.
+    pub async fn held_each<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Vec<(Option<String>, Option<String>)> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("HMGET").arg(key).arg("v").arg("t");
+        }
+        let mut conn = self.connection().await;
+        pipe.query_async(&mut conn)
+            .await
+            .expect("read values around the balancer")
+    }
+
     /// Writes `mebibytes` MiB of junk straight into the server, around any
     /// balancer, under keys `junk:0`, `junk:1`, ...
     pub async fn fill_with_junk(&self, mebibytes: usize) {
