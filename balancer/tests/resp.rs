@@ -275,3 +275,72 @@ async fn requests_read_while_replies_are_written_are_answered_without_more_input
             .unwrap();
     }
 }
+
+/// Sends `request` on a new connection and reads what comes back until
+/// the balancer closes it or `ms` pass.
+async fn raw_for(b: &TestBalancer, request: &[u8], ms: u64) -> String {
+    let mut stream = TcpStream::connect(resp_addr(b)).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut all = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_millis(ms), async {
+        let mut chunk = [0; 4096];
+        while let Ok(n) = stream.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    String::from_utf8(all).unwrap()
+}
+
+#[tokio::test]
+async fn pipelined_commands_on_one_key_take_effect_in_the_order_sent() {
+    // Commands on distinct keys of a pipeline run at the same time; each
+    // command here follows one on its key, so each must see that one.
+    let (_cluster, b) = stack().await;
+    let keys: Vec<String> = (0..20).map(|i| format!("order-{i}")).collect();
+    let (mut request, mut expected) = (String::new(), String::new());
+    let mut each = |line: &dyn Fn(&str) -> String, reply: &str| {
+        for key in &keys {
+            request.push_str(&line(key));
+            expected.push_str(reply);
+        }
+    };
+    each(&|k| format!("SET {k} a\r\n"), "+OK\r\n");
+    each(&|k| format!("GET {k}\r\n"), "$1\r\na\r\n");
+    each(&|k| format!("SET {k} b\r\n"), "+OK\r\n");
+    each(&|k| format!("GET {k}\r\n"), "$1\r\nb\r\n");
+    each(&|k| format!("DEL {k}\r\n"), ":1\r\n");
+    each(&|k| format!("EXISTS {k}\r\n"), ":0\r\n");
+    assert_eq!(raw(&b, request.as_bytes(), expected.len()).await, expected);
+}
+
+#[tokio::test]
+async fn hello_in_a_pipeline_changes_only_the_replies_after_it() {
+    let (_cluster, b) = stack().await;
+    let all = raw_for(
+        &b,
+        b"GET nope\r\nHELLO 3\r\nGET nope\r\nHELLO 2\r\nGET nope\r\n",
+        1000,
+    )
+    .await;
+    assert!(all.starts_with("$-1\r\n%7\r\n"), "{all:?}");
+    assert!(all.contains("_\r\n*14\r\n"), "{all:?}");
+    assert!(all.ends_with("$-1\r\n"), "{all:?}");
+}
+
+#[tokio::test]
+async fn nothing_pipelined_after_quit_runs() {
+    let (_cluster, b) = stack().await;
+    let all = raw_for(&b, b"SET before 1\r\nQUIT\r\nSET after 1\r\n", 5000).await;
+    assert_eq!(all, "+OK\r\n+OK\r\n");
+    let mut c = client(&b).await;
+    assert_eq!(
+        cmd::<i64>(&mut c, &["EXISTS", "before", "after"])
+            .await
+            .unwrap(),
+        1
+    );
+}

@@ -10,8 +10,10 @@
 //! no write is acknowledged later than that after it began. The
 //! rebalancer's moves rely on that bound (`background/rebalancer/`).
 
+use futures_util::future::join_all;
 use tokio::time::Instant;
 
+use super::batch::Decoded;
 use super::command::{Command, SERVED, SetTtl};
 use super::reply::Reply;
 use super::value;
@@ -34,9 +36,47 @@ pub(super) enum After {
     Close,
 }
 
+/// Runs `run`, commands [`super::batch`] lets run at the same time, and
+/// writes their replies to `output` in order. A `HELLO` runs alone, so
+/// the replies of a run of several share one protocol. Says whether the
+/// connection closes (after `QUIT`).
+pub(super) async fn run_together(
+    app: &App,
+    run: Vec<Decoded>,
+    protocol: &mut u8,
+    output: &mut Vec<u8>,
+) -> After {
+    if run.len() == 1 {
+        let decoded = run.into_iter().next().expect("one command");
+        let (reply, after) = run_decoded(app, decoded, protocol).await;
+        reply.write(*protocol, output);
+        return after;
+    }
+    let shared = *protocol;
+    let answers = join_all(run.into_iter().map(|decoded| async move {
+        let mut own = shared;
+        run_decoded(app, decoded, &mut own).await
+    }))
+    .await;
+    for (reply, after) in answers {
+        reply.write(shared, output);
+        if after == After::Close {
+            return After::Close;
+        }
+    }
+    After::Continue
+}
+
+async fn run_decoded(app: &App, decoded: Decoded, protocol: &mut u8) -> (Reply, After) {
+    match decoded {
+        Ok(command) => run(app, command, protocol).await,
+        Err(refused) => (Reply::Error(refused), After::Continue),
+    }
+}
+
 /// Runs `command` within the request deadline; `protocol` is the
 /// connection's version, which `HELLO` may change.
-pub(super) async fn run(app: &App, command: Command, protocol: &mut u8) -> (Reply, After) {
+async fn run(app: &App, command: Command, protocol: &mut u8) -> (Reply, After) {
     let deadline = app.config.timeouts.request;
     match tokio::time::timeout(deadline, answer(app, command, protocol)).await {
         Ok(answered) => answered,

@@ -10,8 +10,10 @@
 //! `SET`, `CLIENT` and `HELLO`); `exec.rs` runs it with
 //! [`crate::ops::Ops::get`] and maps the JSON value back to bytes
 //! (`value.rs`); `reply.rs` writes the bulk string; `server.rs` sends the
-//! replies once no complete request is left in the buffer.
+//! replies once no complete request is left in the buffer. Pipelined
+//! commands on distinct keys run at the same time (`batch.rs` decides).
 
+mod batch;
 pub mod command;
 mod exec;
 mod options;

@@ -1,6 +1,7 @@
 //! The RESP listener and its connections: read requests as they arrive,
-//! run them one after another in the order sent, and write the replies
-//! back in that order, batched while the client pipelines.
+//! run them in the order sent, those on distinct keys of a pipeline at
+//! the same time ([`super::batch`] decides), and write the replies back
+//! in that order, batched while the client pipelines.
 //!
 //! While replies are being written the connection keeps reading, as
 //! Redis does: a client that sends a whole pipeline before reading any
@@ -15,6 +16,7 @@
 //! connection closes at its next read: a command being run then gets no
 //! reply.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
@@ -23,6 +25,7 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use super::batch::{self, Decoded};
 use super::command;
 use super::exec::{self, After};
 use super::parse;
@@ -32,6 +35,11 @@ use crate::App;
 /// Replies buffered before they are written even while more requests
 /// wait: a long pipeline's answers start flowing.
 const FLUSH_BYTES: usize = 64 * 1024;
+
+/// Request bytes taken into one batch at most (past them the batch ends
+/// after the request that crossed them): requests are copied out of the
+/// input buffer as they are decoded, so this bounds the copies.
+const BATCH_BYTES: usize = 1024 * 1024;
 
 /// A buffer grown past this for one large request or reply is given back
 /// once it is empty, not kept for the connection's life.
@@ -79,36 +87,31 @@ async fn connection(
     let mut output = Vec::with_capacity(16 * 1024);
     let mut partial = parse::Partial::default();
     let mut protocol = 2;
+    let mut batch = VecDeque::new();
     loop {
         loop {
-            let request = match parse::parse(&input, max_bulk, &mut partial) {
-                Ok(Some(request)) => request,
-                Ok(None) => break,
-                Err(e) => {
-                    Reply::Error(format!("ERR Protocol error: {}", e.0))
-                        .write(protocol, &mut output);
+            let broken = read_batch(&mut input, max_bulk, &mut partial, &mut batch);
+            if batch.is_empty() && broken.is_none() {
+                break;
+            }
+            while !batch.is_empty() {
+                let n = batch::run_length(batch.make_contiguous());
+                let run = batch.drain(..n).collect();
+                if exec::run_together(&app, run, &mut protocol, &mut output).await == After::Close {
                     let _ = writer.write_all(&output).await;
                     return;
                 }
-            };
-            input.advance(request.consumed);
-            if request.args.is_empty() {
-                continue;
+                if output.len() >= FLUSH_BYTES
+                    && send(&mut reader, &mut writer, &mut input, &mut output)
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
             }
-            let (reply, after) = match command::decode(&request.args) {
-                Ok(cmd) => exec::run(&app, cmd, &mut protocol).await,
-                Err(e) => (Reply::Error(e), After::Continue),
-            };
-            reply.write(protocol, &mut output);
-            if after == After::Close {
+            if let Some(e) = broken {
+                Reply::Error(format!("ERR Protocol error: {}", e.0)).write(protocol, &mut output);
                 let _ = writer.write_all(&output).await;
-                return;
-            }
-            if output.len() >= FLUSH_BYTES
-                && send(&mut reader, &mut writer, &mut input, &mut output)
-                    .await
-                    .is_err()
-            {
                 return;
             }
         }
@@ -135,6 +138,32 @@ async fn connection(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Takes the complete requests at the front of `input` into `batch`,
+/// decoded, up to [`batch::MAX_RUN`] of them or [`BATCH_BYTES`]; returns
+/// the protocol error that stopped it, if one did (the requests before it
+/// are in `batch`).
+fn read_batch(
+    input: &mut BytesMut,
+    max_bulk: usize,
+    partial: &mut parse::Partial,
+    batch: &mut VecDeque<Decoded>,
+) -> Option<parse::ProtocolError> {
+    let mut taken = 0;
+    while batch.len() < batch::MAX_RUN && taken < BATCH_BYTES {
+        let request = match parse::parse(input, max_bulk, partial) {
+            Ok(Some(request)) => request,
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        };
+        input.advance(request.consumed);
+        taken += request.consumed;
+        if !request.args.is_empty() {
+            batch.push_back(command::decode(&request.args));
+        }
+    }
+    None
 }
 
 /// Writes `output` whole, reading into `input` meanwhile (up to
