@@ -344,3 +344,25 @@ async fn nothing_pipelined_after_quit_runs() {
         1
     );
 }
+
+#[tokio::test]
+async fn mget_of_many_keys_answers_each_in_the_order_asked() {
+    // Its keys are read 64 at a time; the answer keeps the order asked.
+    let (_cluster, b) = stack().await;
+    let mut c = client(&b).await;
+    let mut mset = vec!["MSET".to_string()];
+    for i in 0..150 {
+        mset.extend([format!("many-{i}"), format!("v{i}")]);
+    }
+    let mset: Vec<&str> = mset.iter().map(String::as_str).collect();
+    let _: () = cmd(&mut c, &mset).await.unwrap();
+    let mut mget = vec!["MGET".to_string()];
+    let mut want = Vec::new();
+    for i in 0..150 {
+        mget.extend([format!("many-{i}"), format!("absent-{i}")]);
+        want.extend([Some(format!("v{i}")), None]);
+    }
+    let mget: Vec<&str> = mget.iter().map(String::as_str).collect();
+    let got: Vec<Option<String>> = cmd(&mut c, &mget).await.unwrap();
+    assert_eq!(got, want);
+}

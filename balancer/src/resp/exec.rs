@@ -13,7 +13,7 @@
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
-use super::batch::Decoded;
+use super::batch::{self, Decoded};
 use super::command::{Command, SERVED, SetTtl};
 use super::reply::Reply;
 use super::value;
@@ -173,24 +173,27 @@ async fn get(app: &App, key: &[u8]) -> Result<Reply, String> {
 
 /// Every key's value in order, nil for a miss; a key that cannot be read
 /// fails the whole command (a nil would say it is absent), and so does a
-/// reply past [`MAX_MGET_REPLY`] bytes.
+/// reply past [`MAX_MGET_REPLY`] bytes. Up to [`batch::MAX_RUN`] keys are
+/// read at the same time, as a pipeline's commands are.
 async fn mget(app: &App, keys: &[Vec<u8>]) -> Result<Reply, String> {
     for key in keys {
         checked_key(app, key)?;
     }
     let mut values = Vec::with_capacity(keys.len());
     let mut bytes = 0;
-    for key in keys {
-        let value = get(app, key).await?;
-        if let Reply::Bulk(v) = &value {
-            bytes += v.len();
+    for chunk in keys.chunks(batch::MAX_RUN) {
+        for value in join_all(chunk.iter().map(|key| get(app, key))).await {
+            let value = value?;
+            if let Reply::Bulk(v) = &value {
+                bytes += v.len();
+            }
+            if bytes > MAX_MGET_REPLY {
+                return Err(format!(
+                    "ERR MGET reply is over {MAX_MGET_REPLY} bytes; ask for fewer keys at a time"
+                ));
+            }
+            values.push(value);
         }
-        if bytes > MAX_MGET_REPLY {
-            return Err(format!(
-                "ERR MGET reply is over {MAX_MGET_REPLY} bytes; ask for fewer keys at a time"
-            ));
-        }
-        values.push(value);
     }
     Ok(Reply::Array(values))
 }
