@@ -8,9 +8,16 @@
 //! A command naming a key an earlier command of the run names starts the
 //! next run, so the commands on one key run in the order sent (a `GET`
 //! after a `SET` of its key reads that `SET`). `HELLO` (it changes how
-//! every later reply is written) and `QUIT` (nothing after it runs) run
-//! alone. Commands on distinct keys of one pipeline may therefore take
-//! effect in any order, as across Twemproxy's or Redis Cluster's servers.
+//! every later reply is written), `QUIT` (nothing after it runs) and
+//! `MGET` (its reply alone may be [`RUN_REPLY_BYTES`]) run alone. Commands
+//! on distinct keys of one pipeline may therefore take effect in any
+//! order, as across Twemproxy's or Redis Cluster's servers.
+//!
+//! A run's replies are held until all of it is answered, so a run is as
+//! wide as [`RUN_REPLY_BYTES`] of the largest values allows
+//! ([`widest_run`]), and its commands beyond the first borrow slots of the
+//! RESP port's shared pool (`server.max_in_flight`): under overload a
+//! connection runs its commands one at a time, as it did before runs.
 
 use std::collections::HashSet;
 
@@ -19,14 +26,25 @@ use super::command::Command;
 /// Most commands one run holds: what one connection can have in flight.
 pub(super) const MAX_RUN: usize = 64;
 
+/// The reply bytes one run may hold, at most: what one `MGET` may answer.
+pub(super) const RUN_REPLY_BYTES: usize = 64 * 1024 * 1024;
+
+/// How many commands a run holds at most when a value may be
+/// `max_value_bytes` long and `max_in_flight` commands may run on the port.
+pub(super) fn widest_run(max_value_bytes: usize, max_in_flight: usize) -> usize {
+    (RUN_REPLY_BYTES / max_value_bytes.max(1))
+        .min(max_in_flight.saturating_add(1))
+        .clamp(1, MAX_RUN)
+}
+
 /// A request as decoded: a command, or the error that answers it.
 pub(super) type Decoded = Result<Command, String>;
 
 /// How many of `commands`, from the first, run together: at least one
-/// (when there is any), at most [`MAX_RUN`].
-pub(super) fn run_length(commands: &[Decoded]) -> usize {
+/// (when there is any), at most `widest`.
+pub(super) fn run_length(commands: &[Decoded], widest: usize) -> usize {
     let mut named: HashSet<&[u8]> = HashSet::new();
-    for (i, decoded) in commands.iter().enumerate().take(MAX_RUN) {
+    for (i, decoded) in commands.iter().enumerate().take(widest) {
         let Ok(command) = decoded else { continue };
         let Some(keys) = keys(command) else {
             return i.max(1);
@@ -36,7 +54,7 @@ pub(super) fn run_length(commands: &[Decoded]) -> usize {
         }
         named.extend(keys);
     }
-    commands.len().min(MAX_RUN)
+    commands.len().min(widest.max(1))
 }
 
 /// The keys `command` reads or writes; `None` for a command that runs
@@ -48,11 +66,9 @@ fn keys(command: &Command) -> Option<Vec<&[u8]>> {
         | Command::Ttl { key, .. }
         | Command::Expire { key, .. }
         | Command::Persist(key) => vec![key.as_slice()],
-        Command::MGet(keys) | Command::Del(keys) | Command::Exists(keys) => {
-            keys.iter().map(Vec::as_slice).collect()
-        }
+        Command::Del(keys) | Command::Exists(keys) => keys.iter().map(Vec::as_slice).collect(),
         Command::MSet(pairs) => pairs.iter().map(|(key, _)| key.as_slice()).collect(),
-        Command::Hello(_) | Command::Quit => return None,
+        Command::Hello(_) | Command::Quit | Command::MGet(_) => return None,
         Command::Ping(_)
         | Command::Echo(_)
         | Command::Select
@@ -79,7 +95,7 @@ mod tests {
         let mut rest = &commands[..];
         let mut lengths = Vec::new();
         while !rest.is_empty() {
-            let n = run_length(rest);
+            let n = run_length(rest, MAX_RUN);
             assert!(n > 0, "a run takes at least one command");
             lengths.push(n);
             rest = &rest[n..];
@@ -102,14 +118,15 @@ mod tests {
     #[test]
     fn one_command_naming_a_key_twice_is_one_run() {
         assert_eq!(runs(&["MSET a 1 a 2"]), [1]);
-        assert_eq!(runs(&["MGET a a", "GET b"]), [2]);
-        assert_eq!(runs(&["MGET a a", "GET a"]), [1, 1]);
+        assert_eq!(runs(&["MSET a 1 a 2", "GET b"]), [2]);
+        assert_eq!(runs(&["DEL a a", "GET a"]), [1, 1]);
     }
 
     #[test]
-    fn hello_and_quit_run_alone() {
+    fn hello_quit_and_mget_run_alone() {
         let lines = ["GET a", "HELLO 3", "GET b", "QUIT", "GET c"];
         assert_eq!(runs(&lines), [1, 1, 1, 1, 1]);
+        assert_eq!(runs(&["GET a", "MGET b", "MGET c", "GET d"]), [1, 1, 1, 1]);
         assert_eq!(runs(&["HELLO 3", "HELLO 2"]), [1, 1]);
     }
 
@@ -124,5 +141,16 @@ mod tests {
         let lines: Vec<String> = (0..MAX_RUN * 2 + 1).map(|i| format!("GET k{i}")).collect();
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         assert_eq!(runs(&lines), [MAX_RUN, MAX_RUN, 1]);
+        let commands: Vec<Decoded> = lines.iter().map(|l| decoded(l)).collect();
+        assert_eq!(run_length(&commands, 3), 3);
+    }
+
+    #[test]
+    fn a_run_s_replies_fit_the_reply_bound_and_the_port_s_pool() {
+        assert_eq!(widest_run(1024 * 1024, 1024), MAX_RUN);
+        assert_eq!(widest_run(16 * 1024 * 1024, 1024), 4);
+        assert_eq!(widest_run(512 * 1024 * 1024, 1024), 1);
+        assert_eq!(widest_run(100, 7), 8, "the first command needs no slot");
+        assert_eq!(widest_run(100, 0), 1);
     }
 }

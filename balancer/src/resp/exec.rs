@@ -7,10 +7,12 @@
 //!
 //! Each command is answered within `timeouts.request_ms`, as an HTTP
 //! request is: past it the answer is an error and the outcome unknown, so
-//! no write is acknowledged later than that after it began. The
+//! no write is decided acknowledged later than that after it began (the
+//! reply may reach the client later, behind other replies). The
 //! rebalancer's moves rely on that bound (`background/rebalancer/`).
 
 use futures_util::future::join_all;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::batch::{self, Decoded};
@@ -37,21 +39,31 @@ pub(super) enum After {
 }
 
 /// Runs `run`, commands [`super::batch`] lets run at the same time, and
-/// writes their replies to `output` in order. A `HELLO` runs alone, so
-/// the replies of a run of several share one protocol. Says whether the
-/// connection closes (after `QUIT`).
+/// writes their replies to `output` in order. Its commands beyond the
+/// first each take a slot of `spare`, the RESP port's shared pool; when
+/// the pool lacks them the run's commands run one after another. `HELLO`
+/// and `QUIT` run alone, so the replies of a run of several share one
+/// protocol and none closes. Says whether the connection closes (after
+/// `QUIT`).
 pub(super) async fn run_together(
     app: &App,
     run: Vec<Decoded>,
+    spare: &Semaphore,
     protocol: &mut u8,
     output: &mut Vec<u8>,
 ) -> After {
-    if run.len() == 1 {
-        let decoded = run.into_iter().next().expect("one command");
-        let (reply, after) = run_decoded(app, decoded, protocol).await;
-        reply.write(*protocol, output);
-        return after;
-    }
+    let extra = u32::try_from(run.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    let slots = (extra > 0).then(|| spare.try_acquire_many(extra).ok());
+    let Some(Some(_slots)) = slots else {
+        for decoded in run {
+            let (reply, after) = run_decoded(app, decoded, protocol).await;
+            reply.write(*protocol, output);
+            if after == After::Close {
+                return After::Close;
+            }
+        }
+        return After::Continue;
+    };
     let shared = *protocol;
     let answers = join_all(run.into_iter().map(|decoded| async move {
         let mut own = shared;
@@ -59,10 +71,8 @@ pub(super) async fn run_together(
     }))
     .await;
     for (reply, after) in answers {
+        debug_assert_eq!(after, After::Continue, "QUIT runs alone");
         reply.write(shared, output);
-        if after == After::Close {
-            return After::Close;
-        }
     }
     After::Continue
 }
@@ -173,15 +183,16 @@ async fn get(app: &App, key: &[u8]) -> Result<Reply, String> {
 
 /// Every key's value in order, nil for a miss; a key that cannot be read
 /// fails the whole command (a nil would say it is absent), and so does a
-/// reply past [`MAX_MGET_REPLY`] bytes. Up to [`batch::MAX_RUN`] keys are
-/// read at the same time, as a pipeline's commands are.
+/// reply past [`MAX_MGET_REPLY`] bytes. Its keys are read as many at a
+/// time as a pipeline's commands run ([`batch::widest_run`]).
 async fn mget(app: &App, keys: &[Vec<u8>]) -> Result<Reply, String> {
     for key in keys {
         checked_key(app, key)?;
     }
     let mut values = Vec::with_capacity(keys.len());
     let mut bytes = 0;
-    for chunk in keys.chunks(batch::MAX_RUN) {
+    let widest = batch::widest_run(app.config.limits.max_value_bytes, usize::MAX);
+    for chunk in keys.chunks(widest) {
         for value in join_all(chunk.iter().map(|key| get(app, key))).await {
             let value = value?;
             if let Reply::Bulk(v) = &value {

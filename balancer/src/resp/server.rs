@@ -13,7 +13,7 @@
 //! one is answered `-ERR max number of clients reached` and closed; a
 //! protocol error is answered and the connection closed; no idle timeout
 //! (Redis's `timeout 0`). On shutdown the listener closes and each
-//! connection closes at its next read: a command being run then gets no
+//! connection closes at its next read: the commands being run then get no
 //! reply.
 
 use std::collections::VecDeque;
@@ -38,7 +38,8 @@ const FLUSH_BYTES: usize = 64 * 1024;
 
 /// Request bytes taken into one batch at most (past them the batch ends
 /// after the request that crossed them): requests are copied out of the
-/// input buffer as they are decoded, so this bounds the copies.
+/// input buffer as they are decoded, so this bounds how many a batch
+/// holds at once.
 const BATCH_BYTES: usize = 1024 * 1024;
 
 /// A buffer grown past this for one large request or reply is given back
@@ -48,6 +49,7 @@ const SHRINK_ABOVE: usize = 1024 * 1024;
 /// Serves RESP on `listener` until `stop` turns true.
 pub async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(app.config.server.max_connections));
+    let spare = Arc::new(Semaphore::new(app.config.server.max_in_flight));
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -64,7 +66,11 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiv
             tokio::spawn(refuse(stream));
             continue;
         };
-        tokio::spawn(connection(stream, app.clone(), slot, stop.clone()));
+        let pools = Pools {
+            _slot: slot,
+            spare: spare.clone(),
+        };
+        tokio::spawn(connection(stream, app.clone(), pools, stop.clone()));
     }
 }
 
@@ -74,15 +80,24 @@ async fn refuse(mut stream: TcpStream) {
         .await;
 }
 
+/// What a connection holds of the port's shared bounds.
+struct Pools {
+    /// Its place among `max_connections`.
+    _slot: OwnedSemaphorePermit,
+    /// The `max_in_flight` slots a run's commands beyond its first borrow.
+    spare: Arc<Semaphore>,
+}
+
 async fn connection(
     mut stream: TcpStream,
     app: Arc<App>,
-    _slot: OwnedSemaphorePermit,
+    pools: Pools,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.split();
     let max_bulk = app.config.limits.max_value_bytes;
+    let widest = batch::widest_run(max_bulk, app.config.server.max_in_flight);
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = Vec::with_capacity(16 * 1024);
     let mut partial = parse::Partial::default();
@@ -95,9 +110,10 @@ async fn connection(
                 break;
             }
             while !batch.is_empty() {
-                let n = batch::run_length(batch.make_contiguous());
+                let n = batch::run_length(batch.make_contiguous(), widest);
                 let run = batch.drain(..n).collect();
-                if exec::run_together(&app, run, &mut protocol, &mut output).await == After::Close {
+                let ran = exec::run_together(&app, run, &pools.spare, &mut protocol, &mut output);
+                if ran.await == After::Close {
                     let _ = writer.write_all(&output).await;
                     return;
                 }
@@ -141,9 +157,10 @@ async fn connection(
 }
 
 /// Takes the complete requests at the front of `input` into `batch`,
-/// decoded, up to [`batch::MAX_RUN`] of them or [`BATCH_BYTES`]; returns
-/// the protocol error that stopped it, if one did (the requests before it
-/// are in `batch`).
+/// decoded, up to [`batch::MAX_RUN`] of them or [`BATCH_BYTES`] (empty
+/// requests are dropped and not counted: a batch ends empty only when no
+/// complete request is left); returns the protocol error that stopped it,
+/// if one did (the requests before it are in `batch`).
 fn read_batch(
     input: &mut BytesMut,
     max_bulk: usize,
@@ -158,8 +175,8 @@ fn read_batch(
             Err(e) => return Some(e),
         };
         input.advance(request.consumed);
-        taken += request.consumed;
         if !request.args.is_empty() {
+            taken += request.consumed;
             batch.push_back(command::decode(&request.args));
         }
     }
