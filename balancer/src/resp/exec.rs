@@ -12,10 +12,9 @@
 //! rebalancer's moves rely on that bound (`background/rebalancer/`).
 
 use futures_util::future::join_all;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::batch::{self, Decoded};
+use super::batch;
 use super::command::{Command, SERVED, SetTtl};
 use super::reply::Reply;
 use super::value;
@@ -38,55 +37,9 @@ pub(super) enum After {
     Close,
 }
 
-/// Runs `run`, commands [`super::batch`] lets run at the same time, and
-/// writes their replies to `output` in order. Its commands beyond the
-/// first each take a slot of `spare`, the RESP port's shared pool; when
-/// the pool lacks them the run's commands run one after another. `HELLO`
-/// and `QUIT` run alone, so the replies of a run of several share one
-/// protocol and none closes. Says whether the connection closes (after
-/// `QUIT`).
-pub(super) async fn run_together(
-    app: &App,
-    run: Vec<Decoded>,
-    spare: &Semaphore,
-    protocol: &mut u8,
-    output: &mut Vec<u8>,
-) -> After {
-    let extra = u32::try_from(run.len().saturating_sub(1)).unwrap_or(u32::MAX);
-    let slots = (extra > 0).then(|| spare.try_acquire_many(extra).ok());
-    let Some(Some(_slots)) = slots else {
-        for decoded in run {
-            let (reply, after) = run_decoded(app, decoded, protocol).await;
-            reply.write(*protocol, output);
-            if after == After::Close {
-                return After::Close;
-            }
-        }
-        return After::Continue;
-    };
-    let shared = *protocol;
-    let answers = join_all(run.into_iter().map(|decoded| async move {
-        let mut own = shared;
-        run_decoded(app, decoded, &mut own).await
-    }))
-    .await;
-    for (reply, after) in answers {
-        debug_assert_eq!(after, After::Continue, "QUIT runs alone");
-        reply.write(shared, output);
-    }
-    After::Continue
-}
-
-async fn run_decoded(app: &App, decoded: Decoded, protocol: &mut u8) -> (Reply, After) {
-    match decoded {
-        Ok(command) => run(app, command, protocol).await,
-        Err(refused) => (Reply::Error(refused), After::Continue),
-    }
-}
-
 /// Runs `command` within the request deadline; `protocol` is the
 /// connection's version, which `HELLO` may change.
-async fn run(app: &App, command: Command, protocol: &mut u8) -> (Reply, After) {
+pub(super) async fn run(app: &App, command: Command, protocol: &mut u8) -> (Reply, After) {
     let deadline = app.config.timeouts.request;
     match tokio::time::timeout(deadline, answer(app, command, protocol)).await {
         Ok(answered) => answered,

@@ -20,6 +20,7 @@ mod options;
 pub mod parse;
 pub mod reply;
 mod server;
+mod together;
 pub mod value;
 
 pub use server::serve;

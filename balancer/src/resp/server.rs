@@ -27,9 +27,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::batch::{self, Decoded};
 use super::command;
-use super::exec::{self, After};
+use super::exec::After;
 use super::parse;
 use super::reply::Reply;
+use super::together;
 use crate::App;
 
 /// Replies buffered before they are written even while more requests
@@ -112,7 +113,8 @@ async fn connection(
             while !batch.is_empty() {
                 let n = batch::run_length(batch.make_contiguous(), widest);
                 let run = batch.drain(..n).collect();
-                let ran = exec::run_together(&app, run, &pools.spare, &mut protocol, &mut output);
+                let ran =
+                    together::run_together(&app, run, &pools.spare, &mut protocol, &mut output);
                 if ran.await == After::Close {
                     let _ = writer.write_all(&output).await;
                     return;
