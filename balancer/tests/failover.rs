@@ -680,3 +680,74 @@ async fn a_write_is_not_acknowledged_when_the_set_another_write_made_names_a_mem
         "the set changed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_the_key_is_no_miss_while_another_did_not_answer() {
+    // Seen in a chaos run: a key's set had been widened onto a node the
+    // move had not copied it to yet, its other members did not answer the
+    // reader (one cut off, one restarting), and the read answered 404 for
+    // a key with an acknowledged write. A member without the key proves
+    // nothing while a member that may hold the key did not answer.
+    read_with_a_member_emptied_and_the_other_stopped(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_the_key_is_no_miss_while_a_listed_member_did_not_answer() {
+    // The same while the index is being rebuilt: the read then asks every
+    // node, and a node outside the set answering without the key proves
+    // nothing either.
+    read_with_a_member_emptied_and_the_other_stopped(false).await;
+}
+
+/// Writes `k` over three nodes (R = 2), empties one member around the
+/// balancer, stops the other, and reads: the answer must be an error, not
+/// a miss. With `complete` false the index is left without its
+/// completeness marker, its rebuild lock held by another, first.
+async fn read_with_a_member_emptied_and_the_other_stopped(complete: bool) {
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.near_cache_bytes = 0;
+    let b = TestBalancer::start(config).await;
+    wait_until("the index is complete", 10, async || {
+        b.app.index.is_complete()
+    })
+    .await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v1"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let set = cluster.replica_set("k").await;
+    let position = |addr: &str| cluster.nodes.iter().position(|n| n.addr() == addr).unwrap();
+    let (holder, emptied) = (position(&set[0]), position(&set[1]));
+    // The second member loses its copy, as a node that restarted empty
+    // or a joining member not yet settled lacks it.
+    let mut conn = cluster.nodes[emptied].connection().await;
+    let _: () = redis::cmd("DEL")
+        .arg("k")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !complete {
+        let mut index = cluster.index.connection().await;
+        let _: () = redis::pipe()
+            .cmd("SET")
+            .arg(balancer::index::REBUILD_LOCK)
+            .arg("another")
+            .arg("PX")
+            .arg(60_000)
+            .cmd("DEL")
+            .arg(balancer::index::COMPLETE_MARKER)
+            .query_async(&mut index)
+            .await
+            .unwrap();
+    }
+    cluster.nodes[holder].stop();
+
+    let r = http.get(&format!("{url}/k")).await.unwrap();
+    assert_eq!(b.app.index.is_complete(), complete);
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.json()["error"], "node_unavailable", "{}", r.body);
+}

@@ -13,7 +13,10 @@
 //! A replica set is read in order: the primary, then the next replica on
 //! an error, a timeout or an empty answer (a node that restarted empty,
 //! or evicted the key); a hit past a replica that failed, or that answered
-//! without the key while nodes do not evict, queues a read repair. When every replica is down the key is a miss. A value read
+//! without the key while nodes do not evict, queues a read repair. The key
+//! is a miss only when every member answered without it (a tombstone is
+//! an answer: the key was deleted); when one did not answer, the read
+//! fails, since that one may hold the only copy. A value read
 //! through the location cache or the index may be kept in the near cache;
 //! one found by the fallback is not.
 
@@ -55,8 +58,12 @@ impl Ops {
         }
         let located = self.locations.reserve(key);
         let index = &self.context.index;
+        let mut listed = Vec::new();
         let scope = match index.lookup(key).await {
-            Ok(Some(_)) if let Some(scope) = fallback::listed(index.is_complete()) => scope,
+            Ok(Some(set)) if let Some(scope) = fallback::listed(index.is_complete()) => {
+                listed = set;
+                scope
+            }
             Ok(Some(set)) => {
                 self.count_lookup("index");
                 let set: Vec<Arc<str>> = set.into_iter().map(Arc::from).collect();
@@ -73,19 +80,22 @@ impl Ops {
                 Scope::AllUp
             }
         };
-        let (mut holders, reached) = self.search_reaching(&nodes, key, scope, &[]).await;
+        let (mut holders, answered) = self.search_reaching(&nodes, key, scope, &[]).await;
         self.count_lookup(if holders.is_empty() {
             "none"
         } else {
             "fallback"
         });
         let Some(newest) = newest::position(holders.iter().map(|h| &h.1)) else {
-            return if reached {
+            // The members an entry names must all answer for a miss, as
+            // in [`misses`].
+            let members_answered = (listed.iter()).all(|m| answered.iter().any(|a| **a == **m));
+            return if !answered.is_empty() && members_answered {
                 Ok(None)
             } else {
                 Err(Error::NodeUnavailable(BackendError::Unreachable {
                     addr: "the hashing fallback's nodes".into(),
-                    reason: "no node it asked for the key answered".into(),
+                    reason: "no node it asked for the key answered, or a member its index entry names did not".into(),
                 }))
             };
         };
@@ -109,9 +119,10 @@ impl Ops {
     ) -> Result<Option<Found>, Error> {
         let context = &self.context;
         let mut passed_live = false;
-        let (mut answered, mut last_error) = (false, None);
+        let (mut answered, mut unanswered, mut last_error) = (false, false, None);
         for (position, id) in set.iter().enumerate() {
             let Some(node) = nodes.by_id(id).filter(|n| n.is_up()) else {
+                unanswered = true;
                 continue;
             };
             match values::read(&node.backend, key).await {
@@ -135,22 +146,34 @@ impl Ops {
                 Err(e) if e.is_unreachable() => {
                     context.node_failed(node, &e);
                     passed_live = true;
+                    unanswered = true;
                     last_error = Some(e);
                 }
                 Err(BackendError::Reply { .. }) => return Err(Error::NotJson),
                 Err(e) => return Err(e.into()),
             }
         }
-        if answered {
+        if misses(answered, unanswered) {
             return Ok(None);
         }
         Err(Error::NodeUnavailable(last_error.unwrap_or_else(|| {
             BackendError::Unreachable {
                 addr: set.join(","),
-                reason: "every replica of the key is down for this balancer".into(),
+                reason: "a replica of the key is down for this balancer, and none that answered holds it".into(),
             }
         })))
     }
+}
+
+/// Whether a read of a replica set that found no version of the key is a
+/// miss: only when a member answered and every member did. A member can
+/// lack a key that has an acknowledged write (it restarted empty, it
+/// joined the set in a move not yet settled, it evicted the key), so its
+/// answer proves nothing while a member that may hold the key did not
+/// answer: the read then fails rather than answer a miss
+/// (`tests/failover.rs`, found by a chaos run).
+fn misses(answered: bool, unanswered: bool) -> bool {
+    answered && !unanswered
 }
 
 /// A hit, unless the version is a tombstone.
@@ -173,5 +196,17 @@ fn check_json(version: &Version) -> Result<(), Error> {
             .map(drop)
             .map_err(|_| Error::NotJson),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::misses;
+
+    #[test]
+    fn a_miss_needs_every_member_to_answer() {
+        assert!(misses(true, false));
+        assert!(!misses(true, true), "one member did not answer");
+        assert!(!misses(false, true), "none answered");
     }
 }

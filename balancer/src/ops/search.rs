@@ -33,7 +33,7 @@ impl Ops {
         self.search_reaching(nodes, key, scope, skip).await.0
     }
 
-    /// [`Ops::search_outside`], and whether any node asked answered (with
+    /// [`Ops::search_outside`], and the nodes asked that answered (with
     /// or without the key): a read that reached none cannot call the key
     /// missing.
     pub(super) async fn search_reaching(
@@ -42,7 +42,7 @@ impl Ops {
         key: &str,
         scope: Scope,
         skip: &[&str],
-    ) -> (Holders, bool) {
+    ) -> (Holders, Vec<Arc<str>>) {
         let placing: Vec<usize> = match scope {
             Scope::Candidates => nodes.contenders(key).iter().map(|c| c.node).collect(),
             Scope::AllUp => Vec::new(),
@@ -60,7 +60,10 @@ impl Ops {
             .filter(|n| !skip.contains(&&*n.id))
             .collect();
         let reads = join_all(asked.iter().map(|n| values::read(&n.backend, key))).await;
-        let reached = reads.iter().any(Result::is_ok);
+        let answered = (asked.iter().zip(&reads))
+            .filter(|(_, read)| read.is_ok())
+            .map(|(node, _)| node.id.clone())
+            .collect();
         let holders = asked
             .into_iter()
             .zip(reads)
@@ -75,7 +78,7 @@ impl Ops {
                 }
             })
             .collect();
-        (holders, reached)
+        (holders, answered)
     }
 
     /// [`Ops::search_outside`] as wide as `scope`, if one is given, with
@@ -104,10 +107,10 @@ impl Ops {
         key: &str,
         scope: Scope,
     ) -> (Vec<String>, bool) {
-        let (mut found, reached) = self.search_reaching(nodes, key, scope, &[]).await;
+        let (mut found, answered) = self.search_reaching(nodes, key, scope, &[]).await;
         newest::sort_newest_first(&mut found);
         let ids = found.into_iter().map(|(node, _)| node.to_string());
-        (ids.collect(), reached)
+        (ids.collect(), !answered.is_empty())
     }
 
     /// Where a write goes when the index cannot be asked: the nodes already
