@@ -700,9 +700,11 @@ async fn a_node_without_the_key_is_no_miss_while_a_listed_member_did_not_answer(
 }
 
 /// Writes `k` over three nodes (R = 2), empties one member around the
-/// balancer, stops the other, and reads: the answer must be an error, not
-/// a miss. With `complete` false the index is left without its
-/// completeness marker, its rebuild lock held by another, first.
+/// balancer, puts an older version on the third node, stops the other
+/// member, and reads: the answer must be an error, neither a miss nor the
+/// older version. With `complete` false the index is left without its
+/// completeness marker, its rebuild lock held by another, first (the read
+/// then asks every node, the third among them).
 async fn read_with_a_member_emptied_and_the_other_stopped(complete: bool) {
     let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
     let mut config = cluster.config();
@@ -722,6 +724,16 @@ async fn read_with_a_member_emptied_and_the_other_stopped(complete: bool) {
     let set = cluster.replica_set("k").await;
     let position = |addr: &str| cluster.nodes.iter().position(|n| n.addr() == addr).unwrap();
     let (holder, emptied) = (position(&set[0]), position(&set[1]));
+    let third = (0..cluster.nodes.len())
+        .find(|i| ![holder, emptied].contains(i))
+        .unwrap();
+    test_support::put_copy(
+        &cluster.nodes[third],
+        "k",
+        "\"older\"",
+        "0000000000001.000000.old",
+    )
+    .await;
     // The second member loses its copy, as a node that restarted empty
     // or a joining member not yet settled lacks it.
     let mut conn = cluster.nodes[emptied].connection().await;
@@ -748,6 +760,51 @@ async fn read_with_a_member_emptied_and_the_other_stopped(complete: bool) {
 
     let r = http.get(&format!("{url}/k")).await.unwrap();
     assert_eq!(b.app.index.is_complete(), complete);
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.json()["error"], "node_unavailable", "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_member_s_older_copy_does_not_answer_for_members_that_did_not() {
+    // A move widened the set onto a node that still holds an older
+    // version (the move has not settled it): with the other members not
+    // answering, that version is not the key's.
+    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+    let mut config = cluster.config();
+    config.near_cache_bytes = 0;
+    let b = TestBalancer::start(config).await;
+    wait_until("the index is complete", 10, async || {
+        b.app.index.is_complete()
+    })
+    .await;
+    let http = HttpClient::new();
+    let url = format!("{}/cache", b.url);
+    let r = http
+        .post_json(&url, &json!({"key": "k", "value": "v1"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let set = cluster.replica_set("k").await;
+    let joining = (cluster.nodes.iter())
+        .position(|n| !set.contains(&n.addr()))
+        .unwrap();
+    test_support::put_copy(
+        &cluster.nodes[joining],
+        "k",
+        "\"older\"",
+        "0000000000001.000000.old",
+    )
+    .await;
+    let widened = format!("{},{}", set.join(","), cluster.nodes[joining].addr());
+    cluster.set_index_entry("k", &widened).await;
+    for member in &set {
+        let i = (cluster.nodes.iter())
+            .position(|n| n.addr() == *member)
+            .unwrap();
+        cluster.nodes[i].stop();
+    }
+
+    let r = http.get(&format!("{url}/k")).await.unwrap();
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert_eq!(r.json()["error"], "node_unavailable", "{}", r.body);
 }
