@@ -699,14 +699,11 @@ async fn a_node_without_the_key_is_no_miss_while_a_listed_member_did_not_answer(
     read_with_a_member_emptied_and_the_other_stopped(false).await;
 }
 
-/// Writes `k` over three nodes (R = 2), empties one member around the
-/// balancer, puts an older version on the third node, stops the other
-/// member, and reads: the answer must be an error, neither a miss nor the
-/// older version. With `complete` false the index is left without its
-/// completeness marker, its rebuild lock held by another, first (the read
-/// then asks every node, the third among them).
-async fn read_with_a_member_emptied_and_the_other_stopped(complete: bool) {
-    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
+/// Three nodes, a balancer over them (R = 2, no near cache, the index
+/// complete) and `k` written through it; returns them, an HTTP client and
+/// `k`'s replica set.
+async fn k_over_three_nodes() -> (Cluster, TestBalancer, HttpClient, Vec<String>) {
+    let cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
     let mut config = cluster.config();
     config.near_cache_bytes = 0;
     let b = TestBalancer::start(config).await;
@@ -722,6 +719,18 @@ async fn read_with_a_member_emptied_and_the_other_stopped(complete: bool) {
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let set = cluster.replica_set("k").await;
+    (cluster, b, http, set)
+}
+
+/// Writes `k` over three nodes (R = 2), empties one member around the
+/// balancer, puts an older version on the third node, stops the other
+/// member, and reads: the answer must be an error, neither a miss nor the
+/// older version. With `complete` false the index is left without its
+/// completeness marker, its rebuild lock held by another, first (the read
+/// then asks every node, the third among them).
+async fn read_with_a_member_emptied_and_the_other_stopped(complete: bool) {
+    let (mut cluster, b, http, set) = k_over_three_nodes().await;
+    let url = format!("{}/cache", b.url);
     let position = |addr: &str| cluster.nodes.iter().position(|n| n.addr() == addr).unwrap();
     let (holder, emptied) = (position(&set[0]), position(&set[1]));
     let third = (0..cluster.nodes.len())
@@ -769,22 +778,8 @@ async fn a_joining_member_s_older_copy_does_not_answer_for_members_that_did_not(
     // A move widened the set onto a node that still holds an older
     // version (the move has not settled it): with the other members not
     // answering, that version is not the key's.
-    let mut cluster = Cluster::start(&["64mb", "64mb", "64mb"]);
-    let mut config = cluster.config();
-    config.near_cache_bytes = 0;
-    let b = TestBalancer::start(config).await;
-    wait_until("the index is complete", 10, async || {
-        b.app.index.is_complete()
-    })
-    .await;
-    let http = HttpClient::new();
+    let (mut cluster, b, http, set) = k_over_three_nodes().await;
     let url = format!("{}/cache", b.url);
-    let r = http
-        .post_json(&url, &json!({"key": "k", "value": "v1"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let set = cluster.replica_set("k").await;
     let joining = (cluster.nodes.iter())
         .position(|n| !set.contains(&n.addr()))
         .unwrap();
