@@ -116,9 +116,10 @@ impl Ops {
     /// empty; a hit past a replica that failed, or that answered without
     /// the key while nodes do not evict, queues a read repair. Skipping a replica known to be down
     /// does not: it cannot take a repair, and its resync covers it. A miss
-    /// needs a replica that answered it: when none could be asked (every
-    /// one down for this balancer, or failing) the read fails, as the
-    /// key's value may be on one of them.
+    /// needs every replica to answer ([`misses`]): when one could not be
+    /// asked (down for this balancer, or failing) the read fails, as the
+    /// key's value may be on it, and past it only the first R members
+    /// answer ([`trusted`]).
     pub(super) async fn read_replicas(
         &self,
         nodes: &NodeTable,
